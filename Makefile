@@ -1,0 +1,46 @@
+# Entry points of the image-similarity pipeline. `make` (or `make help`) lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+DVC    := $(VENV)/bin/dvc
+STAMP  := $(VENV)/.installed-requirements
+# Stage commands in dvc.yaml say `python`: make it the venv's, with no activation needed.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+WEIGHTS ?=
+
+.PHONY: help install sample all repro test clean clean-sample
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install requirements.txt (skipped when up to date)
+
+sample: $(STAMP) ## build the sample collection under data/sample (deterministic, offline)
+	$(PY) -m tools.sample
+
+all: $(STAMP) ## run the whole pipeline (dvc repro); WEIGHTS=random|imagenet|<file> sets embed.weights
+ifneq ($(strip $(WEIGHTS)),)
+	$(PY) -m tools.set_params embed.weights=$(WEIGHTS)
+endif
+	$(PY) -m tools.sample --if-used
+	$(DVC) repro
+
+test: $(STAMP) ## run the test suite (pytest)
+	$(PY) -m pytest
+
+clean: ## remove pipeline outputs (not the sample, not the venv)
+	rm -rf data/embeddings data/reduced data/vectors data/ingest data/qdrant data/neighbours \
+	  data/preview metrics/*.json plots/*.csv reports
+
+clean-sample: ## remove the generated sample collection
+	rm -rf data/sample

@@ -1,0 +1,81 @@
+"""Deterministic figures shared by stages and tools: cosine kNN, list overlap, recall and mAP."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length in float64. Tiny norms (random weights give ~1e-12) are kept:
+    only an exactly zero row stays zero."""
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def cosine_knn(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
+    """Indices of each row's k most cosine-similar other rows, best first, ties by index."""
+    xn = normalise(x)
+    n = xn.shape[0]
+    k = min(k, n - 1)
+    out = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, block):
+        sims = xn[start:start + block] @ xn.T
+        rows = np.arange(start, min(start + block, n))
+        sims[rows - start, rows] = -np.inf
+        # lexsort: last key is primary; stable ordering by index breaks ties
+        for r, row in enumerate(sims):
+            order = np.lexsort((np.arange(n), -row))[:k]
+            out[start + r] = order
+    return out
+
+
+def mean_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean fraction of shared entries between row-aligned neighbour lists of equal width."""
+    if len(a) == 0:
+        return 0.0
+    k = a.shape[1]
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a.tolist(), b.tolist())]))
+
+
+def jaccard(a: Iterable, b: Iterable) -> float:
+    a, b = set(a), set(b)
+    return 1.0 if not a and not b else len(a & b) / len(a | b)
+
+
+def ranking_metrics(results: Mapping[str, Sequence[str]], groups: Mapping[str, str],
+                    ks: Sequence[int]) -> dict:
+    """Recall@k and mAP of neighbour lists against ground-truth groups of copies.
+
+    Only references with at least one other member in their group count. recall@k is the
+    share of a reference's copies found in its first k neighbours; AP is the mean
+    precision at the ranks where copies appear, over all its copies.
+    """
+    members: dict[str, set[str]] = {}
+    for iid, group in groups.items():
+        members.setdefault(group, set()).add(iid)
+    recalls = {k: [] for k in ks}
+    aps = []
+    for ref, neighbours in results.items():
+        if ref not in groups:
+            continue
+        relevant = members[groups[ref]] - {ref}
+        if not relevant:
+            continue
+        hits = 0
+        precision_sum = 0.0
+        hit_at = np.zeros(len(neighbours) + 1)
+        for rank, nid in enumerate(neighbours, start=1):
+            if nid in relevant:
+                hits += 1
+                precision_sum += hits / rank
+            hit_at[rank] = hits
+        for k in ks:
+            recalls[k].append(hit_at[min(k, len(neighbours))] / len(relevant))
+        aps.append(precision_sum / len(relevant))
+    evaluated = len(aps)
+    out = {f"recall@{k}": round(float(np.mean(v)), 6) if v else 0.0 for k, v in recalls.items()}
+    out["mAP"] = round(float(np.mean(aps)), 6) if aps else 0.0
+    out["evaluated_references"] = evaluated
+    return out

@@ -1,0 +1,155 @@
+"""Finding the images of a collection, naming them, and decoding them to clean RGB.
+
+Discovery is recursive, case-insensitive on extensions, sorted, and safe on symlink
+loops. Decoding applies EXIF orientation and turns every mode Pillow reads (palette,
+alpha, CMYK, 16-bit, float) into 8-bit RGB, so the model sees what a person sees.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterable
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+from .config import UserError
+
+# A truncated file must fail loudly, not decode as a grey half-image.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+DEFAULT_PATTERNS = ("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp")
+ORIENTATION_TAG = 0x0112
+TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    id: str
+    relpath: str  # POSIX, relative to the collection root
+    path: Path
+
+
+def discover(root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[Path]:
+    """All files under `root` whose names match a pattern, case-insensitively, sorted by relpath.
+
+    Symlinked folders are followed once: a folder reached again through a link is skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: image folder not found; set data.images in params.yaml "
+                        "(or run `make sample` for the sample collection)")
+    lowered = [p.lower() for p in patterns]
+    seen_dirs: set[tuple[int, int]] = set()
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            dirnames[:] = []
+            continue
+        seen_dirs.add(key)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            low = name.lower()
+            if any(fnmatch.fnmatchcase(low, pat) for pat in lowered):
+                full = Path(dirpath) / name
+                if full.is_file():
+                    found.append(full)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def image_id(relpath: str, id_from: str = "stem") -> str:
+    """The image id: the file name without extension, or the relative path without it."""
+    pure = PurePosixPath(relpath)
+    if id_from == "stem":
+        return pure.stem
+    if id_from == "relpath":
+        return str(pure.with_suffix(""))
+    raise UserError(f"params.yaml: 'data.id_from' must be stem or relpath, got {id_from!r}")
+
+
+def index_collection(root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_PATTERNS,
+                     id_from: str = "stem") -> list[ImageEntry]:
+    """Discover images and give each an id; two files with one id are a UserError."""
+    root = Path(root)
+    entries: list[ImageEntry] = []
+    by_id: dict[str, str] = {}
+    for full in discover(root, patterns):
+        rel = full.relative_to(root).as_posix()
+        iid = image_id(rel, id_from)
+        if iid in by_id:
+            raise UserError(
+                f"two images have the id '{iid}': {root / by_id[iid]} and {full}; rename one, "
+                "or set data.id_from: relpath in params.yaml")
+        by_id[iid] = rel
+        entries.append(ImageEntry(iid, rel, full))
+    return entries
+
+
+def oriented_size(img: Image.Image) -> tuple[int, int]:
+    """Width and height as displayed, after the EXIF orientation is applied."""
+    w, h = img.size
+    try:
+        orientation = img.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # a broken EXIF block must not stop decoding
+        orientation = 1
+    return (h, w) if orientation in TRANSPOSED_ORIENTATIONS else (w, h)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited on white."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16"):
+            arr = arr / 257.0
+        else:
+            lo, hi = float(arr.min()), float(arr.max())
+            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = None
+             ) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode an image file to RGB with EXIF orientation applied.
+
+    Returns the image and its full displayed size. `draft_size` lets JPEG decoding skip
+    work by decoding at a reduced scale, never below that size on either side.
+    Raises ValueError (with a reason fit for failed.csv) on anything undecodable.
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels  # our limit governs; Pillow raises beyond twice it
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ValueError(f"too large: {w}x{h} pixels exceeds embed.max_pixels={max_pixels}")
+            if w < 1 or h < 1:
+                raise ValueError("empty image")
+            size = oriented_size(img)
+            if draft_size and img.format == "JPEG":
+                # draft keeps both sides >= the requested size
+                img.draft("RGB", (draft_size, draft_size))
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return to_rgb(img), size
+    except ValueError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"too large: {exc}") from None
+    except Exception as exc:  # Pillow raises many types for broken files
+        raise ValueError(f"cannot decode: {exc.__class__.__name__}: {exc}".strip()) from None

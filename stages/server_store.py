@@ -1,0 +1,141 @@
+"""The vector store on a Qdrant server (or qdrant-client's local mode) through qdrant-client.
+
+`qdrant.url: http(s)://host:port` talks to a server; the API key comes only from the
+environment (QDRANT_API_KEY). `qdrant.url: local:<dir>` uses qdrant-client's on-disk
+local mode, which speaks the same client API and needs no server.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Sequence
+
+import numpy as np
+
+from .config import UserError
+from .store import TIE_MARGIN, Hit, VectorStore, point_id, rank
+
+RETRIES = 3
+TIMEOUT_SECONDS = 10
+
+
+class ClientStore(VectorStore):
+    backend = "server"
+
+    def __init__(self, url: str, collection: str):
+        from qdrant_client import QdrantClient, models
+        self.models = models
+        self.url = url
+        self.collection = collection
+        if url.startswith("local:"):
+            self.backend = "local"
+            self.client = QdrantClient(path=url[len("local:"):] or ".")
+        elif url.startswith(("http://", "https://")):
+            self.client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY") or None,
+                                       timeout=TIMEOUT_SECONDS, prefer_grpc=False)
+        else:
+            raise UserError(f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
+                            "http(s)://host:port, or local:<dir>")
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """Run a client call; connection trouble and refused keys become one-line UserErrors."""
+        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+        last = None
+        for attempt in range(RETRIES):
+            try:
+                return fn(*args, **kwargs)
+            except UnexpectedResponse as exc:
+                if exc.status_code in (401, 403):
+                    raise UserError(f"Qdrant at {self.url} refused the API key ({exc.status_code}); "
+                                    "set QDRANT_API_KEY to the server's key") from None
+                raise
+            except (ResponseHandlingException, ConnectionError, OSError) as exc:
+                last = exc
+                time.sleep(0.5 * (attempt + 1))
+        raise UserError(f"cannot reach Qdrant at {self.url} ({what}: {last.__class__.__name__}); "
+                        "start it with `make db-up` or fix qdrant.url in params.yaml") from None
+
+    def _exists(self) -> bool:
+        return bool(self._call("collection_exists", self.client.collection_exists, self.collection))
+
+    def recreate(self, dim: int) -> None:
+        m = self.models
+        if self._exists():
+            self._call("delete_collection", self.client.delete_collection, self.collection)
+        self._call("create_collection", self.client.create_collection, self.collection,
+                   vectors_config=m.VectorParams(size=dim, distance=m.Distance.COSINE))
+
+    def upsert(self, image_ids, vectors, urls) -> None:
+        m = self.models
+        points = [m.PointStruct(id=point_id(i), vector=np.asarray(v, np.float32).tolist(),
+                                payload={"image_id": i, "url": u})
+                  for i, v, u in zip(image_ids, vectors, urls)]
+        self._call("upsert", self.client.upsert, self.collection, points=points, wait=True)
+
+    def commit(self) -> None:
+        pass  # upserts wait until applied
+
+    def count(self) -> int:
+        if not self._exists():
+            return 0
+        return int(self._call("count", self.client.count, self.collection, exact=True).count)
+
+    def dim(self) -> int | None:
+        if not self._exists():
+            return None
+        info = self._call("get_collection", self.client.get_collection, self.collection)
+        return int(info.config.params.vectors.size)
+
+    def fetch(self, image_ids):
+        if not image_ids or not self._exists():
+            return {}
+        records = self._call("retrieve", self.client.retrieve, self.collection,
+                             ids=[point_id(i) for i in image_ids], with_payload=True,
+                             with_vectors=True)
+        return {r.payload["image_id"]: (r.payload.get("url"), np.asarray(r.vector, np.float32))
+                for r in records}
+
+    def _request(self, query, limit, exact, hnsw_ef, exclude):
+        m = self.models
+        filt = (m.Filter(must_not=[m.HasIdCondition(has_id=[point_id(exclude)])])
+                if exclude else None)
+        return m.QueryRequest(query=query, filter=filt, limit=limit + TIE_MARGIN, with_payload=True,
+                              params=m.SearchParams(exact=exact, hnsw_ef=hnsw_ef))
+
+    def _batch(self, requests, excludes, limit):
+        answers = self._call("query_batch_points", self.client.query_batch_points,
+                             self.collection, requests=requests)
+        return [rank([Hit(p.payload["image_id"], p.payload.get("url"), p.score)
+                      for p in answer.points], limit, ex)
+                for answer, ex in zip(answers, excludes)]
+
+    def search_vectors(self, vectors, limit, exact, hnsw_ef, exclude=None):
+        exclude = exclude or [None] * len(vectors)
+        requests = [self._request(np.asarray(v, np.float32).tolist(), limit, exact, hnsw_ef, ex)
+                    for v, ex in zip(vectors, exclude)]
+        return self._batch(requests, exclude, limit)
+
+    def search_ids(self, image_ids: Sequence[str], limit: int, exact: bool, hnsw_ef=None):
+        """The server looks the references up itself: query by point id, one batched call."""
+        found = self.fetch(image_ids)  # urls, and which ids exist
+        present = [i for i in image_ids if i in found]
+        if not present:
+            return {}
+        requests = [self._request(point_id(i), limit, exact, hnsw_ef, i) for i in present]
+        results = self._batch(requests, present, limit)
+        return {i: (found[i][0], hits) for i, hits in zip(present, results)}
+
+    def image_ids(self) -> list[str]:
+        if not self._exists():
+            return []
+        ids, offset = [], None
+        while True:
+            records, offset = self._call("scroll", self.client.scroll, self.collection,
+                                         limit=1024, offset=offset, with_payload=True,
+                                         with_vectors=False)
+            ids.extend(r.payload["image_id"] for r in records)
+            if offset is None:
+                return sorted(ids)
+
+    def close(self) -> None:
+        self.client.close()

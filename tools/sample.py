@@ -1,0 +1,202 @@
+"""Build the sample collection from real photographs shipped inside scikit-image and scikit-learn.
+
+Each distinct picture (a whole photograph or a distinct crop of one) appears once as an
+"original" and 2-5 times as the kind of copy printers made when they reused an
+illustration: cropped, rescaled, grayscale or sepia, mirrored, slightly rotated,
+re-compressed, with contrast or noise changed. Images are filed in book folders under
+ids that say nothing about their group; groups.csv holds the ground truth, iiif.csv
+realistic IIIF Image API URLs, queries.txt the reference list. Same code, same bytes.
+
+    python -m tools.sample [--out data/sample] [--pictures 64]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+from stages.files import atomic_dir, write_csv
+
+VERSION = "1"
+SKIMAGE_FILES = [
+    "astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "rocket.jpg",
+    "hubble_deep_field.jpg", "ihc.png", "moon.png", "page.png", "text.png", "motorcycle_left.png",
+    "retina.jpg", "brick.png", "grass.png", "gravel.png", "color.png", "logo.png",
+    "clock_motion.png", "microaneurysms.png", "cell.png", "horse.png",
+]
+SKLEARN_FILES = ["china.jpg", "flower.jpg"]
+BOOKS = [
+    ("voyage_orient_1843", 3), ("travels_arabia_1829", 2), ("tour_du_monde_1862", 3),
+    ("reise_nubien_1835", 2), ("journey_levant_1851", 3), ("viaggio_egitto_1847", 2),
+    ("voyage_perse_1821", 3), ("narrative_syria_1838", 2),
+]
+IIIF_HOST = "https://iiif.example.org"
+
+
+def source_photos() -> list[tuple[str, Image.Image]]:
+    """The real photographs, as RGB, from the installed wheels (no network)."""
+    import skimage.data
+    import sklearn.datasets
+    photos = []
+    sk = Path(skimage.data.__file__).parent
+    for name in SKIMAGE_FILES:
+        with Image.open(sk / name) as img:
+            photos.append((Path(name).stem, ImageOps.exif_transpose(img).convert("RGB")))
+    sl = Path(sklearn.datasets.__file__).parent / "images"
+    for name in SKLEARN_FILES:
+        with Image.open(sl / name) as img:
+            photos.append((Path(name).stem, img.convert("RGB")))
+    return photos
+
+
+def distinct_pictures(count: int) -> list[Image.Image]:
+    """Whole photos first, then non-overlapping quadrants of the larger ones."""
+    photos = source_photos()
+    pictures = [img for _, img in photos]
+    for _, img in photos:
+        w, h = img.size
+        if min(w, h) < 400:
+            continue
+        for qx in (0, 1):
+            for qy in (0, 1):
+                box = (qx * w // 2, qy * h // 2, (qx + 1) * w // 2, (qy + 1) * h // 2)
+                pictures.append(img.crop(box))
+    if count > len(pictures):
+        raise SystemExit(f"error: at most {len(pictures)} distinct pictures can be made")
+    return pictures[:count]
+
+
+def _sepia(img: Image.Image) -> Image.Image:
+    gray = ImageOps.grayscale(img)
+    return ImageOps.colorize(gray, (45, 25, 10), (250, 235, 205))
+
+
+def _noise(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    arr = np.asarray(img, dtype=np.float32)
+    arr = arr + rng.normal(0, rng.uniform(6, 14), arr.shape)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def _recompress(img: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def variant(img: Image.Image, kind: str, rng: np.random.Generator) -> Image.Image:
+    w, h = img.size
+    if kind == "crop":
+        f = rng.uniform(0.75, 0.92)
+        cw, ch = int(w * f), int(h * f)
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        return img.crop((x, y, x + cw, y + ch))
+    if kind == "rescale":
+        f = rng.uniform(0.45, 0.8)
+        return img.resize((max(1, int(w * f)), max(1, int(h * f))), Image.Resampling.LANCZOS)
+    if kind == "grayscale":
+        return ImageOps.grayscale(img).convert("RGB")
+    if kind == "sepia":
+        return _sepia(img)
+    if kind == "mirror":
+        return ImageOps.mirror(img)
+    if kind == "rotate":
+        return img.rotate(float(rng.uniform(-4, 4)), Image.Resampling.BICUBIC, expand=True,
+                          fillcolor=(255, 255, 255))
+    if kind == "recompress":
+        return _recompress(img, int(rng.integers(15, 40)))
+    if kind == "contrast":
+        return ImageEnhance.Contrast(img).enhance(float(rng.choice([0.6, 0.75, 1.35, 1.6])))
+    if kind == "noise":
+        return _noise(img, rng)
+    raise ValueError(kind)
+
+
+KINDS = ["crop", "rescale", "grayscale", "sepia", "mirror", "rotate", "recompress", "contrast",
+         "noise"]
+
+
+def iiif_url(book: str, page: int, box: tuple[int, int, int, int], version: int) -> str:
+    x, y, w, h = box
+    ident = f"{book}%2F{page:04d}"
+    size = "max" if version == 3 else "full"
+    return f"{IIIF_HOST}/iiif/{version}/{ident}/{x},{y},{w},{h}/{size}/0/default.jpg"
+
+
+def build(out: Path, pictures: int, seed: int = 1843) -> dict:
+    rng = np.random.default_rng(seed)
+    images = []  # (picture index, PIL image, is the original)
+    for p, pic in enumerate(distinct_pictures(pictures)):
+        images.append((p, pic, True))
+        for _ in range(int(rng.integers(3, 6))):  # 3 to 5 copies
+            kinds = rng.choice(KINDS, size=int(rng.integers(1, 3)), replace=False)
+            img = pic
+            for kind in kinds:
+                img = variant(img, str(kind), rng)
+            images.append((p, img, False))
+    order = rng.permutation(len(images))
+    pages = {book: 0 for book, _ in BOOKS}
+    rows_groups, rows_iiif, originals = [], [], {}
+    with atomic_dir(out) as tmp:
+        for n in order:
+            p, img, original = images[n]
+            book, version = BOOKS[int(rng.integers(0, len(BOOKS)))]
+            pages[book] += int(rng.integers(1, 9))
+            iid = f"{book}_p{pages[book]:04d}"
+            folder = tmp / "images" / book
+            folder.mkdir(parents=True, exist_ok=True)
+            img.save(folder / f"{iid}.jpg", "JPEG", quality=90)
+            rows_groups.append((iid, f"g{p:03d}"))
+            box = (int(rng.integers(80, 400)), int(rng.integers(120, 600)), img.width, img.height)
+            rows_iiif.append((iid, iiif_url(book, pages[book], box, 3 if version == 3 else 2)))
+            if original:
+                originals[p] = iid
+        rows_groups.sort()
+        rows_iiif.sort()
+        write_csv(tmp / "groups.csv", ["id", "group"], rows_groups)
+        write_csv(tmp / "iiif.csv", ["id", "iiif_url"], rows_iiif)
+        refs = [originals[p] for p in sorted(originals)][: max(1, min(20, pictures))]
+        (tmp / "queries.txt").write_text("\n".join(refs) + "\n", encoding="utf-8")
+        (tmp / "VERSION").write_text(f"{VERSION} pictures={pictures} seed={seed}\n")
+    return {"images": len(images), "pictures": pictures, "references": len(refs)}
+
+
+def is_current(out: Path, pictures: int, seed: int = 1843) -> bool:
+    marker = out / "VERSION"
+    return marker.is_file() and marker.read_text() == f"{VERSION} pictures={pictures} seed={seed}\n"
+
+
+def uses_sample(out: Path, params_file: str = "params.yaml") -> bool:
+    import yaml
+    with open(params_file, encoding="utf-8") as fh:
+        images = Path((yaml.safe_load(fh) or {}).get("data", {}).get("images", ""))
+    return images.resolve().is_relative_to(out.resolve())
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="data/sample", type=Path)
+    ap.add_argument("--pictures", default=64, type=int, help="distinct pictures (default 64)")
+    ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    ap.add_argument("--if-used", action="store_true",
+                    help="only when params.yaml's data.images lies inside --out")
+    args = ap.parse_args(argv)
+    if args.if_used and not uses_sample(args.out):
+        return
+    if not args.force and is_current(args.out, args.pictures):
+        print(f"sample: {args.out} is up to date")
+        return
+    if args.out.exists() and not (args.out / "VERSION").exists():
+        raise SystemExit(f"error: {args.out} exists and is not a sample folder; remove it first")
+    shutil.rmtree(args.out, ignore_errors=True)
+    stats = build(args.out, args.pictures)
+    print(f"sample: {stats['images']} images of {stats['pictures']} pictures, "
+          f"{stats['references']} references -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
