@@ -28,7 +28,10 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise UserError(f"{p}: not valid YAML ({exc.__class__.__name__}: {exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise UserError(f"{p}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise UserError(f"{p}: expected a mapping of parameter groups")
     return data

@@ -132,7 +132,8 @@ def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = 
     work by decoding at a reduced scale, never below that size on either side.
     Raises ValueError (with a reason fit for failed.csv) on anything undecodable.
     """
-    Image.MAX_IMAGE_PIXELS = max_pixels  # our limit governs; Pillow raises beyond twice it
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below governs, whatever Pillow's default
     try:
         with Image.open(path) as img:
             w, h = img.size
@@ -149,7 +150,7 @@ def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = 
             return to_rgb(img), size
     except ValueError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ValueError(f"too large: {exc}") from None
     except Exception as exc:  # Pillow raises many types for broken files
         raise ValueError(f"cannot decode: {exc.__class__.__name__}: {exc}".strip()) from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit

@@ -8,8 +8,11 @@ EfficientNet's map; this module is where that is fixed for every model.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
+import sys
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +101,14 @@ def _imagenet_state(builder: str) -> dict:
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(30)
     try:
-        return torch.hub.load_state_dict_from_url(
-            weights.url, progress=False, check_hash=True, weights_only=True)
+        # torch announces the download on stdout; held back so a failure prints one line only
+        notice = io.StringIO()
+        with contextlib.redirect_stdout(notice):
+            state = torch.hub.load_state_dict_from_url(
+                weights.url, progress=False, check_hash=True, weights_only=True)
+        if notice.getvalue():
+            print(f"embed: downloaded ImageNet weights to {target}", file=sys.stderr)
+        return state
     except (urllib.error.URLError, OSError, RuntimeError) as exc:
         raise UserError(
             f"cannot get the ImageNet weights for {builder} ({exc.__class__.__name__}); "

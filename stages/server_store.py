@@ -99,8 +99,10 @@ class ClientStore(VectorStore):
         m = self.models
         filt = (m.Filter(must_not=[m.HasIdCondition(has_id=[point_id(exclude)])])
                 if exclude else None)
+        # local mode is always exact and warns about search params, so it gets none
+        params = None if self.backend == "local" else m.SearchParams(exact=exact, hnsw_ef=hnsw_ef)
         return m.QueryRequest(query=query, filter=filt, limit=limit + TIE_MARGIN, with_payload=True,
-                              params=m.SearchParams(exact=exact, hnsw_ef=hnsw_ef))
+                              params=params)
 
     def _batch(self, requests, excludes, limit):
         answers = self._call("query_batch_points", self.client.query_batch_points,

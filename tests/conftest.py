@@ -1,0 +1,113 @@
+"""Shared fixtures: small real images, and a throw-away project folder with its own params.yaml."""
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def real_photo(name: str = "astronaut", size: int | None = 96) -> Image.Image:
+    """A real photograph shipped inside scikit-image."""
+    import skimage.data
+    img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+    if size:
+        img = img.resize((size, size))
+    return img
+
+
+@pytest.fixture
+def photos():
+    return {n: real_photo(n) for n in ("astronaut", "chelsea", "coffee", "rocket")}
+
+
+def default_params() -> dict:
+    with open(ROOT / "params.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A folder with params.yaml (random weights, tiny sizes); the cwd during the test."""
+    params = copy.deepcopy(default_params())
+    params["embed"].update(weights="random", model="efficientnet_b0", num_workers=0,
+                           batch_size=4, image_size=64)
+    params["reduce"]["n_components"] = 4
+    params["bulk_query"]["limit"] = 3
+    params["data"].update(images="images", iiif_csv="iiif.csv", queries="queries.txt",
+                          groups="groups.csv")
+
+    class Project:
+        root = tmp_path
+        values = params
+
+        def write(self) -> None:
+            (tmp_path / "params.yaml").write_text(yaml.safe_dump(self.values), encoding="utf-8")
+
+        def set(self, dotted: str, value) -> None:
+            node = self.values
+            *parents, last = dotted.split(".")
+            for p in parents:
+                node = node[p]
+            node[last] = value
+            self.write()
+
+    proj = Project()
+    proj.write()
+    monkeypatch.chdir(tmp_path)
+    return proj
+
+
+def write_collection(root: Path, images: dict[str, Image.Image], fmt: str = "JPEG") -> list[str]:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, img in images.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        img.save(target, fmt if not name.lower().endswith(".png") else "PNG")
+    return sorted(images)
+
+
+@pytest.fixture
+def small_collection(project, photos):
+    """12 images (4 photos, each with a mirrored and a cropped copy) with IIIF CSV, refs, groups."""
+    images, groups = {}, []
+    for name, img in photos.items():
+        images[f"book_a/{name}.jpg"] = img
+        images[f"book_b/{name}_mirror.jpg"] = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        images[f"book_b/{name}_crop.jpg"] = img.crop((8, 8, 88, 88)).resize((96, 96))
+        groups += [(name, name), (f"{name}_mirror", name), (f"{name}_crop", name)]
+    write_collection(project.root / "images", images)
+    ids = sorted(g[0] for g in groups)
+    (project.root / "iiif.csv").write_text(
+        "id,iiif_url\n" + "".join(
+            f"{i},https://iiif.example.org/iiif/3/{i}/full/max/0/default.jpg\n" for i in ids))
+    (project.root / "queries.txt").write_text("astronaut\nrocket\n")
+    (project.root / "groups.csv").write_text(
+        "id,group\n" + "".join(f"{i},{g}\n" for i, g in sorted(groups)))
+    return project
+
+
+def run_stage(name: str) -> None:
+    """Run a stage's main in-process, as `python -m stages.<name>` would."""
+    import importlib
+    importlib.import_module(f"stages.{name}").main()
+
+
+@pytest.fixture
+def pipeline(small_collection):
+    """The small collection, run through every stage in-process."""
+    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "preview"):
+        run_stage(stage)
+    return small_collection
+
+
+def random_unit_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)

@@ -1,0 +1,83 @@
+"""params loading/validation, the UserError exit path, and atomic file output."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stages import config as cfg
+from stages.files import NpyRowWriter, atomic_dir, atomic_open, read_vector_batches, write_json
+
+
+def test_get_validates_types_and_ranges():
+    params = {"a": {"n": 3, "f": 0.5, "b": True, "s": "x", "c": "fp32"}}
+    assert cfg.get_int(params, "a.n", 1) == 3
+    assert cfg.get_float(params, "a.f", 0, 1) == 0.5
+    assert cfg.get_bool(params, "a.b") is True
+    assert cfg.get_choice(params, "a.c", ["fp32", "bf16"]) == "fp32"
+    with pytest.raises(cfg.UserError, match="'a.n' must be at least 5"):
+        cfg.get_int(params, "a.n", 5)
+    with pytest.raises(cfg.UserError, match="'a.b' must be a whole number"):
+        cfg.get_int(params, "a.b")
+    with pytest.raises(cfg.UserError, match="missing parameter 'a.zz'"):
+        cfg.get(params, "a.zz")
+    with pytest.raises(cfg.UserError, match="one of fp32, bf16"):
+        cfg.get_choice({"a": {"c": "fp16"}}, "a.c", ["fp32", "bf16"])
+
+
+def test_user_error_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "params.yaml").write_text("data: [unclosed\n")
+    proc = subprocess.run([sys.executable, "-m", "stages.reduce"], cwd=tmp_path,
+                          capture_output=True, text=True,
+                          env={"PYTHONPATH": str(cfg.Path(__file__).parent.parent)})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: params.yaml: not valid YAML")
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_atomic_open_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    write_json(target, {"v": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as fh:
+            fh.write("half")
+            raise RuntimeError("boom")
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    assert (target.stat().st_mode & 0o777) != 0o600
+
+
+def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "site"
+    with atomic_dir(target) as d:
+        (d / "a.txt").write_text("1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as d:
+            (d / "b.txt").write_text("2")
+            raise RuntimeError
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_npy_row_writer_streams_rows(tmp_path):
+    target = tmp_path / "v.npy"
+    blocks = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones((1, 3), np.float32)]
+    with NpyRowWriter(target) as w:
+        for b in blocks:
+            w.write(b)
+    np.testing.assert_array_equal(np.load(target), np.concatenate(blocks))
+    with pytest.raises(ValueError):
+        with NpyRowWriter(target) as w:
+            w.write(np.zeros((1, 3)))
+            w.write(np.zeros((1, 4)))
+    np.testing.assert_array_equal(np.load(target), np.concatenate(blocks))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.npy"]
+
+
+def test_read_vector_batches_reports_bad_line(tmp_path):
+    f = tmp_path / "v.jsonl"
+    f.write_text('{"id": "a", "url": null, "vector": [1, 2]}\nnot json\n')
+    with pytest.raises(cfg.UserError, match="v.jsonl:2: not a vector record"):
+        list(read_vector_batches(f, 10))

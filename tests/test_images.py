@@ -1,0 +1,111 @@
+"""Discovery, ids, and decoding every kind of file a digitised collection holds."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stages.config import UserError
+from stages.images import discover, image_id, index_collection, open_rgb, to_rgb
+
+from conftest import real_photo
+
+BIG = 10**9
+
+
+def test_discovery_is_recursive_case_insensitive_sorted(tmp_path):
+    img = real_photo(size=16)
+    for rel in ["b/Z.JPG", "a/x y é.jpeg", "a/sub/w.Png", "a/notes.txt", "a/.hidden.jpg"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith("txt"):
+            (tmp_path / rel).write_text("x")
+        else:
+            img.save(tmp_path / rel, "PNG" if rel.lower().endswith("png") else "JPEG")
+    found = [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path, ["*.jpg", "*.jpeg", "*.png"])]
+    assert found == ["a/sub/w.Png", "a/x y é.jpeg", "b/Z.JPG"]
+
+
+def test_discovery_survives_symlink_loop(tmp_path):
+    (tmp_path / "a").mkdir()
+    real_photo(size=16).save(tmp_path / "a" / "p.jpg")
+    os.symlink(tmp_path, tmp_path / "a" / "loop")
+    found = discover(tmp_path, ["*.jpg"])
+    assert [p.name for p in found] == ["p.jpg"]
+
+
+def test_missing_folder_is_user_error(tmp_path):
+    with pytest.raises(UserError, match="image folder not found"):
+        discover(tmp_path / "nope")
+
+
+def test_ids_and_duplicates(tmp_path):
+    assert image_id("book/p1.jpg") == "p1"
+    assert image_id("book/p1.jpg", "relpath") == "book/p1"
+    img = real_photo(size=16)
+    for rel in ["one/p1.jpg", "two/p1.jpg"]:
+        (tmp_path / rel).parent.mkdir(parents=True)
+        img.save(tmp_path / rel)
+    with pytest.raises(UserError) as err:
+        index_collection(tmp_path, ["*.jpg"])
+    assert "one/p1.jpg" in str(err.value) and "two/p1.jpg" in str(err.value)
+    assert "data.id_from: relpath" in str(err.value)
+    entries = index_collection(tmp_path, ["*.jpg"], "relpath")
+    assert [e.id for e in entries] == ["one/p1", "two/p1"]
+
+
+def test_exif_orientation_applied(tmp_path):
+    img = real_photo(size=None).resize((60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    img.save(tmp_path / "r.jpg", exif=exif.tobytes())
+    rgb, size = open_rgb(tmp_path / "r.jpg", BIG)
+    assert size == (40, 60) and rgb.size == (40, 60)
+
+
+def test_modes_convert_to_rgb():
+    base = real_photo(size=32)
+    # 16-bit grey: full range maps to full range, not clipped to white
+    arr16 = (np.linspace(0, 65535, 32 * 32).reshape(32, 32)).astype(np.uint16)
+    i16 = to_rgb(Image.fromarray(arr16))
+    assert i16.mode == "RGB"
+    assert np.asarray(i16)[0, 0, 0] == 0 and np.asarray(i16)[-1, -1, 0] == 255
+    # transparent pixels become white, opaque keep their colour
+    rgba = base.convert("RGBA")
+    rgba.putalpha(0)
+    assert np.asarray(to_rgb(rgba)).min() == 255
+    assert to_rgb(base.convert("CMYK")).mode == "RGB"
+    assert to_rgb(base.convert("P")).mode == "RGB"
+    assert to_rgb(base.convert("LA")).mode == "RGB"
+    assert to_rgb(base.convert("1")).mode == "RGB"
+
+
+@pytest.mark.parametrize("content,reason", [
+    (b"", "cannot decode"),
+    (b"this is text, not a picture", "cannot decode"),
+])
+def test_broken_files_raise_value_error(tmp_path, content, reason):
+    f = tmp_path / "bad.jpg"
+    f.write_bytes(content)
+    with pytest.raises(ValueError, match=reason):
+        open_rgb(f, BIG)
+
+
+def test_truncated_jpeg_fails(tmp_path):
+    real_photo(size=256).save(tmp_path / "t.jpg", quality=95)
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cannot decode"):
+        open_rgb(tmp_path / "t.jpg", BIG)
+
+
+def test_too_many_pixels_is_refused(tmp_path):
+    real_photo(size=100).save(tmp_path / "big.png")
+    with pytest.raises(ValueError, match="too large"):
+        open_rgb(tmp_path / "big.png", max_pixels=5000)
+
+
+def test_draft_decodes_large_jpeg_smaller_but_not_below_target(tmp_path):
+    real_photo(size=None).resize((1600, 1200)).save(tmp_path / "scan.jpg")
+    img, size = open_rgb(tmp_path / "scan.jpg", BIG, draft_size=224)
+    assert size == (1600, 1200)
+    assert min(img.size) >= 224 and img.size[0] < 1600
