@@ -1,0 +1,94 @@
+"""End to end: the real pipeline through DVC on a small copy of the sample collection."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "Makefile", "requirements.txt", "stages", "tools",
+                 ".dvc/config", ".dvcignore", ".gitignore", "data/.gitignore"]
+
+
+def sh(args, cwd, env):
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git+DVC copy of this project on a 12-picture sample, after one `dvc repro`."""
+    proj = tmp_path_factory.mktemp("e2e") / "project"
+    for rel in PROJECT_FILES:
+        src, dst = ROOT / rel, proj / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dst)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "DVC_NO_ANALYTICS": "1"}
+    py = sys.executable
+    sh([py, "-m", "tools.sample", "--out", "data/sample", "--pictures", "12"], proj, env)
+    sh([py, "-m", "tools.set_params", "embed.weights=random", "reduce.n_components=32"], proj, env)
+    sh(["git", "init", "-q", "-b", "main"], proj, env)
+    sh(["git", "add", "-A"], proj, env)
+    sh(["git", "commit", "-qm", "init"], proj, env)
+    out = sh([py, "-m", "dvc", "repro"], proj, env)
+    return proj, env, out
+
+
+def test_first_repro_runs_all_six_stages(repo):
+    proj, _, out = repo
+    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "preview"):
+        assert f"Running stage '{stage}'" in out
+
+
+def test_outputs_follow_the_design(repo):
+    proj, _, _ = repo
+    n_images = sum(1 for _ in (proj / "data/sample/images").rglob("*.jpg"))
+    lines = (proj / "data/vectors/vectors.jsonl").read_text().splitlines()
+    assert len(lines) == n_images > 50
+    assert all(len(json.loads(l)["vector"]) == 32 for l in lines)
+    refs = (proj / "data/sample/queries.txt").read_text().split()
+    entries = json.loads((proj / "data/neighbours/neighbours.json").read_text())
+    assert [e["reference"]["id"] for e in entries] == refs
+    for e in entries:
+        ns = e["neighbours"]
+        assert len(ns) == 50 and e["reference"]["id"] not in {n["id"] for n in ns}
+        assert [n["score"] for n in ns] == sorted((n["score"] for n in ns), reverse=True)
+    assert (proj / "data/preview/index.html").is_file()
+    metrics = json.loads((proj / "metrics/bulk_query.json").read_text())
+    assert metrics["references"] == len(refs) and 0 <= metrics["mAP"] <= 1
+
+
+def test_status_clean_and_second_repro_runs_nothing(repo):
+    proj, env, _ = repo
+    py = sys.executable
+    assert "Data and pipelines are up to date" in sh([py, "-m", "dvc", "status"], proj, env)
+    out = sh([py, "-m", "dvc", "repro"], proj, env)
+    assert "Running stage" not in out
+
+
+def test_forced_repro_is_byte_identical(repo):
+    proj, env, _ = repo
+    files = ["data/vectors/vectors.jsonl", "data/neighbours/neighbours.json",
+             "metrics/bulk_query.json", "metrics/reduce.json"]
+    before = {f: (proj / f).read_bytes() for f in files}
+    sh([sys.executable, "-m", "dvc", "repro", "-f"], proj, env)
+    assert {f: (proj / f).read_bytes() for f in files} == before
+
+
+def test_experiment_on_components_skips_embed(repo):
+    proj, env, _ = repo
+    sh(["git", "add", "-A"], proj, env)
+    sh(["git", "commit", "-qm", "results"], proj, env)
+    out = sh([sys.executable, "-m", "dvc", "exp", "run", "-S", "reduce.n_components=16"], proj, env)
+    assert "Running stage 'reduce'" in out and "Running stage 'bulk_query'" in out
+    assert "Running stage 'embed'" not in out
+    assert json.loads((proj / "metrics/reduce.json").read_text())["n_components"] == 16

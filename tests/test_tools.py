@@ -1,0 +1,54 @@
+"""The sample builder, the params setter and the Makefile's help."""
+import hashlib
+import subprocess
+from pathlib import Path
+
+from tools.sample import build
+from tools.set_params import set_params
+
+from stages.files import read_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_sample_is_deterministic_and_consistent(tmp_path):
+    stats = build(tmp_path / "a", pictures=4)
+    build(tmp_path / "b", pictures=4)
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+    images = sorted((tmp_path / "a/images").rglob("*.jpg"))
+    assert len(images) == stats["images"] and 4 * 4 <= len(images) <= 4 * 6
+    ids = {p.stem for p in images}
+    groups = read_csv(tmp_path / "a/groups.csv")
+    assert {g["id"] for g in groups} == ids and len({g["group"] for g in groups}) == 4
+    iiif = read_csv(tmp_path / "a/iiif.csv")
+    assert {r["id"] for r in iiif} == ids
+    assert all(r["iiif_url"].startswith("https://iiif.example.org/iiif/") for r in iiif)
+    refs = (tmp_path / "a/queries.txt").read_text().split()
+    assert len(refs) == 4 and set(refs) <= ids
+
+
+def test_full_sample_has_enough_pictures():
+    from tools.sample import distinct_pictures
+    assert len(distinct_pictures(64)) == 64
+
+
+def test_set_params_keeps_comments(tmp_path):
+    f = tmp_path / "params.yaml"
+    f.write_text("embed:\n  weights: imagenet   # keep me\n  seed: 0\n")
+    assert set_params(f, ["embed.weights=random", "embed.seed=0"]) == ["embed.weights='random'"]
+    assert f.read_text() == "embed:\n  weights: random     # keep me\n  seed: 0\n"
+
+
+def test_make_help_is_default_goal():
+    out = subprocess.run(["make", "-s"], cwd=ROOT, capture_output=True, text=True).stdout
+    for target in ("install", "all", "test", "sample", "clean"):
+        assert f"make {target}" in out
