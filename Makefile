@@ -12,7 +12,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 WEIGHTS ?=
 
-.PHONY: help install sample all repro test clean clean-sample
+.PHONY: help install sample all test compare clean clean-sample
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -34,6 +34,10 @@ ifneq ($(strip $(WEIGHTS)),)
 endif
 	$(PY) -m tools.sample --if-used
 	$(DVC) repro
+
+compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<rev or experiment> B=<rev, experiment or workspace>" >&2; exit 2; }
+	$(PY) -m tools.compare "$(A)" "$(B)" --k $(or $(K),10)
 
 test: $(STAMP) ## run the test suite (pytest)
 	$(PY) -m pytest

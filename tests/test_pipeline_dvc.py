@@ -92,3 +92,24 @@ def test_experiment_on_components_skips_embed(repo):
     assert "Running stage 'reduce'" in out and "Running stage 'bulk_query'" in out
     assert "Running stage 'embed'" not in out
     assert json.loads((proj / "metrics/reduce.json").read_text())["n_components"] == 16
+    names = sh(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], proj, env).split()
+    exp = [n.rsplit("/", 1)[-1] for n in names if "stash" not in n][0]
+    out = sh([sys.executable, "-m", "tools.compare", "HEAD", exp, "--top", "3"], proj, env)
+    report = json.loads((proj / "reports/compare.json").read_text())
+    assert 0 <= report["mean_jaccard@10"] <= 1 and report["b"] == exp
+    assert f"mean_jaccard@10 {report['mean_jaccard@10']:.4f}" in out
+
+
+def test_every_metric_present_and_in_range(repo):
+    proj, _, _ = repo
+    m = {name: json.loads((proj / f"metrics/{name}.json").read_text())
+         for name in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query")}
+    assert m["embed"]["images"] > 50 and m["embed"]["failed"] == 0 and m["embed"]["dim"] == 1536
+    assert 0 < m["reduce"]["explained_variance"] <= 1 and 0 <= m["reduce"]["knn_preservation@10"] <= 1
+    assert m["attach_iiif"] == {"matched": m["embed"]["images"], "missing": 0}
+    assert m["ingest"]["points"] == m["embed"]["images"]
+    q = m["bulk_query"]
+    for key in ("ann_recall@10", "recall@1", "recall@5", "recall@10", "mAP"):
+        assert 0 <= q[key] <= 1, key
+    assert q["recall@1"] <= q["recall@5"] <= q["recall@10"]
+    assert -1 <= q["mean_score@10"] <= q["mean_top1_score"] <= 1

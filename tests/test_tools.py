@@ -52,3 +52,17 @@ def test_make_help_is_default_goal():
     out = subprocess.run(["make", "-s"], cwd=ROOT, capture_output=True, text=True).stdout
     for target in ("install", "all", "test", "sample", "clean"):
         assert f"make {target}" in out
+
+
+def test_compare_hand_computed():
+    from tools.compare import compare
+    def entry(ref, ids):
+        return {"reference": {"id": ref, "url": None},
+                "neighbours": [{"id": i, "url": None, "score": 0.0} for i in ids]}
+    a = [entry("r1", ["x", "y"]), entry("r2", ["p", "q"]), entry("r3", ["z"])]
+    b = [entry("r1", ["x", "w"]), entry("r2", ["q", "p"]), entry("r4", ["z"])]
+    out = compare(a, b, k=2)
+    # r1: {x,y} vs {x,w} -> 1/3; r2: same set -> 1
+    assert out["per_reference"] == {"r1": 0.333333, "r2": 1.0}
+    assert out["mean_jaccard@2"] == round((1 / 3 + 1) / 2, 6)
+    assert out["only_in_a"] == ["r3"] and out["only_in_b"] == ["r4"]
