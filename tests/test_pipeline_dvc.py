@@ -78,7 +78,8 @@ def test_status_clean_and_second_repro_runs_nothing(repo):
 def test_forced_repro_is_byte_identical(repo):
     proj, env, _ = repo
     files = ["data/vectors/vectors.jsonl", "data/neighbours/neighbours.json",
-             "metrics/bulk_query.json", "metrics/reduce.json"]
+             "data/ingest/receipt.json"] + [
+        f"metrics/{m}.json" for m in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query")]
     before = {f: (proj / f).read_bytes() for f in files}
     sh([sys.executable, "-m", "dvc", "repro", "-f"], proj, env)
     assert {f: (proj / f).read_bytes() for f in files} == before
