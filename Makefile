@@ -12,7 +12,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 WEIGHTS ?=
 
-.PHONY: help install sample all test compare clean clean-sample
+.PHONY: help install sample all test compare clean clean-cache clean-sample
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -45,6 +45,9 @@ test: $(STAMP) ## run the test suite (pytest)
 clean: ## remove pipeline outputs (not the sample, not the venv)
 	rm -rf data/embeddings data/reduced data/vectors data/ingest data/qdrant data/neighbours \
 	  data/preview metrics/*.json plots/*.csv reports
+
+clean-cache: ## remove the per-image embedding cache (.cache/embed)
+	rm -rf .cache/embed
 
 clean-sample: ## remove the generated sample collection
 	rm -rf data/sample

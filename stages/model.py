@@ -25,6 +25,8 @@ from PIL import Image
 
 from .config import UserError
 
+# bump when preprocess() changes what it produces: it invalidates the embed cache
+PREPROCESS_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

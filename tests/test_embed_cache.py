@@ -1,0 +1,88 @@
+"""The embed cache: incremental, resumable, and invisible in the outputs' bytes."""
+import json
+
+import numpy as np
+import pytest
+
+import stages.embed as embed_stage
+from stages.embed_cache import EmbedCache, settings_key
+
+from conftest import real_photo, run_stage
+
+
+def report(root):
+    return json.loads((root / "reports/embed.json").read_text())
+
+
+@pytest.fixture
+def cached(small_collection):
+    small_collection.set("paths.embed_cache", ".cache/embed")
+    return small_collection
+
+
+def test_rerun_reuses_everything_and_bytes_match_uncached(cached):
+    root = cached.root
+    run_stage("embed")
+    assert report(root)["computed"] + report(root)["reused"] == 12
+    first = (root / "data/embeddings/vectors.npy").read_bytes()
+    run_stage("embed")
+    assert (report(root)["computed"], report(root)["reused"]) == (0, 12)
+    assert (root / "data/embeddings/vectors.npy").read_bytes() == first
+    cached.set("paths.embed_cache", "")
+    run_stage("embed")
+    assert (report(root)["computed"], report(root)["reused"]) == (12, 0)
+    assert (root / "data/embeddings/vectors.npy").read_bytes() == first
+
+
+def test_adding_images_computes_only_the_new_ones(cached):
+    run_stage("embed")
+    for i, name in enumerate(["coins", "moon"]):
+        real_photo(name, size=80).save(cached.root / "images" / f"new_{i}.jpg")
+    run_stage("embed")
+    assert (report(cached.root)["computed"], report(cached.root)["reused"]) == (2, 12)
+
+
+def test_killed_run_resumes_where_it_stopped(cached, monkeypatch):
+    calls = {"n": 0}
+    real = embed_stage.embed_batch
+
+    def dies_on_third_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embed_stage, "embed_batch", dies_on_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("embed")
+    assert not (cached.root / "data/embeddings/vectors.npy").exists()  # nothing half-written
+    monkeypatch.setattr(embed_stage, "embed_batch", real)
+    run_stage("embed")
+    assert (report(cached.root)["computed"], report(cached.root)["reused"]) == (4, 8)
+
+
+def test_settings_change_the_cache_folder(cached):
+    run_stage("embed")
+    cached.set("embed.seed", 1)
+    run_stage("embed")
+    assert report(cached.root)["reused"] == 0
+    assert len(list((cached.root / ".cache/embed").iterdir())) == 2
+
+
+def test_cache_ignores_torn_entries(tmp_path):
+    cache = EmbedCache(tmp_path, {"a": 1}, dim=4)
+    cache.put("ab" * 32, np.arange(4, dtype=np.float32), (10, 20))
+    vec, size = cache.get("ab" * 32)
+    assert size == (10, 20) and vec.tolist() == [0, 1, 2, 3]
+    (tmp_path / settings_key({"a": 1}) / "ab" / f"{'ab' * 32}.vec").write_bytes(b"short")
+    assert cache.get("ab" * 32) is None
+
+
+def test_bf16_stays_close_to_fp32(small_collection):
+    run_stage("embed")
+    fp32 = np.load(small_collection.root / "data/embeddings/vectors.npy")
+    small_collection.set("embed.precision", "bf16")
+    run_stage("embed")
+    bf16 = np.load(small_collection.root / "data/embeddings/vectors.npy")
+    cos = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert cos.min() > 0.999
