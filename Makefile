@@ -11,8 +11,12 @@ STAMP  := $(VENV)/.installed-requirements
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 WEIGHTS ?=
+COMPOSE := docker compose -f database/docker-compose.yml
+DB_URL  ?= http://127.0.0.1:6333
+# one clear line instead of Docker's own error when no engine runs here
+NEED_DOCKER = @docker info >/dev/null 2>&1 || { echo "$@: no Docker engine is running on this machine (docker info failed); start Docker, or keep qdrant.url empty to use the embedded store" >&2; exit 1; }
 
-.PHONY: help install sample all test compare clean clean-cache clean-sample
+.PHONY: help install sample all test compare clean clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -33,6 +37,7 @@ ifneq ($(strip $(WEIGHTS)),)
 	$(PY) -m tools.set_params embed.weights=$(WEIGHTS)
 endif
 	$(PY) -m tools.sample --if-used
+	@if [ -n "$$($(PY) -m tools.qdrant_db local-server)" ]; then $(MAKE) --no-print-directory db-up; fi
 	$(DVC) repro
 
 compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
@@ -41,6 +46,24 @@ compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|wor
 
 test: $(STAMP) ## run the test suite (pytest)
 	$(PY) -m pytest
+
+db-up: $(STAMP) ## start the Qdrant server (database/docker-compose.yml) and wait until it is ready
+	$(NEED_DOCKER)
+	@if [ -n "$$QDRANT_API_KEY" ]; then export QDRANT__SERVICE__API_KEY="$$QDRANT_API_KEY"; fi; \
+	  $(COMPOSE) up -d
+	$(PY) -m tools.qdrant_db wait $(DB_URL) --timeout 90
+
+db-down: ## stop the Qdrant server (its data stays in the volume)
+	$(NEED_DOCKER)
+	$(COMPOSE) down
+
+db-status: ## show whether the Qdrant server runs and is healthy
+	$(NEED_DOCKER)
+	$(COMPOSE) ps
+
+db-logs: ## show the Qdrant server's logs
+	$(NEED_DOCKER)
+	$(COMPOSE) logs --tail 200 qdrant
 
 clean: ## remove pipeline outputs (not the sample, not the venv)
 	rm -rf data/embeddings data/reduced data/vectors data/ingest data/qdrant data/neighbours \

@@ -46,17 +46,38 @@ def read_groups(path: str) -> dict[str, str]:
     return {r["id"]: r["group"] for r in rows if r["id"] and r["group"]}
 
 
-def check_receipt(params: dict, store: VectorStore) -> dict:
+def read_receipt(params: dict) -> dict:
+    return read_json(cfg.require_file(cfg.path(params, "receipt"), "ingest receipt",
+                                      "run `dvc repro ingest`"))
+
+
+def check_receipt(receipt: dict, store: VectorStore) -> None:
     """The store must hold what ingest recorded; a wiped or different store is a UserError."""
-    receipt_path = cfg.require_file(cfg.path(params, "receipt"), "ingest receipt",
-                                    "run `dvc repro ingest`")
-    receipt = read_json(receipt_path)
+    name = receipt["collection"]
+    if receipt.get("backend") not in (None, store.backend):
+        raise cfg.UserError(f"collection '{name}' was loaded into the {receipt['backend']} store, "
+                            f"but qdrant.url now names the {store.backend} one; run "
+                            "`dvc repro -f ingest`")
     points = store.count()
     if points != receipt["count"]:
         raise cfg.UserError(
-            f"collection '{receipt['collection']}' holds {points} points but {receipt_path} records "
-            f"{receipt['count']}; reload it with `dvc repro -f ingest`")
-    return receipt
+            f"collection '{name}' holds {points} points but the ingest receipt records "
+            f"{receipt['count']} (a wiped server, or a container restarted without its volume?); "
+            "reload it with `dvc repro -f ingest`")
+    dim = store.dim()
+    if dim != receipt["dim"]:
+        raise cfg.UserError(f"collection '{name}' has {dim}-d vectors but the receipt records "
+                            f"{receipt['dim']}; reload it with `dvc repro -f ingest`")
+
+
+def search_mode(params: dict, points: int) -> tuple[bool, int | None]:
+    """(exact, hnsw_ef): `bulk_query.exact: auto` searches exactly below `exact_below` points."""
+    exact = cfg.get(params, "bulk_query.exact")
+    if exact not in (True, False, "auto"):
+        raise cfg.UserError(f"params.yaml: 'bulk_query.exact' must be auto, true or false; got {exact!r}")
+    if exact == "auto":
+        exact = points < cfg.get_int(params, "bulk_query.exact_below", 0)
+    return exact, None if exact else cfg.get_int(params, "bulk_query.hnsw_ef", 1)
 
 
 def search_all(store: VectorStore, refs: list[str], limit: int, batch_size: int, exact: bool,
@@ -133,12 +154,13 @@ def main() -> None:
     params = cfg.load_params()
     limit = cfg.get_int(params, "bulk_query.limit", 1)
     batch_size = cfg.get_int(params, "bulk_query.batch_size", 1)
-    exact = cfg.get_bool(params, "bulk_query.exact")
     groups_path = cfg.get_str(params, "data.groups")
-    with open_store(**store_settings(params)) as store:
-        check_receipt(params, store)
+    receipt = read_receipt(params)
+    with open_store(**store_settings(params, receipt["collection"])) as store:
+        check_receipt(receipt, store)
+        exact, hnsw_ef = search_mode(params, receipt["count"])
         refs = read_references(params, store)
-        entries, missing = search_all(store, refs, limit, batch_size, exact)
+        entries, missing = search_all(store, refs, limit, batch_size, exact, hnsw_ef)
     write_neighbours(cfg.path(params, "neighbours"), entries)
     metrics = {"references": len(entries), "missing_references": len(missing),
                **score_metrics(entries),
@@ -159,7 +181,8 @@ def main() -> None:
     write_csv(cfg.path(params, "recall_plot"), ["k", "recall"], recall_rows)
     summary = f", recall@10 {metrics['recall@10']:.3f}, mAP {metrics['mAP']:.3f}" \
         if "recall@10" in metrics else ""
-    print(f"bulk_query: {len(entries)} references x {limit} neighbours -> "
+    mode = "exact" if exact else f"HNSW ef={hnsw_ef}"
+    print(f"bulk_query: {len(entries)} references x {limit} neighbours ({mode}) -> "
           f"{cfg.path(params, 'neighbours')}{summary}")
     if missing:
         cfg.warn(f"{len(missing)} reference ids are not in the collection: "

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from . import config as cfg
 from .files import read_vector_batches, sha256_file, write_json
-from .store import describe, open_store, store_settings
+from .store import collection_settings, describe, open_store, store_settings
 
 
 def receipt_for(store_info: dict, count: int, dim: int, fingerprint: str) -> dict:
@@ -23,6 +23,7 @@ def main() -> None:
     params = cfg.load_params()
     batch_size = cfg.get_int(params, "qdrant.batch_size", 1)
     st = store_settings(params)
+    settings = collection_settings(params)
     source = cfg.require_file(cfg.path(params, "vectors"), "vectors.jsonl",
                               "run `dvc repro attach_iiif`")
     started = time.perf_counter()
@@ -33,7 +34,7 @@ def main() -> None:
                                        unit="batch", disable=None):
             if dim is None:
                 dim = vectors.shape[1]
-                store.recreate(dim)
+                store.recreate(dim, settings)
             store.upsert(ids, vectors, urls)
             count += len(ids)
         if dim is None:

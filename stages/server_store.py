@@ -13,10 +13,11 @@ from typing import Sequence
 import numpy as np
 
 from .config import UserError
-from .store import TIE_MARGIN, Hit, VectorStore, point_id, rank
+from .store import TIE_MARGIN, CollectionSettings, Hit, VectorStore, point_id, rank
 
 RETRIES = 3
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 5
+READY_TIMEOUT_SECONDS = 600
 
 
 class ClientStore(VectorStore):
@@ -31,8 +32,10 @@ class ClientStore(VectorStore):
             self.backend = "local"
             self.client = QdrantClient(path=url[len("local:"):] or ".")
         elif url.startswith(("http://", "https://")):
+            # the version check is a network call of its own that only warns; our errors are clearer
             self.client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY") or None,
-                                       timeout=TIMEOUT_SECONDS, prefer_grpc=False)
+                                       timeout=TIMEOUT_SECONDS, prefer_grpc=False,
+                                       check_compatibility=False)
         else:
             raise UserError(f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
                             "http(s)://host:port, or local:<dir>")
@@ -51,19 +54,25 @@ class ClientStore(VectorStore):
                 raise
             except (ResponseHandlingException, ConnectionError, OSError) as exc:
                 last = exc
-                time.sleep(0.5 * (attempt + 1))
+                if attempt < RETRIES - 1:
+                    time.sleep(0.5 * (attempt + 1))
         raise UserError(f"cannot reach Qdrant at {self.url} ({what}: {last.__class__.__name__}); "
                         "start it with `make db-up` or fix qdrant.url in params.yaml") from None
 
     def _exists(self) -> bool:
         return bool(self._call("collection_exists", self.client.collection_exists, self.collection))
 
-    def recreate(self, dim: int) -> None:
+    def recreate(self, dim: int, settings: CollectionSettings = CollectionSettings()) -> None:
         m = self.models
         if self._exists():
             self._call("delete_collection", self.client.delete_collection, self.collection)
         self._call("create_collection", self.client.create_collection, self.collection,
-                   vectors_config=m.VectorParams(size=dim, distance=m.Distance.COSINE))
+                   vectors_config=m.VectorParams(size=dim, distance=m.Distance.COSINE,
+                                                 on_disk=settings.on_disk),
+                   hnsw_config=m.HnswConfigDiff(m=settings.hnsw_m,
+                                                ef_construct=settings.hnsw_ef_construct),
+                   shard_number=settings.shard_number,
+                   replication_factor=settings.replication_factor)
 
     def upsert(self, image_ids, vectors, urls) -> None:
         m = self.models
@@ -73,7 +82,18 @@ class ClientStore(VectorStore):
         self._call("upsert", self.client.upsert, self.collection, points=points, wait=True)
 
     def commit(self) -> None:
-        pass  # upserts wait until applied
+        """Upserts already waited until applied; wait for indexing to finish (status green)."""
+        if self.backend == "local":
+            return
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            info = self._call("get_collection", self.client.get_collection, self.collection)
+            if str(getattr(info.status, "value", info.status)) == "green":
+                return
+            if time.monotonic() > deadline:
+                raise UserError(f"collection '{self.collection}' at {self.url} is still "
+                                f"{info.status} after {READY_TIMEOUT_SECONDS}s of indexing")
+            time.sleep(1)
 
     def count(self) -> int:
         if not self._exists():

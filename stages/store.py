@@ -11,6 +11,7 @@ and it is never among its own neighbours.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
@@ -34,6 +35,16 @@ def point_id(image_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class CollectionSettings:
+    """How a collection is built; the server honours all, Edge what applies to one process."""
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
+    on_disk: bool = False
+    shard_number: int = 1
+    replication_factor: int = 1
+
+
+@dataclass(frozen=True)
 class Hit:
     id: str
     url: str | None
@@ -53,7 +64,7 @@ class VectorStore(ABC):
     backend: str
 
     @abstractmethod
-    def recreate(self, dim: int) -> None:
+    def recreate(self, dim: int, settings: CollectionSettings = CollectionSettings()) -> None:
         """Start an empty collection of `dim`-d cosine vectors (replacing any old one)."""
 
     @abstractmethod
@@ -131,14 +142,18 @@ class EdgeStore(VectorStore):
             self._shard = self.qe.EdgeShard.load(str(self.path))
         return self._shard
 
-    def recreate(self, dim: int) -> None:
+    def recreate(self, dim: int, settings: CollectionSettings = CollectionSettings()) -> None:
+        qe = self.qe
         self.close()
         self._building = self.path.with_name(f".{self.path.name}.building")
         shutil.rmtree(self._building, ignore_errors=True)
         self._building.parent.mkdir(parents=True, exist_ok=True)
-        config = self.qe.EdgeConfig(vectors=self.qe.EdgeVectorParams(
-            size=dim, distance=self.qe.Distance.Cosine))
-        self._shard = self.qe.EdgeShard.create(str(self._building), config)
+        config = qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
+                                        on_disk=settings.on_disk),
+            hnsw_config=qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct,
+                                           full_scan_threshold=10000))
+        self._shard = qe.EdgeShard.create(str(self._building), config)
 
     def upsert(self, image_ids, vectors, urls) -> None:
         qe = self.qe
@@ -149,6 +164,7 @@ class EdgeStore(VectorStore):
 
     def commit(self) -> None:
         shard = self._shard
+        shard.optimize()  # merge segments and build the HNSW index where large enough
         shard.flush()
         shard.close()
         self._shard = None
@@ -232,14 +248,31 @@ def describe(url: str, collection: str, edge_root: str | os.PathLike) -> str:
 
 
 def check_collection_name(name: str) -> str:
-    if not name or "/" in name or name.startswith("."):
+    if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise UserError(f"params.yaml: 'qdrant.collection' {name!r} is not a valid collection name")
     return name
 
 
-def store_settings(params: dict) -> dict:
-    return {
-        "url": cfg.get_str(params, "qdrant.url", allow_empty=True),
-        "collection": check_collection_name(cfg.get_str(params, "qdrant.collection")),
-        "edge_root": cfg.path(params, "store"),
-    }
+def store_settings(params: dict, collection: str | None = None) -> dict:
+    """Arguments of open_store() from params; `collection` overrides the name (e.g. from a receipt)."""
+    url = cfg.get_str(params, "qdrant.url", allow_empty=True)
+    name = collection or collection_name(cfg.get_str(params, "qdrant.collection"), url)
+    return {"url": url, "collection": check_collection_name(name),
+            "edge_root": cfg.path(params, "store")}
+
+
+def collection_name(base: str, url: str) -> str:
+    """On a shared server, each DVC experiment loads its own collection (`<base>-<exp name>`),
+    so runs from `dvc exp run --temp/--queue` never overwrite each other. The embedded store
+    lives inside each experiment's own workspace and needs no suffix."""
+    exp = os.environ.get("DVC_EXP_NAME", "").strip()
+    return f"{base}-{exp}" if exp and (url or "").strip() else base
+
+
+def collection_settings(params: dict) -> CollectionSettings:
+    return CollectionSettings(
+        hnsw_m=cfg.get_int(params, "qdrant.hnsw_m", 2),
+        hnsw_ef_construct=cfg.get_int(params, "qdrant.hnsw_ef_construct", 4),
+        on_disk=cfg.get_bool(params, "qdrant.on_disk"),
+        shard_number=cfg.get_int(params, "qdrant.shard_number", 1),
+        replication_factor=cfg.get_int(params, "qdrant.replication_factor", 1))
