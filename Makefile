@@ -16,7 +16,7 @@ DB_URL  ?= http://127.0.0.1:6333
 # one clear line instead of Docker's own error when no engine runs here
 NEED_DOCKER = @docker info >/dev/null 2>&1 || { echo "$@: no Docker engine is running on this machine (docker info failed); start Docker, or keep qdrant.url empty to use the embedded store" >&2; exit 1; }
 
-.PHONY: help install sample all test compare clean clean-cache clean-sample db-up db-down db-status db-logs
+.PHONY: help install sample all test compare search clean clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -43,6 +43,10 @@ endif
 compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<rev or experiment> B=<rev, experiment or workspace>" >&2; exit 2; }
 	$(PY) -m tools.compare "$(A)" "$(B)" --k $(or $(K),10)
+
+search: $(STAMP) ## find an outside image in the collection: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]
+	@test -n "$(IMAGE)" || { echo "usage: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]" >&2; exit 2; }
+	@$(PY) -m tools.search "$(IMAGE)" --limit $(or $(LIMIT),10) $(if $(JSON),--json)
 
 test: $(STAMP) ## run the test suite (pytest)
 	$(PY) -m pytest

@@ -1,0 +1,101 @@
+"""Searching the collection with images from outside it (`make search`)."""
+import io
+import json
+import shutil
+
+import pytest
+import yaml
+from PIL import Image
+
+from stages import config as cfg
+from tools.search import main as search_main
+from tools.search import search
+
+from conftest import run_stage
+
+
+def lock_from_params(project):
+    """What `dvc repro` would have recorded for embed."""
+    (project.root / "dvc.lock").write_text(yaml.safe_dump(
+        {"stages": {"embed": {"params": {"params.yaml": {"embed": project.values["embed"]}}}}}))
+
+
+@pytest.fixture
+def built(pipeline):
+    lock_from_params(pipeline)
+    return pipeline
+
+
+def top(entry):
+    return entry["neighbours"][0]
+
+
+def test_collection_image_under_another_name_finds_itself(built, tmp_path):
+    copy = tmp_path / "unknown_scan.jpg"
+    shutil.copy(built.root / "images/book_a/chelsea.jpg", copy)
+    [entry] = search(copy, 5, cfg.load_params())
+    assert entry["reference"] == {"id": str(copy), "url": None}
+    assert top(entry)["id"] == "chelsea" and top(entry)["score"] >= 0.999
+    assert len(entry["neighbours"]) == 5
+
+
+@pytest.mark.parametrize("change", ["quality50", "half"])
+def test_recompressed_or_halved_copy_finds_its_original(built, tmp_path, change):
+    img = Image.open(built.root / "images/book_a/rocket.jpg")
+    target = tmp_path / f"{change}.jpg"
+    if change == "half":
+        img = img.resize((img.width // 2, img.height // 2))
+    img.save(target, quality=50 if change == "quality50" else 90)
+    [entry] = search(target, 3, cfg.load_params())
+    assert top(entry)["id"] == "rocket"
+
+
+def test_folder_is_searched_in_batches_and_bad_files_skipped(built, tmp_path, capsys):
+    folder = tmp_path / "finds"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "astronaut_mirror"):
+        src = next((built.root / "images").rglob(f"{name}.jpg"))
+        shutil.copy(src, folder / f"q_{name}.jpg")
+    (folder / "broken.jpg").write_bytes(b"nope")
+    search_main([str(folder), "--limit", "2", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert [e["reference"]["id"] for e in out] == [str(folder / f"q_{n}.jpg") for n in
+                                                   sorted(["astronaut", "coffee", "chelsea",
+                                                           "rocket", "astronaut_mirror"])]
+    assert all(e["neighbours"][0]["id"] == e["reference"]["id"].split("q_")[1][:-4] for e in out)
+
+
+def test_table_output(built, tmp_path, capsys):
+    shutil.copy(built.root / "images/book_a/coffee.jpg", tmp_path / "c.jpg")
+    search_main([str(tmp_path / "c.jpg"), "--limit", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(tmp_path / "c.jpg") and "score" in lines[1]
+    assert "coffee" in lines[2] and "https://iiif.example.org" in lines[2]
+
+
+def test_no_run_yet_names_make_all(small_collection, tmp_path):
+    with pytest.raises(cfg.UserError, match="make all"):
+        search(tmp_path, 3, cfg.load_params())
+
+
+def test_changed_weights_are_refused(built, tmp_path):
+    built.set("embed.seed", 7)
+    with pytest.raises(cfg.UserError, match=r"embed.seed is 7 .* built with 0"):
+        search(built.root / "images/book_a/coffee.jpg", 3, cfg.load_params())
+
+
+def test_unreadable_image_is_clear(built, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(cfg.UserError, match="bad.jpg: cannot decode"):
+        search(bad, 3, cfg.load_params())
+    with pytest.raises(cfg.UserError, match="no such image file or folder"):
+        search(tmp_path / "missing.jpg", 3, cfg.load_params())
+
+
+def test_works_on_the_client_backend(built, tmp_path):
+    built.set("qdrant.url", f"local:{tmp_path / 'q'}")
+    run_stage("ingest")
+    shutil.copy(built.root / "images/book_a/chelsea.jpg", tmp_path / "x.jpg")
+    [entry] = search(tmp_path / "x.jpg", 3, cfg.load_params())
+    assert top(entry)["id"] == "chelsea" and top(entry)["score"] >= 0.999
