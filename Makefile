@@ -16,7 +16,7 @@ DB_URL  ?= http://127.0.0.1:6333
 # one clear line instead of Docker's own error when no engine runs here
 NEED_DOCKER = @docker info >/dev/null 2>&1 || { echo "$@: no Docker engine is running on this machine (docker info failed); start Docker, or keep qdrant.url empty to use the embedded store" >&2; exit 1; }
 
-.PHONY: help install sample all test compare search clean clean-cache clean-sample db-up db-down db-status db-logs
+.PHONY: help install sample all test compare search bench clean clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -47,6 +47,9 @@ compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|wor
 search: $(STAMP) ## find an outside image in the collection: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]
 	@test -n "$(IMAGE)" || { echo "usage: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]" >&2; exit 2; }
 	@$(PY) -m tools.search "$(IMAGE)" --limit $(or $(LIMIT),10) $(if $(JSON),--json)
+
+bench: $(STAMP) ## measure every stage against its baseline (QUICK=1: tiny, SCALE=N: scale run only)
+	$(PY) -m tools.bench $(if $(QUICK),--quick) $(if $(SCALE),--scale $(SCALE))
 
 test: $(STAMP) ## run the test suite (pytest)
 	$(PY) -m pytest

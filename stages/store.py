@@ -152,7 +152,9 @@ class EdgeStore(VectorStore):
             vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
                                         on_disk=settings.on_disk),
             hnsw_config=qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct,
-                                           full_scan_threshold=10000))
+                                           full_scan_threshold=10000),
+            # payload (image id, url) is read for every hit: keep it cached in memory
+            payload_memory=qe.Memory.Cached)
         self._shard = qe.EdgeShard.create(str(self._building), config)
 
     def upsert(self, image_ids, vectors, urls) -> None:

@@ -1,0 +1,57 @@
+"""The approach `make bench` compares the embed stage against: the original research loop.
+
+One PIL image at a time through `Img2Vec.get_vec`, exactly as the original scripts did,
+with the weights loaded from a local file instead of downloaded. Besides what the loop
+returned (img2vec 1.0.2's top-left cell of EfficientNet's map), the same forward pass
+also yields the mean-pooled reference vector, used to check our vectors' accuracy.
+
+    python -m tools.bench_baseline IMAGES_DIR WEIGHTS_FILE MODEL OUT.npz
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from img2vec_pytorch.img_to_vec import Img2Vec
+from PIL import Image
+from torchvision.transforms import v2
+
+from stages.model import MODELS
+
+
+def img2vec_with_weights(model: str, weights_file: str) -> Img2Vec:
+    """An Img2Vec as its __init__ builds it, but with weights from a file (no download)."""
+    builder, layer_of = MODELS[model]
+    net = torchvision.models.get_model(builder, weights=None)
+    net.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+    i2v = Img2Vec.__new__(Img2Vec)
+    i2v.device = torch.device("cpu")
+    i2v.model_name = model
+    i2v.layer_output_size = {**Img2Vec.EFFICIENTNET_OUTPUT_SIZES, **Img2Vec.RESNET_OUTPUT_SIZES,
+                             **Img2Vec.DENSENET_OUTPUT_SIZE}[model]
+    i2v.model = net.eval()
+    i2v.extraction_layer = layer_of(net)
+    i2v.transforms = v2.Compose([
+        v2.ToImage(), v2.ToDtype(torch.float, scale=True), v2.Resize((224, 224)),
+        v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    return i2v
+
+
+def main(images_dir: str, weights_file: str, model: str, out: str) -> None:
+    i2v = img2vec_with_weights(model, weights_file)
+    maps = []
+    i2v.extraction_layer.register_forward_hook(lambda _m, _i, o: maps.append(o.detach()))
+    files = sorted(Path(images_dir).glob("*.jpg"))
+    returned, reference = [], []
+    for f in files:
+        img = Image.open(f).convert("RGB")
+        returned.append(np.asarray(i2v.get_vec(img), dtype=np.float32).ravel())
+        reference.append(maps.pop().mean(dim=(2, 3))[0].numpy())
+    np.savez(out, returned=np.stack(returned), reference=np.stack(reference))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
