@@ -16,7 +16,7 @@ DB_URL  ?= http://127.0.0.1:6333
 # one clear line instead of Docker's own error when no engine runs here
 NEED_DOCKER = @docker info >/dev/null 2>&1 || { echo "$@: no Docker engine is running on this machine (docker info failed); start Docker, or keep qdrant.url empty to use the embedded store" >&2; exit 1; }
 
-.PHONY: help install sample all test compare search bench clean clean-cache clean-sample db-up db-down db-status db-logs
+.PHONY: help install sample all test compare search bench push pull pull-vectors clean clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -38,7 +38,10 @@ ifneq ($(strip $(WEIGHTS)),)
 endif
 	$(PY) -m tools.sample --if-used
 	@if [ -n "$$($(PY) -m tools.qdrant_db local-server)" ]; then $(MAKE) --no-print-directory db-up; fi
-	$(DVC) repro
+	@$(PY) -m tools.store_check || $(DVC) repro --single-item --force ingest
+	@if $(PY) -m tools.images_present; then set -x; $(DVC) repro; \
+	  else echo "no images here (data.images): running only what is missing downstream of embed"; \
+	  set -x; $(DVC) repro --allow-missing && $(PY) -m tools.repro_downstream; fi
 
 compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<rev or experiment> B=<rev, experiment or workspace>" >&2; exit 2; }
@@ -71,6 +74,15 @@ db-status: ## show whether the Qdrant server runs and is healthy
 db-logs: ## show the Qdrant server's logs
 	$(NEED_DOCKER)
 	$(COMPOSE) logs --tail 200 qdrant
+
+push: $(STAMP) ## push every pipeline output to the default DVC remote
+	$(DVC) push
+
+pull: $(STAMP) ## pull every pipeline output from the default DVC remote
+	$(DVC) pull --allow-missing
+
+pull-vectors: $(STAMP) ## pull only what the query side needs: vectors, PCA model, image index
+	$(DVC) pull $$($(PY) -m tools.query_side_paths)
 
 clean: ## remove pipeline outputs (not the sample, not the venv)
 	rm -rf data/embeddings data/reduced data/vectors data/ingest data/qdrant data/neighbours \

@@ -140,12 +140,12 @@ def embed_collection(s: dict, out_vectors, out_index, out_failed, cache_root=Non
                                if it.reason is not None)
             if good:
                 writer.write(np.stack([it.vector for it in good]))
-                index_rows.extend((entries[it.index].id, entries[it.index].relpath, *it.size)
-                                  for it in good)
+                index_rows.extend((entries[it.index].id, entries[it.index].relpath, *it.size,
+                                   it.digest) for it in good)
     if not index_rows:
         raise cfg.UserError(f"{s['images']}: none of the {len(entries)} images could be decoded; "
                             f"see {out_failed}")
-    write_csv(out_index, ["id", "path", "width", "height"], index_rows)
+    write_csv(out_index, ["id", "path", "width", "height", "sha256"], index_rows)
     write_csv(out_failed, ["path", "reason"], failed_rows)
     return {"images": len(index_rows), "failed": len(failed_rows), "dim": embedder.dim,
             "computed": computed, "reused": reused}
