@@ -115,3 +115,22 @@ def test_iiif_helpers():
     v2 = "https://i.org/iiif/2/b%2F0001/full/full/0/default.png"
     assert thumbnail_url(v2, 150) == "https://i.org/iiif/2/b%2F0001/full/!150,150/0/default.jpg"
     assert thumbnail_url("https://i.org/page.html", 100) is None
+
+
+def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
+    root = pipeline.root
+    lines = (root / "iiif.csv").read_text().splitlines()
+    # one image whose URL is not an Image API URL falls back to a local thumbnail
+    lines = [l if not l.startswith("coffee,") else "coffee,https://example.org/page/coffee.html"
+             for l in lines]
+    (root / "iiif.csv").write_text("\n".join(lines) + "\n")
+    for stage in ("attach_iiif", "ingest", "bulk_query"):
+        run_stage(stage)
+    pipeline.set("bulk_query.references", "all")
+    run_stage("bulk_query")
+    pipeline.set("preview.thumbnails", "iiif")
+    run_stage("preview")
+    html = (root / "data/preview/index.html").read_text()
+    assert 'src="https://iiif.example.org/iiif/3/astronaut/full/!160,160/0/default.jpg"' in html
+    coffee = html.split('data-reference="coffee"')[1].split("</section>")[0]
+    assert 'src="thumbs/' in coffee
