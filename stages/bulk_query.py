@@ -95,13 +95,14 @@ def check_receipt(receipt: dict, store: VectorStore) -> None:
                             f"{receipt['dim']}; reload it with `dvc repro -f ingest`")
 
 
-def search_mode(params: dict, points: int) -> tuple[bool, int | None]:
-    """(exact, hnsw_ef): `bulk_query.exact: auto` searches exactly below `exact_below` points."""
+def search_mode(params: dict, receipt: dict) -> tuple[bool, int | None]:
+    """(exact, hnsw_ef). `bulk_query.exact: auto` uses the HNSW index when ingest built one
+    (collections of at least qdrant.hnsw_above points), exact search otherwise."""
     exact = cfg.get(params, "bulk_query.exact")
     if exact not in (True, False, "auto"):
         raise cfg.UserError(f"params.yaml: 'bulk_query.exact' must be auto, true or false; got {exact!r}")
     if exact == "auto":
-        exact = points < cfg.get_int(params, "bulk_query.exact_below", 0)
+        exact = not receipt.get("hnsw_index", False)
     return exact, None if exact else cfg.get_int(params, "bulk_query.hnsw_ef", 1)
 
 
@@ -183,7 +184,7 @@ def main() -> None:
     receipt = read_receipt(params)
     with open_store(**store_settings(params, receipt["collection"])) as store:
         check_receipt(receipt, store)
-        exact, hnsw_ef = search_mode(params, receipt["count"])
+        exact, hnsw_ef = search_mode(params, receipt)
         refs = read_references(params, store)
         entries, missing = search_all(store, refs, limit, batch_size, exact, hnsw_ef)
     write_neighbours(cfg.path(params, "neighbours"), entries)

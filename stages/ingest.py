@@ -23,11 +23,12 @@ def main() -> None:
     params = cfg.load_params()
     batch_size = cfg.get_int(params, "qdrant.batch_size", 1)
     st = store_settings(params)
-    settings = collection_settings(params)
     source = cfg.require_file(cfg.path(params, "vectors"), "vectors.jsonl",
                               "run `dvc repro attach_iiif`")
     started = time.perf_counter()
     fingerprint = sha256_file(source)
+    with open(source, "rb") as fh:
+        settings = collection_settings(params, sum(1 for _ in fh))
     count, dim = 0, None
     with open_store(**st) as store:
         for ids, vectors, urls in tqdm(read_vector_batches(source, batch_size), desc="ingest",
@@ -45,8 +46,8 @@ def main() -> None:
     if stored != count:
         raise RuntimeError(f"store holds {stored} points after loading {count}: duplicate ids?")
     seconds = time.perf_counter() - started
-    receipt = receipt_for({"backend": backend, "collection": st["collection"]}, count, dim,
-                          fingerprint)
+    receipt = receipt_for({"backend": backend, "collection": st["collection"],
+                           "hnsw_index": settings.hnsw_index}, count, dim, fingerprint)
     write_json(cfg.path(params, "receipt"), receipt)
     write_json(cfg.path(params, "ingest_metrics"), {"points": count})
     print(f"ingest: {count} points of {dim} dimensions -> {describe(**st)}, {seconds:.1f}s")

@@ -71,6 +71,9 @@ class ClientStore(VectorStore):
                                                  on_disk=settings.on_disk),
                    hnsw_config=m.HnswConfigDiff(m=settings.hnsw_m,
                                                 ef_construct=settings.hnsw_ef_construct),
+                   # indexing_threshold 0 keeps the collection unindexed: exact search only
+                   optimizers_config=None if settings.hnsw_index else
+                   m.OptimizersConfigDiff(indexing_threshold=0),
                    shard_number=settings.shard_number,
                    replication_factor=settings.replication_factor)
 

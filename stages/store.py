@@ -42,6 +42,7 @@ class CollectionSettings:
     on_disk: bool = False
     shard_number: int = 1
     replication_factor: int = 1
+    hnsw_index: bool = False  # build the HNSW index (large collections); else exact search only
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class EdgeStore(VectorStore):
         self.path = self.root / collection
         self._building: Path | None = None
         self._shard = None
+        self._index = False
 
     def _open(self):
         if self._shard is None:
@@ -155,6 +157,7 @@ class EdgeStore(VectorStore):
                                            full_scan_threshold=10000),
             # payload (image id, url) is read for every hit: keep it cached in memory
             payload_memory=qe.Memory.Cached)
+        self._index = settings.hnsw_index
         self._shard = qe.EdgeShard.create(str(self._building), config)
 
     def upsert(self, image_ids, vectors, urls) -> None:
@@ -166,7 +169,8 @@ class EdgeStore(VectorStore):
 
     def commit(self) -> None:
         shard = self._shard
-        shard.optimize()  # merge segments and build the HNSW index where large enough
+        if self._index:
+            shard.optimize()  # merge segments and build the HNSW index
         shard.flush()
         shard.close()
         self._shard = None
@@ -271,8 +275,10 @@ def collection_name(base: str, url: str) -> str:
     return f"{base}-{exp}" if exp and (url or "").strip() else base
 
 
-def collection_settings(params: dict) -> CollectionSettings:
+def collection_settings(params: dict, points: int) -> CollectionSettings:
+    """Settings of a collection of `points` points; the HNSW index only from qdrant.hnsw_above."""
     return CollectionSettings(
+        hnsw_index=points >= cfg.get_int(params, "qdrant.hnsw_above", 0),
         hnsw_m=cfg.get_int(params, "qdrant.hnsw_m", 2),
         hnsw_ef_construct=cfg.get_int(params, "qdrant.hnsw_ef_construct", 4),
         on_disk=cfg.get_bool(params, "qdrant.on_disk"),

@@ -115,14 +115,25 @@ def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, mo
 
 
 def test_search_mode_auto():
-    params = {"bulk_query": {"exact": "auto", "exact_below": 100, "hnsw_ef": 64}}
-    assert search_mode(params, 99) == (True, None)
-    assert search_mode(params, 100) == (False, 64)
+    params = {"bulk_query": {"exact": "auto", "hnsw_ef": 64}}
+    assert search_mode(params, {"hnsw_index": False}) == (True, None)
+    assert search_mode(params, {"hnsw_index": True}) == (False, 64)
     params["bulk_query"]["exact"] = False
-    assert search_mode(params, 5) == (False, 64)
+    assert search_mode(params, {"hnsw_index": False}) == (False, 64)
     params["bulk_query"]["exact"] = "yes"
     with pytest.raises(cfg.UserError):
-        search_mode(params, 5)
+        search_mode(params, {})
+
+
+def test_hnsw_index_only_from_threshold(pipeline):
+    receipt = json.loads((pipeline.root / "data/ingest/receipt.json").read_text())
+    assert receipt["hnsw_index"] is False  # 12 points < qdrant.hnsw_above
+    pipeline.set("qdrant.hnsw_above", 10)
+    run_stage("ingest")
+    assert json.loads((pipeline.root / "data/ingest/receipt.json").read_text())["hnsw_index"]
+    run_stage("bulk_query")
+    m = json.loads((pipeline.root / "metrics/bulk_query.json").read_text())
+    assert m["references"] == 2
 
 
 def test_hnsw_search_on_edge_keeps_recall(pipeline):

@@ -179,8 +179,9 @@ def synthetic(n: int, d: int = 256, seed: int = 0) -> tuple[list[str], np.ndarra
     return [f"p{i:07d}" for i in range(n)], x
 
 
-def load(store, ids, x, batch: int = 512) -> None:
-    store.recreate(x.shape[1])
+def load(store, ids, x, batch: int = 512, settings=None) -> None:
+    from stages.store import CollectionSettings
+    store.recreate(x.shape[1], settings or CollectionSettings())
     for s in range(0, len(ids), batch):
         store.upsert(ids[s:s + batch], x[s:s + batch], [None] * len(ids[s:s + batch]))
     store.commit()
@@ -196,7 +197,11 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
               "speedup": round(base_s / ours_s, 2)}
 
     from stages.bulk_query import search_mode
-    exact, ef = search_mode(yaml.safe_load((ROOT / "params.yaml").read_text()), n)
+    from stages.store import CollectionSettings, collection_settings
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    settings = collection_settings(params, n)
+    load(EdgeStore(work / "edge", "bench"), ids, x, settings=settings)
+    exact, ef = search_mode(params, {"hnsw_index": settings.hnsw_index})
     store = EdgeStore(work / "edge", "bench")
     chosen = [ids[i] for i in np.random.default_rng(1).choice(n, size=min(refs, n), replace=False)]
     answers = {}
@@ -212,18 +217,31 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
 
     ours_s = median_time(ours, repeat)
     base_s = median_time(two_step, repeat)
+    store.close()
     xn = normalise(x)
     row = {iid: i for i, iid in enumerate(ids)}
-    recalls = []
-    for ref in chosen:
-        sims = xn @ xn[row[ref]]
-        sims[row[ref]] = -np.inf
-        truth = set(np.argpartition(-sims, 50)[:50].tolist())
-        recalls.append(len(truth & {row[h.id] for h in answers[ref][1]}) / 50)
-    store.close()
+
+    def recall(found: dict) -> float:
+        values = []
+        for ref in chosen:
+            sims = xn @ xn[row[ref]]
+            sims[row[ref]] = -np.inf
+            truth = set(np.argpartition(-sims, 50)[:50].tolist())
+            values.append(len(truth & {row[h.id] for h in found[ref][1]}) / 50)
+        return round(float(np.mean(values)), 4)
+
+    # for reference: the same references through an HNSW index (what qdrant.hnsw_above turns on)
+    ef_hnsw = int(params["bulk_query"]["hnsw_ef"])
+    indexed = EdgeStore(work / "edge-hnsw", "bench")
+    load(indexed, ids, x, settings=CollectionSettings(hnsw_index=True))
+    hnsw_answers = {}
+    hnsw_s = median_time(lambda: [hnsw_answers.update(indexed.search_ids(chosen[s:s + 64], 50, False, ef_hnsw))
+                                  for s in range(0, len(chosen), 64)], 1)
+    indexed.close()
     query = {"references": len(chosen), "points": n, "search": "exact" if exact else f"hnsw ef={ef}",
              "ours_qps": round(len(chosen) / ours_s, 1), "baseline_qps": round(len(chosen) / base_s, 1),
-             "speedup": round(base_s / ours_s, 2), "recall@50": round(float(np.mean(recalls)), 4)}
+             "speedup": round(base_s / ours_s, 2), "recall@50": recall(answers),
+             "hnsw_qps": round(len(chosen) / hnsw_s, 1), "hnsw_recall@50": recall(hnsw_answers)}
     return ingest, query
 
 
@@ -287,7 +305,8 @@ def table(report: dict) -> str:
         rows += [("ingest ours", f"{i['ours_pps']} points/s"), ("ingest baseline", f"{i['baseline_pps']} points/s")]
     if q:
         rows += [("bulk_query ours", f"{q['ours_qps']} refs/s ({q['search']})"),
-                 ("bulk_query baseline", f"{q['baseline_qps']} refs/s"), ("bulk_query recall@50", str(q["recall@50"]))]
+                 ("bulk_query baseline", f"{q['baseline_qps']} refs/s"), ("bulk_query recall@50", str(q["recall@50"])),
+                 ("bulk_query with HNSW index", f"{q['hnsw_qps']} refs/s, recall@50 {q['hnsw_recall@50']}")]
     for s in report.get("scale", []):
         for stage in ("attach_iiif", "ingest", "bulk_query"):
             rows.append((f"scale {s['points']}: {stage}",

@@ -102,7 +102,7 @@ def search(target: Path, limit: int, params: dict) -> list[dict]:
     reduced = model.project(raw)
     with open_store(**store_settings(params, receipt["collection"])) as store:
         check_receipt(receipt, store)
-        exact, hnsw_ef = search_mode(params, receipt["count"])
+        exact, hnsw_ef = search_mode(params, receipt)
         results = []
         for start in range(0, len(reduced), 64):
             results.extend(store.search_vectors(reduced[start:start + 64], limit, exact, hnsw_ef))
