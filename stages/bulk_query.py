@@ -139,16 +139,18 @@ def score_histogram(entries: list[dict]) -> list[tuple]:
 
 
 def exact_recall(entries: list[dict], vectors_path, k: int = 10, sample: int = 1000,
-                 seed: int = 0) -> float:
-    """Overlap of the store's top-k with an exact cosine search computed here from vectors.jsonl,
-    on a seeded sample of references: what approximate search (HNSW) costs."""
+                 seed: int = 0, distance: str = "cosine") -> float:
+    """Overlap of the store's top-k with an exact search computed here from vectors.jsonl
+    (same distance), on a seeded sample of references: what approximate search (HNSW) costs."""
     if not entries:
         return 0.0
     ids, blocks = [], []
     for batch_ids, vectors, _ in read_vector_batches(vectors_path, 8192):
         ids.extend(batch_ids)
         blocks.append(vectors)
-    matrix = normalise(np.concatenate(blocks))
+    matrix = np.concatenate(blocks).astype(np.float64)
+    if distance == "cosine":
+        matrix = normalise(matrix)
     row = {iid: i for i, iid in enumerate(ids)}
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(len(entries), size=min(sample, len(entries)), replace=False))
@@ -190,7 +192,8 @@ def main() -> None:
     write_neighbours(cfg.path(params, "neighbours"), entries)
     metrics = {"references": len(entries), "missing_references": len(missing),
                **score_metrics(entries),
-               "ann_recall@10": exact_recall(entries, cfg.path(params, "vectors"))}
+               "ann_recall@10": exact_recall(entries, cfg.path(params, "vectors"),
+                                             distance=receipt.get("distance", "cosine"))}
     ks = sorted(set(RECALL_KS) | {limit})
     groups = read_groups(groups_path)
     recall_rows = []

@@ -15,7 +15,7 @@ from .store import collection_settings, describe, open_store, store_settings
 
 
 def receipt_for(store_info: dict, count: int, dim: int, fingerprint: str) -> dict:
-    return {**store_info, "count": count, "dim": dim, "distance": "cosine",
+    return {**store_info, "count": count, "dim": dim,
             "fingerprint": f"sha256:{fingerprint}"}
 
 
@@ -47,7 +47,8 @@ def main() -> None:
         raise RuntimeError(f"store holds {stored} points after loading {count}: duplicate ids?")
     seconds = time.perf_counter() - started
     receipt = receipt_for({"backend": backend, "collection": st["collection"],
-                           "hnsw_index": settings.hnsw_index}, count, dim, fingerprint)
+                           "distance": settings.distance, "hnsw_index": settings.hnsw_index},
+                          count, dim, fingerprint)
     write_json(cfg.path(params, "receipt"), receipt)
     write_json(cfg.path(params, "ingest_metrics"), {"points": count})
     print(f"ingest: {count} points of {dim} dimensions -> {describe(**st)}, {seconds:.1f}s")

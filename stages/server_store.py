@@ -67,7 +67,7 @@ class ClientStore(VectorStore):
         if self._exists():
             self._call("delete_collection", self.client.delete_collection, self.collection)
         self._call("create_collection", self.client.create_collection, self.collection,
-                   vectors_config=m.VectorParams(size=dim, distance=m.Distance.COSINE,
+                   vectors_config=m.VectorParams(size=dim, distance=getattr(m.Distance, settings.distance.upper()),
                                                  on_disk=settings.on_disk),
                    hnsw_config=m.HnswConfigDiff(m=settings.hnsw_m,
                                                 ef_construct=settings.hnsw_ef_construct),

@@ -43,6 +43,7 @@ class CollectionSettings:
     shard_number: int = 1
     replication_factor: int = 1
     hnsw_index: bool = False  # build the HNSW index (large collections); else exact search only
+    distance: str = "cosine"  # cosine | dot: both score "higher is more similar"
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class EdgeStore(VectorStore):
         shutil.rmtree(self._building, ignore_errors=True)
         self._building.parent.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
+            vectors=qe.EdgeVectorParams(size=dim, distance=getattr(qe.Distance, settings.distance.title()),
                                         on_disk=settings.on_disk),
             hnsw_config=qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct,
                                            full_scan_threshold=10000),
@@ -279,6 +280,8 @@ def collection_settings(params: dict, points: int) -> CollectionSettings:
     """Settings of a collection of `points` points; the HNSW index only from qdrant.hnsw_above."""
     return CollectionSettings(
         hnsw_index=points >= cfg.get_int(params, "qdrant.hnsw_above", 0),
+        # Euclidean distance is left out: its scores rank the other way round
+        distance=cfg.get_choice(params, "qdrant.distance", ["cosine", "dot"]),
         hnsw_m=cfg.get_int(params, "qdrant.hnsw_m", 2),
         hnsw_ef_construct=cfg.get_int(params, "qdrant.hnsw_ef_construct", 4),
         on_disk=cfg.get_bool(params, "qdrant.on_disk"),

@@ -95,3 +95,14 @@ def test_backends_agree(tmp_path):
                                    atol=1e-5)
     edge.close()
     local.close()
+
+
+def test_dot_distance(store):
+    from stages.store import CollectionSettings
+    x = random_unit_vectors(20, 8) * 2.0
+    ids = [f"d{i}" for i in range(20)]
+    store.recreate(8, CollectionSettings(distance="dot"))
+    store.upsert(ids, x, [None] * 20)
+    store.commit()
+    hits = store.search_ids(["d0"], 3, exact=True)["d0"][1]
+    assert hits[0].score == pytest.approx(float(max(x[1:] @ x[0])), abs=1e-4)
