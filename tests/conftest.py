@@ -14,6 +14,22 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "Makefile", "requirements.txt", "stages", "tools",
+                 ".dvc/config", ".dvcignore", ".gitignore", "data/.gitignore"]
+
+
+def copy_project(dest: Path) -> Path:
+    """The project's tracked pipeline files (no data, no dvc.lock) copied into `dest`."""
+    for rel in PROJECT_FILES:
+        src, dst = ROOT / rel, dest / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dst)
+    return dest
+
+
 def real_photo(name: str = "astronaut", size: int | None = 96) -> Image.Image:
     """A real photograph shipped inside scikit-image."""
     import skimage.data

@@ -1,16 +1,13 @@
 """End to end: the real pipeline through DVC on a small copy of the sample collection."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "Makefile", "requirements.txt", "stages", "tools",
-                 ".dvc/config", ".dvcignore", ".gitignore", "data/.gitignore"]
+from conftest import copy_project
 
 
 def sh(args, cwd, env):
@@ -22,14 +19,7 @@ def sh(args, cwd, env):
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A git+DVC copy of this project on a 12-picture sample, after one `dvc repro`."""
-    proj = tmp_path_factory.mktemp("e2e") / "project"
-    for rel in PROJECT_FILES:
-        src, dst = ROOT / rel, proj / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dst)
+    proj = copy_project(tmp_path_factory.mktemp("e2e") / "project")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t", "DVC_NO_ANALYTICS": "1"}

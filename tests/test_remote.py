@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from test_pipeline_dvc import PROJECT_FILES, ROOT, sh
+from conftest import copy_project
+from test_pipeline_dvc import sh
 
 VENV = Path(sys.executable).resolve().parent.parent
 REFS = ["iiif.csv", "queries.txt", "groups.csv"]
@@ -25,14 +26,7 @@ def make(target, cwd, env, *extra):
 def origin(tmp_path_factory):
     """A researcher's repo: images outside git, results pushed to a local-folder remote."""
     base = tmp_path_factory.mktemp("remote")
-    repo = base / "origin"
-    for rel in PROJECT_FILES:
-        src, dst = ROOT / rel, repo / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dst)
+    repo = copy_project(base / "origin")
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
