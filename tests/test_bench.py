@@ -11,7 +11,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads((ROOT / "reports/bench.json").read_text())
+    report = json.loads((ROOT / "reports/bench-quick.json").read_text())
     for key in ("ours_ips", "ours_bf16_ips", "baseline_ips", "speedup", "speedup_bf16",
                 "ceiling_ips", "incremental_speedup"):
         assert report["embed"][key] > 0, key

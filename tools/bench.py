@@ -344,7 +344,9 @@ def main(argv: list[str] | None = None) -> None:
             report["ingest"], report["bulk_query"] = bench_store(work, args.points, args.references,
                                                                  args.repeat)
             report["scale"] = [bench_scale_in_child(work, args.points, args.references)]
-    name = f"bench-scale-{args.scale}.json" if args.scale else "bench.json"
+    # a quick run never overwrites the figures of a full one
+    name = (f"bench-scale-{args.scale}.json" if args.scale
+            else "bench-quick.json" if args.quick else "bench.json")
     write_json(cfg.path(params, "reports") / name, report)
     print(table(report))
     print(f"written: {cfg.path(params, 'reports') / name}")
