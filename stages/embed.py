@@ -12,6 +12,7 @@ import io
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -112,6 +113,24 @@ def read_settings(params: dict) -> dict:
     }
 
 
+def embedded_batches(entries: list[ImageEntry], s: dict, embedder: Embedder, cache: EmbedCache,
+                     num_workers: int, keep_new: bool = True) -> Iterator[list[Item]]:
+    """Batches of items in entry order, every readable one with its vector: from the cache, or
+    computed now (and, with `keep_new`, added to the cache). Unreadable ones carry a reason."""
+    loader = DataLoader(
+        DecodedImages(entries, s["spec"].image_size, s["max_pixels"], s["draft"], cache),
+        batch_size=s["batch_size"], num_workers=num_workers, collate_fn=_as_list,
+        persistent_workers=False, prefetch_factor=4 if num_workers else None)
+    for batch in loader:
+        fresh = [it for it in batch if it.tensor is not None]
+        if fresh:
+            for it, vector in zip(fresh, embed_batch(embedder, fresh, s["batch_size"])):
+                it.vector = vector
+                if keep_new:
+                    cache.put(it.digest, vector, it.size)
+        yield batch
+
+
 def embed_collection(s: dict, out_vectors, out_index, out_failed, cache_root=None) -> dict:
     """Embed every image; write vectors, the image index and the failure list. Returns counts."""
     entries = index_collection(s["images"], s["patterns"], s["id_from"])
@@ -120,22 +139,16 @@ def embed_collection(s: dict, out_vectors, out_index, out_failed, cache_root=Non
                             f"({', '.join(s['patterns'])})")
     embedder = Embedder(s["spec"], s["device"], s["precision"])
     cache = EmbedCache(cache_root, cache_settings(s, embedder), embedder.dim)
-    loader = DataLoader(
-        DecodedImages(entries, s["spec"].image_size, s["max_pixels"], s["draft"], cache),
-        batch_size=s["batch_size"], num_workers=s["num_workers"], collate_fn=_as_list,
-        persistent_workers=False, prefetch_factor=4 if s["num_workers"] else None)
     index_rows, failed_rows = [], []
     computed = reused = 0
     with NpyRowWriter(out_vectors, embedder.dim) as writer:
-        for batch in tqdm(loader, desc="embed", unit="batch", disable=None):
-            fresh = [it for it in batch if it.tensor is not None]
-            if fresh:
-                for it, vector in zip(fresh, embed_batch(embedder, fresh, s["batch_size"])):
-                    it.vector = vector
-                    cache.put(it.digest, vector, it.size)
-            computed += len(fresh)
+        batches = embedded_batches(entries, s, embedder, cache, s["num_workers"])
+        for batch in tqdm(batches, desc="embed", unit="batch", disable=None,
+                          total=-(-len(entries) // s["batch_size"])):
             good = [it for it in batch if it.vector is not None]
-            reused += len(good) - len(fresh)
+            fresh = sum(1 for it in good if it.tensor is not None)
+            computed += fresh
+            reused += len(good) - fresh
             failed_rows.extend((entries[it.index].relpath, it.reason) for it in batch
                                if it.reason is not None)
             if good:

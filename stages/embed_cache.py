@@ -34,10 +34,6 @@ class EmbedCache:
             if not about.exists():
                 about.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
-    @property
-    def enabled(self) -> bool:
-        return self.folder is not None
-
     def _file(self, content_hash: str) -> Path:
         return self.folder / content_hash[:2] / f"{content_hash}.vec"
 

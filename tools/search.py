@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from torch.utils.data import DataLoader
 
 from stages import config as cfg
 from stages import pca
 from stages.bulk_query import check_receipt, read_receipt, search_mode
-from stages.embed import DecodedImages, _as_list, cache_settings, embed_batch, read_settings
+from stages.embed import cache_settings, embedded_batches, read_settings
 from stages.embed_cache import EmbedCache
 from stages.images import ImageEntry, discover
 from stages.model import Embedder
@@ -65,15 +64,9 @@ def embed_queries(entries: list[ImageEntry], settings: dict, cache_root) -> tupl
     """(entries embedded, raw vectors); unreadable files are reported and skipped."""
     embedder = Embedder(settings["spec"], settings["device"], settings["precision"])
     cache = EmbedCache(cache_root, cache_settings(settings, embedder), embedder.dim)
-    loader = DataLoader(DecodedImages(entries, settings["spec"].image_size, settings["max_pixels"],
-                                      settings["draft"], cache),
-                        batch_size=settings["batch_size"], num_workers=0, collate_fn=_as_list)
     done, vectors = [], []
-    for batch in loader:
-        fresh = [it for it in batch if it.tensor is not None]
-        if fresh:
-            for it, v in zip(fresh, embed_batch(embedder, fresh, settings["batch_size"])):
-                it.vector = v
+    for batch in embedded_batches(entries, settings, embedder, cache, num_workers=0,
+                                  keep_new=False):
         for it in batch:
             if it.reason is not None:
                 if len(entries) == 1:
