@@ -84,9 +84,9 @@ pull: $(STAMP) ## pull every pipeline output from the default DVC remote
 pull-vectors: $(STAMP) ## pull only what the query side needs: vectors, PCA model, image index
 	$(DVC) pull $$($(PY) -m tools.query_side_paths)
 
-clean: ## remove pipeline outputs (not the sample, not the venv)
-	rm -rf data/embeddings data/reduced data/vectors data/ingest data/qdrant data/neighbours \
-	  data/preview metrics/*.json plots/*.csv reports
+clean: ## remove pipeline outputs (not the sample, not the venv, not the embed cache)
+	rm -rf data/embeddings/* data/reduced/* data/vectors/* data/ingest/* data/neighbours/* \
+	  data/qdrant data/preview metrics/*.json plots/*.csv reports
 
 clean-cache: ## remove the per-image embedding cache (.cache/embed)
 	rm -rf .cache/embed
