@@ -2,57 +2,54 @@
 
 The collection is rebuilt from scratch on every run, so a rerun never leaves duplicates
 or stale points. The receipt records what was loaded (collection, count, a fingerprint
-of vectors.jsonl); bulk_query checks it against the store before trusting the store.
+of vectors.jsonl), and the collection is stamped with the same fingerprint once loading
+has finished; every reader checks the two agree before trusting the store.
 """
 from __future__ import annotations
 
 import time
+
 from tqdm import tqdm
 
-from . import config as cfg
-from .files import read_vector_batches, sha256_file, write_json
-from .store import collection_settings, describe, open_store, store_settings
-
-
-def receipt_for(store_info: dict, count: int, dim: int, fingerprint: str) -> dict:
-    return {**store_info, "count": count, "dim": dim,
-            "fingerprint": f"sha256:{fingerprint}"}
+from similar import receipt as receipts
+from similar import settings
+from similar.errors import UserError, run
+from similar.files import json_bytes, read_vector_batches, require_file, staged_outputs
+from similar.store import collection_name, collection_settings, describe, store_for
 
 
 def main() -> None:
-    params = cfg.load_params()
-    batch_size = cfg.get_int(params, "qdrant.batch_size", 1)
-    st = store_settings(params)
-    source = cfg.require_file(cfg.path(params, "vectors"), "vectors.jsonl",
-                              "run `dvc repro attach_iiif`")
+    s = settings.load()
+    q = s.qdrant
+    source = require_file(s.paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     started = time.perf_counter()
-    fingerprint = sha256_file(source)
+    fingerprint = receipts.fingerprint(source)
     with open(source, "rb") as fh:
-        settings = collection_settings(params, sum(1 for _ in fh))
+        config = collection_settings(q, sum(1 for _ in fh))
+    name = collection_name(q.collection, q.target)
     count, dim = 0, None
-    with open_store(**st) as store:
-        for ids, vectors, urls in tqdm(read_vector_batches(source, batch_size), desc="ingest",
+    with store_for(s, name) as store:
+        for ids, vectors, urls in tqdm(read_vector_batches(source, q.batch_size), desc="ingest",
                                        unit="batch", disable=None):
             if dim is None:
                 dim = vectors.shape[1]
-                store.recreate(dim, settings)
+                store.recreate(dim, config)
             store.upsert(ids, vectors, urls)
             count += len(ids)
         if dim is None:
-            raise cfg.UserError(f"{source}: no vectors to load")
-        store.commit()
+            raise UserError(f"{source}: no vectors to load")
+        receipt = receipts.make_receipt(store.backend, name, config.distance, config.hnsw_index,
+                                        count, dim, fingerprint)
+        store.commit(receipts.stamp_of(receipt))
         stored = store.count()
-        backend = store.backend
     if stored != count:
         raise RuntimeError(f"store holds {stored} points after loading {count}: duplicate ids?")
     seconds = time.perf_counter() - started
-    receipt = receipt_for({"backend": backend, "collection": st["collection"],
-                           "distance": settings.distance, "hnsw_index": settings.hnsw_index},
-                          count, dim, fingerprint)
-    write_json(cfg.path(params, "receipt"), receipt)
-    write_json(cfg.path(params, "ingest_metrics"), {"points": count})
-    print(f"ingest: {count} points of {dim} dimensions -> {describe(**st)}, {seconds:.1f}s")
+    with staged_outputs() as out:
+        out.write_bytes(s.paths.receipt, json_bytes(receipt))
+        out.write_bytes(s.paths.ingest_metrics, json_bytes({"points": count}))
+    print(f"ingest: {count} points of {dim} dimensions -> {describe(s, name)}, {seconds:.1f}s")
 
 
 if __name__ == "__main__":
-    cfg.run(main)
+    run(main)

@@ -1,126 +1,14 @@
-"""Stage `preview`: an offline HTML page of every reference and its neighbours, to review by eye.
-
-Thumbnails are small local JPEGs made here, so the page works from file:// with no
-network (`preview.thumbnails: iiif` asks the IIIF server for them instead, falling back to
-local ones for URLs that are not Image API URLs); every image links to its IIIF URL (only
-http(s) URLs become links). The page is split into pages of `preview.per_page`
-references; images load lazily. Next to each neighbour the reviewer marks match / not a
-match (mouse or keys); marks live in the browser and export as a CSV that `data.groups`
-accepts as ground truth.
-"""
+"""Stage `preview`: an offline HTML page of every reference and its neighbours, to review by eye."""
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
-import jinja2
-from PIL import Image
-
-from . import config as cfg
-from .files import atomic_dir, read_csv, read_json
-from .iiif import safe_link, thumbnail_url
-from .images import open_rgb
-
-TEMPLATES = Path(__file__).parent / "templates"
-THUMBS = "thumbs"
-
-
-def thumb_name(image_id: str) -> str:
-    """A file name safe for any id (ids may hold any character)."""
-    return hashlib.sha1(image_id.encode("utf-8")).hexdigest()[:20] + ".jpg"
-
-
-def make_thumbnail(source: Path, target: Path, size: int) -> bool:
-    try:
-        img, _ = open_rgb(source, max_pixels=1 << 31, draft_size=size)
-    except ValueError:
-        return False
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    img.save(target, "JPEG", quality=85, optimize=True)
-    return True
-
-
-def page_name(number: int) -> str:
-    return "index.html" if number == 1 else f"page-{number}.html"
-
-
-def build_pages(entries: list[dict], per_page: int, min_score: float, thumbs: dict[str, str]):
-    """Template context per page: references with their shown neighbours."""
-    def card(item: dict) -> dict:
-        return {"id": item["id"], "url": safe_link(item.get("url")), "thumb": thumbs.get(item["id"]),
-                "score": item.get("score")}
-    total = max(1, -(-len(entries) // per_page))
-    for number in range(1, total + 1):
-        chunk = entries[(number - 1) * per_page: number * per_page]
-        refs = [{"reference": card(e["reference"]),
-                 "neighbours": [card(n) for n in e["neighbours"] if n["score"] >= min_score],
-                 "hidden": sum(1 for n in e["neighbours"] if n["score"] < min_score),
-                 "number": (number - 1) * per_page + i + 1}
-                for i, e in enumerate(chunk)]
-        yield number, total, refs
-
-
-def storage_key(entries: list[dict]) -> str:
-    """Names this preview's marks in the browser: the same for every page and every rerun
-    over the same references, different for another reference list."""
-    refs = "\n".join(e["reference"]["id"] for e in entries)
-    return hashlib.sha1(refs.encode("utf-8")).hexdigest()[:16]
-
-
-def render(entries: list[dict], out_dir: Path, per_page: int, min_score: float,
-           thumbs: dict[str, str], title: str) -> int:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=jinja2.select_autoescape(default=True),
-                             undefined=jinja2.StrictUndefined)
-    template = env.get_template("preview.html.j2")
-    pages = 0
-    for number, total, refs in build_pages(entries, per_page, min_score, thumbs):
-        html = template.render(title=title, refs=refs, page=number, pages=total,
-                               page_names=[page_name(i) for i in range(1, total + 1)],
-                               references=len(entries), min_score=min_score,
-                               storage_key=storage_key(entries))
-        (out_dir / page_name(number)).write_text(html, encoding="utf-8")
-        pages += 1
-    return pages
+from similar import settings
+from similar.errors import run
+from similar.preview import build_preview
 
 
 def main() -> None:
-    params = cfg.load_params()
-    size = cfg.get_int(params, "preview.thumb_size", 16)
-    per_page = cfg.get_int(params, "preview.per_page", 1)
-    min_score = cfg.get_float(params, "preview.min_score", -1.0, 1.0)
-    mode = cfg.get_choice(params, "preview.thumbnails", ["local", "iiif"])
-    images_root = Path(cfg.get_str(params, "data.images"))
-    entries = read_json(cfg.require_file(cfg.path(params, "neighbours"), "neighbours.json",
-                                         "run `dvc repro bulk_query`"))
-    index = {r["id"]: r["path"] for r in read_csv(cfg.require_file(
-        cfg.path(params, "image_index"), "image index", "run `dvc repro embed`"))}
-    wanted, urls = [], {}
-    for e in entries:
-        for item in [e["reference"], *(n for n in e["neighbours"] if n["score"] >= min_score)]:
-            wanted.append(item["id"])
-            urls[item["id"]] = item.get("url")
-    out = cfg.path(params, "preview")
-    thumbs: dict[str, str] = {}
-    with atomic_dir(out) as tmp:
-        (tmp / THUMBS).mkdir()
-        for iid in dict.fromkeys(wanted):
-            remote = thumbnail_url(urls[iid], size) if mode == "iiif" else None
-            name = thumb_name(iid)
-            if remote:
-                thumbs[iid] = remote
-            elif iid in index and make_thumbnail(images_root / index[iid], tmp / THUMBS / name,
-                                                 size):
-                thumbs[iid] = f"{THUMBS}/{name}"
-        pages = render(entries, tmp, per_page, min_score, thumbs,
-                       title=f"Similar images: {len(entries)} references")
-    missing = len(dict.fromkeys(wanted)) - len(thumbs)
-    remote = sum(1 for t in thumbs.values() if not t.startswith(THUMBS))
-    print(f"preview: {len(entries)} references on {pages} page(s), {len(thumbs) - remote} local "
-          f"and {remote} IIIF thumbnails -> {out / 'index.html'}")
-    if missing:
-        cfg.warn(f"{missing} images had no readable file under {images_root}; shown without thumbnail")
+    build_preview(settings.load())
 
 
 if __name__ == "__main__":
-    cfg.run(main)
+    run(main)

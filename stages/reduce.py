@@ -8,55 +8,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import config as cfg
-from . import pca
-from .evaluation import cosine_knn, mean_overlap
-from .files import NpyRowWriter, write_csv, write_json
-
-KNN_SAMPLE = 2000
-KNN_K = 10
-
-
-def knn_preservation(before: np.ndarray, after: np.ndarray, seed: int, k: int = KNN_K) -> float:
-    n = before.shape[0]
-    if n <= k:
-        return 1.0
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, KNN_SAMPLE), replace=False))
-    return round(mean_overlap(cosine_knn(before[rows], k), cosine_knn(after[rows], k)), 6)
+from similar import pca, settings
+from similar.errors import UserError, run
+from similar.evaluation import knn_preservation, KNN_K
+from similar.files import NpyRowWriter, csv_bytes, json_bytes, require_file, staged_outputs
 
 
 def main() -> None:
-    params = cfg.load_params()
-    n_components = cfg.get_int(params, "reduce.n_components", 1)
-    whiten = cfg.get_bool(params, "reduce.whiten")
-    seed = cfg.get_int(params, "reduce.seed", 0)
-    source = cfg.require_file(cfg.path(params, "embeddings"), "embeddings", "run `dvc repro embed`")
+    s = settings.load()
+    r, paths = s.reduce, s.paths
+    source = require_file(paths.embeddings, "embeddings", "run `dvc repro embed`")
     vectors = np.load(source, mmap_mode="r")
     n, d = vectors.shape
-    if n_components > min(n, d):
-        raise cfg.UserError(
-            f"params.yaml: 'reduce.n_components' is {n_components}, but {n} images of {d} "
+    if r.n_components > min(n, d):
+        raise UserError(
+            f"params.yaml: 'reduce.n_components' is {r.n_components}, but {n} images of {d} "
             f"dimensions allow at most {min(n, d)}; lower it (e.g. dvc exp run -S "
             f"reduce.n_components={min(n, d)})")
-    model = pca.fit(vectors, n_components, whiten)
-    with NpyRowWriter(cfg.path(params, "reduced"), n_components) as writer:
-        for start in range(0, n, 8192):
-            writer.write(model.project(vectors[start:start + 8192]))
-    pca.save(model, cfg.path(params, "pca"))
-    reduced = np.load(cfg.path(params, "reduced"), mmap_mode="r")
+    model = pca.fit(vectors, r.n_components, r.whiten)
     kept = float(np.sum(model.explained_variance_ratio))
-    metrics = {
-        "n_components": n_components,
-        "explained_variance": round(kept, 6),
-        f"knn_preservation@{KNN_K}": knn_preservation(vectors, reduced, seed),
-    }
-    write_json(cfg.path(params, "reduce_metrics"), metrics)
     cumulative = np.cumsum(model.explained_variance_ratio)
-    write_csv(cfg.path(params, "variance_plot"), ["component", "cumulative_explained_variance"],
-              [(i + 1, f"{c:.6f}") for i, c in enumerate(cumulative)])
-    print(f"reduce: {n} x {d} -> {n} x {n_components}, variance kept {kept:.3f}, "
+    with staged_outputs() as out:
+        with NpyRowWriter(paths.reduced, r.n_components) as writer:
+            for start in range(0, n, 8192):
+                writer.write(model.project(vectors[start:start + 8192]))
+            reduced = np.load(writer.finish_into(out), mmap_mode="r")
+        pca.save(model, out.path(paths.pca))
+        metrics = {
+            "n_components": r.n_components,
+            "explained_variance": round(kept, 6),
+            f"knn_preservation@{KNN_K}": knn_preservation(vectors, reduced, r.seed),
+        }
+        out.write_bytes(paths.reduce_metrics, json_bytes(metrics))
+        out.write_bytes(paths.variance_plot, csv_bytes(
+            ["component", "cumulative_explained_variance"],
+            [(i + 1, f"{c:.6f}") for i, c in enumerate(cumulative)]))
+    print(f"reduce: {n} x {d} -> {n} x {r.n_components}, variance kept {kept:.3f}, "
           f"knn_preservation@{KNN_K} {metrics[f'knn_preservation@{KNN_K}']:.3f}")
 
 
 if __name__ == "__main__":
-    cfg.run(main)
+    run(main)

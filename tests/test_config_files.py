@@ -2,35 +2,39 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stages import config as cfg
-from stages.files import NpyRowWriter, atomic_dir, atomic_open, read_vector_batches, write_json
+from similar import errors as cfg
+from similar import settings
+from similar.files import NpyRowWriter, atomic_dir, atomic_open, read_vector_batches, write_json
 
 
-def test_get_validates_types_and_ranges():
-    params = {"a": {"n": 3, "f": 0.5, "b": True, "s": "x", "c": "fp32"}}
-    assert cfg.get_int(params, "a.n", 1) == 3
-    assert cfg.get_float(params, "a.f", 0, 1) == 0.5
-    assert cfg.get_bool(params, "a.b") is True
-    assert cfg.get_choice(params, "a.c", ["fp32", "bf16"]) == "fp32"
-    with pytest.raises(cfg.UserError, match="'a.n' must be at least 5"):
-        cfg.get_int(params, "a.n", 5)
-    with pytest.raises(cfg.UserError, match="'a.b' must be a whole number"):
-        cfg.get_int(params, "a.b")
-    with pytest.raises(cfg.UserError, match="missing parameter 'a.zz'"):
-        cfg.get(params, "a.zz")
-    with pytest.raises(cfg.UserError, match="one of fp32, bf16"):
-        cfg.get_choice({"a": {"c": "fp16"}}, "a.c", ["fp32", "bf16"])
+def test_settings_validate_types_and_ranges():
+    s = settings.from_mapping({"bulk_query": {"limit": 3}, "preview": {"min_score": 0.5},
+                               "reduce": {"whiten": True}, "embed": {"precision": "fp32"}})
+    assert s.bulk_query.limit == 3 and s.preview.min_score == 0.5 and s.reduce.whiten is True
+    assert s.embed.precision == "fp32" and s.embed.image_size == 224  # the rest: defaults
+    with pytest.raises(cfg.UserError, match="'reduce.n_components' must be at least 1"):
+        settings.from_mapping({"reduce": {"n_components": 0}})
+    with pytest.raises(cfg.UserError, match="'bulk_query.limit' must be a whole number"):
+        settings.from_mapping({"bulk_query": {"limit": True}})
+    with pytest.raises(cfg.UserError, match="unknown parameter 'bulk_query.limt'; did you mean "
+                                            "'bulk_query.limit'"):
+        settings.from_mapping({"bulk_query": {"limt": 10}})
+    with pytest.raises(cfg.UserError, match="one of auto, fp32, bf16"):
+        settings.from_mapping({"embed": {"precision": "fp16"}})
+    with pytest.raises(cfg.UserError, match="'preview.min_score' must be between -1.0 and 1.0"):
+        settings.from_mapping({"preview": {"min_score": 2}})
 
 
 def test_user_error_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "params.yaml").write_text("data: [unclosed\n")
     proc = subprocess.run([sys.executable, "-m", "stages.reduce"], cwd=tmp_path,
                           capture_output=True, text=True,
-                          env={"PYTHONPATH": str(cfg.Path(__file__).parent.parent)})
+                          env={"PYTHONPATH": str(Path(__file__).parent.parent)})
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: params.yaml: not valid YAML")
     assert "Traceback" not in proc.stderr

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-import stages.embed as embed_stage
-from stages.embed_cache import EmbedCache, settings_key
+import similar.embedding as embed_stage
+from similar.cache import EmbedCache, settings_key
 
 from conftest import real_photo, run_stage
 

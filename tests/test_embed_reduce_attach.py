@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from stages import config as cfg
-from stages import pca
-from stages.files import read_csv
+from similar import errors as cfg
+from similar import pca
+from similar.files import read_csv
 
 from conftest import real_photo, run_stage
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages.config import UserError
-from stages.images import discover, image_id, index_collection, open_rgb, to_rgb
+from similar.errors import UserError
+from similar.images import discover, image_id, index_collection, open_rgb, to_rgb
 
 from conftest import real_photo
 

@@ -7,8 +7,8 @@ import torch
 import torchvision
 from img2vec_pytorch.img_to_vec import Img2Vec
 
-from stages.config import UserError
-from stages.model import Embedder, ModelSpec, build_network, preprocess, weights_identity
+from similar.errors import UserError
+from similar.model import Embedder, ModelSpec, build_network, preprocess, weights_identity
 
 from conftest import real_photo
 

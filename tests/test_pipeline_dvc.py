@@ -104,3 +104,28 @@ def test_every_metric_present_and_in_range(repo):
         assert 0 <= q[key] <= 1, key
     assert q["recall@1"] <= q["recall@5"] <= q["recall@10"]
     assert -1 <= q["mean_score@10"] <= q["mean_top1_score"] <= 1
+
+
+def test_dvc_lock_records_every_sample_image(repo):
+    proj, _, _ = repo
+    import yaml
+    n_images = sum(1 for _ in (proj / "data/sample/images").rglob("*.jpg"))
+    lock = yaml.safe_load((proj / "dvc.lock").read_text())
+    dep = next(d for d in lock["stages"]["embed"]["deps"] if d["path"] == "data/sample/images")
+    assert dep["nfiles"] == n_images > 50
+
+
+def test_adding_an_image_reruns_embed_for_that_image_only(repo):
+    """Last in this module: it changes the collection."""
+    proj, env, _ = repo
+    py = sys.executable
+    before = sum(1 for _ in (proj / "data/sample/images").rglob("*.jpg"))
+    from conftest import real_photo
+    real_photo("coins", size=120).save(proj / "data/sample/images/voyage_orient_1843/added_p9999.jpg")
+    status = sh([py, "-m", "dvc", "status"], proj, env)
+    assert "embed:" in status and "modified:" in status and "data/sample/images" in status
+    out = sh([py, "-m", "dvc", "repro"], proj, env)
+    assert "Running stage 'embed'" in out
+    report = json.loads((proj / "reports/embed.json").read_text())
+    assert (report["computed"], report["reused"]) == (1, before)
+    assert json.loads((proj / "metrics/embed.json").read_text())["images"] == before + 1

@@ -80,7 +80,7 @@ def test_page_loads_marks_survive_reload_and_export(pipeline, browser_page, tmp_
 
 
 def test_hostile_id_renders_as_text(pipeline, browser_page):
-    from stages.preview import render
+    from similar.preview import render
     evil = '"><img src=x onerror=alert(1)>'
     out = pipeline.root / "hostile"
     out.mkdir()

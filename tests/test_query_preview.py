@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from stages import config as cfg
-from stages.evaluation import ranking_metrics
-from stages.iiif import safe_link, thumbnail_url
-from stages.preview import render
+from similar import errors as cfg
+from similar.evaluation import ranking_metrics
+from similar.iiif import safe_link, thumbnail_url
+from similar.preview import render
 
 from conftest import run_stage
 

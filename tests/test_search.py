@@ -4,25 +4,18 @@ import json
 import shutil
 
 import pytest
-import yaml
 from PIL import Image
 
-from stages import config as cfg
+from similar import errors as cfg
+from similar import settings
 from tools.search import main as search_main
 from tools.search import search
 
 from conftest import run_stage
 
 
-def lock_from_params(project):
-    """What `dvc repro` would have recorded for embed."""
-    (project.root / "dvc.lock").write_text(yaml.safe_dump(
-        {"stages": {"embed": {"params": {"params.yaml": {"embed": project.values["embed"]}}}}}))
-
-
 @pytest.fixture
 def built(pipeline):
-    lock_from_params(pipeline)
     return pipeline
 
 
@@ -33,7 +26,7 @@ def top(entry):
 def test_collection_image_under_another_name_finds_itself(built, tmp_path):
     copy = tmp_path / "unknown_scan.jpg"
     shutil.copy(built.root / "images/book_a/chelsea.jpg", copy)
-    [entry] = search(copy, 5, cfg.load_params())
+    [entry] = search(copy, 5, settings.load())
     assert entry["reference"] == {"id": str(copy), "url": None}
     assert top(entry)["id"] == "chelsea" and top(entry)["score"] >= 0.999
     assert len(entry["neighbours"]) == 5
@@ -46,7 +39,7 @@ def test_recompressed_or_halved_copy_finds_its_original(built, tmp_path, change)
     if change == "half":
         img = img.resize((img.width // 2, img.height // 2))
     img.save(target, quality=50 if change == "quality50" else 90)
-    [entry] = search(target, 3, cfg.load_params())
+    [entry] = search(target, 3, settings.load())
     assert top(entry)["id"] == "rocket"
 
 
@@ -75,27 +68,27 @@ def test_table_output(built, tmp_path, capsys):
 
 def test_no_run_yet_names_make_all(small_collection, tmp_path):
     with pytest.raises(cfg.UserError, match="make all"):
-        search(tmp_path, 3, cfg.load_params())
+        search(tmp_path, 3, settings.load())
 
 
 def test_changed_weights_are_refused(built, tmp_path):
     built.set("embed.seed", 7)
     with pytest.raises(cfg.UserError, match=r"embed.seed is 7 .* built with 0"):
-        search(built.root / "images/book_a/coffee.jpg", 3, cfg.load_params())
+        search(built.root / "images/book_a/coffee.jpg", 3, settings.load())
 
 
 def test_unreadable_image_is_clear(built, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     with pytest.raises(cfg.UserError, match="bad.jpg: cannot decode"):
-        search(bad, 3, cfg.load_params())
+        search(bad, 3, settings.load())
     with pytest.raises(cfg.UserError, match="no such image file or folder"):
-        search(tmp_path / "missing.jpg", 3, cfg.load_params())
+        search(tmp_path / "missing.jpg", 3, settings.load())
 
 
 def test_works_on_the_client_backend(built, tmp_path):
     built.set("qdrant.url", f"local:{tmp_path / 'q'}")
     run_stage("ingest")
     shutil.copy(built.root / "images/book_a/chelsea.jpg", tmp_path / "x.jpg")
-    [entry] = search(tmp_path / "x.jpg", 3, cfg.load_params())
+    [entry] = search(tmp_path / "x.jpg", 3, settings.load())
     assert top(entry)["id"] == "chelsea" and top(entry)["score"] >= 0.999

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import config as cfg
-from stages.bulk_query import search_mode
-from stages.server_store import ClientStore
-from stages.store import collection_name
+from similar import errors as cfg
+from similar import settings
+from similar.query import search_mode
+from similar.settings import StoreTarget
+from similar.store import collection_name
+from similar.store.client import ClientStore
 
 from conftest import run_stage
 
@@ -24,7 +26,8 @@ def test_compose_file_pins_loopback_and_volume():
     svc = compose["services"]["qdrant"]
     image, tag = svc["image"].split(":")
     assert image == "qdrant/qdrant" and tag.startswith("v") and tag != "latest"
-    assert sorted(svc["ports"]) == ["127.0.0.1:6333:6333", "127.0.0.1:6334:6334"]
+    assert sorted(svc["ports"]) == ["127.0.0.1:${QDRANT_GRPC_PORT:-6334}:6334",
+                                    "127.0.0.1:${QDRANT_PORT:-6333}:6333"]
     volume, mount = svc["volumes"][0].split(":")
     assert volume in compose["volumes"] and mount == "/qdrant/storage"
     assert "healthcheck" in svc and svc["restart"] in ("unless-stopped", "always")
@@ -89,7 +92,7 @@ def test_refused_api_key_names_the_variable():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        store = ClientStore(f"http://127.0.0.1:{server.server_address[1]}", "c")
+        store = ClientStore(StoreTarget.parse(f"http://127.0.0.1:{server.server_address[1]}"), "c")
         with pytest.raises(cfg.UserError, match="QDRANT_API_KEY"):
             store.count()
     finally:
@@ -98,10 +101,11 @@ def test_refused_api_key_names_the_variable():
 
 def test_experiments_get_their_own_server_collection(monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "tidy-fish")
-    assert collection_name("onit", "http://qdrant:6333") == "onit-tidy-fish"
-    assert collection_name("onit", "") == "onit"  # the embedded store is per workspace
+    server = StoreTarget.parse("http://qdrant:6333")
+    assert collection_name("onit", server) == "onit-tidy-fish"
+    assert collection_name("onit", StoreTarget.parse("")) == "onit"  # the embedded store is per workspace
     monkeypatch.delenv("DVC_EXP_NAME")
-    assert collection_name("onit", "http://qdrant:6333") == "onit"
+    assert collection_name("onit", server) == "onit"
 
 
 def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, monkeypatch):
@@ -115,14 +119,14 @@ def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, mo
 
 
 def test_search_mode_auto():
-    params = {"bulk_query": {"exact": "auto", "hnsw_ef": 64}}
-    assert search_mode(params, {"hnsw_index": False}) == (True, None)
-    assert search_mode(params, {"hnsw_index": True}) == (False, 64)
-    params["bulk_query"]["exact"] = False
-    assert search_mode(params, {"hnsw_index": False}) == (False, 64)
-    params["bulk_query"]["exact"] = "yes"
+    def mode(exact, receipt):
+        q = settings.from_mapping({"bulk_query": {"exact": exact, "hnsw_ef": 64}}).bulk_query
+        return search_mode(q, receipt)
+    assert mode("auto", {"hnsw_index": False}) == (True, None)
+    assert mode("auto", {"hnsw_index": True}) == (False, 64)
+    assert mode(False, {"hnsw_index": False}) == (False, 64)
     with pytest.raises(cfg.UserError):
-        search_mode(params, {})
+        mode("yes", {})
 
 
 def test_hnsw_index_only_from_threshold(pipeline):

@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from stages.store import EdgeStore, Hit, open_store, point_id, rank
-from stages.server_store import ClientStore
+from similar.settings import StoreTarget
+from similar.store import Hit, point_id, rank
+from similar.store import open_store as open_target
+from similar.store.client import ClientStore
+from similar.store.edge import EdgeStore
+
+
+def open_store(url, collection, edge_root):
+    return open_target(StoreTarget.parse(url), collection, edge_root)
 
 from conftest import random_unit_vectors
 
@@ -27,7 +34,7 @@ def load(store, n=60, d=8, seed=0):
     for start in range(0, n, 25):
         store.upsert(ids[start:start + 25], x[start:start + 25],
                      [f"https://x.org/{i}" for i in ids[start:start + 25]])
-    store.commit()
+    store.commit({})
     return ids, x
 
 
@@ -98,11 +105,11 @@ def test_backends_agree(tmp_path):
 
 
 def test_dot_distance(store):
-    from stages.store import CollectionSettings
+    from similar.store import CollectionSettings
     x = random_unit_vectors(20, 8) * 2.0
     ids = [f"d{i}" for i in range(20)]
     store.recreate(8, CollectionSettings(distance="dot"))
     store.upsert(ids, x, [None] * 20)
-    store.commit()
+    store.commit({})
     hits = store.search_ids(["d0"], 3, exact=True)["d0"][1]
     assert hits[0].score == pytest.approx(float(max(x[1:] @ x[0])), abs=1e-4)

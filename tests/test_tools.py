@@ -6,7 +6,7 @@ from pathlib import Path
 from tools.sample import build
 from tools.set_params import set_params
 
-from stages.files import read_csv
+from similar.files import read_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 

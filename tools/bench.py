@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from stages import config as cfg
-from stages.evaluation import normalise
-from stages.files import write_json
+from similar import settings
+from similar.errors import run
+from similar.evaluation import normalise
+from similar.files import write_json
 
 # torch, the model and the stores are imported where used: the scale run must stay a small
 # process, because Linux carries a parent's peak RSS into every child it starts
@@ -87,7 +88,7 @@ def make_scans(folder: Path, count: int, size: tuple[int, int]) -> None:
 def write_weights(path: Path, model: str) -> None:
     import torch
 
-    from stages.model import ModelSpec, build_network
+    from similar.model import ModelSpec, build_network
     net, _ = build_network(ModelSpec(model, "random", seed=0))
     torch.save(net.state_dict(), path)
 
@@ -111,7 +112,7 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
                 model: str = MODEL) -> dict:
     import torch
 
-    from stages.model import Embedder, ModelSpec
+    from similar.model import Embedder, ModelSpec
     images, weights = work / "scans", work / "weights.pth"
     make_scans(images, n_images, size)
     write_weights(weights, model)
@@ -180,28 +181,30 @@ def synthetic(n: int, d: int = 256, seed: int = 0) -> tuple[list[str], np.ndarra
 
 
 def load(store, ids, x, batch: int = 512, settings=None) -> None:
-    from stages.store import CollectionSettings
+    from similar.store import CollectionSettings
     store.recreate(x.shape[1], settings or CollectionSettings())
     for s in range(0, len(ids), batch):
         store.upsert(ids[s:s + batch], x[s:s + batch], [None] * len(ids[s:s + batch]))
-    store.commit()
+    store.commit({})
 
 
 def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]:
-    from stages.store import EdgeStore, open_store
+    from similar.settings import StoreTarget
+    from similar.store.edge import EdgeStore
+    from similar.store import open_store
     ids, x = synthetic(n)
     ours_s = median_time(lambda: load(EdgeStore(work / "edge", "bench"), ids, x), repeat)
-    local = lambda: open_store(f"local:{work / 'local'}", "bench", work)  # noqa: E731
+    local = lambda: open_store(StoreTarget.parse(f"local:{work / 'local'}"), "bench", work)  # noqa: E731
     base_s = median_time(lambda: load(local(), ids, x), repeat)
     ingest = {"points": n, "ours_pps": round(n / ours_s, 1), "baseline_pps": round(n / base_s, 1),
               "speedup": round(base_s / ours_s, 2)}
 
-    from stages.bulk_query import search_mode
-    from stages.store import CollectionSettings, collection_settings
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    settings = collection_settings(params, n)
-    load(EdgeStore(work / "edge", "bench"), ids, x, settings=settings)
-    exact, ef = search_mode(params, {"hnsw_index": settings.hnsw_index})
+    from similar.query import search_mode
+    from similar.store import CollectionSettings, collection_settings
+    s = settings.defaults()
+    config = collection_settings(s.qdrant, n)
+    load(EdgeStore(work / "edge", "bench"), ids, x, settings=config)
+    exact, ef = search_mode(s.bulk_query, {"hnsw_index": config.hnsw_index})
     store = EdgeStore(work / "edge", "bench")
     chosen = [ids[i] for i in np.random.default_rng(1).choice(n, size=min(refs, n), replace=False)]
     answers = {}
@@ -231,7 +234,7 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
         return round(float(np.mean(values)), 4)
 
     # for reference: the same references through an HNSW index (what qdrant.hnsw_above turns on)
-    ef_hnsw = int(params["bulk_query"]["hnsw_ef"])
+    ef_hnsw = s.bulk_query.hnsw_ef
     indexed = EdgeStore(work / "edge-hnsw", "bench")
     load(indexed, ids, x, settings=CollectionSettings(hnsw_index=True))
     hnsw_answers = {}
@@ -332,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.repeat, args.images, args.points, args.references = 1, 6, 2000, 100
     size = (400, 300) if args.quick else (1600, 1200)
-    params = cfg.load_params()
+    s = settings.load()
     report: dict = {"quick": args.quick, "repeat": args.repeat, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -347,10 +350,10 @@ def main(argv: list[str] | None = None) -> None:
     # a quick run never overwrites the figures of a full one
     name = (f"bench-scale-{args.scale}.json" if args.scale
             else "bench-quick.json" if args.quick else "bench.json")
-    write_json(cfg.path(params, "reports") / name, report)
+    write_json(s.paths.reports / name, report)
     print(table(report))
-    print(f"written: {cfg.path(params, 'reports') / name}")
+    print(f"written: {s.paths.reports / name}")
 
 
 if __name__ == "__main__":
-    cfg.run(main)
+    run(main)

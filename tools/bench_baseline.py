@@ -19,12 +19,14 @@ from img2vec_pytorch.img_to_vec import Img2Vec
 from PIL import Image
 from torchvision.transforms import v2
 
-from stages.model import MODELS
+from similar.model import LAYERS
+from similar.networks import NETWORKS
 
 
 def img2vec_with_weights(model: str, weights_file: str) -> Img2Vec:
     """An Img2Vec as its __init__ builds it, but with weights from a file (no download)."""
-    builder, layer_of = MODELS[model]
+    builder, layer, _ = NETWORKS[model]
+    layer_of = LAYERS[layer]
     net = torchvision.models.get_model(builder, weights=None)
     net.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
     i2v = Img2Vec.__new__(Img2Vec)

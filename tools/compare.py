@@ -14,15 +14,18 @@ import json
 import subprocess
 import sys
 
-from stages import config as cfg
-from stages.evaluation import jaccard
-from stages.files import write_json
+from similar import settings
+from similar.errors import UserError, run
+from similar.evaluation import jaccard
+from similar.files import read_text, write_json
 
 
 def resolve(rev: str) -> str | None:
     """A git revision for `rev`; None for the workspace. Experiment names resolve to their commit."""
     if rev in ("workspace", ""):
         return None
+    if rev.startswith("-"):
+        raise UserError(f"'{rev}' is not a revision or experiment name")
     if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
                       capture_output=True).returncode == 0:
         return rev
@@ -31,18 +34,18 @@ def resolve(rev: str) -> str | None:
     matches = [line.split()[1] for line in refs if line.split()[0].rsplit("/", 1)[-1] == rev]
     if len(matches) == 1:
         return matches[0]
-    raise cfg.UserError(f"'{rev}' is neither a git revision nor a DVC experiment name "
+    raise UserError(f"'{rev}' is neither a git revision nor a DVC experiment name "
                         "(see `dvc exp show`)")
 
 
 def read_neighbours(path: str, rev: str | None) -> list[dict]:
     if rev is None:
-        return json.loads(open(path, encoding="utf-8").read())
+        return json.loads(read_text(path))
     import dvc.api
     try:
         return json.loads(dvc.api.read(path, rev=rev, encoding="utf-8"))
     except Exception as exc:  # dvc raises many kinds for a missing file or cache entry
-        raise cfg.UserError(f"cannot read {path} at {rev} ({exc.__class__.__name__}); was the "
+        raise UserError(f"cannot read {path} at {rev} ({exc.__class__.__name__}); was the "
                             "pipeline run and committed there? `dvc pull` may fetch it") from None
 
 
@@ -65,15 +68,20 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("a")
     ap.add_argument("b")
-    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--k", default="10")
     ap.add_argument("--top", type=int, default=10, help="references to list (most changed)")
     args = ap.parse_args(argv)
-    params = cfg.load_params()
-    path = str(cfg.path(params, "neighbours"))
+    if not args.a or not args.b:
+        raise UserError("usage: make compare A=<rev or experiment> B=<rev, experiment or workspace> [K=10]")
+    if not str(args.k).isdigit() or int(args.k) < 1:
+        raise UserError(f"K must be a whole number of at least 1, got {args.k!r}")
+    args.k = int(args.k)
+    s = settings.load()
+    path = str(s.paths.neighbours)
     result = compare(read_neighbours(path, resolve(args.a)), read_neighbours(path, resolve(args.b)),
                      args.k)
     result = {"a": args.a, "b": args.b, **result}
-    write_json(cfg.path(params, "reports") / "compare.json", result)
+    write_json(s.paths.reports / "compare.json", result)
     key = f"mean_jaccard@{args.k}"
     print(f"{args.a} vs {args.b}: {result['references']} shared references, {key} {result[key]:.4f}")
     changed = sorted(result["per_reference"].items(), key=lambda kv: (kv[1], kv[0]))[:args.top]
@@ -84,8 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     for side in ("only_in_a", "only_in_b"):
         if result[side]:
             print(f"{len(result[side])} references {side.replace('_', ' ')}", file=sys.stderr)
-    print(f"written: {cfg.path(params, 'reports') / 'compare.json'}")
+    print(f"written: {s.paths.reports / 'compare.json'}")
 
 
 if __name__ == "__main__":
-    cfg.run(main)
+    run(main)

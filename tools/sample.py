@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from stages.files import atomic_dir, write_csv
+from similar.errors import UserError, run
+from similar.files import atomic_dir, write_csv
 
 VERSION = "1"
 SKIMAGE_FILES = [
@@ -66,7 +67,7 @@ def distinct_pictures(count: int) -> list[Image.Image]:
                 box = (qx * w // 2, qy * h // 2, (qx + 1) * w // 2, (qy + 1) * h // 2)
                 pictures.append(img.crop(box))
     if count > len(pictures):
-        raise SystemExit(f"error: at most {len(pictures)} distinct pictures can be made")
+        raise UserError(f"at most {len(pictures)} distinct pictures can be made")
     return pictures[:count]
 
 
@@ -165,33 +166,32 @@ def build(out: Path, pictures: int, seed: int = 1843) -> dict:
     return {"images": len(images), "pictures": pictures, "references": len(refs)}
 
 
-def is_current(out: Path, pictures: int, seed: int = 1843) -> bool:
+DEFAULT_OUT = Path("data/sample")
+DEFAULT_PICTURES = 64
+
+
+def is_current(out: Path, pictures: int = DEFAULT_PICTURES, seed: int = 1843) -> bool:
     marker = out / "VERSION"
     return marker.is_file() and marker.read_text() == f"{VERSION} pictures={pictures} seed={seed}\n"
 
 
-def uses_sample(out: Path, params_file: str = "params.yaml") -> bool:
-    import yaml
-    with open(params_file, encoding="utf-8") as fh:
-        images = Path((yaml.safe_load(fh) or {}).get("data", {}).get("images", ""))
-    return images.resolve().is_relative_to(out.resolve())
+def uses_sample(images: Path, out: Path = DEFAULT_OUT) -> bool:
+    """Whether the collection `data.images` names lies inside the sample folder."""
+    return Path(images).resolve().is_relative_to(out.resolve())
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="data/sample", type=Path)
-    ap.add_argument("--pictures", default=64, type=int, help="distinct pictures (default 64)")
+    ap.add_argument("--out", default=DEFAULT_OUT, type=Path)
+    ap.add_argument("--pictures", default=DEFAULT_PICTURES, type=int,
+                    help=f"distinct pictures (default {DEFAULT_PICTURES})")
     ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
-    ap.add_argument("--if-used", action="store_true",
-                    help="only when params.yaml's data.images lies inside --out")
     args = ap.parse_args(argv)
-    if args.if_used and not uses_sample(args.out):
-        return
     if not args.force and is_current(args.out, args.pictures):
         print(f"sample: {args.out} is up to date")
         return
     if args.out.exists() and not (args.out / "VERSION").exists():
-        raise SystemExit(f"error: {args.out} exists and is not a sample folder; remove it first")
+        raise UserError(f"{args.out} exists and is not a sample folder; remove it first")
     shutil.rmtree(args.out, ignore_errors=True)
     stats = build(args.out, args.pictures)
     print(f"sample: {stats['images']} images of {stats['pictures']} pictures, "
@@ -199,4 +199,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

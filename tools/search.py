@@ -2,9 +2,10 @@
 
     python -m tools.search IMAGE_OR_FOLDER [--limit 10] [--json]
 
-Each image is embedded exactly as the last `embed` run did (model, weights, preprocessing
-and batch shape, read from dvc.lock), projected with the saved PCA, and searched in the
-collection the last `ingest` loaded. A folder is embedded and searched in batches.
+Each image is embedded exactly as the collection was (the embed stage records how, in
+`paths.embed_identity`; a changed parameter is refused), projected with the saved PCA, and
+searched in the collection the last `ingest` loaded, after checking the store still holds
+it. A folder is embedded and searched in batches.
 """
 from __future__ import annotations
 
@@ -14,39 +15,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from stages import config as cfg
-from stages import pca
-from stages.bulk_query import check_receipt, read_receipt, search_mode
-from stages.embed import cache_settings, embedded_batches, read_settings
-from stages.embed_cache import EmbedCache
-from stages.images import ImageEntry, discover
-from stages.model import Embedder
-from stages.store import open_store, store_settings
+from similar import embedding, pca, settings
+from similar.cache import EmbedCache
+from similar.errors import UserError, run, warn
+from similar.files import read_json, require_file
+from similar.images import ImageEntry, discover
+from similar.query import search_mode
+from similar.receipt import open_checked_store
+from similar.settings import Settings
 
-# the embed params that change a vector; search refuses to mix them with another run's
-VECTOR_PARAMS = ("model", "weights", "seed", "image_size", "draft", "precision", "batch_size")
-
-
-def last_embed_params(lock_path: str = "dvc.lock") -> dict:
-    """The embed params of the run that built the collection, as dvc.lock recorded them."""
-    try:
-        with open(lock_path, encoding="utf-8") as fh:
-            lock = yaml.safe_load(fh) or {}
-        return lock["stages"]["embed"]["params"]["params.yaml"]["embed"]
-    except (FileNotFoundError, KeyError, TypeError):
-        raise cfg.UserError("no pipeline run found (dvc.lock has no embed stage); run `make all` "
-                            "first") from None
-
-
-def check_same_embedding(params: dict, recorded: dict) -> None:
-    for key in VECTOR_PARAMS:
-        now = params["embed"].get(key)
-        if key in recorded and recorded[key] != now:
-            raise cfg.UserError(
-                f"embed.{key} is {now!r} in params.yaml but the collection was built with "
-                f"{recorded[key]!r}; set it back, or rebuild the collection with `make all`")
+BATCH = 64
 
 
 def query_entries(target: Path, patterns) -> list[ImageEntry]:
@@ -55,50 +34,49 @@ def query_entries(target: Path, patterns) -> list[ImageEntry]:
     if target.is_dir():
         files = discover(target, patterns)
         if not files:
-            raise cfg.UserError(f"{target}: no images matching data.patterns")
+            raise UserError(f"{target}: no images matching data.patterns")
         return [ImageEntry(str(f), f.relative_to(target).as_posix(), f) for f in files]
-    raise cfg.UserError(f"{target}: no such image file or folder")
+    raise UserError(f"{target}: no such image file or folder")
 
 
-def embed_queries(entries: list[ImageEntry], settings: dict, cache_root) -> tuple[list, np.ndarray]:
+def embed_queries(entries: list[ImageEntry], p: embedding.EmbedPlan, cache_root
+                  ) -> tuple[list, np.ndarray]:
     """(entries embedded, raw vectors); unreadable files are reported and skipped."""
-    embedder = Embedder(settings["spec"], settings["device"], settings["precision"])
-    cache = EmbedCache(cache_root, cache_settings(settings, embedder), embedder.dim)
+    embedder = embedding.make_embedder(p)
+    cache = EmbedCache(cache_root, embedding.identity(p), embedder.dim)
     done, vectors = [], []
-    for batch in embedded_batches(entries, settings, embedder, cache, num_workers=0,
-                                  keep_new=False):
+    for batch in embedding.embedded_batches(entries, p, embedder, cache, num_workers=0,
+                                            keep_new=False):
         for it in batch:
             if it.reason is not None:
                 if len(entries) == 1:
-                    raise cfg.UserError(f"{entries[it.index].path}: {it.reason}")
-                cfg.warn(f"{entries[it.index].path}: skipped, {it.reason}")
+                    raise UserError(f"{entries[it.index].path}: {it.reason}")
+                warn(f"{entries[it.index].path}: skipped, {it.reason}")
             else:
                 done.append(entries[it.index])
                 vectors.append(it.vector)
     if not vectors:
-        raise cfg.UserError("none of the query images could be read")
+        raise UserError("none of the query images could be read")
     return done, np.stack(vectors)
 
 
-def search(target: Path, limit: int, params: dict) -> list[dict]:
-    recorded = last_embed_params()
-    check_same_embedding(params, recorded)
-    pca_path = cfg.require_file(cfg.path(params, "pca"), "PCA model", "run `make all` first")
-    receipt = read_receipt(params)
-    settings = read_settings(params)
-    cache_root = cfg.get_str(params, "paths.embed_cache", allow_empty=True) or None
-    entries, raw = embed_queries(query_entries(target, settings["patterns"]), settings, cache_root)
+def search(target: Path, limit: int, s: Settings) -> list[dict]:
+    built = read_json(require_file(s.paths.embed_identity, "record of the embedding",
+                                   "no pipeline run found; run `make all` first"))
+    p = embedding.plan(s.embed)
+    embedding.check_same_identity(embedding.identity(p), built, warn)
+    pca_path = require_file(s.paths.pca, "PCA model", "run `make all` first")
+    entries, raw = embed_queries(query_entries(target, s.data.patterns), p, s.paths.embed_cache)
     model = pca.load(pca_path)
     if raw.shape[1] != model.mean.shape[0]:
-        raise cfg.UserError(f"the model gives {raw.shape[1]}-d vectors but the saved PCA expects "
-                            f"{model.mean.shape[0]}; rebuild with `make all`")
+        raise UserError(f"the model gives {raw.shape[1]}-d vectors but the saved PCA expects "
+                        f"{model.mean.shape[0]}; rebuild with `make all`")
     reduced = model.project(raw)
-    with open_store(**store_settings(params, receipt["collection"])) as store:
-        check_receipt(receipt, store)
-        exact, hnsw_ef = search_mode(params, receipt)
+    with open_checked_store(s) as (store, receipt):
+        exact, hnsw_ef = search_mode(s.bulk_query, receipt)
         results = []
-        for start in range(0, len(reduced), 64):
-            results.extend(store.search_vectors(reduced[start:start + 64], limit, exact, hnsw_ef))
+        for start in range(0, len(reduced), BATCH):
+            results.extend(store.search_vectors(reduced[start:start + BATCH], limit, exact, hnsw_ef))
     return [{"reference": {"id": e.id, "url": None},
              "neighbours": [{"id": h.id, "url": h.url, "score": h.score} for h in hits]}
             for e, hits in zip(entries, results)]
@@ -115,15 +93,18 @@ def print_table(entries: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("image", type=Path, help="an image file or a folder of images")
-    ap.add_argument("--limit", type=int, default=10)
+    ap.add_argument("image", help="an image file or a folder of images")
+    ap.add_argument("--limit", default="10")
     ap.add_argument("--json", action="store_true", help="print JSON (neighbours.json entries)")
     args = ap.parse_args(argv)
-    if args.limit < 1:
-        raise cfg.UserError("--limit must be at least 1")
-    entries = search(args.image, args.limit, cfg.load_params())
+    if not args.image:
+        raise UserError("usage: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]")
+    if not args.limit.isdigit() or int(args.limit) < 1:
+        raise UserError(f"LIMIT must be a whole number of at least 1, got {args.limit!r}")
+    target = Path(args.image)
+    entries = search(target, int(args.limit), settings.load())
     if args.json:
-        data = entries[0] if args.image.is_file() else entries
+        data = entries[0] if target.is_file() else entries
         json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
         print()
     else:
@@ -131,4 +112,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cfg.run(main)
+    run(main)

@@ -31,6 +31,20 @@ def cosine_knn(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
     return out
 
 
+KNN_SAMPLE = 2000
+KNN_K = 10
+
+
+def knn_preservation(before: np.ndarray, after: np.ndarray, seed: int, k: int = KNN_K) -> float:
+    """Mean share of each image's k nearest neighbours that survive a reduction, on a seeded
+    sample of up to KNN_SAMPLE images."""
+    n = before.shape[0]
+    if n <= k:
+        return 1.0
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, KNN_SAMPLE), replace=False))
+    return round(mean_overlap(cosine_knn(before[rows], k), cosine_knn(after[rows], k)), 6)
+
+
 def mean_overlap(a: np.ndarray, b: np.ndarray) -> float:
     """Mean fraction of shared entries between row-aligned neighbour lists of equal width."""
     if len(a) == 0:

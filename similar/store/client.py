@@ -2,7 +2,9 @@
 
 `qdrant.url: http(s)://host:port` talks to a server; the API key comes only from the
 environment (QDRANT_API_KEY). `qdrant.url: local:<dir>` uses qdrant-client's on-disk
-local mode, which speaks the same client API and needs no server.
+local mode, which speaks the same client API and needs no server. The stamp of what was
+loaded lives in the collection's own metadata, so a colleague's server collection is
+checked as thoroughly as a local one.
 """
 from __future__ import annotations
 
@@ -12,33 +14,40 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import UserError
-from .store import TIE_MARGIN, CollectionSettings, Hit, VectorStore, point_id, rank
+from ..errors import StoreBusy, UserError
+from ..settings import StoreTarget
+from .base import TIE_MARGIN, CollectionSettings, Hit, VectorStore, point_id, rank
 
 RETRIES = 3
 TIMEOUT_SECONDS = 5
 READY_TIMEOUT_SECONDS = 600
+STAMP_KEY = "similar_images_load"
 
 
 class ClientStore(VectorStore):
     backend = "server"
 
-    def __init__(self, url: str, collection: str):
+    def __init__(self, target: StoreTarget, collection: str):
         from qdrant_client import QdrantClient, models
         self.models = models
-        self.url = url
+        self.url = target.url
         self.collection = collection
-        if url.startswith("local:"):
+        if target.kind == "local":
             self.backend = "local"
-            self.client = QdrantClient(path=url[len("local:"):] or ".")
-        elif url.startswith(("http://", "https://")):
+            try:
+                self.client = QdrantClient(path=target.location)
+            except RuntimeError as exc:  # portalocker: the folder is open in another process
+                if "already accessed" not in str(exc):
+                    raise
+                raise StoreBusy(f"{target.location}: qdrant-client's local store is in use by "
+                                "another process; wait for it to finish and run again") from None
+        elif target.kind == "server":
             # the version check is a network call of its own that only warns; our errors are clearer
-            self.client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY") or None,
+            self.client = QdrantClient(url=target.url, api_key=os.environ.get("QDRANT_API_KEY") or None,
                                        timeout=TIMEOUT_SECONDS, prefer_grpc=False,
                                        check_compatibility=False)
         else:
-            raise UserError(f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
-                            "http(s)://host:port, or local:<dir>")
+            raise ValueError(f"not a client target: {target}")
 
     def _call(self, what: str, fn, *args, **kwargs):
         """Run a client call; connection trouble and refused keys become one-line UserErrors."""
@@ -75,7 +84,8 @@ class ClientStore(VectorStore):
                    optimizers_config=None if settings.hnsw_index else
                    m.OptimizersConfigDiff(indexing_threshold=0),
                    shard_number=settings.shard_number,
-                   replication_factor=settings.replication_factor)
+                   replication_factor=settings.replication_factor,
+                   metadata={STAMP_KEY: None})
 
     def upsert(self, image_ids, vectors, urls) -> None:
         m = self.models
@@ -84,19 +94,27 @@ class ClientStore(VectorStore):
                   for i, v, u in zip(image_ids, vectors, urls)]
         self._call("upsert", self.client.upsert, self.collection, points=points, wait=True)
 
-    def commit(self) -> None:
-        """Upserts already waited until applied; wait for indexing to finish (status green)."""
-        if self.backend == "local":
-            return
+    def commit(self, stamp: dict) -> None:
+        """Upserts already waited until applied; wait for indexing to finish (status green),
+        then stamp the collection."""
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while True:
+        while self.backend != "local":
             info = self._call("get_collection", self.client.get_collection, self.collection)
             if str(getattr(info.status, "value", info.status)) == "green":
-                return
+                break
             if time.monotonic() > deadline:
                 raise UserError(f"collection '{self.collection}' at {self.url} is still "
                                 f"{info.status} after {READY_TIMEOUT_SECONDS}s of indexing")
             time.sleep(1)
+        self._call("update_collection", self.client.update_collection, self.collection,
+                   metadata={STAMP_KEY: stamp})
+
+    def stamp(self) -> dict | None:
+        if not self._exists():
+            return None
+        info = self._call("get_collection", self.client.get_collection, self.collection)
+        value = (info.config.metadata or {}).get(STAMP_KEY)
+        return value if isinstance(value, dict) else None
 
     def count(self) -> int:
         if not self._exists():

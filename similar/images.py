@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable
@@ -15,7 +16,7 @@ from typing import Iterable
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from .config import UserError
+from .errors import UserError
 
 # A truncated file must fail loudly, not decode as a grey half-image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -124,6 +125,20 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def too_large(size: tuple[int, int], max_pixels: int) -> str | None:
+    """The reason an image of this (displayed) size is refused, or None; the same text whether
+    the image was decoded now or its vector came from the cache."""
+    w, h = size
+    if w * h > max_pixels:
+        return f"too large: {w}x{h} pixels exceeds embed.max_pixels={max_pixels}"
+    return None
+
+
+def stable_text(exc: BaseException) -> str:
+    """An exception's message without object addresses, so failed.csv is the same every run."""
+    return re.sub(r"<([\w.]+) object at 0x[0-9a-fA-F]+>", r"<\1>", str(exc))
+
+
 def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = None
              ) -> tuple[Image.Image, tuple[int, int]]:
     """Decode an image file to RGB with EXIF orientation applied.
@@ -136,12 +151,11 @@ def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = 
     Image.MAX_IMAGE_PIXELS = None  # our own limit below governs, whatever Pillow's default
     try:
         with Image.open(path) as img:
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ValueError(f"too large: {w}x{h} pixels exceeds embed.max_pixels={max_pixels}")
-            if w < 1 or h < 1:
-                raise ValueError("empty image")
             size = oriented_size(img)
+            if reason := too_large(size, max_pixels):
+                raise ValueError(reason)
+            if min(size) < 1:
+                raise ValueError("empty image")
             if draft_size and img.format == "JPEG":
                 # draft keeps both sides >= the requested size
                 img.draft("RGB", (draft_size, draft_size))
@@ -151,6 +165,6 @@ def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = 
     except ValueError:
         raise
     except Exception as exc:  # Pillow raises many types for broken files
-        raise ValueError(f"cannot decode: {exc.__class__.__name__}: {exc}".strip()) from None
+        raise ValueError(f"cannot decode: {exc.__class__.__name__}: {stable_text(exc)}".strip()) from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit

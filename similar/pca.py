@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from .evaluation import normalise
-from .files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,12 @@ def fit(vectors: np.ndarray, n_components: int, whiten: bool) -> PcaModel:
 
 
 def save(model: PcaModel, target: str | Path) -> None:
-    with atomic_path(target, ".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, mean=model.mean, components=model.components,
-                     explained_variance=model.explained_variance,
-                     explained_variance_ratio=model.explained_variance_ratio,
-                     whiten=np.array(model.whiten))
+    """Write the model to `target` as it is (callers stage or rename it)."""
+    with open(target, "wb") as fh:
+        np.savez(fh, mean=model.mean, components=model.components,
+                 explained_variance=model.explained_variance,
+                 explained_variance_ratio=model.explained_variance_ratio,
+                 whiten=np.array(model.whiten))
 
 
 def load(source: str | Path) -> PcaModel:

@@ -5,6 +5,10 @@ each model name, but load the weights ourselves (ImageNet from the torch cache, 
 state-dict file, or seeded random weights) and always average the layer's output over
 its whole feature map. img2vec's single-image path returns only the top-left cell of
 EfficientNet's map; this module is where that is fixed for every model.
+
+Images arrive as uint8 pixels (N x 3 x S x S) and are scaled and normalised on the model's
+device, in float32 exactly as img2vec's preprocessing does, so a batch crosses to the GPU
+as a quarter of the bytes and the CPU does no float work per image.
 """
 from __future__ import annotations
 
@@ -16,48 +20,27 @@ import sys
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torchvision
 from PIL import Image
 
-from .config import UserError
+from .errors import UserError
+from .networks import NETWORKS
 
-# bump when preprocess() changes what it produces: it invalidates the embed cache
+# bump when the pixels given to the model change: it invalidates the embed cache
 PREPROCESS_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-
-def _avgpool(m):
-    return m.avgpool
-
-
-def _classifier(m):
-    return m.classifier[-2]
-
-
-def _densenet(m):
-    return m.features[-1]
-
-
-def _efficientnet(m):
-    return m.features
-
-
-# img2vec_pytorch model name -> (torchvision builder, img2vec's default extraction layer)
-MODELS: dict[str, tuple[str, Callable]] = {
-    "resnet": ("resnet18", _avgpool),
-    **{f"resnet{n}": (f"resnet{n}", _avgpool) for n in (18, 34, 50, 101, 152)},
-    "alexnet": ("alexnet", _classifier),
-    "vgg": ("vgg11_bn", _classifier),
-    **{f"vgg{n}": (f"vgg{n}_bn", _classifier) for n in (11, 13, 16, 19)},
-    "densenet": ("densenet121", _densenet),
-    **{f"densenet{n}": (f"densenet{n}", _densenet) for n in (121, 161, 169, 201)},
-    **{f"efficientnet_b{n}": (f"efficientnet_b{n}", _efficientnet) for n in range(8)},
+LAYERS = {
+    "avgpool": lambda m: m.avgpool,
+    "classifier": lambda m: m.classifier[-2],
+    "densenet": lambda m: m.features[-1],
+    "features": lambda m: m.features,
 }
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -67,10 +50,15 @@ class ModelSpec:
     image_size: int = 224
 
     def builder(self) -> str:
-        if self.name not in MODELS:
+        if self.name not in NETWORKS:
             raise UserError(f"params.yaml: 'embed.model' {self.name!r} is not an img2vec model; "
-                            f"choose one of {', '.join(sorted(MODELS))}")
-        return MODELS[self.name][0]
+                            f"choose one of {', '.join(sorted(NETWORKS))}")
+        return NETWORKS[self.name][0]
+
+    @property
+    def dim(self) -> int:
+        self.builder()
+        return NETWORKS[self.name][2]
 
 
 def imagenet_weights_file(builder: str) -> Path:
@@ -80,7 +68,7 @@ def imagenet_weights_file(builder: str) -> Path:
 
 
 def weights_identity(spec: ModelSpec) -> str:
-    """A string that changes whenever the weights would: part of every cache key."""
+    """A string that changes whenever the weights would: part of every vector's identity."""
     if spec.weights == "random":
         return f"random:{spec.seed}"
     if spec.weights == "imagenet":
@@ -153,41 +141,77 @@ def build_network(spec: ModelSpec) -> tuple[torch.nn.Module, torch.nn.Module]:
             raise UserError(f"embed.weights {spec.weights!r} does not fit model {spec.name}: "
                             f"{str(exc).splitlines()[1].strip()[:200]}") from None
     net.eval()
-    return net, MODELS[spec.name][1](net)
+    return net, LAYERS[NETWORKS[spec.name][1]](net)
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
 
 
 def resolve_device(value: str) -> torch.device:
     if value == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if value == "cuda" and not torch.cuda.is_available():
+        return torch.device("cuda" if cuda_available() else "cpu")
+    if value == "cuda" and not cuda_available():
         raise UserError("params.yaml: 'embed.device' is cuda but no CUDA device is available; "
                         "use auto or cpu")
     return torch.device(value)
 
 
-def preprocess(img: Image.Image, image_size: int) -> torch.Tensor:
-    """img2vec's preprocessing: RGB resized to a square, scaled to [0,1], ImageNet-normalised."""
+def to_pixels(img: Image.Image, image_size: int) -> np.ndarray:
+    """img2vec's resize: RGB to an image_size square, as uint8 channels-first (3 x S x S)."""
     resized = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
-    arr = np.asarray(resized, dtype=np.float32) / 255.0
-    arr = (arr - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    return np.ascontiguousarray(np.asarray(resized, dtype=np.uint8).transpose(2, 0, 1))
+
+
+def normalise_pixels(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels to img2vec's input: scaled to [0,1], ImageNet-normalised, float32, on
+    the pixels' device. The same float32 operations, in the same order, as img2vec."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=pixels.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=pixels.device).view(1, 3, 1, 1)
+    return (pixels.to(torch.float32) / 255.0 - mean) / std
+
+
+def preprocess(img: Image.Image, image_size: int) -> torch.Tensor:
+    """One image as the model's float input (3 x S x S): what a batch of its pixels becomes."""
+    return normalise_pixels(torch.from_numpy(to_pixels(img, image_size))[None])[0]
 
 
 class Embedder:
-    """Turns a batch of preprocessed images into mean-pooled feature vectors."""
+    """Turns batches of images into mean-pooled feature vectors.
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", precision: str = "fp32"):
+    With `batch_size`, every forward pass has exactly that many images (a short batch is
+    padded): kernels differ by batch shape, so a vector's bits must not depend on which
+    other images shared its batch. The network's first pass happens on the first real
+    batch: no test pass, and exactly one shape to warm up.
+    """
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu", precision: str = "fp32",
+                 batch_size: int | None = None):
         self.spec = spec
         self.device = resolve_device(device)
         self.precision = precision
+        self.batch_size = batch_size
+        self.dim = spec.dim
         net, layer = build_network(spec)
         self.net = net.to(self.device).to(memory_format=torch.channels_last)
         self._captured: list[torch.Tensor] = []
         layer.register_forward_hook(lambda _m, _i, out: self._captured.append(out))
-        self.dim = self(torch.zeros(1, 3, spec.image_size, spec.image_size)).shape[1]
+
+    def embed_pixels(self, pixels: torch.Tensor) -> np.ndarray:
+        """Vectors of uint8 pixels (N x 3 x S x S); the transfer overlaps earlier GPU work."""
+        if pixels.device != self.device:
+            pixels = pixels.to(self.device, non_blocking=True)
+        return self(normalise_pixels(pixels))
 
     def __call__(self, batch: torch.Tensor) -> np.ndarray:
-        batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
+        """Vectors of a float batch as `preprocess` makes it (N x 3 x S x S)."""
+        n = batch.shape[0]
+        batch = batch.to(self.device)
+        if self.batch_size and n < self.batch_size:
+            pad = torch.zeros((self.batch_size - n, *batch.shape[1:]), dtype=batch.dtype,
+                              device=batch.device)
+            batch = torch.cat([batch, pad])
+        batch = batch.contiguous(memory_format=torch.channels_last)
         self._captured.clear()
         with torch.inference_mode():
             if self.precision == "bf16":
@@ -196,5 +220,6 @@ class Embedder:
             else:
                 self.net(batch)
             out = self._captured[-1].float()
-            pooled = out.mean(dim=(2, 3)) if out.ndim == 4 else out.flatten(1)
+            # pooled over the whole padded batch, then cut: the kernels see one shape only
+            pooled = (out.mean(dim=(2, 3)) if out.ndim == 4 else out.flatten(1))[:n]
         return pooled.cpu().numpy().astype(np.float32, copy=False)

@@ -1,0 +1,1 @@
+"""similar-images: find reused illustrations in digitised collections (the shared library of the stages and tools)."""

@@ -1,0 +1,253 @@
+"""Embedding images: the settings that make a vector, decoding beside the model, batches, cache.
+
+`plan()` resolves `embed.*` for this machine (`auto` takes the GPU's defaults where there is
+one). `identity()` is everything besides the image bytes that changes a vector's bits: the
+embed cache is keyed by it, the embed stage records it, and `make search` checks a new
+image is embedded the same way as the collection was.
+
+DataLoader workers read each image, look its bytes up in the cache and otherwise decode and
+resize it, and hand over whole batches: one uint8 tensor of the batch's new images (pinned
+for the GPU) plus the cached vectors. The main process only moves pixels to the device and
+runs the model.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from . import jpeg
+from .cache import EmbedCache, content_hash
+from .errors import UserError
+from .images import ImageEntry, open_rgb, too_large
+from .model import PREPROCESS_VERSION, Embedder, ModelSpec, resolve_device, to_pixels, weights_identity
+from .settings import AUTO, EmbedSettings
+
+# device-aware defaults of the `auto` values: (cpu, cuda)
+DEFAULT_BATCH = (4, 256)
+DEFAULT_PRECISION = ("fp32", "bf16")
+DEFAULT_DECODER = ("pil", "pil")
+# the embed params whose change gives other vectors; `make search` refuses to mix them
+VECTOR_PARAMS = ("model", "weights", "seed", "image_size", "draft", "precision", "batch_size",
+                 "decoder")
+
+
+@dataclass(frozen=True)
+class EmbedPlan:
+    """`embed.*` resolved for this machine: what actually runs."""
+    spec: ModelSpec
+    device: str
+    precision: str
+    batch_size: int
+    num_workers: int
+    draft: bool
+    max_pixels: int
+    decoder: str
+
+
+def default_workers(device: str) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 if device == "cpu" else max(1, (cores or 2) - 2)
+
+
+def plan(embed: EmbedSettings) -> EmbedPlan:
+    device = resolve_device(embed.device).type
+    gpu = int(device == "cuda")
+
+    def pick(value, defaults):
+        return defaults[gpu] if value == AUTO else value
+
+    decoder = pick(embed.decoder, DEFAULT_DECODER)
+    if decoder == "nvjpeg" and device != "cuda":
+        raise UserError("params.yaml: 'embed.decoder' nvjpeg needs a CUDA device; use auto or pil")
+    return EmbedPlan(
+        spec=ModelSpec(embed.model, embed.weights, embed.seed, embed.image_size),
+        device=device, precision=pick(embed.precision, DEFAULT_PRECISION),
+        batch_size=pick(embed.batch_size, DEFAULT_BATCH),
+        num_workers=default_workers(device) if embed.num_workers == AUTO else embed.num_workers,
+        draft=embed.draft, max_pixels=embed.max_pixels, decoder=decoder)
+
+
+def identity(p: EmbedPlan) -> dict:
+    """Everything besides the image bytes that changes a vector's bits."""
+    return {"model": p.spec.name, "weights": p.spec.weights, "seed": p.spec.seed,
+            "weights_id": weights_identity(p.spec), "image_size": p.spec.image_size,
+            "draft": p.draft, "precision": p.precision, "batch_size": p.batch_size,
+            "decoder": p.decoder, "device": p.device, "preprocess": PREPROCESS_VERSION,
+            "torch": torch.__version__}
+
+
+def check_same_identity(now: dict, built: dict, warn) -> None:
+    """A new image must be embedded as the collection was: a changed vector param is an error
+    naming it; another device or torch version only gives slightly different bits."""
+    for key in VECTOR_PARAMS:
+        if key in built and built[key] != now[key]:
+            raise UserError(
+                f"embed.{key} is {now[key]!r} in params.yaml but the collection was built with "
+                f"{built[key]!r}; set it back, or rebuild the collection with `make all`")
+    if built.get("weights_id", now["weights_id"]) != now["weights_id"]:
+        raise UserError(f"the weights file {now['weights']} has changed since the collection was "
+                        "built; restore it, or rebuild the collection with `make all`")
+    for key in ("device", "torch", "preprocess"):
+        if key in built and built[key] != now[key]:
+            warn(f"the collection was embedded with {key} {built[key]!r}, this search uses "
+                 f"{now[key]!r}: scores may differ in the last digits")
+
+
+def make_embedder(p: EmbedPlan) -> Embedder:
+    return Embedder(p.spec, p.device, p.precision, p.batch_size)
+
+
+@dataclass
+class Item:
+    index: int
+    digest: str = ""
+    vector: np.ndarray | None = None
+    size: tuple[int, int] = (0, 0)
+    reason: str | None = None
+    fresh: bool = False  # computed now (not from the cache)
+
+
+@dataclass
+class Batch:
+    """One batch as a worker hands it over: every item, and the new images' pixels in order."""
+    items: list[Item]
+    pixels: torch.Tensor | None = None       # uint8 (m, 3, S, S) for the fresh items decoded here
+    jpegs: list[torch.Tensor] = field(default_factory=list)  # raw files left to the GPU decoder
+    order: list[int] = field(default_factory=list)  # fresh items: positions, pixels first then jpegs
+
+    def pin_memory(self) -> "Batch":
+        if self.pixels is not None:
+            self.pixels = self.pixels.pin_memory()
+        return self
+
+
+class DecodedBatches(Dataset):
+    """Batch `b` of the entries: cached vectors, decoded pixels, failures with their reason."""
+
+    def __init__(self, entries: list[ImageEntry], p: EmbedPlan, cache: EmbedCache):
+        self.entries = entries
+        self.p = p
+        self.cache = cache
+        self.draft_size = p.spec.image_size if p.draft else None
+
+    def __len__(self) -> int:
+        return -(-len(self.entries) // self.p.batch_size)
+
+    def __getitem__(self, b: int) -> Batch:
+        start = b * self.p.batch_size
+        items, pixels, jpegs, to_decode, order = [], [], [], [], []
+        for i in range(start, min(start + self.p.batch_size, len(self.entries))):
+            item, data = self._read(i)
+            items.append(item)
+            if data is None:
+                continue
+            if self.p.decoder == "nvjpeg" and jpeg.gpu_decodable(data, self.p.max_pixels):
+                jpegs.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+                to_decode.append(len(items) - 1)
+                item.size = jpeg.size_of(data)
+                item.fresh = True
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    img, item.size = open_rgb(io.BytesIO(data), self.p.max_pixels, self.draft_size)
+            except ValueError as exc:
+                item.reason = str(exc)
+                continue
+            pixels.append(to_pixels(img, self.p.spec.image_size))
+            order.append(len(items) - 1)
+            item.fresh = True
+        stacked = torch.from_numpy(np.stack(pixels)) if pixels else None
+        return Batch(items, stacked, jpegs, order + to_decode)
+
+    def _read(self, i: int) -> tuple[Item, bytes | None]:
+        """The item, and its bytes when they still need decoding."""
+        try:
+            data = self.entries[i].path.read_bytes()
+        except OSError as exc:
+            return Item(i, reason=f"cannot read: {exc.strerror or exc}"), None
+        digest = content_hash(data)
+        hit = self.cache.get(digest)
+        if hit is None:
+            return Item(i, digest=digest), data
+        vector, size = hit
+        # the cache never overrides a limit: results must not depend on what is cached
+        if reason := too_large(size, self.p.max_pixels):
+            return Item(i, digest=digest, reason=reason), None
+        return Item(i, digest=digest, vector=vector, size=size), None
+
+
+def embed_batch(embedder: Embedder, batch: Batch) -> np.ndarray:
+    """Vectors of a batch's fresh items, in `batch.order`."""
+    parts = []
+    if batch.pixels is not None:
+        parts.append(batch.pixels)
+    if batch.jpegs:
+        parts.append(jpeg.decode_resize(batch.jpegs, embedder.spec.image_size, embedder.device))
+    pixels = parts[0] if len(parts) == 1 else torch.cat([t.to(embedder.device) for t in parts])
+    return embedder.embed_pixels(pixels)
+
+
+def embedded_batches(entries: list[ImageEntry], p: EmbedPlan, embedder: Embedder,
+                     cache: EmbedCache, num_workers: int | None = None,
+                     keep_new: bool = True) -> Iterator[list[Item]]:
+    """Batches of items in entry order, every readable one with its vector: from the cache, or
+    computed now (and, with `keep_new`, added to the cache). Unreadable ones carry a reason."""
+    workers = p.num_workers if num_workers is None else num_workers
+    loader = DataLoader(DecodedBatches(entries, p, cache), batch_size=None, shuffle=False,
+                        num_workers=workers, pin_memory=p.device == "cuda",
+                        persistent_workers=False, prefetch_factor=4 if workers else None)
+    for batch in loader:
+        if batch.order:
+            for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
+                item = batch.items[pos]
+                item.vector = vector
+                if keep_new:
+                    cache.put(item.digest, vector, item.size)
+        yield batch.items
+
+
+def embed_collection(entries: list[ImageEntry], p: EmbedPlan, cache_root, vectors_target,
+                     staging) -> dict:
+    """Embed every entry into `vectors_target` (staged); returns the index rows, failures and
+    counts. Raises before anything is staged when no image could be decoded."""
+    from tqdm import tqdm
+
+    from .files import NpyRowWriter
+    embedder = make_embedder(p)
+    cache = EmbedCache(cache_root, identity(p), embedder.dim)
+    index_rows, failed_rows = [], []
+    computed = reused = 0
+    writer = NpyRowWriter(vectors_target, embedder.dim)
+    try:
+        batches = embedded_batches(entries, p, embedder, cache)
+        for batch in tqdm(batches, desc="embed", unit="batch", disable=None,
+                          total=-(-len(entries) // p.batch_size)):
+            good = [it for it in batch if it.vector is not None]
+            fresh = sum(1 for it in good if it.fresh)
+            computed += fresh
+            reused += len(good) - fresh
+            failed_rows.extend((entries[it.index].relpath, it.reason) for it in batch
+                               if it.reason is not None)
+            if good:
+                writer.write(np.stack([it.vector for it in good]))
+                index_rows.extend((entries[it.index].id, entries[it.index].relpath, *it.size,
+                                   it.digest) for it in good)
+        if not index_rows:
+            first = failed_rows[0][1] if failed_rows else "no reason"
+            raise UserError(f"none of the {len(entries)} images could be decoded (first: "
+                            f"{failed_rows[0][0] if failed_rows else '?'}: {first}); "
+                            "nothing was written")
+    except BaseException:
+        writer.abort()
+        raise
+    writer.finish_into(staging)
+    return {"index": index_rows, "failed": failed_rows, "dim": embedder.dim,
+            "computed": computed, "reused": reused}

@@ -1,0 +1,321 @@
+"""Atomic file output and the small readers and writers that stages share.
+
+Everything a stage writes goes to a temporary name beside the target and is renamed into
+place only when complete, so an interrupted run never leaves a half-written file that DVC
+or the next stage could mistake for a result. Temporary names start with a dot and end in
+`.tmp` (git ignores them) and carry the writing process's id: a later run removes those
+whose process is gone, so a `kill -9` leaves nothing behind for long. Text inputs must be
+UTF-8; anything else is one error line with the byte offset.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Sequence
+
+import numpy as np
+import orjson
+
+from .errors import UserError, not_utf8
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temp_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
+def remove_stale_temps(folder: Path, name: str) -> None:
+    """Remove `.NAME.<pid>.*.tmp` files and folders left by processes that no longer run."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(\d+)\..*\.tmp$")
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _prepare(target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target.parent, target.name)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it onto `target` on success."""
+    target = Path(target)
+    _prepare(target)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=suffix + ".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 is not what users expect
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file for writing; it replaces `target` only if the block succeeds."""
+    kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+    with atomic_path(target) as tmp:
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder; it replaces folder `target` whole on success."""
+    target = Path(target)
+    _prepare(target)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        if target.exists():
+            old = target.with_name(f"{temp_prefix(target)}old.tmp")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Staging:
+    """Outputs written to temporary files and published together: every target is renamed
+    into place only after all of them were written, so a stage's outputs change together
+    or not at all (a failure leaves the previous ones as they were)."""
+
+    def __init__(self):
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, target: str | os.PathLike, suffix: str = "") -> Path:
+        """A temporary path that becomes `target` when the staging succeeds."""
+        target = Path(target)
+        _prepare(target)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=suffix + ".tmp",
+                                   dir=target.parent)
+        os.close(fd)
+        self._pending.append((Path(tmp), target))
+        return Path(tmp)
+
+    def write_bytes(self, target: str | os.PathLike, data: bytes) -> None:
+        self.path(target).write_bytes(data)
+
+    def publish(self) -> None:
+        for tmp, target in self._pending:
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        for tmp, target in self._pending:
+            os.replace(tmp, target)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self._pending:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._pending.clear()
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[Staging]:
+    staging = Staging()
+    try:
+        yield staging
+        staging.publish()
+    finally:
+        staging.discard()
+
+
+def json_bytes(data, indent: int | None = 2) -> bytes:
+    return (json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def write_json(target: str | os.PathLike, data, indent: int | None = 2) -> None:
+    """Write JSON deterministically (sorted keys off: callers control key order)."""
+    write_bytes(target, json_bytes(data, indent))
+
+
+def write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_open(target, "wb") as fh:
+        fh.write(data)
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_csv(target: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence]) -> None:
+    write_bytes(target, csv_bytes(header, rows))
+
+
+def read_text(source: str | os.PathLike) -> str:
+    """A UTF-8 text file (a BOM is dropped); another encoding is one UserError with the offset."""
+    data = Path(source).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(source, exc) from None
+
+
+def read_csv(source: str | os.PathLike) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(read_text(source), newline="")))
+
+
+def read_json(source: str | os.PathLike):
+    try:
+        return json.loads(read_text(source))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg}); "
+                        "rerun the stage that writes it") from None
+
+
+def text_lines(source: str | os.PathLike) -> list[str]:
+    """Non-empty, non-comment lines of a UTF-8 text file, stripped."""
+    return [ln.strip() for ln in read_text(source).splitlines()
+            if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def sha256_file(source: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(source, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def require_file(p: str | os.PathLike, what: str, fix: str) -> Path:
+    p = Path(p)
+    if not p.is_file():
+        raise UserError(f"{p}: {what} not found; {fix}")
+    return p
+
+
+class NpyRowWriter:
+    """Stream float32 rows of a fixed width to a .npy file without holding them in memory.
+
+    Rows go to a raw temporary file; `close()` writes the .npy header for the final row
+    count, appends the rows and renames the result onto the target. `abort()` (or an
+    exception inside a `with` block) leaves the target untouched.
+    """
+
+    def __init__(self, target: str | os.PathLike, width: int | None = None):
+        self.target = Path(target)
+        _prepare(self.target)
+        self.width = width
+        self.rows = 0
+        self._done = False
+        self._raw = tempfile.NamedTemporaryFile(
+            prefix=temp_prefix(self.target), suffix=".raw.tmp", dir=self.target.parent, delete=False)
+
+    def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if block.ndim != 2:
+            raise ValueError("expected a 2-D block of rows")
+        if self.width is None:
+            self.width = block.shape[1]
+        elif block.shape[1] != self.width:
+            raise ValueError(f"row width {block.shape[1]} != {self.width}")
+        self._raw.write(block.tobytes())
+        self.rows += block.shape[0]
+
+    def close(self) -> None:
+        """Publish the rows onto the target."""
+        if self._done:
+            return
+        self._raw.close()
+        self._done = True
+        try:
+            with atomic_open(self.target, "wb") as out:
+                self._copy_into(out)
+        finally:
+            os.unlink(self._raw.name)
+
+    def finish_into(self, staging: Staging) -> Path:
+        """Write the complete .npy into `staging`, to be published with the stage's other
+        outputs; returns the temporary file, readable until then."""
+        self._raw.close()
+        self._done = True
+        try:
+            tmp = staging.path(self.target)
+            with open(tmp, "wb") as out:
+                self._copy_into(out)
+        finally:
+            os.unlink(self._raw.name)
+        return tmp
+
+    def _copy_into(self, out) -> None:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (self.rows, self.width or 0)}
+        np.lib.format.write_array_header_1_0(out, header)
+        with open(self._raw.name, "rb") as raw:
+            shutil.copyfileobj(raw, out, 1 << 20)
+
+    def abort(self) -> None:
+        self._raw.close()
+        self._done = True
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._raw.name)
+
+    def __enter__(self) -> "NpyRowWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def read_vector_batches(path, batch_size: int) -> Iterator[tuple[list[str], np.ndarray, list]]:
+    """Stream (ids, vectors, urls) batches from a vectors.jsonl file."""
+    ids, vecs, urls = [], [], []
+    with open(path, "rb") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            try:
+                obj = orjson.loads(line)
+                ids.append(obj["id"])
+                vecs.append(obj["vector"])
+                urls.append(obj.get("url"))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise UserError(f"{path}:{line_no}: not a vector record ({exc}); "
+                                "rerun `dvc repro -f attach_iiif`") from None
+            if len(ids) == batch_size:
+                yield ids, np.asarray(vecs, dtype=np.float32), urls
+                ids, vecs, urls = [], [], []
+    if ids:
+        yield ids, np.asarray(vecs, dtype=np.float32), urls

@@ -1,0 +1,56 @@
+"""IIIF and link helpers: the IIIF CSV, which URLs may become links, Image API thumbnails."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from urllib.parse import urlsplit
+
+from .errors import UserError
+from .files import read_text, require_file
+
+# {scheme}://{server}{/prefix}/{identifier}/{region}/{size}/{rotation}/{quality}.{format}
+IMAGE_API = re.compile(
+    r"^(?P<base>https?://.+)/(?P<region>full|square|pct:[\d.,]+|\d+,\d+,\d+,\d+)/"
+    r"(?P<size>[^/]+)/(?P<rotation>!?[\d.]+)/(?P<quality>[a-z]+)\.(?P<format>[a-z0-9]+)$")
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL if it is http(s), else None: nothing else may become a link on the page."""
+    if not url or not isinstance(url, str):
+        return None
+    return url if urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
+
+
+def thumbnail_url(url: str | None, size: int) -> str | None:
+    """An IIIF Image API URL for the same region at most `size` pixels wide and high.
+
+    Works for Image API 2 (`!w,h`) and 3 (`!w,h` too, both best-fit); None when `url`
+    is not an Image API URL.
+    """
+    if not safe_link(url):
+        return None
+    m = IMAGE_API.match(url.strip())
+    if not m:
+        return None
+    return f"{m['base']}/{m['region']}/!{size},{size}/{m['rotation']}/{m['quality']}.jpg"
+
+
+def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None]:
+    """id -> URL from the IIIF CSV; missing columns or conflicting duplicate ids are UserErrors."""
+    require_file(path, "IIIF CSV", "set data.iiif_csv in params.yaml")
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    columns = reader.fieldnames or []
+    for key, col in (("id_column", id_column), ("url_column", url_column)):
+        if col not in columns:
+            raise UserError(f"{path}: no column '{col}' (attach_iiif.{key}); the file has "
+                            f"{', '.join(columns) or 'no header'}")
+    urls: dict[str, str | None] = {}
+    for line, row in enumerate(reader, start=2):
+        iid, url = (row[id_column] or "").strip(), (row[url_column] or "").strip()
+        if not iid:
+            continue
+        if iid in urls and urls[iid] != (url or None):
+            raise UserError(f"{path}:{line}: id '{iid}' appears twice with different URLs")
+        urls[iid] = url or None
+    return urls

@@ -1,0 +1,389 @@
+"""params.yaml, parsed once into frozen, typed settings: one dataclass per parameter group.
+
+Each field is declared with `param()`: its default, its bounds or choices, and one line that
+says what it does. This module is the only place those live: the reference in
+docs/parameters.md and the comments in params.yaml are generated from it
+(`python -m tools.params_doc`), and a test keeps both current. Unknown keys are refused
+with the closest known key, so a typo never runs silently with a default. Every error
+names the key and is one line (a `UserError`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from .errors import UserError, not_utf8
+from .networks import MODEL_NAMES
+
+PARAMS_FILE = os.environ.get("SIMILAR_PARAMS", "params.yaml")
+AUTO = "auto"
+
+
+def param(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
+          choices: tuple | None = None, kind: type | str | None = None, empty: bool = False,
+          auto: bool = False, check: Callable[[str, Any], Any] | None = None):
+    """A field of a settings group. `kind` defaults to the default's type; `auto` also accepts
+    the word auto (resolved later, by the code that knows the machine); `empty` lets a string
+    or path be empty; `check(key, value)` may refuse or convert the value."""
+    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "empty": empty, "auto": auto,
+            "check": check, "kind": kind or ("path" if isinstance(default, Path) else type(default))}
+    return field(default=default, metadata=meta)
+
+
+# ---------------------------------------------------------------- checks of single values
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where the vectors live, from `qdrant.url`: the embedded Qdrant Edge (`edge`), a Qdrant
+    server or cluster (`server`, an http(s) URL), or qdrant-client's local mode (`local`)."""
+    kind: str
+    url: str = ""
+    location: str = ""  # local mode's folder
+
+    @staticmethod
+    def parse(url: str) -> "StoreTarget":
+        url = (url or "").strip()
+        if not url:
+            return StoreTarget("edge")
+        if url.startswith("local:"):
+            return StoreTarget("local", url, url[len("local:"):] or ".")
+        if re.match(r"https?://[^/\s]+", url):
+            return StoreTarget("server", url.rstrip("/"))
+        raise UserError(f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
+                        "http(s)://host:port, or local:<dir>")
+
+    def describe(self, collection: str, edge_root: Path) -> str:
+        if self.kind == "edge":
+            return f"Qdrant Edge at {edge_root / collection}"
+        return f"{self.url} ({collection})"
+
+
+def _store_url(key: str, value: str) -> str:
+    StoreTarget.parse(value)
+    return value
+
+
+def _collection_name(key: str, value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        raise UserError(f"params.yaml: '{key}' {value!r} is not a valid collection name "
+                        "(letters, digits, _ . -)")
+    return value
+
+
+def _model_name(key: str, value: str) -> str:
+    if value not in MODEL_NAMES:
+        raise UserError(f"params.yaml: '{key}' {value!r} is not an img2vec model; "
+                        f"choose one of {', '.join(sorted(MODEL_NAMES))}")
+    return value
+
+
+# ---------------------------------------------------------------- the groups
+
+@dataclass(frozen=True)
+class DataSettings:
+    images: Path = param(Path("data/sample/images"), "the collection: a folder, searched recursively")
+    patterns: tuple = param(("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp"),
+                            "file name patterns of images (case-insensitive); one pattern may be a plain string",
+                            kind="patterns")
+    id_from: str = param("stem", "image id: file name without extension, or path without it",
+                         choices=("stem", "relpath"))
+    iiif_csv: Path = param(Path("data/sample/iiif.csv"), "CSV of image id -> IIIF URL")
+    queries: Path = param(Path("data/sample/queries.txt"), "reference image ids, one per line")
+    groups: Path = param(Path("data/sample/groups.csv"),
+                         "ground truth for the metrics: id,group or the preview's review marks")
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    model: str = param("efficientnet_b3", "any img2vec_pytorch model name", check=_model_name)
+    weights: str = param("imagenet", "imagenet (downloaded once), random (seeded; offline), or a state-dict file")
+    seed: int = param(0, "seed of the random weights", lo=0, hi=2**32 - 1)
+    device: str = param("auto", "where the model runs (auto: CUDA when present)",
+                        choices=("auto", "cpu", "cuda"))
+    precision: str = param("auto", "fp32, or bf16 autocast (auto: bf16 on a GPU, fp32 on the CPU)",
+                           choices=("auto", "fp32", "bf16"))
+    image_size: int = param(224, "images are resized to this square", lo=32, hi=2048)
+    batch_size: Any = param("auto", "images per forward pass (auto: 256 on a GPU, 4 on the CPU)",
+                            lo=1, hi=4096, kind=int, auto=True)
+    num_workers: Any = param("auto", "decoding processes beside the model (auto: 2 on the CPU, "
+                             "all cores but two beside a GPU)", lo=0, hi=256, kind=int, auto=True)
+    draft: bool = param(True, "decode large JPEGs at reduced scale (never below image_size)")
+    max_pixels: int = param(178956970, "larger images are skipped as decompression bombs",
+                            lo=1, hi=2**40)
+    decoder: str = param("auto", "JPEG decoding: pil (in the workers) or nvjpeg (batched on the "
+                         "GPU; auto: pil)", choices=("auto", "pil", "nvjpeg"))
+
+
+@dataclass(frozen=True)
+class ReduceSettings:
+    n_components: int = param(256, "PCA dimensions; at most min(images, model dimension)", lo=1, hi=8192)
+    whiten: bool = param(False, "PCA whitening")
+    seed: int = param(0, "seed of the sample for knn_preservation@10", lo=0, hi=2**32 - 1)
+
+
+@dataclass(frozen=True)
+class AttachIiifSettings:
+    id_column: str = param("id", "image id column of the IIIF CSV")
+    url_column: str = param("iiif_url", "URL column of the IIIF CSV")
+    on_missing: str = param("warn", "images without a row in the IIIF CSV: warn or stop",
+                            choices=("warn", "error"))
+
+
+@dataclass(frozen=True)
+class QdrantSettings:
+    url: str = param("", "empty: embedded Qdrant Edge; http(s)://host:port: a server; local:<dir>",
+                     empty=True, check=_store_url)
+    collection: str = param("onit", "collection name", check=_collection_name)
+    batch_size: int = param(512, "points per upsert call", lo=1, hi=100000)
+    distance: str = param("cosine", "cosine, or dot (suits unit-length or whitened vectors)",
+                          choices=("cosine", "dot"))
+    hnsw_above: int = param(1000000, "build the HNSW index from this many points; below, exact search",
+                            lo=0, hi=2**40)
+    hnsw_m: int = param(16, "HNSW graph: edges per node", lo=2, hi=256)
+    hnsw_ef_construct: int = param(100, "HNSW graph: candidates while building", lo=4, hi=10000)
+    on_disk: bool = param(False, "keep vectors on disk (memory-mapped) instead of in RAM")
+    shard_number: int = param(1, "server or cluster: shards of the collection", lo=1, hi=1000)
+    replication_factor: int = param(1, "server or cluster: copies of each shard", lo=1, hi=100)
+    lock_timeout: float = param(10.0, "seconds to wait for another process holding the embedded store",
+                                lo=0.0, hi=86400.0)
+
+    @property
+    def target(self) -> StoreTarget:
+        return StoreTarget.parse(self.url)
+
+
+@dataclass(frozen=True)
+class BulkQuerySettings:
+    references: str = param("file", "file: the ids in data.queries; all: every image",
+                            choices=("file", "all"))
+    limit: int = param(50, "neighbours per reference", lo=1, hi=10000)
+    batch_size: int = param(64, "references per search call", lo=1, hi=100000)
+    exact: Any = param("auto", "auto: HNSW when ingest built the index, else exact",
+                       choices=("auto", True, False), kind="choice")
+    hnsw_ef: int = param(128, "HNSW search breadth (higher: better recall, slower)", lo=1, hi=100000)
+
+
+@dataclass(frozen=True)
+class PreviewSettings:
+    thumbnails: str = param("local", "local: small JPEGs made here; iiif: from the IIIF server",
+                            choices=("local", "iiif"))
+    thumb_size: int = param(160, "longest side of thumbnails, pixels", lo=16, hi=2048)
+    per_page: int = param(25, "references per HTML page", lo=1, hi=10000)
+    min_score: float = param(-1.0, "hide neighbours scoring below this", lo=-1.0, hi=1.0)
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    embeddings: Path = param(Path("data/embeddings/vectors.npy"), "embed: N x D float32 vectors")
+    image_index: Path = param(Path("data/embeddings/images.csv"), "embed: id, path, width, height, sha256")
+    failed: Path = param(Path("data/embeddings/failed.csv"), "embed: images that could not be read")
+    embed_identity: Path = param(Path("data/embeddings/identity.json"),
+                                 "embed: what made the vectors (make search must match it)")
+    embed_cache: Path | None = param(Path(".cache/embed"), "per-image vector cache outside DVC (\"\" disables)",
+                                     empty=True)
+    embed_metrics: Path = param(Path("metrics/embed.json"), "embed metrics")
+    reduced: Path = param(Path("data/reduced/vectors.npy"), "reduce: N x k vectors")
+    pca: Path = param(Path("data/reduced/pca.npz"), "reduce: the PCA model")
+    reduce_metrics: Path = param(Path("metrics/reduce.json"), "reduce metrics")
+    variance_plot: Path = param(Path("plots/explained_variance.csv"), "reduce plot")
+    vectors: Path = param(Path("data/vectors/vectors.jsonl"), "attach_iiif: id, url, vector per line")
+    attach_metrics: Path = param(Path("metrics/attach_iiif.json"), "attach_iiif metrics")
+    store: Path = param(Path("data/qdrant"), "the embedded store's folder")
+    receipt: Path = param(Path("data/ingest/receipt.json"), "ingest: what was loaded")
+    ingest_metrics: Path = param(Path("metrics/ingest.json"), "ingest metrics")
+    neighbours: Path = param(Path("data/neighbours/neighbours.json"), "bulk_query: the neighbour lists")
+    query_metrics: Path = param(Path("metrics/bulk_query.json"), "bulk_query metrics")
+    scores_plot: Path = param(Path("plots/scores.csv"), "bulk_query plot")
+    recall_plot: Path = param(Path("plots/recall.csv"), "bulk_query plot")
+    preview: Path = param(Path("data/preview"), "preview: the HTML pages")
+    reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
+
+
+GROUPS: dict[str, type] = {
+    "data": DataSettings, "embed": EmbedSettings, "reduce": ReduceSettings,
+    "attach_iiif": AttachIiifSettings, "qdrant": QdrantSettings, "bulk_query": BulkQuerySettings,
+    "preview": PreviewSettings, "paths": PathSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: DataSettings
+    embed: EmbedSettings
+    reduce: ReduceSettings
+    attach_iiif: AttachIiifSettings
+    qdrant: QdrantSettings
+    bulk_query: BulkQuerySettings
+    preview: PreviewSettings
+    paths: PathSettings
+    source: str = "params.yaml"
+
+
+# ---------------------------------------------------------------- parsing
+
+def _is_choice(value: Any, choices: tuple) -> bool:
+    return any(type(value) is type(c) and value == c for c in choices)
+
+
+def _show(choice: Any) -> str:
+    return str(choice).lower() if isinstance(choice, bool) else str(choice)
+
+
+def coerce(key: str, value: Any, meta: dict) -> Any:
+    """The value of `key` checked against its declaration; a UserError names the key."""
+    kind, lo, hi = meta["kind"], meta["lo"], meta["hi"]
+    if meta["auto"] and value == AUTO:
+        return AUTO
+    if meta["choices"] is not None:
+        if not _is_choice(value, meta["choices"]):
+            raise UserError(f"params.yaml: '{key}' must be one of "
+                            f"{', '.join(_show(c) for c in meta['choices'])}; got {value!r}")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"params.yaml: '{key}' must be true or false, got {value!r}")
+    elif kind in (int, float):
+        numeric = (int,) if kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, numeric):
+            what = "a whole number" if kind is int else "a number"
+            raise UserError(f"params.yaml: '{key}' must be {what}, got {value!r}")
+        if lo is not None and hi is not None and not lo <= value <= hi and kind is float:
+            raise UserError(f"params.yaml: '{key}' must be between {lo} and {hi}, got {value}")
+        if lo is not None and value < lo:
+            raise UserError(f"params.yaml: '{key}' must be at least {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise UserError(f"params.yaml: '{key}' must be at most {hi}, got {value}")
+        value = kind(value)
+    elif kind == "patterns":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(p, str) and p for p in value):
+            raise UserError(f"params.yaml: '{key}' must be a list of file name patterns "
+                            f"such as [\"*.jpg\"], got {value!r}")
+        value = tuple(value)
+    elif kind in (str, "path"):
+        if value is None and meta["empty"]:
+            value = ""
+        if not isinstance(value, str) or (not value.strip() and not meta["empty"]):
+            raise UserError(f"params.yaml: '{key}' must be a non-empty string, got {value!r}")
+        if kind == "path":
+            value = Path(value) if value.strip() else None
+    if meta["check"] is not None:
+        value = meta["check"](key, value)
+    return value
+
+
+def _unknown(key: str, known: list[str]) -> UserError:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return UserError(f"params.yaml: unknown parameter '{key}'{hint}")
+
+
+def known_keys() -> list[str]:
+    return [f"{g}.{f.name}" for g, cls in GROUPS.items() for f in dataclasses.fields(cls)]
+
+
+def from_mapping(raw: Any, source: str = "params.yaml") -> Settings:
+    """Settings from an already-read params mapping (missing keys take their defaults)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: expected a mapping of parameter groups")
+    known = known_keys()
+    for group in raw:
+        if group not in GROUPS:
+            raise _unknown(str(group), list(GROUPS) + known)
+    groups = {}
+    for name, cls in GROUPS.items():
+        values = raw.get(name) or {}
+        if not isinstance(values, dict):
+            raise UserError(f"params.yaml: '{name}' must be a group of parameters, got {values!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key in values:
+            if key not in fields:
+                raise _unknown(f"{name}.{key}", known)
+        groups[name] = cls(**{k: coerce(f"{name}.{k}", v, fields[k].metadata)
+                              for k, v in values.items()})
+    return Settings(**groups, source=source)
+
+
+def read_params_file(path: str | os.PathLike = PARAMS_FILE) -> Any:
+    """params.yaml as plain data; a missing file, bad encoding or bad YAML is one UserError."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{p}: parameters file not found (run from the project folder)") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(p, exc) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise UserError(f"{p}: not valid YAML{where}: {problem}") from None
+
+
+def load(path: str | os.PathLike = PARAMS_FILE) -> Settings:
+    """The settings of params.yaml, checked; the one loader every entry point uses."""
+    return from_mapping(read_params_file(path), str(path))
+
+
+def defaults() -> Settings:
+    return from_mapping({})
+
+
+def declarations() -> Iterator[tuple[str, dataclasses.Field]]:
+    """Every parameter as (dotted key, its field), in params.yaml order."""
+    for group, cls in GROUPS.items():
+        for f in dataclasses.fields(cls):
+            yield f"{group}.{f.name}", f
+
+
+def allowed(f: dataclasses.Field) -> str:
+    """What a parameter accepts, in words, for the reference and the params.yaml comments."""
+    m = f.metadata
+    words = []
+    if m["auto"]:
+        words.append("auto")
+    if m["choices"] is not None:
+        words += [_show(c) for c in m["choices"]]
+    elif m["kind"] is bool:
+        words.append("true | false")
+    elif m["kind"] in (int, float):
+        lo = "" if m["lo"] is None else _show(m["lo"])
+        hi = "" if m["hi"] is None else _show(m["hi"])
+        words.append(f"{lo}..{hi}" if lo or hi else m["kind"].__name__)
+    elif m["kind"] == "patterns":
+        words.append("list of patterns")
+    elif m["kind"] == "path":
+        words.append("path" + (" or \"\"" if m["empty"] else ""))
+    else:
+        words.append("text" + (" or \"\"" if m["empty"] else ""))
+    return " | ".join(words)
+
+
+def yaml_value(value: Any) -> Any:
+    """A setting's value as params.yaml writes it."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if value is None:
+        return ""
+    return value
+
+
+def as_plain(group) -> dict:
+    """A settings group as params.yaml would write it."""
+    return {f.name: yaml_value(getattr(group, f.name)) for f in dataclasses.fields(group)}
