@@ -33,6 +33,7 @@ _OS_FIXES = {
     errno.EROFS: "read-only file system; point paths.* at a writable folder",
     errno.ENAMETOOLONG: "the name is too long for this file system; shorten the path",
     errno.ENOTDIR: "a part of the path is a file, not a folder; fix the path in params.yaml",
+    errno.EEXIST: "a file stands where a folder is needed; fix the path in params.yaml",
     errno.EISDIR: "this is a folder, a file was expected; fix the path in params.yaml",
     errno.EINVAL: "the file system refuses this name; choose another path",
     errno.EMFILE: "too many open files; raise `ulimit -n`",

@@ -48,7 +48,9 @@ def page_name(number: int) -> str:
 def build_pages(entries: list[dict], per_page: int, min_score: float, thumbs: dict[str, str]):
     """Template context per page: references with their shown neighbours."""
     def card(item: dict) -> dict:
-        return {"id": item["id"], "url": safe_link(item.get("url")), "thumb": thumbs.get(item["id"]),
+        url = item.get("url")
+        return {"id": item["id"], "url": safe_link(url), "unsafe_url": bool(url) and not safe_link(url),
+                "thumb": thumbs.get(item["id"]),
                 "score": item.get("score")}
     total = max(1, -(-len(entries) // per_page))
     for number in range(1, total + 1):

@@ -8,7 +8,7 @@ each reference's known copies come first.
 from __future__ import annotations
 
 from similar import query, settings
-from similar.errors import run, warn
+from similar.errors import UserError, run, warn
 from similar.evaluation import ranking_metrics
 from similar.files import csv_bytes, json_bytes, staged_outputs
 from similar.groundtruth import read_groups
@@ -22,6 +22,9 @@ def main() -> None:
         exact, hnsw_ef = query.search_mode(b, receipt)
         refs = query.read_references(s, store)
         entries, missing = query.search_all(store, refs, b.limit, b.batch_size, exact, hnsw_ef)
+    if refs and not entries:
+        raise UserError(f"{s.data.queries}: none of its {len(refs)} reference ids is in the "
+                        f"collection (first: {refs[0]}); list ids as images.csv names them")
     metrics = {"references": len(entries), "missing_references": len(missing),
                **query.score_metrics(entries),
                "ann_recall@10": query.exact_recall(entries, paths.vectors,

@@ -93,3 +93,26 @@ def test_hostile_id_renders_as_text(pipeline, browser_page):
     page.goto((out / "index.html").as_uri())
     assert page.locator(".refcard .id").inner_text() == f"1. {evil}"
     assert page.locator("img[src=x]").count() == 0 and dialogs == []
+
+
+def test_exported_marks_cannot_run_as_spreadsheet_formulas(pipeline, browser_page, tmp_path):
+    from similar.groundtruth import read_groups
+    from similar.preview import render
+    out = pipeline.root / "formula"
+    out.mkdir()
+    render([{"reference": {"id": "=1+2", "url": None},
+             "neighbours": [{"id": "@SUM(A1)", "url": None, "score": 0.9},
+                            {"id": "plain", "url": None, "score": 0.8}]}],
+           out, per_page=5, min_score=-1, thumbs={}, title="t")
+    page, errors = browser_page
+    page.goto((out / "index.html").as_uri())
+    for fig in page.locator("figure[data-neighbour]").all():
+        fig.locator("button.mark.yes").click()
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    csv_path = tmp_path / "marks.csv"
+    download.value.save_as(csv_path)
+    assert csv_path.read_text().splitlines() == [
+        "reference,neighbour,match", "'=1+2,'@SUM(A1),1", "'=1+2,plain,1"]
+    assert read_groups(csv_path) == {"=1+2": "=1+2", "@SUM(A1)": "=1+2", "plain": "=1+2"}
+    assert errors == []

@@ -161,8 +161,8 @@ def execute(steps: list[tuple]) -> None:
 
 def make_all(weights: str) -> None:
     if weights:
-        from tools.set_params import set_params
-        changed = set_params(Path(settings.PARAMS_FILE), [f"embed.weights={weights}"])
+        from tools.set_params import set_values
+        changed = set_values(Path(settings.PARAMS_FILE), {"embed.weights": weights})
         if changed:
             print(f"params.yaml: set {', '.join(changed)}")
     execute(decide(facts(settings.load())))

@@ -18,15 +18,28 @@ from similar.errors import UserError, run
 from similar.files import read_text, write_bytes
 
 
-def set_params(path: Path, assignments: list[str]) -> list[str]:
-    rt = YAML()
-    rt.preserve_quotes = True
-    data = rt.load(read_text(path))
-    changed = []
+def parse_assignments(assignments: list[str]) -> dict:
+    """`key=value` strings to {key: value}, each value read as YAML (plain text if it is not)."""
+    values = {}
     for item in assignments:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise UserError(f"expected key=value, got {item!r}")
+        try:
+            values[key] = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:  # not YAML: the text itself (a file name with quotes, say)
+            values[key] = raw
+    return values
+
+
+def set_values(path: Path, values: dict) -> list[str]:
+    """Set {dotted key: value} in params.yaml, keeping comments; returns what changed."""
+    settings.read_params_file(path)  # unreadable or not YAML: one line, before ruamel sees it
+    rt = YAML()
+    rt.preserve_quotes = True
+    data = rt.load(read_text(path))
+    changed = []
+    for key, value in values.items():
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
@@ -35,7 +48,6 @@ def set_params(path: Path, assignments: list[str]) -> list[str]:
             node = node[part]
         if parts[-1] not in node:
             raise UserError(f"params.yaml has no parameter '{key}'")
-        value = yaml.safe_load(raw) if raw != "" else ""
         if node[parts[-1]] != value:
             node[parts[-1]] = value
             changed.append(f"{key}={value!r}")
@@ -44,6 +56,10 @@ def set_params(path: Path, assignments: list[str]) -> list[str]:
     settings.from_mapping(yaml.safe_load(out.getvalue()), str(path))  # refuse a bad value
     write_bytes(path, out.getvalue().encode("utf-8"))
     return changed
+
+
+def set_params(path: Path, assignments: list[str]) -> list[str]:
+    return set_values(path, parse_assignments(assignments))
 
 
 def main(argv: list[str] | None = None) -> None:
