@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -225,11 +226,13 @@ def embed_collection(entries: list[ImageEntry], p: EmbedPlan, cache_root, vector
     cache = EmbedCache(cache_root, identity(p), embedder.dim)
     index_rows, failed_rows = [], []
     computed = reused = 0
+    first_batch_at = None
     writer = NpyRowWriter(vectors_target, embedder.dim)
     try:
         batches = embedded_batches(entries, p, embedder, cache)
         for batch in tqdm(batches, desc="embed", unit="batch", disable=None,
                           total=-(-len(entries) // p.batch_size)):
+            first_batch_at = first_batch_at or time.perf_counter()
             good = [it for it in batch if it.vector is not None]
             fresh = sum(1 for it in good if it.fresh)
             computed += fresh
@@ -250,4 +253,4 @@ def embed_collection(entries: list[ImageEntry], p: EmbedPlan, cache_root, vector
         raise
     writer.finish_into(staging)
     return {"index": index_rows, "failed": failed_rows, "dim": embedder.dim,
-            "computed": computed, "reused": reused}
+            "computed": computed, "reused": reused, "first_batch_at": first_batch_at}

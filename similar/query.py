@@ -7,24 +7,27 @@ by descending score (6 decimals), ties by id, a reference never among its own ne
 from __future__ import annotations
 
 import json
+from typing import Iterator
 
 import numpy as np
+import orjson
 from tqdm import tqdm
 
 from .errors import UserError, warn
-from .evaluation import normalise
-from .files import atomic_open, read_vector_batches, require_file, text_lines
+from .files import atomic_open, require_file, text_lines
+from .knn import unit_rows
 from .settings import BulkQuerySettings, Settings
 from .store import VectorStore
+from .store.base import TIE_MARGIN, Hit, rank
 
 RECALL_KS = (1, 5, 10)
 SCORE_BINS = np.round(np.linspace(-1.0, 1.0, 101), 2)
 
 
-def read_references(s: Settings, store: VectorStore) -> list[str]:
-    """The reference ids in list order, without repeats."""
+def read_references(s: Settings, all_ids) -> list[str]:
+    """The reference ids in list order, without repeats; `all_ids()` lists the collection."""
     if s.bulk_query.references == "all":
-        return store.image_ids()
+        return sorted(all_ids())
     source = require_file(s.data.queries, "reference list",
                           "set data.queries in params.yaml (one image id per line)")
     ids = text_lines(source)
@@ -77,33 +80,81 @@ def score_histogram(entries: list[dict]) -> list[tuple]:
     return [(f"{lo:.2f}", int(c)) for lo, c in zip(SCORE_BINS[:-1], counts)]
 
 
-def exact_recall(entries: list[dict], vectors_path, k: int = 10, sample: int = 1000,
-                 seed: int = 0, distance: str = "cosine") -> float:
-    """Overlap of the store's top-k with an exact search computed here from vectors.jsonl
-    (same distance), on a seeded sample of references: what approximate search (HNSW) costs."""
+def read_ids_urls(path) -> tuple[list[str], list[str | None]]:
+    """Ids and URLs of vectors.jsonl in file order, without parsing the vectors (the store's
+    records are `{"id", "url", "vector"}` in that order; anything else is parsed whole)."""
+    ids, urls = [], []
+    with open(path, "rb") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            cut = line.find(b',"vector":')
+            try:
+                obj = orjson.loads(line[:cut] + b"}" if cut > 0 else line)
+                ids.append(obj["id"])
+                urls.append(obj.get("url"))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise UserError(f"{path}:{line_no}: not a vector record ({exc}); "
+                                "rerun `dvc repro -f attach_iiif`") from None
+    return ids, urls
+
+
+def product_matrix(reduced_path, count: int, distance: str) -> np.ndarray:
+    """The vectors the store was loaded from, as float32 rows ready for dot products."""
+    x = np.load(require_file(reduced_path, "reduced vectors", "run `dvc repro reduce`"),
+                mmap_mode="r")
+    if x.shape[0] != count:
+        raise UserError(f"{reduced_path} has {x.shape[0]} vectors but vectors.jsonl has {count}; "
+                        "rerun `dvc repro -f attach_iiif`")
+    return unit_rows(x) if distance == "cosine" else np.ascontiguousarray(x, dtype=np.float32)
+
+
+def top_hits(x: np.ndarray, rows: np.ndarray, ids: list[str], urls: list, limit: int,
+             block: int = 1024) -> Iterator[list[Hit]]:
+    """Each row's `limit` best other rows as ranked Hits: `limit + TIE_MARGIN` candidates from
+    one float32 matrix product per block of rows, scored again in float64 (so the 6 printed
+    decimals do not depend on the BLAS), then the store's own ranking (ties by id)."""
+    n = x.shape[0]
+    m = min(limit + TIE_MARGIN, n - 1)
+    for start in range(0, len(rows), block):
+        chunk = rows[start:start + block]
+        sims = x[chunk] @ x.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        cand = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+        for r, cols in zip(chunk, cand):
+            exact = x[cols].astype(np.float64) @ x[r].astype(np.float64)
+            yield rank([Hit(ids[c], urls[c], s) for c, s in zip(cols, exact)], limit, exclude=ids[r])
+
+
+def search_product(x: np.ndarray, ids: list[str], urls: list, refs: list[str], limit: int):
+    """Entries for neighbours.json by matrix product, in reference order, and the ids not in
+    the collection: the same lists as the store's exact search, at the speed of a product."""
+    row = {iid: i for i, iid in enumerate(ids)}
+    present = [r for r in refs if r in row]
+    missing = [r for r in refs if r not in row]
+    rows = np.array([row[r] for r in present], dtype=np.int64)
+    entries = [{"reference": {"id": ids[r], "url": urls[r]},
+                "neighbours": [{"id": h.id, "url": h.url, "score": h.score} for h in hits]}
+               for r, hits in zip(rows, tqdm(top_hits(x, rows, ids, urls, limit), total=len(rows),
+                                             desc="bulk_query", unit="ref", disable=None))]
+    return entries, missing
+
+
+def sampled_recall(entries: list[dict], x: np.ndarray, ids: list[str], k: int = 10,
+                   sample: int = 1000, seed: int = 0) -> float:
+    """Overlap of the neighbour lists' top-k with an exact search by one float32 matrix
+    product, on a seeded sample of references: what approximate search (HNSW) costs."""
     if not entries:
         return 0.0
-    ids, blocks = [], []
-    for batch_ids, vectors, _ in read_vector_batches(vectors_path, 8192):
-        ids.extend(batch_ids)
-        blocks.append(vectors)
-    matrix = np.concatenate(blocks).astype(np.float64)
-    if distance == "cosine":
-        matrix = normalise(matrix)
-    row = {iid: i for i, iid in enumerate(ids)}
     rng = np.random.default_rng(seed)
-    chosen = sorted(rng.choice(len(entries), size=min(sample, len(entries)), replace=False))
+    chosen = [entries[i] for i in sorted(rng.choice(len(entries), size=min(sample, len(entries)),
+                                                    replace=False))]
+    row = {iid: i for i, iid in enumerate(ids)}
+    rows = np.array([row[e["reference"]["id"]] for e in chosen], dtype=np.int64)
     overlaps = []
-    for e in (entries[i] for i in chosen):
-        r = row[e["reference"]["id"]]
-        sims = matrix @ matrix[r]
-        sims[r] = -np.inf
-        kk = min(k, len(ids) - 1, len(e["neighbours"]))
-        if kk == 0:
-            continue
-        truth = set(np.argsort(-sims, kind="stable")[:kk].tolist())
-        got = {row[n["id"]] for n in e["neighbours"][:kk]}
-        overlaps.append(len(truth & got) / kk)
+    for e, truth in zip(chosen, top_hits(x, rows, ids, [None] * len(ids), k)):
+        kk = min(k, len(e["neighbours"]), len(truth))
+        if kk:
+            got = {n["id"] for n in e["neighbours"][:kk]}
+            overlaps.append(len(got & {h.id for h in truth[:kk]}) / kk)
     return round(float(np.mean(overlaps)), 6) if overlaps else 0.0
 
 

@@ -168,6 +168,21 @@ class BulkQuerySettings:
     exact: Any = param("auto", "auto: HNSW when ingest built the index, else exact",
                        choices=("auto", True, False), kind="choice")
     hnsw_ef: int = param(128, "HNSW search breadth (higher: better recall, slower)", lo=1, hi=100000)
+    engine: str = param("product", "exact search: product (of the references and the vectors) or "
+                        "store (ask Qdrant); HNSW always asks Qdrant",
+                        choices=("product", "store"))
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    k: int = param(20, "neighbours of every image in the kNN graph", lo=1, hi=1000)
+    device: str = param("auto", "where the products run (auto: CUDA when present)",
+                        choices=("auto", "cpu", "cuda"))
+    engine: str = param("auto", "faiss (CPU heaps over symmetric blocks) or torch (topk per block); "
+                        "auto: torch on a GPU, else faiss",
+                        choices=("auto", "faiss", "torch"))
+    block: int = param(4096, "rows per block of the product (memory grows with block x N)",
+                       lo=64, hi=65536)
 
 
 @dataclass(frozen=True)
@@ -202,6 +217,8 @@ class PathSettings:
     query_metrics: Path = param(Path("metrics/bulk_query.json"), "bulk_query metrics")
     scores_plot: Path = param(Path("plots/scores.csv"), "bulk_query plot")
     recall_plot: Path = param(Path("plots/recall.csv"), "bulk_query plot")
+    graph: Path = param(Path("data/graph/knn.npz"), "graph: ids, neighbours, scores of every image")
+    graph_metrics: Path = param(Path("metrics/graph.json"), "graph metrics")
     preview: Path = param(Path("data/preview"), "preview: the HTML pages")
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
@@ -209,7 +226,7 @@ class PathSettings:
 GROUPS: dict[str, type] = {
     "data": DataSettings, "embed": EmbedSettings, "reduce": ReduceSettings,
     "attach_iiif": AttachIiifSettings, "qdrant": QdrantSettings, "bulk_query": BulkQuerySettings,
-    "preview": PreviewSettings, "paths": PathSettings,
+    "graph": GraphSettings, "preview": PreviewSettings, "paths": PathSettings,
 }
 
 
@@ -221,6 +238,7 @@ class Settings:
     attach_iiif: AttachIiifSettings
     qdrant: QdrantSettings
     bulk_query: BulkQuerySettings
+    graph: GraphSettings
     preview: PreviewSettings
     paths: PathSettings
     source: str = "params.yaml"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 
-from similar import embedding, settings
-from similar.errors import UserError, run, warn
-from similar.files import csv_bytes, json_bytes, staged_outputs
-from similar.images import index_collection
+STARTED = time.perf_counter()  # before the heavy imports: start-up counts them
+
+from similar import embedding, settings  # noqa: E402
+from similar.errors import UserError, run, warn  # noqa: E402
+from similar.files import csv_bytes, json_bytes, staged_outputs  # noqa: E402
+from similar.images import index_collection  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +39,8 @@ def main() -> None:
         out.write_bytes(paths.reports / "embed.json", json_bytes(
             {"images": images, "failed": failed, "dim": done["dim"], "computed": done["computed"],
              "reused": done["reused"], "seconds": round(seconds, 3),
-             "images_per_second": round(images / seconds, 3), "device": p.device,
+             "images_per_second": round(images / seconds, 3),
+             "startup_seconds": round(done["first_batch_at"] - STARTED, 3), "device": p.device,
              "precision": p.precision, "batch_size": p.batch_size, "num_workers": p.num_workers,
              "decoder": p.decoder, "params": settings.as_plain(s.embed)}))
     note = " (random weights: the vectors carry no meaning)" if random_weights else ""

@@ -57,6 +57,7 @@ def project(tmp_path, monkeypatch):
                            batch_size=4, image_size=64)
     params["reduce"]["n_components"] = 4
     params["bulk_query"]["limit"] = 3
+    params["graph"]["k"] = 5
     params["data"].update(images="images", iiif_csv="iiif.csv", queries="queries.txt",
                           groups="groups.csv")
 

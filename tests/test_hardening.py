@@ -73,6 +73,8 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
     root = pipeline.root
     old = {p: (root / p).read_bytes() for p in ("data/ingest/receipt.json",
                                                  "data/vectors/vectors.jsonl")}
+    pipeline.set("bulk_query.engine", "store")  # a reader of the store (product mode reads files)
+    run_stage("bulk_query")
     before = (root / "data/neighbours/neighbours.json").read_bytes()
     pipeline.set("reduce.whiten", True)
     for stage in ("reduce", "attach_iiif", "ingest"):
@@ -110,6 +112,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
         assert store.stamp() == {"fingerprint": receipt["fingerprint"], "count": 12, "dim": 4}
     receipt["fingerprint"] = "sha256:" + "1" * 64
     (pipeline.root / "data/ingest/receipt.json").write_text(json.dumps(receipt))
+    pipeline.set("bulk_query.engine", "store")
     with pytest.raises(UserError, match="another revision's vectors"):
         run_stage("bulk_query")
 
@@ -135,6 +138,7 @@ def test_search_while_another_process_holds_the_store_is_one_line(held_store, tm
     shutil.copy(held_store.root / "images/book_a/rocket.jpg", tmp_path / "r.jpg")
     proc = run_module("tools.search", str(tmp_path / "r.jpg"), cwd=held_store.root)
     one_line_error(proc, "data/qdrant/onit", "in use by pid", "qdrant.lock_timeout")
+    held_store.set("bulk_query.engine", "store")
     proc = run_module("stages.bulk_query", cwd=held_store.root)
     one_line_error(proc, "in use by pid")
 

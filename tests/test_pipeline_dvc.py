@@ -33,9 +33,9 @@ def repo(tmp_path_factory):
     return proj, env, out
 
 
-def test_first_repro_runs_all_six_stages(repo):
+def test_first_repro_runs_every_stage(repo):
     proj, _, out = repo
-    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "preview"):
+    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "preview"):
         assert f"Running stage '{stage}'" in out
 
 
@@ -68,8 +68,10 @@ def test_status_clean_and_second_repro_runs_nothing(repo):
 def test_forced_repro_is_byte_identical(repo):
     proj, env, _ = repo
     files = ["data/vectors/vectors.jsonl", "data/neighbours/neighbours.json",
-             "data/ingest/receipt.json"] + [
-        f"metrics/{m}.json" for m in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query")]
+             "data/ingest/receipt.json", "data/graph/knn.npz", "data/reduced/pca.npz",
+             "data/embeddings/failed.csv", "data/embeddings/images.csv"] + [
+        f"metrics/{m}.json" for m in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query",
+                                      "graph")]
     before = {f: (proj / f).read_bytes() for f in files}
     sh([sys.executable, "-m", "dvc", "repro", "-f"], proj, env)
     assert {f: (proj / f).read_bytes() for f in files} == before

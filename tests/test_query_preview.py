@@ -58,6 +58,7 @@ def test_all_references(pipeline):
 def test_wiped_store_is_detected(pipeline):
     import shutil
     shutil.rmtree(pipeline.root / "data/qdrant")
+    pipeline.set("bulk_query.engine", "store")  # the product reads the vectors, not the store
     with pytest.raises(cfg.UserError, match=r"dvc repro -f ingest"):
         run_stage("bulk_query")
 

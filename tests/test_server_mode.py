@@ -45,6 +45,8 @@ def test_db_targets_say_one_clear_line_without_docker():
 
 def test_whole_pipeline_on_client_local_mode_matches_edge(pipeline, tmp_path):
     root = pipeline.root
+    pipeline.set("bulk_query.engine", "store")  # both searches by the store itself
+    run_stage("bulk_query")
     edge = json.loads((root / "data/neighbours/neighbours.json").read_text())
     pipeline.set("qdrant.url", f"local:{tmp_path / 'qdrant-local'}")
     run_stage("ingest")
@@ -62,6 +64,7 @@ def test_whole_pipeline_on_client_local_mode_matches_edge(pipeline, tmp_path):
 
 def test_switching_backend_without_ingest_is_caught(pipeline, tmp_path):
     pipeline.set("qdrant.url", f"local:{tmp_path / 'empty'}")
+    pipeline.set("bulk_query.engine", "store")  # the product reads the vectors, not the store
     with pytest.raises(cfg.UserError, match="dvc repro -f ingest"):
         run_stage("bulk_query")
 
@@ -115,6 +118,7 @@ def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, mo
     assert json.loads((pipeline.root / "data/ingest/receipt.json").read_text())[
         "collection"] == "onit-exp-a"
     monkeypatch.delenv("DVC_EXP_NAME")
+    pipeline.set("bulk_query.engine", "store")
     run_stage("bulk_query")  # finds onit-exp-a through the receipt
 
 

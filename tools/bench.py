@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from similar import settings
-from similar.errors import run
+from similar.errors import UserError, run
 from similar.evaluation import normalise
 from similar.files import write_json
 
@@ -40,6 +40,7 @@ from similar.files import write_json
 # process, because Linux carries a parent's peak RSS into every child it starts
 
 ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("embed", "embed_gpu", "store", "graph", "scale")
 MODEL = "efficientnet_b3"
 QUICK_MODEL = "efficientnet_b0"  # --quick: startup dominates; a small model keeps it under a minute
 
@@ -123,15 +124,20 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
 
     cache = work / "cache"
 
+    stage = {}
+
     def ours(precision: str, runs: int, keep_cache: bool = False) -> tuple[float, np.ndarray]:
         """Median wall time of whole `embed` processes, each starting from an empty cache
-        (as a first run does) unless `keep_cache`."""
+        (as a first run does) unless `keep_cache`; the stage's own figures go to `stage`."""
         project_params(proj, images, weights, str(cache), precision=precision, model=model)
-        times = []
+        times, reports = [], []
         for _ in range(runs):
             if not keep_cache:
                 shutil.rmtree(cache, ignore_errors=True)
             times.append(run_process(embed, proj)[0])
+            reports.append(json.loads((proj / "reports/embed.json").read_text()))
+        stage[precision] = {k: statistics.median(r[k] for r in reports)
+                            for k in ("images_per_second", "startup_seconds")}
         return statistics.median(times), np.load(proj / "data/embeddings/vectors.npy")
 
     baseline_out = work / "baseline.npz"
@@ -160,6 +166,8 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
     return {
         "model": model, "images": n_images, "image_size": f"{size[0]}x{size[1]}",
         "ours_ips": round(n_images / ours_s, 2),
+        "ours_stage_ips": round(stage["fp32"]["images_per_second"], 2),
+        "ours_startup_seconds": round(stage["fp32"]["startup_seconds"], 2),
         "ours_bf16_ips": round(n_images / bf16_s, 2),
         "baseline_ips": round(n_images / baseline_s, 2),
         "speedup": round(baseline_s / ours_s, 2),
@@ -278,11 +286,160 @@ def bench_scale(work: Path, n: int, refs: int) -> dict:
     params["data"].update(iiif_csv="iiif.csv", queries="queries.txt", groups="groups.csv")
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     out = {"points": n, "references": len(chosen)}
-    for stage in ("attach_iiif", "ingest", "bulk_query"):
+    for name, stage, engine in (("attach_iiif", "attach_iiif", None), ("ingest", "ingest", None),
+                                ("bulk_query", "bulk_query", "product"),
+                                ("bulk_query_store", "bulk_query", "store")):
+        if engine:
+            params["bulk_query"]["engine"] = engine
+            (proj / "params.yaml").write_text(yaml.safe_dump(params))
         seconds, rss = run_process([sys.executable, "-m", f"stages.{stage}"], proj)
-        out[stage] = {"seconds": round(seconds, 2), "peak_rss_mib": rss}
+        out[name] = {"seconds": round(seconds, 2), "peak_rss_mib": rss}
+    out["bulk_query_speedup"] = round(out["bulk_query_store"]["seconds"] /
+                                      out["bulk_query"]["seconds"], 1)
     shutil.rmtree(proj)
     return out
+
+
+# ---------------------------------------------------------------- graph
+
+def bench_graph(work: Path, n: int, k: int = 20) -> dict:
+    """The graph stage (whole process) against faiss.knn (whole process) on the same vectors."""
+    proj = work / f"graph-{n}"
+    (proj / "data/reduced").mkdir(parents=True)
+    (proj / "data/embeddings").mkdir(parents=True)
+    ids, x = synthetic(n, seed=4)
+    np.save(proj / "data/reduced/vectors.npy", x)
+    with open(proj / "data/embeddings/images.csv", "w") as fh:
+        fh.write("id,path,width,height,sha256\n")
+        fh.writelines(f"{i},{i}.jpg,1600,1200,-\n" for i in ids)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["graph"]["k"] = k
+    (proj / "params.yaml").write_text(yaml.safe_dump(params))
+    seconds, rss = run_process([sys.executable, "-m", "stages.graph"], proj)
+    faiss_s, faiss_rss = run_process([sys.executable, "-m", "tools.bench_knn_baseline",
+                                      "data/reduced/vectors.npy", str(k), "faiss.npy"], proj)
+    from similar.graph import read_graph
+    _, ours, _ = read_graph(proj / "data/graph/knn.npz")
+    theirs = np.load(proj / "faiss.npy")
+    agree = np.mean([len(set(a) & set(b)) / k for a, b in zip(ours.tolist(), theirs.tolist())])
+    engine = json.loads((proj / "reports/graph.json").read_text())["engine"]
+    shutil.rmtree(proj)
+    return {"points": n, "k": k, "engine": engine, "seconds_100k": round(seconds, 2),
+            "faiss_seconds_100k": round(faiss_s, 2), "ratio": round(seconds / faiss_s, 3),
+            "peak_rss_mb": rss, "faiss_peak_rss_mb": faiss_rss,
+            "neighbours_agreeing_with_faiss": round(float(agree), 6)}
+
+
+# ---------------------------------------------------------------- embed on a GPU
+
+def link_scans(folder: Path, source: Path, count: int) -> None:
+    """`count` scan files in `folder`, hard links to the distinct ones in `source`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    distinct = sorted(source.glob("*.jpg"))
+    for i in range(count):
+        os.link(distinct[i % len(distinct)], folder / f"scan_{i:06d}.jpg")
+
+
+def decode_one(args) -> int:
+    from similar.images import open_rgb
+    from similar.model import to_pixels
+    path, image_size = args
+    img, _ = open_rgb(path, 1 << 40, image_size)
+    return int(to_pixels(img, image_size)[0, 0, 0])
+
+
+def decode_ceiling(files: list[Path], processes: int, image_size: int = 224) -> float:
+    """Images/s of the workers' own decode and resize code, `processes` at a time, no model."""
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        start = time.perf_counter()
+        pool.map(decode_one, [(f, image_size) for f in files], chunksize=16)
+        return len(files) / (time.perf_counter() - start)
+
+
+def model_ceiling(model: str, weights: Path, device: str, precision: str, batch: int,
+                  image_size: int = 224, steps: int = 20) -> float:
+    """Images/s of the model alone on uint8 batches already on the device."""
+    import torch
+
+    from similar.model import Embedder, ModelSpec
+    embedder = Embedder(ModelSpec(model, str(weights), image_size=image_size), device, precision, batch)
+    pixels = torch.randint(0, 255, (batch, 3, image_size, image_size), dtype=torch.uint8,
+                           device=device)
+    for _ in range(2):
+        embedder.embed_pixels(pixels)
+    start = time.perf_counter()
+    for _ in range(steps):
+        embedder.embed_pixels(pixels)  # returns on the CPU: each step waits for the device
+    return steps * batch / (time.perf_counter() - start)
+
+
+def embed_vectors(folder: Path, model: str, weights: Path, **embed) -> np.ndarray:
+    """In-process vectors of every image of `folder` with these embed params (no cache)."""
+    from similar import embedding, settings
+    from similar.cache import EmbedCache
+    from similar.images import index_collection
+    s = settings.from_mapping({"embed": {"model": model, "weights": str(weights), **embed}})
+    p = embedding.plan(s.embed)
+    embedder = embedding.make_embedder(p)
+    entries = index_collection(folder, ["*.jpg"])
+    items = [it for b in embedding.embedded_batches(entries, p, embedder,
+                                                    EmbedCache(None, {}, embedder.dim)) for it in b]
+    return np.stack([it.vector for it in items])
+
+
+def bench_embed_device(work: Path, n_images: int, size: tuple[int, int], device: str,
+                       model: str = MODEL, seed_images: int = 500, processes: int = 0) -> dict:
+    """The embed stage on `device` (a GPU; the CPU runs it in tests) against the seed loop on
+    the same device, the model-only ceiling and the decode ceiling of `processes` workers."""
+    from similar import embedding, settings
+    processes = processes or embedding.default_workers("cuda")
+    distinct, images, weights = work / "distinct", work / "gpu-scans", work / "weights-gpu.pth"
+    make_scans(distinct, min(n_images, 256), size)
+    link_scans(images, distinct, n_images)
+    write_weights(weights, model)
+    subset = work / "gpu-subset"
+    link_scans(subset, distinct, min(seed_images, n_images))
+    py = sys.executable
+    seed_s, _ = run_process([py, "-m", "tools.bench_baseline", str(subset), str(weights), model,
+                             str(work / "seed.npz"), "--device", device], work)
+    seed_ips = len(list(subset.glob("*.jpg"))) / seed_s
+    p = embedding.plan(settings.from_mapping({"embed": {"device": device}}).embed)
+    out = {"device": device, "images": n_images, "image_size": f"{size[0]}x{size[1]}",
+           "batch_size": p.batch_size, "precision": p.precision, "workers": p.num_workers,
+           "seed_loop_ips": round(seed_ips, 1)}
+    proj = work / "gpu-embed"
+    proj.mkdir(exist_ok=True)
+    for decoder in ("pil", "nvjpeg") if device == "cuda" else ("pil",):
+        project_params(proj, images, weights, "", model=model, device=device, decoder=decoder)
+        wall, _ = run_process([py, "-m", "stages.embed"], proj)
+        report = json.loads((proj / "reports/embed.json").read_text())
+        out[decoder] = {"whole_process_seconds": round(wall, 2),
+                        "whole_process_ips": round(n_images / wall, 1),
+                        "stage_ips": round(report["images_per_second"], 1),
+                        "startup_seconds": report["startup_seconds"]}
+    out["model_ceiling_ips"] = round(model_ceiling(model, weights, device, p.precision,
+                                                   p.batch_size), 1)
+    out["decode_ceiling_ips"] = round(decode_ceiling(sorted(images.glob("*.jpg"))[:4000],
+                                                     processes), 1)
+    out["decode_processes"] = processes
+    cpu = embed_vectors(subset, model, weights, device="cpu", precision="fp32", batch_size=4)
+    for decoder in out.keys() & {"pil", "nvjpeg"}:
+        dev = embed_vectors(subset, model, weights, device=device, decoder=decoder)
+        out[decoder]["min_cosine_to_cpu_fp32"] = round(float(cosines(dev, cpu).min()), 5)
+        out[decoder]["speedup_over_seed_loop"] = round(out[decoder]["stage_ips"] / seed_ips, 1)
+        out[decoder]["share_of_decode_ceiling"] = round(
+            out[decoder]["stage_ips"] / out["decode_ceiling_ips"], 2)
+        out[decoder]["share_of_model_ceiling"] = round(
+            out[decoder]["stage_ips"] / out["model_ceiling_ips"], 2)
+    return out
+
+
+def bench_embed_gpu(work: Path, n_images: int) -> dict:
+    import torch
+    if not torch.cuda.is_available():
+        return {"skipped": "no CUDA device on this machine"}
+    return bench_embed_device(work, n_images, (1600, 1200), "cuda")
 
 
 # ---------------------------------------------------------------- report
@@ -299,7 +456,9 @@ def table(report: dict) -> str:
     if q:
         rows.append(("bulk_query speedup (batched / two-step loop)", f"{q['speedup']}x"))
     if e:
-        rows += [("embed ours fp32", f"{e['ours_ips']} img/s"), ("embed ours bf16", f"{e['ours_bf16_ips']} img/s"),
+        rows += [("embed ours fp32", f"{e['ours_ips']} img/s (stage {e['ours_stage_ips']}, "
+                                     f"start-up {e['ours_startup_seconds']} s)"),
+                 ("embed ours bf16", f"{e['ours_bf16_ips']} img/s"),
                  ("embed baseline", f"{e['baseline_ips']} img/s"), ("embed model-only ceiling", f"{e['ceiling_ips']} img/s"),
                  ("embed min cosine to mean-pooled reference", str(e["min_cosine_to_reference"])),
                  ("  bf16", str(e["min_cosine_bf16_to_reference"])),
@@ -310,10 +469,32 @@ def table(report: dict) -> str:
         rows += [("bulk_query ours", f"{q['ours_qps']} refs/s ({q['search']})"),
                  ("bulk_query baseline", f"{q['baseline_qps']} refs/s"), ("bulk_query recall@50", str(q["recall@50"])),
                  ("bulk_query with HNSW index", f"{q['hnsw_qps']} refs/s, recall@50 {q['hnsw_recall@50']}")]
+    g = report.get("embed_gpu")
+    if g and "skipped" in g:
+        rows.append(("embed on a GPU", f"skipped: {g['skipped']}"))
+    elif g:
+        for decoder in ("pil", "nvjpeg"):
+            if decoder in g:
+                d = g[decoder]
+                rows.append((f"embed on {g['device']}, {decoder} decode",
+                             f"stage {d['stage_ips']} img/s, whole process {d['whole_process_seconds']} s, "
+                             f"start-up {d['startup_seconds']} s, {d['speedup_over_seed_loop']}x seed loop, "
+                             f"{d['share_of_decode_ceiling']} of decode ceiling, min cosine "
+                             f"{d['min_cosine_to_cpu_fp32']}"))
+        rows += [(f"embed on {g['device']}: seed loop", f"{g['seed_loop_ips']} img/s"),
+                 (f"embed on {g['device']}: model ceiling", f"{g['model_ceiling_ips']} img/s"),
+                 (f"embed on {g['device']}: decode ceiling ({g['decode_processes']} processes)",
+                  f"{g['decode_ceiling_ips']} img/s")]
+    gr = report.get("graph")
+    if gr:
+        rows.append((f"graph {gr['points']} x {gr['k']} ({gr['engine']}) / faiss.knn, whole processes",
+                     f"{gr['seconds_100k']} s / {gr['faiss_seconds_100k']} s = {gr['ratio']}, "
+                     f"peak RSS {gr['peak_rss_mb']} MiB"))
     for s in report.get("scale", []):
-        for stage in ("attach_iiif", "ingest", "bulk_query"):
+        for stage in ("attach_iiif", "ingest", "bulk_query", "bulk_query_store"):
             rows.append((f"scale {s['points']}: {stage}",
                          f"{s[stage]['seconds']} s, peak RSS {s[stage]['peak_rss_mib']} MiB"))
+        rows.append((f"scale {s['points']}: bulk_query product / store", f"{s['bulk_query_speedup']}x"))
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -324,8 +505,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", type=int, default=0, help="only the scale run, on N vectors")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--images", type=int, default=600)
-    ap.add_argument("--points", type=int, default=20000)
+    ap.add_argument("--points", type=int, default=20000, help="store comparison (in-process)")
+    ap.add_argument("--scale-points", type=int, default=200000, help="stage processes at scale")
+    ap.add_argument("--graph-points", type=int, default=100000)
     ap.add_argument("--references", type=int, default=1000)
+    ap.add_argument("--gpu-images", type=int, default=16000, help="scans for the GPU embed run")
+    ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
     ap.add_argument("--scale-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.scale_out:  # the child of bench_scale_in_child
@@ -334,6 +519,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.repeat, args.images, args.points, args.references = 1, 6, 2000, 100
+        args.scale_points, args.graph_points, args.gpu_images = 2000, 2000, 256
+    only = [x for x in args.only.split(",") if x]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        raise UserError(f"--only: unknown section {sorted(unknown)[0]!r}; choose from {', '.join(SECTIONS)}")
+    sections = only or list(SECTIONS)
     size = (400, 300) if args.quick else (1600, 1200)
     s = settings.load()
     report: dict = {"quick": args.quick, "repeat": args.repeat, "cpus": os.cpu_count()}
@@ -341,15 +532,23 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         if args.scale:
             report["scale"] = [bench_scale_in_child(work, args.scale, args.references)]
-        else:
+            sections = []
+        if "embed" in sections:
             report["embed"] = bench_embed(work, args.images, size, args.repeat,
                                           QUICK_MODEL if args.quick else MODEL)
+        if "embed_gpu" in sections:
+            report["embed_gpu"] = bench_embed_gpu(work, args.gpu_images)
+        if "store" in sections:
             report["ingest"], report["bulk_query"] = bench_store(work, args.points, args.references,
                                                                  args.repeat)
-            report["scale"] = [bench_scale_in_child(work, args.points, args.references)]
-    # a quick run never overwrites the figures of a full one
+        if "graph" in sections:
+            report["graph"] = bench_graph(work, args.graph_points)
+        if "scale" in sections:
+            report["scale"] = [bench_scale_in_child(work, args.scale_points, args.references)]
+    # a quick or partial run never overwrites the figures of a full one
     name = (f"bench-scale-{args.scale}.json" if args.scale
-            else "bench-quick.json" if args.quick else "bench.json")
+            else "bench-quick.json" if args.quick
+            else f"bench-{'-'.join(only)}.json" if only else "bench.json")
     write_json(s.paths.reports / name, report)
     print(table(report))
     print(f"written: {s.paths.reports / name}")
@@ -357,3 +556,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     run(main)
+

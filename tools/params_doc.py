@@ -26,6 +26,7 @@ GROUP_NOTES = {
     "attach_iiif": "joining the IIIF links (stage attach_iiif)",
     "qdrant": "the vector store (stage ingest, and every reader)",
     "bulk_query": "neighbours of the reference images (stage bulk_query)",
+    "graph": "the exact kNN graph of the whole collection (stage graph)",
     "preview": "the review pages (stage preview)",
     "paths": "where every stage writes; dvc.yaml reads the same values",
 }

@@ -43,7 +43,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_SERVER = "http://127.0.0.1:6333"
 READY_TIMEOUT = 90
 # the stages that run without the image folder, in order
-QUERY_SIDE = ("ingest", "bulk_query", "preview")
+QUERY_SIDE = ("ingest", "bulk_query", "graph", "preview")
 # what `make pull-vectors` fetches: the vectors the store is loaded from, what bulk_query
 # multiplies, the PCA model and embedding identity that `make search` needs, the image index
 QUERY_SIDE_OUTPUTS = ("vectors", "reduced", "pca", "image_index", "embed_identity")

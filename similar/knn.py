@@ -1,0 +1,198 @@
+"""Exact k nearest neighbours of every vector: a blocked matrix product, top k kept per block.
+
+Memory grows with block x N, never with N x N. Two engines give the same graph:
+* `faiss` (the CPU): the product of each pair of row blocks is computed once and serves both
+  blocks, so the whole graph costs half the products of a plain search (faiss.knn); faiss's
+  heaps keep every row's best k as the blocks stream past.
+* `torch` (a GPU, or the CPU without faiss): one row block against all vectors, then topk.
+Each engine keeps a few more candidates than k; rows come out sorted by score descending,
+ties by id (the vectors are put in id order first, so ties by position are ties by id), a row
+whose k-th score ties the last candidate is redone in full, and a vector is never its own
+neighbour. Same input, same machine: byte-identical result.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import UserError
+
+# candidates beyond k that the engines keep, so that ties at the cut are seen
+TIE_MARGIN = 8
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to unit length (an all-zero row stays zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def sort_rows(scores: np.ndarray, cols: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first k by score descending, ties by column (two stable sorts = lexsort)."""
+    by_col = np.argsort(cols, axis=1, kind="stable")
+    scores = np.take_along_axis(scores, by_col, 1)
+    cols = np.take_along_axis(cols, by_col, 1)
+    by_score = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cols, by_score, 1), np.take_along_axis(scores, by_score, 1)
+
+
+def cuda_present() -> bool:
+    """Whether a CUDA device can be used; without an NVIDIA driver on the machine, this is
+    answered without importing torch (seconds of start-up the CPU engine does not need)."""
+    if not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidiactl")):
+        return False
+    import torch
+    return torch.cuda.is_available()
+
+
+def engine_for(device: str, engine: str) -> tuple[str, str]:
+    """(device, engine) actually used for `graph.device` / `graph.engine`."""
+    import importlib.util
+    cuda = cuda_present()
+    if device == "auto":
+        device = "cuda" if cuda else "cpu"
+    if device == "cuda" and not cuda:
+        raise UserError("params.yaml: 'graph.device' is cuda but no CUDA device is available; "
+                        "use auto or cpu")
+    has_faiss = importlib.util.find_spec("faiss") is not None
+    if engine == "auto":
+        engine = "faiss" if device == "cpu" and has_faiss else "torch"
+    if engine == "faiss" and (device != "cpu" or not has_faiss):
+        raise UserError("params.yaml: 'graph.engine' faiss runs on the CPU with faiss-cpu "
+                        "installed; use auto or torch")
+    return device, engine
+
+
+def knn_faiss(x: np.ndarray, k: int, block: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The best k of every row of `x` against all others, unordered.
+
+    Every heap is first filled from its own diagonal block. Then each pair of blocks (i < j)
+    is multiplied once: its rows go through faiss's heaps of block i as they are; for block
+    j, only the entries above each column's current k-th best (a small share, after the
+    first blocks) are gathered and added, so the product never needs transposing."""
+    # faiss's OpenMP threads must not spin while OpenBLAS multiplies on the same cores
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+    n = x.shape[0]
+    scores = np.empty((n, k), dtype=np.float32)
+    cols = np.empty((n, k), dtype=np.int64)
+    heaps = faiss.float_minheap_array_t()
+    heaps.nh, heaps.k = n, k
+    heaps.val, heaps.ids = faiss.swig_ptr(scores), faiss.swig_ptr(cols)
+    heaps.heapify()
+    buf = np.empty((block, block), dtype=np.float32)
+
+    def product(i0: int, j0: int) -> np.ndarray:
+        xi, xj = x[i0:i0 + block], x[j0:j0 + block]
+        if len(xi) == block and len(xj) == block:
+            return np.matmul(xi, xj.T, out=buf)
+        return np.ascontiguousarray(xi @ xj.T)
+
+    starts = list(range(0, n, block))
+    for i0 in starts:
+        s = product(i0, i0)
+        np.fill_diagonal(s, -np.inf)
+        heaps.addn(s.shape[1], faiss.swig_ptr(s), i0, i0, s.shape[0])
+        if progress:
+            progress(1)
+    for a, i0 in enumerate(starts):
+        for j0 in starts[a + 1:]:
+            s = product(i0, j0)
+            ni, nj = s.shape
+            heaps.addn(nj, faiss.swig_ptr(s), j0, i0, ni)
+            # scores[:, 0] is each heap's top: the k-th best so far
+            hits = np.flatnonzero(s > scores[j0:j0 + nj, 0][None, :])
+            if len(hits):
+                add_by_column(heaps, s.ravel()[hits], *np.divmod(hits, nj), i0, j0)
+            if progress:
+                progress(1)
+    return cols, scores
+
+
+def add_by_column(heaps, values: np.ndarray, rows: np.ndarray, columns: np.ndarray, i0: int,
+                  j0: int) -> None:
+    """Offer each column's candidates (rows of block i0) to the heap of that column (j0 + c)."""
+    import faiss
+    order = np.argsort(columns, kind="stable")
+    values, rows, columns = values[order], rows[order], columns[order]
+    heads, first, counts = np.unique(columns, return_index=True, return_counts=True)
+    width = int(counts.max())
+    slot = np.repeat(np.arange(len(heads)), counts)
+    pos = np.arange(len(columns)) - first[slot]
+    vals = np.full((len(heads), width), -np.inf, dtype=np.float32)
+    ids = np.full((len(heads), width), -1, dtype=np.int64)
+    vals[slot, pos] = values
+    ids[slot, pos] = rows + i0
+    subset = (heads + j0).astype(np.int64)
+    heaps.addn_query_subset_with_ids(len(subset), faiss.swig_ptr(subset), width,
+                                     faiss.swig_ptr(vals), faiss.swig_ptr(ids), width)
+
+
+def knn_torch(x: np.ndarray, k: int, block: int, device: str, progress=None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The best k of every row of `x` against all others, by blocks of rows, topk on `device`."""
+    import torch
+    n = x.shape[0]
+    xt = torch.from_numpy(x).to(device)
+    old_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False  # exact float32 products
+    cols = np.empty((n, k), dtype=np.int64)
+    scores = np.empty((n, k), dtype=np.float32)
+    try:
+        for i0 in range(0, n, block):
+            s = xt[i0:i0 + block] @ xt.T
+            rows = torch.arange(s.shape[0], device=device)
+            s[rows, rows + i0] = -float("inf")
+            top = torch.topk(s, k, dim=1)
+            scores[i0:i0 + block] = top.values.cpu().numpy()
+            cols[i0:i0 + block] = top.indices.cpu().numpy()
+            if progress:
+                progress(1)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old_tf32
+    return cols, scores
+
+
+def finish(x: np.ndarray, cols: np.ndarray, scores: np.ndarray, k: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The first k of each row's candidates by score, ties by position; a row whose k-th score
+    equals its last candidate's may have more ties beyond the candidates: it is redone in full."""
+    cols, scores = sort_rows(scores, cols, cols.shape[1])
+    n = x.shape[0]
+    if cols.shape[1] > k:
+        for r in np.flatnonzero(scores[:, k - 1] == scores[:, -1]):
+            row = x @ x[r]
+            row[r] = -np.inf
+            order = np.lexsort((np.arange(n), -row))[:k]
+            cols[r, :k], scores[r, :k] = order, row[order]
+    return cols[:, :k], scores[:, :k]
+
+
+def exact_knn(x: np.ndarray, ids, k: int, distance: str = "cosine", device: str = "cpu",
+              engine: str = "faiss", block: int = 4096, progress=None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbours int32 N x k, scores float32 N x k) of every row of `x`, rows in the order of
+    `ids`, neighbours as row indices; best first, ties by id, never the row itself."""
+    n = x.shape[0]
+    by_id = np.argsort(np.asarray(ids), kind="stable")
+    xs = np.ascontiguousarray(np.asarray(x, dtype=np.float32)[by_id])
+    if distance == "cosine":
+        xs = unit_rows(xs)
+    fetch = min(k + TIE_MARGIN, n - 1)
+    if engine == "faiss":
+        cols, scores = knn_faiss(xs, fetch, block, progress)
+    else:
+        cols, scores = knn_torch(xs, fetch, block, device, progress)
+    cols, scores = finish(xs, cols, scores, k)
+    back = np.empty(n, dtype=np.int64)
+    back[by_id] = np.arange(n)
+    neighbours = by_id[cols[back]]
+    return neighbours.astype(np.int32), scores[back].astype(np.float32)
+
+
+def blocks_of_work(n: int, block: int, engine: str) -> int:
+    """How many progress steps `exact_knn` reports."""
+    b = -(-n // block)
+    return b * (b + 1) // 2 if engine == "faiss" else b
