@@ -24,6 +24,8 @@ from .settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 THUMBS = "thumbs"
+VIEWS = "views"  # larger images for the match view of verified pairs
+VIEW_SIZE = 480
 
 
 def thumb_name(image_id: str) -> str:
@@ -45,22 +47,32 @@ def page_name(number: int) -> str:
     return "index.html" if number == 1 else f"page-{number}.html"
 
 
-def build_pages(entries: list[dict], per_page: int, min_score: float, thumbs: dict[str, str]):
-    """Template context per page: references with their shown neighbours."""
-    def card(item: dict) -> dict:
-        url = item.get("url")
-        return {"id": item["id"], "url": safe_link(url), "unsafe_url": bool(url) and not safe_link(url),
-                "thumb": thumbs.get(item["id"]),
-                "score": item.get("score")}
+def card(item: dict, thumbs: dict[str, str], views: dict[str, str]) -> dict:
+    url = item.get("url")
+    return {"id": item["id"], "url": safe_link(url), "unsafe_url": bool(url) and not safe_link(url),
+            "thumb": thumbs.get(item["id"]), "view": views.get(item["id"]) or thumbs.get(item["id"]),
+            "score": item.get("score"), "inliers": item.get("inliers"),
+            "verified": bool(item.get("verified")), "mirrored": bool(item.get("mirrored"))}
+
+
+def build_pages(entries: list[dict], per_page: int, min_score: float, thumbs: dict[str, str],
+                views: dict[str, str] | None = None, matches: dict | None = None):
+    """Template context per page: references with their shown neighbours, and the matched
+    points of the verified pairs among them."""
+    views, matches = views or {}, matches or {}
     total = max(1, -(-len(entries) // per_page))
     for number in range(1, total + 1):
         chunk = entries[(number - 1) * per_page: number * per_page]
-        refs = [{"reference": card(e["reference"]),
-                 "neighbours": [card(n) for n in e["neighbours"] if n["score"] >= min_score],
-                 "hidden": sum(1 for n in e["neighbours"] if n["score"] < min_score),
+        refs = [{"reference": card(e["reference"], thumbs, views),
+                 "neighbours": [card(n, thumbs, views) for n in e["neighbours"]
+                                if n["score"] >= min_score or n.get("verified")],
+                 "hidden": sum(1 for n in e["neighbours"]
+                               if n["score"] < min_score and not n.get("verified")),
                  "number": (number - 1) * per_page + i + 1}
                 for i, e in enumerate(chunk)]
-        yield number, total, refs
+        page_matches = {e["reference"]["id"]: matches[e["reference"]["id"]]
+                        for e in chunk if e["reference"]["id"] in matches}
+        yield number, total, refs, page_matches
 
 
 def storage_key(entries: list[dict]) -> str:
@@ -70,51 +82,82 @@ def storage_key(entries: list[dict]) -> str:
     return hashlib.sha1(refs.encode("utf-8")).hexdigest()[:16]
 
 
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                              autoescape=jinja2.select_autoescape(default=True),
+                              undefined=jinja2.StrictUndefined)
+
+
 def render(entries: list[dict], out_dir: Path, per_page: int, min_score: float,
-           thumbs: dict[str, str], title: str) -> int:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=jinja2.select_autoescape(default=True),
-                             undefined=jinja2.StrictUndefined)
-    template = env.get_template("preview.html.j2")
+           thumbs: dict[str, str], title: str, views: dict[str, str] | None = None,
+           matches: dict | None = None) -> int:
+    template = environment().get_template("preview.html.j2")
     pages = 0
-    for number, total, refs in build_pages(entries, per_page, min_score, thumbs):
+    for number, total, refs, page_matches in build_pages(entries, per_page, min_score, thumbs,
+                                                         views, matches):
         html = template.render(title=title, refs=refs, page=number, pages=total,
                                page_names=[page_name(i) for i in range(1, total + 1)],
                                references=len(entries), min_score=min_score,
-                               storage_key=storage_key(entries))
+                               storage_key=storage_key(entries), matches=page_matches)
         (out_dir / page_name(number)).write_text(html, encoding="utf-8")
         pages += 1
     return pages
 
 
-def build_preview(s: Settings) -> None:
-    v = s.preview
-    entries = read_json(require_file(s.paths.neighbours, "neighbours.json",
-                                     "run `dvc repro bulk_query`"))
-    index = {r["id"]: r["path"] for r in read_csv(require_file(
-        s.paths.image_index, "image index", "run `dvc repro embed`"))}
-    wanted, urls = [], {}
+def shown_ids(entries: list[dict], min_score: float) -> dict[str, str | None]:
+    """id -> URL of every image a list page shows."""
+    urls = {}
     for e in entries:
-        for item in [e["reference"], *(n for n in e["neighbours"] if n["score"] >= v.min_score)]:
-            wanted.append(item["id"])
-            urls[item["id"]] = item.get("url")
-    out = s.paths.preview
-    thumbs: dict[str, str] = {}
-    with atomic_dir(out) as tmp:
-        (tmp / THUMBS).mkdir()
-        for iid in dict.fromkeys(wanted):
-            remote = thumbnail_url(urls[iid], v.thumb_size) if v.thumbnails == "iiif" else None
+        for item in [e["reference"], *(n for n in e["neighbours"]
+                                       if n["score"] >= min_score or n.get("verified"))]:
+            urls.setdefault(item["id"], item.get("url"))
+    return urls
+
+
+class Pictures:
+    """Thumbnails and larger views of images: local JPEGs made once, or IIIF URLs."""
+
+    def __init__(self, s: Settings, folder: Path):
+        self.s = s
+        self.folder = folder
+        self.index = {r["id"]: r["path"] for r in read_csv(require_file(
+            s.paths.image_index, "image index", "run `dvc repro embed`"))}
+        self.missing = 0
+
+    def make(self, urls: dict[str, str | None], size: int, sub: str) -> dict[str, str]:
+        (self.folder / sub).mkdir(exist_ok=True)
+        out = {}
+        for iid, url in urls.items():
+            remote = thumbnail_url(url, size) if self.s.preview.thumbnails == "iiif" else None
             name = thumb_name(iid)
             if remote:
-                thumbs[iid] = remote
-            elif iid in index and make_thumbnail(s.data.images / index[iid], tmp / THUMBS / name,
-                                                 v.thumb_size):
-                thumbs[iid] = f"{THUMBS}/{name}"
+                out[iid] = remote
+            elif iid in self.index and make_thumbnail(self.s.data.images / self.index[iid],
+                                                      self.folder / sub / name, size):
+                out[iid] = f"{sub}/{name}"
+            elif sub == THUMBS:
+                self.missing += 1
+        return out
+
+
+def build_preview(s: Settings) -> None:
+    v = s.preview
+    entries = read_json(require_file(s.paths.verified, "verified neighbours",
+                                     "run `dvc repro verify`"))
+    matches = read_json(require_file(s.paths.matches, "matched points", "run `dvc repro verify`"))
+    out = s.paths.preview
+    with atomic_dir(out) as tmp:
+        pictures = Pictures(s, tmp)
+        urls = shown_ids(entries, v.min_score)
+        thumbs = pictures.make(urls, v.thumb_size, THUMBS)
+        in_pairs = {i for ref, found in matches.items() for i in (ref, *found)}
+        views = pictures.make({i: u for i, u in urls.items() if i in in_pairs}, VIEW_SIZE, VIEWS)
         pages = render(entries, tmp, v.per_page, v.min_score, thumbs,
-                       title=f"Similar images: {len(entries)} references")
-    missing = len(dict.fromkeys(wanted)) - len(thumbs)
+                       title=f"Similar images: {len(entries)} references", views=views,
+                       matches=matches)
     remote = sum(1 for t in thumbs.values() if not t.startswith(THUMBS))
     print(f"preview: {len(entries)} references on {pages} page(s), {len(thumbs) - remote} local "
           f"and {remote} IIIF thumbnails -> {out / 'index.html'}")
-    if missing:
-        warn(f"{missing} images had no readable file under {s.data.images}; shown without thumbnail")
+    if pictures.missing:
+        warn(f"{pictures.missing} images had no readable file under {s.data.images}; "
+             "shown without thumbnail")

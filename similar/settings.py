@@ -186,6 +186,26 @@ class GraphSettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    method: str = param("sift", "sift: verify by local features and RANSAC; none: pass the CNN "
+                        "ranking through", choices=("sift", "none"))
+    top: int = param(100, "candidates verified per reference (past bulk_query.limit: more from the "
+                     "exact product)", lo=1, hi=10000)
+    max_side: int = param(512, "images are described at most this many pixels wide or high",
+                          lo=64, hi=4096)
+    features: int = param(1000, "strongest SIFT keypoints kept per image", lo=16, hi=20000)
+    ratio: float = param(0.8, "Lowe's ratio test: best match closer than this share of the second",
+                         lo=0.1, hi=1.0)
+    min_inliers: int = param(15, "RANSAC inliers that make a verified copy", lo=3, hi=10000)
+    mirror: bool = param(True, "also try the mirrored image (reversed copies)")
+    transform: str = param("similarity", "what RANSAC fits: similarity (crop, scale, rotation) or "
+                           "homography (also photographed at an angle)",
+                           choices=("similarity", "homography"))
+    workers: Any = param("auto", "processes matching pairs (auto: one per core)", lo=1, hi=256,
+                         kind=int, auto=True)
+
+
+@dataclass(frozen=True)
 class PreviewSettings:
     thumbnails: str = param("local", "local: small JPEGs made here; iiif: from the IIIF server",
                             choices=("local", "iiif"))
@@ -219,6 +239,11 @@ class PathSettings:
     recall_plot: Path = param(Path("plots/recall.csv"), "bulk_query plot")
     graph: Path = param(Path("data/graph/knn.npz"), "graph: ids, neighbours, scores of every image")
     graph_metrics: Path = param(Path("metrics/graph.json"), "graph metrics")
+    feature_cache: Path | None = param(Path(".cache/features"), "per-image local features outside "
+                                       "DVC (\"\" disables)", empty=True)
+    verified: Path = param(Path("data/verified/neighbours.json"), "verify: re-ranked neighbour lists")
+    matches: Path = param(Path("data/verified/matches.json"), "verify: matched points of verified pairs")
+    verify_metrics: Path = param(Path("metrics/verify.json"), "verify metrics")
     preview: Path = param(Path("data/preview"), "preview: the HTML pages")
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
@@ -226,7 +251,8 @@ class PathSettings:
 GROUPS: dict[str, type] = {
     "data": DataSettings, "embed": EmbedSettings, "reduce": ReduceSettings,
     "attach_iiif": AttachIiifSettings, "qdrant": QdrantSettings, "bulk_query": BulkQuerySettings,
-    "graph": GraphSettings, "preview": PreviewSettings, "paths": PathSettings,
+    "graph": GraphSettings, "verify": VerifySettings, "preview": PreviewSettings,
+    "paths": PathSettings,
 }
 
 
@@ -239,6 +265,7 @@ class Settings:
     qdrant: QdrantSettings
     bulk_query: BulkQuerySettings
     graph: GraphSettings
+    verify: VerifySettings
     preview: PreviewSettings
     paths: PathSettings
     source: str = "params.yaml"

@@ -14,7 +14,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "Makefile", "requirements.txt", "stages", "similar", "tools", "database",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "Makefile", "requirements.txt", "stages", "similar",
+                 "tools", "database",
                  ".dvc/config", ".dvcignore", ".gitignore", "data/.gitignore"]
 
 
@@ -41,7 +42,8 @@ def real_photo(name: str = "astronaut", size: int | None = 96) -> Image.Image:
 
 @pytest.fixture
 def photos():
-    return {n: real_photo(n) for n in ("astronaut", "chelsea", "coffee", "rocket")}
+    """Large enough for local features (a verifier sees little in 96 pixels)."""
+    return {n: real_photo(n, size=256) for n in ("astronaut", "chelsea", "coffee", "rocket")}
 
 
 def default_params() -> dict:
@@ -58,6 +60,7 @@ def project(tmp_path, monkeypatch):
     params["reduce"]["n_components"] = 4
     params["bulk_query"]["limit"] = 3
     params["graph"]["k"] = 5
+    params["verify"].update(top=6, workers=1)
     params["data"].update(images="images", iiif_csv="iiif.csv", queries="queries.txt",
                           groups="groups.csv")
 
@@ -98,7 +101,7 @@ def small_collection(project, photos):
     for name, img in photos.items():
         images[f"book_a/{name}.jpg"] = img
         images[f"book_b/{name}_mirror.jpg"] = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        images[f"book_b/{name}_crop.jpg"] = img.crop((8, 8, 88, 88)).resize((96, 96))
+        images[f"book_b/{name}_crop.jpg"] = img.crop((20, 20, 236, 236)).resize((256, 256))
         groups += [(name, name), (f"{name}_mirror", name), (f"{name}_crop", name)]
     write_collection(project.root / "images", images)
     ids = sorted(g[0] for g in groups)
@@ -120,7 +123,8 @@ def run_stage(name: str) -> None:
 @pytest.fixture
 def pipeline(small_collection):
     """The small collection, run through every stage in-process."""
-    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "preview"):
+    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify",
+                  "preview"):
         run_stage(stage)
     return small_collection
 

@@ -280,10 +280,10 @@ def test_max_pixels_applies_to_cached_images_too(small_collection):
         real_photo(name, size=40).save(small_collection.root / "images" / f"small_{name}.jpg")
     small_collection.set("paths.embed_cache", ".cache/embed")
     run_stage("embed")  # everything cached
-    small_collection.set("embed.max_pixels", 5000)  # the 96x96 photos are 9216 pixels
+    small_collection.set("embed.max_pixels", 5000)  # the 256x256 photos are 65536 pixels
     run_stage("embed")
     cached = (small_collection.root / "data/embeddings/failed.csv").read_bytes()
-    assert cached.count(b"too large: 96x96 pixels exceeds embed.max_pixels=5000") == 12
+    assert cached.count(b"too large: 256x256 pixels exceeds embed.max_pixels=5000") == 12
     small_collection.set("paths.embed_cache", "")
     run_stage("embed")
     assert (small_collection.root / "data/embeddings/failed.csv").read_bytes() == cached

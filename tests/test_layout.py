@@ -3,68 +3,10 @@ cycles, dvc.yaml's code deps equal to what each stage imports, generated docs th
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("similar", "stages", "tools")
-
-
-def module_file(name: str) -> Path | None:
-    p = ROOT.joinpath(*name.split("."))
-    if p.with_suffix(".py").is_file():
-        return p.with_suffix(".py")
-    if (p / "__init__.py").is_file():
-        return p / "__init__.py"
-    return None
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(path: Path, parents: bool = True) -> set[str]:
-    """Project modules `path` imports (anywhere in the file, lazy imports included); with
-    `parents`, also the packages Python initialises on the way (their code runs too)."""
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            found.add(base)
-            found |= {f"{base}.{a.name}" for a in node.names}
-    out = set()
-    for m in found:
-        if m.split(".")[0] in PACKAGES and module_file(m):
-            out.add(m)
-            parts = m.split(".")
-            if parents:
-                out |= {".".join(parts[:i]) for i in range(1, len(parts))
-                        if module_file(".".join(parts[:i]))}
-    return out - {name}
-
-
-def all_modules() -> dict[str, Path]:
-    return {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
-            if "__pycache__" not in p.parts}
-
-
-def closure(start: str) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        m = todo.pop()
-        if m not in seen:
-            seen.add(m)
-            todo.extend(imports(module_file(m)))
-    return seen
+from tools.code_deps import ROOT, all_modules, code_deps, imports
 
 
 def test_tools_and_stages_use_only_the_library():
@@ -97,10 +39,10 @@ def test_no_import_cycles():
 
 def test_dvc_code_deps_are_exactly_the_imported_modules():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(stages) == {p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__"}
     for stage, spec in stages.items():
-        code = {d for d in spec["deps"] if d.endswith(".py")}
-        wanted = {str(module_file(m).relative_to(ROOT)) for m in closure(f"stages.{stage}")}
-        assert code == wanted, f"{stage}: declared {sorted(code ^ wanted)} differ"
+        code = [d for d in spec["deps"] if d.endswith(".py")]
+        assert code == code_deps(stage), f"{stage}: run `python -m tools.code_deps --write`"
         for d in spec["deps"]:
             if not d.endswith(".py") and not d.startswith("${"):
                 assert (ROOT / d).exists(), f"{stage}: {d} does not exist"

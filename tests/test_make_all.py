@@ -33,8 +33,8 @@ def test_a_store_that_lost_its_data_is_reloaded_before_repro():
 
 def test_a_clone_without_images_runs_only_the_query_side():
     steps = decide(facts(images_present=False, store="none"))
-    assert steps[-2:] == [("dvc", "repro", "--allow-missing"), ("query_side",)]
-    assert ("dvc", "repro") not in steps
+    assert steps[-1] == ("query_side",)
+    assert not [s for s in steps if s[0] == "dvc"]
 
 
 def test_a_local_server_is_started_and_then_checked():

@@ -72,10 +72,10 @@ def test_page_loads_marks_survive_reload_and_export(pipeline, browser_page, tmp_
     page.screenshot(path=str(ROOT / "reports" / "preview.png"), full_page=False)
     assert errors == []
 
-    # the export goes back into the pipeline as ground truth
+    # the export goes back into the pipeline as ground truth (the page shows verify's lists)
     pipeline.set("data.groups", str(csv_path))
-    run_stage("bulk_query")
-    metrics = json.loads((pipeline.root / "metrics/bulk_query.json").read_text())
+    run_stage("verify")
+    metrics = json.loads((pipeline.root / "metrics/verify.json").read_text())
     assert metrics["evaluated_references"] == 1 and metrics["recall@1"] == 1.0
 
 

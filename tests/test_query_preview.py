@@ -129,6 +129,7 @@ def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
         run_stage(stage)
     pipeline.set("bulk_query.references", "all")
     run_stage("bulk_query")
+    run_stage("verify")
     pipeline.set("preview.thumbnails", "iiif")
     run_stage("preview")
     html = (root / "data/preview/index.html").read_text()

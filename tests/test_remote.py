@@ -80,12 +80,13 @@ def test_pull_vectors_then_all_runs_only_downstream(origin):
         assert f"Running stage '{stage}'" not in out
 
 
-def assert_query_side_clean(clone, env):
+def assert_query_side_clean(clone, env, pulled_everything=False):
     """Everything that can run here is up to date; only the stages that need the image
-    folder (which this clone does not have) report their missing inputs."""
-    assert "up to date" in sh(["dvc", "status", "ingest", "bulk_query", "preview"], clone, env)
+    folder (which this clone does not have), or their outputs, report missing inputs."""
+    stages = ["ingest", "bulk_query", "graph"] + (["preview"] if pulled_everything else [])
+    assert "up to date" in sh(["dvc", "status", *stages], clone, env)
     stale = set(json.loads(sh(["dvc", "status", "--json"], clone, env)))
-    assert stale <= {"embed", "reduce", "attach_iiif"}
+    assert stale <= {"embed", "reduce", "attach_iiif", "verify", "preview"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -111,4 +112,5 @@ def test_pull_everything_over_http(origin):
     out = make("all", clone, env)
     # everything was pulled: only this machine's own store is loaded
     assert [l for l in out.splitlines() if l.startswith("Running stage")] == ["Running stage 'ingest':"]
-    assert_query_side_clean(clone, env)
+    assert (clone / "data/preview/index.html").is_file()
+    assert_query_side_clean(clone, env, pulled_everything=True)

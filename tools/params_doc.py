@@ -27,6 +27,7 @@ GROUP_NOTES = {
     "qdrant": "the vector store (stage ingest, and every reader)",
     "bulk_query": "neighbours of the reference images (stage bulk_query)",
     "graph": "the exact kNN graph of the whole collection (stage graph)",
+    "verify": "geometric verification of the neighbours (stage verify)",
     "preview": "the review pages (stage preview)",
     "paths": "where every stage writes; dvc.yaml reads the same values",
 }

@@ -13,8 +13,8 @@ runs it (`execute`):
   a wiped server, another revision's vectors) is reloaded; a store held by another process
   is reported and nothing runs;
 * with the image folder here, `dvc repro`; without it (a clone that pulled the vectors),
-  `dvc repro --allow-missing`, then the query-side stages that are stale and have their
-  inputs, never embed.
+  only the stages that need no images, each where it is stale and has its inputs: never
+  embed, verify or groups.
 Every expected failure is one line and exit status 2 (`similar.errors`).
 """
 from __future__ import annotations
@@ -108,9 +108,10 @@ def decide(f: Facts) -> list[tuple]:
     if f.images_present or f.uses_sample:
         steps.append(("dvc", "repro"))
     else:
-        steps.append(("say", "no images here (data.images): running only what is missing "
-                             "downstream of embed"))
-        steps.append(("dvc", "repro", "--allow-missing"))
+        # not a blanket `dvc repro --allow-missing`: verify and groups would then try to run
+        # without the images they need
+        steps.append(("say", "no images here (data.images): running only the stages that need "
+                             "none (ingest, bulk_query, graph, preview), where they are stale"))
         steps.append(("query_side",))
     return steps
 

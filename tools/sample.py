@@ -1,6 +1,7 @@
 """Build the sample collection from real photographs shipped inside scikit-image and scikit-learn.
 
-Each distinct picture (a whole photograph or a distinct crop of one) appears once as an
+Each distinct picture (a whole photograph, or one tile of a photograph that is only used in
+tiles: distinct pictures never share pixels) appears once as an
 "original" and 2-5 times as the kind of copy printers made when they reused an
 illustration: cropped, rescaled, grayscale or sepia, mirrored, slightly rotated,
 re-compressed, with contrast or noise changed. Images are filed in book folders under
@@ -22,7 +23,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from similar.errors import UserError, run
 from similar.files import atomic_dir, write_csv
 
-VERSION = "1"
+VERSION = "2"
 SKIMAGE_FILES = [
     "astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "rocket.jpg",
     "hubble_deep_field.jpg", "ihc.png", "moon.png", "page.png", "text.png", "motorcycle_left.png",
@@ -30,6 +31,8 @@ SKIMAGE_FILES = [
     "clock_motion.png", "microaneurysms.png", "cell.png", "horse.png",
 ]
 SKLEARN_FILES = ["china.jpg", "flower.jpg"]
+TEXTURES = {"brick", "grass", "gravel"}  # used whole: their tiles would be the same picture
+TOO_SMALL = {"microaneurysms"}  # 102 px: its copies would be too small to show anything
 BOOKS = [
     ("voyage_orient_1843", 3), ("travels_arabia_1829", 2), ("tour_du_monde_1862", 3),
     ("reise_nubien_1835", 2), ("journey_levant_1851", 3), ("viaggio_egitto_1847", 2),
@@ -54,18 +57,26 @@ def source_photos() -> list[tuple[str, Image.Image]]:
     return photos
 
 
+def tiles(img: Image.Image, n: int) -> list[Image.Image]:
+    """The n x n non-overlapping tiles of a picture."""
+    w, h = img.size
+    return [img.crop((qx * w // n, qy * h // n, (qx + 1) * w // n, (qy + 1) * h // n))
+            for qy in range(n) for qx in range(n)]
+
+
 def distinct_pictures(count: int) -> list[Image.Image]:
-    """Whole photos first, then non-overlapping quadrants of the larger ones."""
-    photos = source_photos()
-    pictures = [img for _, img in photos]
-    for _, img in photos:
-        w, h = img.size
-        if min(w, h) < 400:
+    """Pictures that share no pixels: each photograph is used either whole (the small ones and
+    the textures, whose parts would look alike) or cut into tiles (the large ones), never
+    both, so that no "distinct" picture is a crop of another. Wholes first, then tiles."""
+    wholes, parts = [], []
+    for name, img in source_photos():
+        if name in TOO_SMALL:
             continue
-        for qx in (0, 1):
-            for qy in (0, 1):
-                box = (qx * w // 2, qy * h // 2, (qx + 1) * w // 2, (qy + 1) * h // 2)
-                pictures.append(img.crop(box))
+        if min(img.size) < 400 or name in TEXTURES:
+            wholes.append(img)
+        else:
+            parts.extend(tiles(img, 3 if min(img.size) >= 1200 else 2))
+    pictures = wholes + parts
     if count > len(pictures):
         raise UserError(f"at most {len(pictures)} distinct pictures can be made")
     return pictures[:count]

@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-# extra results fetched so that ties at the cut are broken by id, not by the engine
-TIE_MARGIN = 10
+from ..ranking import TIE_MARGIN, Hit, rank  # noqa: F401  (the stores rank as every engine does)
+
 POINT_NAMESPACE = uuid.UUID("6f1c3a52-6d1e-5b8e-9d5c-0c8f6a3e2b17")
 
 
@@ -35,20 +35,6 @@ class CollectionSettings:
     replication_factor: int = 1
     hnsw_index: bool = False  # build the HNSW index (large collections); else exact search only
     distance: str = "cosine"  # cosine | dot: both score "higher is more similar"
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    url: str | None
-    score: float
-
-
-def rank(hits: Sequence[Hit], limit: int, exclude: str | None = None) -> list[Hit]:
-    """Neighbours by descending score (rounded to 6 decimals), ties by id, at most `limit`."""
-    kept = [Hit(h.id, h.url, round(float(h.score), 6)) for h in hits if h.id != exclude]
-    kept.sort(key=lambda h: (-h.score, h.id))
-    return kept[:limit]
 
 
 class VectorStore(ABC):

@@ -1,0 +1,112 @@
+"""Local features of an image, as geometric verification needs them, cached by content.
+
+RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot
+product compares like the Hellinger kernel) on the greyscale image scaled to at most
+`verify.max_side` pixels, the strongest `verify.features` keypoints. An image's mirror needs
+no second extraction: mirroring moves each keypoint to x' = w - 1 - x and permutes its
+descriptor (the 4 x 4 cells flip, the orientation bins run backwards).
+
+Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
+keyed by the file's SHA-256 and the feature settings, so each image is described once.
+An unreadable, tiny (under 32 px), blank or featureless image has no features: 0 inliers.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import ContentCache
+from .images import open_rgb
+
+FEATURES_VERSION = 1
+MIN_SIDE = 32
+QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001
+
+
+@dataclass(frozen=True)
+class Features:
+    xy: np.ndarray           # (n, 2) float32 keypoint positions, in the scaled image
+    desc: np.ndarray         # (n, 128) float32 unit RootSIFT descriptors
+    size: tuple[int, int]    # (w, h) of the scaled image
+
+    @property
+    def count(self) -> int:
+        return len(self.xy)
+
+    def mirrored(self) -> "Features":
+        """The features of the horizontally mirrored image, without extracting again."""
+        xy = self.xy.copy()
+        xy[:, 0] = self.size[0] - 1 - xy[:, 0]
+        d = self.desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS]
+        return Features(xy, np.ascontiguousarray(d.reshape(-1, 128)), self.size)
+
+
+MIRROR_BINS = np.array([(-i) % 8 for i in range(8)])
+NONE = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (0, 0))
+
+
+def settings_of(max_side: int, max_features: int) -> dict:
+    import cv2
+    return {"kind": "rootsift", "max_side": max_side, "max_features": max_features,
+            "version": FEATURES_VERSION, "opencv": cv2.__version__}
+
+
+def extract(data: bytes, max_side: int, max_features: int) -> Features:
+    """RootSIFT features of an image file's bytes; NONE for anything without usable features."""
+    import cv2
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img, _ = open_rgb(io.BytesIO(data), max_pixels=1 << 40, draft_size=max_side)
+    except ValueError:
+        return NONE
+    if min(img.size) < MIN_SIDE:
+        return NONE
+    scale = max_side / max(img.size)
+    if scale < 1:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                         Image.Resampling.BILINEAR)
+    grey = np.asarray(img.convert("L"))
+    sift = cv2.SIFT_create(nfeatures=max_features)
+    keypoints, desc = sift.detectAndCompute(grey, None)
+    if desc is None or len(keypoints) == 0:
+        return NONE
+    desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
+    xy = np.array([k.pt for k in keypoints], dtype=np.float32)
+    return unpack(pack(Features(xy, desc.astype(np.float32), img.size)))
+
+
+def pack(f: Features) -> bytes:
+    """Cache entry: width, height, count, then positions (float32) and descriptors (uint8)."""
+    q = np.clip(np.rint(f.desc * QUANT), 0, 255).astype(np.uint8)
+    head = np.array([f.size[0], f.size[1], f.count], dtype="<u4").tobytes()
+    return head + f.xy.astype("<f4").tobytes() + q.tobytes()
+
+
+def unpack(raw: bytes) -> Features:
+    w, h, n = np.frombuffer(raw[:12], dtype="<u4")
+    xy = np.frombuffer(raw[12:12 + 8 * n], dtype="<f4").reshape(-1, 2)
+    q = np.frombuffer(raw[12 + 8 * n:12 + 8 * n + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    d = q.astype(np.float32)
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    return Features(xy.copy(), d, (int(w), int(h)))
+
+
+class FeatureCache(ContentCache):
+    suffix = ".sift"
+
+    def get(self, key: str) -> Features | None:
+        raw = self.get_bytes(key)
+        if raw is None or len(raw) < 12:
+            return None
+        n = int(np.frombuffer(raw[8:12], dtype="<u4")[0])
+        if len(raw) != 12 + 136 * n:  # torn entry: describe again
+            return None
+        return unpack(raw)
+
+    def put(self, key: str, f: Features) -> None:
+        self.put_bytes(key, pack(f))

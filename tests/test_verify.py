@@ -1,0 +1,202 @@
+"""Geometric verification: local features, RANSAC, mirrors, the feature cache, the verify stage."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from similar import settings
+from similar.features import FeatureCache, extract, settings_of
+from similar.verify import ImageRef, Verifier, check_pair, seed_of, verify_pairs
+
+from conftest import real_photo, run_stage
+
+S = settings.VerifySettings(workers=1)
+
+
+def jpeg(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=90, **kw)
+    return buf.getvalue()
+
+
+def features(img: Image.Image):
+    return extract(jpeg(img), S.max_side, S.features)
+
+
+@pytest.fixture(scope="module")
+def original():
+    return real_photo("astronaut", size=None).resize((400, 400))
+
+
+def copies(original):
+    w, h = original.size
+    return {
+        "crop": original.crop((60, 40, 330, 300)),
+        "rotate": original.rotate(7, Image.Resampling.BICUBIC, expand=True, fillcolor="white"),
+        "halfsize_grey": ImageOps.grayscale(original.resize((w // 2, h // 2))),
+        "mirror": ImageOps.mirror(original),
+        "mirror_crop": ImageOps.mirror(original).crop((30, 30, 370, 370)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["crop", "rotate", "halfsize_grey", "mirror", "mirror_crop"])
+def test_a_known_copy_is_verified(original, kind):
+    r = check_pair(features(original), features(copies(original)[kind]), S, 1)
+    assert r.inliers >= S.min_inliers
+    assert r.mirrored == kind.startswith("mirror")
+    assert r.matches and all(0 <= v <= 1 for p in r.matches for v in p)
+
+
+def test_unrelated_images_stay_below_min_inliers(original):
+    for other in ("coffee", "chelsea", "rocket", "camera"):
+        r = check_pair(features(original), features(real_photo(other, size=None)), S, 1)
+        assert r.inliers < S.min_inliers, other
+
+
+def test_mirrors_need_the_mirror_setting(original):
+    a, b = features(original), features(ImageOps.mirror(original))
+    with_mirror = check_pair(a, b, S, 1)
+    without = check_pair(a, b, settings.VerifySettings(mirror=False), 1)
+    assert with_mirror.inliers >= S.min_inliers and with_mirror.mirrored
+    assert without.inliers < S.min_inliers
+
+
+def test_mirrored_features_are_those_of_the_mirrored_image(original):
+    """Mirroring moves keypoints and permutes descriptors; the permuted descriptors of the
+    image match the extracted ones of its mirror almost one to one."""
+    a, b = features(original).mirrored(), features(ImageOps.mirror(original))
+    sims = a.desc @ b.desc.T
+    best = sims.argmax(axis=1)
+    close = np.linalg.norm(a.xy - b.xy[best], axis=1) < 1.5
+    assert np.mean((sims.max(axis=1) > 0.95) & close) > 0.8
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", "tiny", "blank", "noise"])
+def test_bad_files_give_no_features_never_a_crash(original, data):
+    if data == "tiny":
+        data = jpeg(original.resize((20, 20)))
+    elif data == "blank":
+        data = jpeg(Image.new("RGB", (300, 300), "white"))
+    elif data == "noise":  # features without anything to agree on
+        data = jpeg(Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)))
+    f = extract(data, S.max_side, S.features)
+    r = check_pair(f, features(original), S, 1)
+    assert r.inliers < S.min_inliers and not r.mirrored
+
+
+def test_ransac_is_deterministic(original):
+    a, b = features(original), features(copies(original)["rotate"])
+    assert check_pair(a, b, S, seed_of("a", "b")) == check_pair(a, b, S, seed_of("a", "b"))
+
+
+@pytest.fixture
+def folder(tmp_path, original):
+    pics = {"orig": original, **copies(original), "coffee": real_photo("coffee", size=None),
+            "chelsea": real_photo("chelsea", size=None), "broken": None}
+    refs = {}
+    for name, img in pics.items():
+        path = tmp_path / f"{name}.jpg"
+        data = b"\xff\xd8 broken" if img is None else jpeg(img)
+        path.write_bytes(data)
+        refs[name] = ImageRef(str(path), __import__("hashlib").sha256(data).hexdigest())
+    return refs
+
+
+def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_path):
+    pairs = [("orig", other) for other in sorted(folder) if other != "orig"] * 12
+    cache = tmp_path / "cache"
+    serial, described = verify_pairs(pairs, S, folder, cache, 1)
+    assert described == len(folder)
+    parallel, again = verify_pairs(pairs, S, folder, cache, 2)
+    assert parallel == serial and again == 0
+    by_name = dict(zip([p[1] for p in pairs], serial))
+    assert by_name["broken"].inliers == 0 and by_name["coffee"].inliers < S.min_inliers
+    assert by_name["mirror"].mirrored
+    entries = list(FeatureCache(cache, settings_of(S.max_side, S.features)).folder.rglob("*.sift"))
+    assert len(entries) == len(folder)
+
+
+def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
+    cache = tmp_path / "cache"
+    verify_pairs([("orig", "crop")], S, folder, cache, 1)
+    v = Verifier(S, folder, cache)
+    assert v.features("orig")[1] is False and v.features("rotate")[1] is True
+
+
+# ---------------------------------------------------------------- the stage
+
+def test_verify_stage_outputs(pipeline):
+    root = pipeline.root
+    verified = json.loads((root / "data/verified/neighbours.json").read_text())
+    plain = json.loads((root / "data/neighbours/neighbours.json").read_text())
+    assert [e["reference"] for e in verified] == [e["reference"] for e in plain]
+    for e in verified:
+        ns = e["neighbours"]
+        assert len(ns) == 6 and all(set(n) == {"id", "url", "score", "inliers", "verified", "mirrored"}
+                                    for n in ns)
+        flags = [n["verified"] for n in ns]
+        assert flags == sorted(flags, reverse=True)  # verified first
+        ok = [n["inliers"] for n in ns if n["verified"]]
+        assert ok == sorted(ok, reverse=True)
+        rest = [n["score"] for n in ns if not n["verified"]]
+        assert rest == sorted(rest, reverse=True)
+    # the small collection: each photo's mirror and crop are verified copies
+    astro = {n["id"]: n for n in verified[0]["neighbours"]}
+    assert astro["astronaut_mirror"]["verified"] and astro["astronaut_mirror"]["mirrored"]
+    assert astro["astronaut_crop"]["verified"] and not astro["astronaut_crop"]["mirrored"]
+    m = json.loads((root / "metrics/verify.json").read_text())
+    assert m["pairs"] == 12 and m["verified_pairs"] == 4 and m["mirrored_matches"] == 2
+    assert m["recall@5"] == 1.0 and m["mAP"] == 1.0 and m["candidate_recall"] == 1.0
+    matches = json.loads((root / "data/verified/matches.json").read_text())
+    assert set(matches["astronaut"]) == {"astronaut_mirror", "astronaut_crop"}
+
+
+def test_verify_rerun_is_byte_identical_and_reuses_features(pipeline):
+    root = pipeline.root
+    pipeline.set("paths.feature_cache", ".cache/features")
+    run_stage("verify")
+    first = {p: (root / p).read_bytes() for p in ("data/verified/neighbours.json",
+                                                   "data/verified/matches.json", "metrics/verify.json")}
+    pipeline.set("verify.workers", 2)
+    run_stage("verify")
+    assert {p: (root / p).read_bytes() for p in first} == first
+    assert json.loads((root / "reports/verify.json").read_text())["images_described"] == 0
+
+
+def test_more_candidates_than_bulk_query_listed(pipeline):
+    """verify.top past bulk_query.limit draws the next neighbours from the exact product."""
+    pipeline.set("verify.top", 11)
+    run_stage("verify")
+    verified = json.loads((pipeline.root / "data/verified/neighbours.json").read_text())
+    assert all(len(e["neighbours"]) == 11 for e in verified)
+    assert json.loads((pipeline.root / "metrics/verify.json").read_text())["pairs"] == 22
+
+
+def test_fewer_candidates_leave_the_rest_unchecked(pipeline):
+    pipeline.set("verify.top", 2)
+    run_stage("verify")
+    verified = json.loads((pipeline.root / "data/verified/neighbours.json").read_text())
+    for e in verified:
+        assert [n["inliers"] is None for n in e["neighbours"]] == [False, False, True]
+
+
+def test_method_none_passes_the_cnn_ranking_through(pipeline):
+    pipeline.set("verify.method", "none")
+    run_stage("verify")
+    verified = json.loads((pipeline.root / "data/verified/neighbours.json").read_text())
+    plain = json.loads((pipeline.root / "data/neighbours/neighbours.json").read_text())
+    assert [[(n["id"], n["score"]) for n in e["neighbours"]] for e in verified] == \
+        [[(n["id"], n["score"]) for n in e["neighbours"]] for e in plain]
+    assert all(n["inliers"] is None and not n["verified"] for e in verified for n in e["neighbours"])
+    m = json.loads((pipeline.root / "metrics/verify.json").read_text())
+    q = json.loads((pipeline.root / "metrics/bulk_query.json").read_text())
+    assert m["pairs"] == 0 and m["mAP"] == q["mAP"]
+
+
+def test_without_the_images_verify_says_so(pipeline):
+    import shutil
+    shutil.rmtree(pipeline.root / "images")
+    with pytest.raises(settings.UserError, match="the images are not here.*make pull"):
+        run_stage("verify")

@@ -1,0 +1,115 @@
+"""The code each DVC stage runs: the modules its entry point imports, transitively.
+
+    python -m tools.code_deps           # exit 1 and name the stages whose code deps differ
+    python -m tools.code_deps --write   # rewrite the .py deps of every stage in dvc.yaml
+
+A stage must rerun when any module it imports changes, and only then: dvc.yaml's code deps
+are exactly this list (tests/test_layout.py checks it). Lazy imports inside functions count.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("similar", "stages", "tools")
+
+
+def module_file(name: str) -> Path | None:
+    p = ROOT.joinpath(*name.split("."))
+    if p.with_suffix(".py").is_file():
+        return p.with_suffix(".py")
+    if (p / "__init__.py").is_file():
+        return p / "__init__.py"
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, parents: bool = True) -> set[str]:
+    """Project modules `path` imports (anywhere in the file, lazy imports included); with
+    `parents`, also the packages Python initialises on the way (their code runs too)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}
+    out = set()
+    for m in found:
+        if m.split(".")[0] in PACKAGES and module_file(m):
+            out.add(m)
+            parts = m.split(".")
+            if parents:
+                out |= {".".join(parts[:i]) for i in range(1, len(parts))
+                        if module_file(".".join(parts[:i]))}
+    return out - {name}
+
+
+def all_modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+            if "__pycache__" not in p.parts}
+
+
+def closure(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(imports(module_file(m)))
+    return seen
+
+
+def code_deps(stage: str) -> list[str]:
+    """dvc.yaml's code deps of `stage`: its entry module first, then the library, sorted."""
+    files = sorted(str(module_file(m).relative_to(ROOT)) for m in closure(f"stages.{stage}"))
+    entry = f"stages/{stage}.py"
+    return [entry] + [f for f in files if f != entry]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ruamel.yaml import YAML
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args(argv)
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096
+    rt.indent(mapping=2, sequence=4, offset=2)
+    dvc_file = ROOT / "dvc.yaml"
+    data = rt.load(dvc_file.read_text())
+    stale = []
+    for stage, spec in data["stages"].items():
+        deps = spec["deps"]
+        code = [d for d in deps if str(d).endswith(".py")]
+        wanted = code_deps(stage)
+        if code != wanted:
+            stale.append(stage)
+            others = [d for d in deps if not str(d).endswith(".py")]
+            deps.clear()
+            deps.extend(wanted + others)
+    if args.write and stale:
+        with open(dvc_file, "w") as fh:
+            rt.dump(data, fh)
+        print(f"dvc.yaml: code deps rewritten for {', '.join(stale)}")
+    elif stale:
+        print(f"dvc.yaml: code deps differ for {', '.join(stale)}; run `python -m tools.code_deps --write`",
+              file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
