@@ -1,4 +1,4 @@
-"""The preview: an offline HTML page of every reference and its neighbours, to review by eye.
+"""The preview: offline HTML pages to review by eye, the neighbour lists and the groups of copies.
 
 Thumbnails are small local JPEGs made here, so the page works from file:// with no
 network (`preview.thumbnails: iiif` asks the IIIF server for them instead, falling back to
@@ -6,12 +6,14 @@ local ones for URLs that are not Image API URLs); every image links to its IIIF 
 http(s) URLs become links). The page is split into pages of `preview.per_page`
 references; images load lazily. Next to each neighbour the reviewer marks match / not a
 match (mouse or keys); marks live in the browser and export as a CSV that `data.groups`
-accepts as ground truth.
+accepts as ground truth. The groups pages show each group of copies (largest first) with
+every member's book; the reviewer marks a member that does not belong, or confirms a
+group, into the same marks, so corrections flow back into the next run's ground truth.
 """
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jinja2
 from PIL import Image
@@ -43,31 +45,43 @@ def make_thumbnail(source: Path, target: Path, size: int) -> bool:
     return True
 
 
-def page_name(number: int) -> str:
-    return "index.html" if number == 1 else f"page-{number}.html"
+def page_name(number: int, prefix: str = "") -> str:
+    if not prefix:
+        return "index.html" if number == 1 else f"page-{number}.html"
+    return f"{prefix}.html" if number == 1 else f"{prefix}-{number}.html"
 
 
-def card(item: dict, thumbs: dict[str, str], views: dict[str, str]) -> dict:
+def book_of(path: str) -> str:
+    """The folder an image lies in (its book, in a collection filed by book)."""
+    return str(PurePosixPath(path).parent) if "/" in path else ""
+
+
+def card(item: dict, thumbs: dict[str, str], views: dict[str, str], books: dict[str, str]) -> dict:
     url = item.get("url")
     return {"id": item["id"], "url": safe_link(url), "unsafe_url": bool(url) and not safe_link(url),
             "thumb": thumbs.get(item["id"]), "view": views.get(item["id"]) or thumbs.get(item["id"]),
             "score": item.get("score"), "inliers": item.get("inliers"),
-            "verified": bool(item.get("verified")), "mirrored": bool(item.get("mirrored"))}
+            "verified": bool(item.get("verified")), "mirrored": bool(item.get("mirrored")),
+            "book": books.get(item["id"], "")}
+
+
+def shown(n: dict, min_score: float) -> bool:
+    return n.get("score") is None or n["score"] >= min_score or bool(n.get("verified"))
 
 
 def build_pages(entries: list[dict], per_page: int, min_score: float, thumbs: dict[str, str],
-                views: dict[str, str] | None = None, matches: dict | None = None):
+                views: dict[str, str] | None = None, matches: dict | None = None,
+                books: dict[str, str] | None = None):
     """Template context per page: references with their shown neighbours, and the matched
     points of the verified pairs among them."""
-    views, matches = views or {}, matches or {}
+    views, matches, books = views or {}, matches or {}, books or {}
     total = max(1, -(-len(entries) // per_page))
     for number in range(1, total + 1):
         chunk = entries[(number - 1) * per_page: number * per_page]
-        refs = [{"reference": card(e["reference"], thumbs, views),
-                 "neighbours": [card(n, thumbs, views) for n in e["neighbours"]
-                                if n["score"] >= min_score or n.get("verified")],
-                 "hidden": sum(1 for n in e["neighbours"]
-                               if n["score"] < min_score and not n.get("verified")),
+        refs = [{"reference": card(e["reference"], thumbs, views, books),
+                 "neighbours": [card(n, thumbs, views, books) for n in e["neighbours"]
+                                if shown(n, min_score)],
+                 "hidden": sum(1 for n in e["neighbours"] if not shown(n, min_score)),
                  "number": (number - 1) * per_page + i + 1}
                 for i, e in enumerate(chunk)]
         page_matches = {e["reference"]["id"]: matches[e["reference"]["id"]]
@@ -90,38 +104,53 @@ def environment() -> jinja2.Environment:
 
 def render(entries: list[dict], out_dir: Path, per_page: int, min_score: float,
            thumbs: dict[str, str], title: str, views: dict[str, str] | None = None,
-           matches: dict | None = None) -> int:
+           matches: dict | None = None, books: dict[str, str] | None = None,
+           view: str = "lists", nav: list | None = None, key: str | None = None) -> int:
+    """Write the pages of one view ("lists": references and neighbours; "groups": groups and
+    their members); `key` names the marks, so that both views share them."""
     template = environment().get_template("preview.html.j2")
+    prefix = "" if view == "lists" else view
     pages = 0
     for number, total, refs, page_matches in build_pages(entries, per_page, min_score, thumbs,
-                                                         views, matches):
+                                                         views, matches, books):
         html = template.render(title=title, refs=refs, page=number, pages=total,
-                               page_names=[page_name(i) for i in range(1, total + 1)],
+                               page_names=[page_name(i, prefix) for i in range(1, total + 1)],
                                references=len(entries), min_score=min_score,
-                               storage_key=storage_key(entries), matches=page_matches)
-        (out_dir / page_name(number)).write_text(html, encoding="utf-8")
+                               storage_key=key or storage_key(entries), matches=page_matches,
+                               view=view, nav=nav or [])
+        (out_dir / page_name(number, prefix)).write_text(html, encoding="utf-8")
         pages += 1
     return pages
 
 
 def shown_ids(entries: list[dict], min_score: float) -> dict[str, str | None]:
-    """id -> URL of every image a list page shows."""
+    """id -> URL of every image the pages show."""
     urls = {}
     for e in entries:
-        for item in [e["reference"], *(n for n in e["neighbours"]
-                                       if n["score"] >= min_score or n.get("verified"))]:
+        for item in [e["reference"], *(n for n in e["neighbours"] if shown(n, min_score))]:
             urls.setdefault(item["id"], item.get("url"))
     return urls
+
+
+def group_entries(found: list[dict]) -> list[dict]:
+    """groups.json as pages of entries: the group's name member first, then the others."""
+    out = []
+    for g in found:
+        members = {m["id"]: m for m in g["members"]}
+        head = members[g["group"]]
+        out.append({"reference": {"id": head["id"], "url": head.get("url")},
+                    "neighbours": [{"id": m["id"], "url": m.get("url"), "score": None}
+                                   for m in g["members"] if m["id"] != g["group"]]})
+    return out
 
 
 class Pictures:
     """Thumbnails and larger views of images: local JPEGs made once, or IIIF URLs."""
 
-    def __init__(self, s: Settings, folder: Path):
+    def __init__(self, s: Settings, folder: Path, index: dict[str, str]):
         self.s = s
         self.folder = folder
-        self.index = {r["id"]: r["path"] for r in read_csv(require_file(
-            s.paths.image_index, "image index", "run `dvc repro embed`"))}
+        self.index = index
         self.missing = 0
 
     def make(self, urls: dict[str, str | None], size: int, sub: str) -> dict[str, str]:
@@ -132,6 +161,8 @@ class Pictures:
             name = thumb_name(iid)
             if remote:
                 out[iid] = remote
+            elif (self.folder / sub / name).is_file():
+                out[iid] = f"{sub}/{name}"
             elif iid in self.index and make_thumbnail(self.s.data.images / self.index[iid],
                                                       self.folder / sub / name, size):
                 out[iid] = f"{sub}/{name}"
@@ -145,19 +176,30 @@ def build_preview(s: Settings) -> None:
     entries = read_json(require_file(s.paths.verified, "verified neighbours",
                                      "run `dvc repro verify`"))
     matches = read_json(require_file(s.paths.matches, "matched points", "run `dvc repro verify`"))
+    grouped = group_entries(read_json(require_file(s.paths.groups_json, "groups",
+                                                   "run `dvc repro groups`")))
+    index = {r["id"]: r["path"] for r in read_csv(require_file(
+        s.paths.image_index, "image index", "run `dvc repro embed`"))}
+    books = {iid: book_of(path) for iid, path in index.items()}
+    nav = [("lists", "index.html"), ("groups", "groups.html")]
+    key = storage_key(entries)
     out = s.paths.preview
     with atomic_dir(out) as tmp:
-        pictures = Pictures(s, tmp)
+        pictures = Pictures(s, tmp, index)
         urls = shown_ids(entries, v.min_score)
-        thumbs = pictures.make(urls, v.thumb_size, THUMBS)
+        thumbs = pictures.make({**shown_ids(grouped, -1.0), **urls}, v.thumb_size, THUMBS)
         in_pairs = {i for ref, found in matches.items() for i in (ref, *found)}
         views = pictures.make({i: u for i, u in urls.items() if i in in_pairs}, VIEW_SIZE, VIEWS)
         pages = render(entries, tmp, v.per_page, v.min_score, thumbs,
                        title=f"Similar images: {len(entries)} references", views=views,
-                       matches=matches)
+                       matches=matches, books=books, nav=nav, key=key)
+        group_pages = render(grouped, tmp, v.per_page, -1.0, thumbs,
+                             title=f"Groups of copies: {len(grouped)} groups", books=books,
+                             view="groups", nav=nav, key=key)
     remote = sum(1 for t in thumbs.values() if not t.startswith(THUMBS))
-    print(f"preview: {len(entries)} references on {pages} page(s), {len(thumbs) - remote} local "
-          f"and {remote} IIIF thumbnails -> {out / 'index.html'}")
+    print(f"preview: {len(entries)} references on {pages} page(s), {len(grouped)} groups on "
+          f"{group_pages} page(s), {len(thumbs) - remote} local and {remote} IIIF thumbnails "
+          f"-> {out / 'index.html'}")
     if pictures.missing:
         warn(f"{pictures.missing} images had no readable file under {s.data.images}; "
              "shown without thumbnail")

@@ -206,6 +206,17 @@ class VerifySettings:
 
 
 @dataclass(frozen=True)
+class GroupsSettings:
+    k: int = param(20, "candidate edges: each image's first k graph neighbours (at most graph.k)",
+                   lo=1, hi=1000)
+    min_score: float = param(0.0, "candidate edges: at least this score", lo=-1.0, hi=1.0)
+    mutual: bool = param(False, "candidate edges: only pairs in each other's lists")
+    verify: bool = param(True, "keep a candidate edge only when the verifier confirms it")
+    min_inliers: int = param(15, "RANSAC inliers that confirm an edge (matching as verify.*)",
+                             lo=3, hi=10000)
+
+
+@dataclass(frozen=True)
 class PreviewSettings:
     thumbnails: str = param("local", "local: small JPEGs made here; iiif: from the IIIF server",
                             choices=("local", "iiif"))
@@ -244,6 +255,11 @@ class PathSettings:
     verified: Path = param(Path("data/verified/neighbours.json"), "verify: re-ranked neighbour lists")
     matches: Path = param(Path("data/verified/matches.json"), "verify: matched points of verified pairs")
     verify_metrics: Path = param(Path("metrics/verify.json"), "verify metrics")
+    groups_csv: Path = param(Path("data/groups/groups.csv"), "groups: id,group of grouped images")
+    groups_json: Path = param(Path("data/groups/groups.json"), "groups: members and verified edges")
+    groups_metrics: Path = param(Path("metrics/groups.json"), "groups metrics")
+    groups_plot: Path = param(Path("plots/groups_threshold.csv"), "groups plot: precision and recall "
+                              "against min_score")
     preview: Path = param(Path("data/preview"), "preview: the HTML pages")
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
@@ -251,7 +267,8 @@ class PathSettings:
 GROUPS: dict[str, type] = {
     "data": DataSettings, "embed": EmbedSettings, "reduce": ReduceSettings,
     "attach_iiif": AttachIiifSettings, "qdrant": QdrantSettings, "bulk_query": BulkQuerySettings,
-    "graph": GraphSettings, "verify": VerifySettings, "preview": PreviewSettings,
+    "graph": GraphSettings, "verify": VerifySettings, "groups": GroupsSettings,
+    "preview": PreviewSettings,
     "paths": PathSettings,
 }
 
@@ -266,6 +283,7 @@ class Settings:
     bulk_query: BulkQuerySettings
     graph: GraphSettings
     verify: VerifySettings
+    groups: GroupsSettings
     preview: PreviewSettings
     paths: PathSettings
     source: str = "params.yaml"

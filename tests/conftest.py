@@ -124,7 +124,7 @@ def run_stage(name: str) -> None:
 def pipeline(small_collection):
     """The small collection, run through every stage in-process."""
     for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify",
-                  "preview"):
+                  "groups", "preview"):
         run_stage(stage)
     return small_collection
 

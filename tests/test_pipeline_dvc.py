@@ -35,7 +35,8 @@ def repo(tmp_path_factory):
 
 def test_first_repro_runs_every_stage(repo):
     proj, _, out = repo
-    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "preview"):
+    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify",
+                  "groups", "preview"):
         assert f"Running stage '{stage}'" in out
 
 
@@ -69,9 +70,11 @@ def test_forced_repro_is_byte_identical(repo):
     proj, env, _ = repo
     files = ["data/vectors/vectors.jsonl", "data/neighbours/neighbours.json",
              "data/ingest/receipt.json", "data/graph/knn.npz", "data/reduced/pca.npz",
-             "data/embeddings/failed.csv", "data/embeddings/images.csv"] + [
+             "data/embeddings/failed.csv", "data/embeddings/images.csv",
+             "data/verified/neighbours.json", "data/verified/matches.json",
+             "data/groups/groups.csv", "data/groups/groups.json"] + [
         f"metrics/{m}.json" for m in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query",
-                                      "graph")]
+                                      "graph", "verify", "groups")]
     before = {f: (proj / f).read_bytes() for f in files}
     sh([sys.executable, "-m", "dvc", "repro", "-f"], proj, env)
     assert {f: (proj / f).read_bytes() for f in files} == before
@@ -104,6 +107,10 @@ def test_every_metric_present_and_in_range(repo):
     q = m["bulk_query"]
     for key in ("ann_recall@10", "recall@1", "recall@5", "recall@10", "mAP"):
         assert 0 <= q[key] <= 1, key
+    v = json.loads((proj / "metrics/verify.json").read_text())
+    assert v["mAP"] >= q["mAP"] and v["verified_pairs"] > 0 and v["mAP"] <= 1
+    g = json.loads((proj / "metrics/groups.json").read_text())
+    assert g["groups"] > 0 and g["pairwise_precision"] >= 0.9
     assert q["recall@1"] <= q["recall@5"] <= q["recall@10"]
     assert -1 <= q["mean_score@10"] <= q["mean_top1_score"] <= 1
 

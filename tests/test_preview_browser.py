@@ -116,3 +116,53 @@ def test_exported_marks_cannot_run_as_spreadsheet_formulas(pipeline, browser_pag
         "reference,neighbour,match", "'=1+2,'@SUM(A1),1", "'=1+2,plain,1"]
     assert read_groups(csv_path) == {"=1+2": "=1+2", "@SUM(A1)": "=1+2", "plain": "=1+2"}
     assert errors == []
+
+
+def test_match_view_draws_the_matched_points(pipeline, browser_page):
+    page, errors = browser_page
+    page.goto((pipeline.root / "data/preview/index.html").as_uri())
+    page.wait_for_load_state("load")
+    section = page.locator("section.ref").first
+    badge = section.locator(".badge").first
+    figure = badge.locator("xpath=ancestor::figure")
+    reference = section.get_attribute("data-reference")
+    neighbour = figure.get_attribute("data-neighbour")
+    badge.click()
+    page.wait_for_function("() => document.querySelectorAll('#mv-lines line').length > 0")
+    matches = json.loads((pipeline.root / "data/verified/matches.json").read_text())
+    assert page.locator("#mv-lines line").count() == len(matches[reference][neighbour]["points"])
+    assert page.locator("#mv-left").evaluate("i => i.complete && i.naturalWidth > 0")
+    assert page.locator("#mv-right").evaluate("i => i.complete && i.naturalWidth > 0")
+    assert neighbour in page.locator("#mv-caption").inner_text()
+    page.screenshot(path=str(ROOT / "reports" / "preview-match.png"))
+    page.keyboard.press("Escape")
+    assert not page.locator("#matchview").is_visible()
+    assert errors == []
+
+
+def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp_path):
+    from similar.groundtruth import read_groups
+    page, errors = browser_page
+    page.goto((pipeline.root / "data/preview/groups.html").as_uri())
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+    seen = page.evaluate(VISIBLE_IMAGES_LOADED)
+    assert seen["count"] >= 3 and seen["broken"] == []
+    section = page.locator("section.ref").first
+    group = section.get_attribute("data-reference")
+    members = section.locator("figure[data-neighbour]")
+    out = members.first.get_attribute("data-neighbour")
+    members.first.locator("button.mark.no").click()   # does not belong
+    section.locator("button.confirm").click()          # the rest does
+    page.screenshot(path=str(ROOT / "reports" / "preview-groups.png"))
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    csv_path = tmp_path / "marks.csv"
+    download.value.save_as(csv_path)
+    lines = csv_path.read_text().splitlines()
+    assert f"{group},{out},0" in lines
+    kept = [m.get_attribute("data-neighbour") for m in members.all()][1:]
+    assert all(f"{group},{m},1" in lines for m in kept)
+    truth = read_groups(csv_path)
+    assert out not in truth and all(truth[m] == truth[group] for m in kept)
+    assert errors == []

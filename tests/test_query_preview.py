@@ -130,6 +130,7 @@ def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
     pipeline.set("bulk_query.references", "all")
     run_stage("bulk_query")
     run_stage("verify")
+    run_stage("groups")
     pipeline.set("preview.thumbnails", "iiif")
     run_stage("preview")
     html = (root / "data/preview/index.html").read_text()

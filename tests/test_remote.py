@@ -86,7 +86,7 @@ def assert_query_side_clean(clone, env, pulled_everything=False):
     stages = ["ingest", "bulk_query", "graph"] + (["preview"] if pulled_everything else [])
     assert "up to date" in sh(["dvc", "status", *stages], clone, env)
     stale = set(json.loads(sh(["dvc", "status", "--json"], clone, env)))
-    assert stale <= {"embed", "reduce", "attach_iiif", "verify", "preview"}
+    assert stale <= {"embed", "reduce", "attach_iiif", "verify", "groups", "preview"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

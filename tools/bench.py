@@ -40,7 +40,7 @@ from similar.files import write_json
 # process, because Linux carries a parent's peak RSS into every child it starts
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("embed", "embed_gpu", "store", "graph", "scale")
+SECTIONS = ("embed", "embed_gpu", "store", "graph", "verify", "groups", "scale")
 MODEL = "efficientnet_b3"
 QUICK_MODEL = "efficientnet_b0"  # --quick: startup dominates; a small model keeps it under a minute
 
@@ -300,6 +300,82 @@ def bench_scale(work: Path, n: int, refs: int) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- groups and verification
+
+def synthetic_graph(n: int, k: int, seed: int = 5) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A kNN graph of n images: random weak neighbours, and one image in ten in a planted
+    group of 2 to 8 copies whose members are each other's best neighbours."""
+    rng = np.random.default_rng(seed)
+    ids = [f"p{i:07d}" for i in range(n)]
+    neighbours = rng.integers(0, n - 1, size=(n, k), dtype=np.int64)
+    neighbours += neighbours >= np.arange(n)[:, None]  # never itself
+    scores = np.sort(rng.uniform(0.0, 0.6, size=(n, k)).astype(np.float32), axis=1)[:, ::-1]
+    start = 0
+    while start < n // 10:
+        size = int(rng.integers(2, 9))
+        members = np.arange(start, start + size) * 10
+        members = members[members < n]
+        for j, m in enumerate(members):
+            others = [o for o in members if o != m][:k]
+            neighbours[m, :len(others)] = others
+            scores[m, :len(others)] = np.linspace(0.95, 0.8, len(others))
+        start += size
+    return ids, neighbours.astype(np.int32), scores
+
+
+def bench_groups(work: Path, n: int, k: int = 20, min_score: float = 0.7) -> dict:
+    """The groups stage (whole process, no verification) on a synthetic graph of n images."""
+    from similar.graph import write_graph
+    proj = work / f"groups-{n}"
+    for d in ("data/graph", "data/embeddings", "data/vectors"):
+        (proj / d).mkdir(parents=True)
+    ids, neighbours, scores = synthetic_graph(n, k)
+    write_graph(proj / "data/graph/knn.npz", ids, neighbours, scores)
+    with open(proj / "data/embeddings/images.csv", "w") as fh:
+        fh.write("id,path,width,height,sha256\n")
+        fh.writelines(f"{i},{i}.jpg,1600,1200,-\n" for i in ids)
+    with open(proj / "data/vectors/vectors.jsonl", "w") as fh:
+        fh.writelines(f'{{"id":"{i}","url":null,"vector":[0.0]}}\n' for i in ids)
+    (proj / "groups.csv").write_text("id,group\n")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["groups"] = "groups.csv"
+    params["groups"].update(k=k, min_score=min_score, verify=False)
+    (proj / "params.yaml").write_text(yaml.safe_dump(params))
+    seconds, rss = run_process([sys.executable, "-m", "stages.groups"], proj)
+    m = json.loads((proj / "metrics/groups.json").read_text())
+    shutil.rmtree(proj)
+    return {"images": n, "k": k, "min_score": min_score, "seconds": round(seconds, 2),
+            "peak_rss_mb": rss, "groups": m["groups"], "grouped_images": m["grouped_images"]}
+
+
+def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict:
+    """Pairs/s of the verifier on a sample collection: fresh (every image described) and
+    with the features cached, on all cores; copies and unrelated pairs mixed."""
+    from similar import settings
+    from similar.files import read_csv, sha256_file
+    from similar.verify import ImageRef, verify_pairs
+    from tools.sample import build
+    build(work / "vsample", pictures)
+    rows = read_csv(work / "vsample/groups.csv")
+    paths = {p.stem: p for p in (work / "vsample/images").rglob("*.jpg")}
+    images = {r["id"]: ImageRef(str(paths[r["id"]]), sha256_file(paths[r["id"]])) for r in rows}
+    ids = sorted(images)
+    rng = np.random.default_rng(7)
+    pairs = [(ids[i], ids[j]) for i, j in rng.integers(0, len(ids), size=(pictures * pairs_per_picture, 2))
+             if i != j]
+    s = settings.defaults().verify
+    cache = work / "features"
+    start = time.perf_counter()
+    verify_pairs(pairs, s, images, cache, s.workers)
+    fresh = time.perf_counter() - start
+    start = time.perf_counter()
+    verify_pairs(pairs, s, images, cache, s.workers)
+    cached = time.perf_counter() - start
+    return {"images": len(ids), "pairs": len(pairs), "workers": os.cpu_count(),
+            "fresh_pairs_per_second": round(len(pairs) / fresh, 1),
+            "pairs_per_second": round(len(pairs) / cached, 1)}
+
+
 # ---------------------------------------------------------------- graph
 
 def bench_graph(work: Path, n: int, k: int = 20) -> dict:
@@ -490,6 +566,14 @@ def table(report: dict) -> str:
         rows.append((f"graph {gr['points']} x {gr['k']} ({gr['engine']}) / faiss.knn, whole processes",
                      f"{gr['seconds_100k']} s / {gr['faiss_seconds_100k']} s = {gr['ratio']}, "
                      f"peak RSS {gr['peak_rss_mb']} MiB"))
+    vf = report.get("verify")
+    if vf:
+        rows.append((f"verify, {vf['pairs']} pairs on {vf['workers']} cores",
+                     f"{vf['pairs_per_second']} pairs/s cached, {vf['fresh_pairs_per_second']} fresh"))
+    gp = report.get("groups")
+    if gp:
+        rows.append((f"groups {gp['images']} x {gp['k']}, unverified, whole process",
+                     f"{gp['seconds']} s, peak RSS {gp['peak_rss_mb']} MiB, {gp['groups']} groups"))
     for s in report.get("scale", []):
         for stage in ("attach_iiif", "ingest", "bulk_query", "bulk_query_store"):
             rows.append((f"scale {s['points']}: {stage}",
@@ -508,6 +592,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--points", type=int, default=20000, help="store comparison (in-process)")
     ap.add_argument("--scale-points", type=int, default=200000, help="stage processes at scale")
     ap.add_argument("--graph-points", type=int, default=100000)
+    ap.add_argument("--groups-points", type=int, default=1000000)
     ap.add_argument("--references", type=int, default=1000)
     ap.add_argument("--gpu-images", type=int, default=16000, help="scans for the GPU embed run")
     ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
@@ -520,6 +605,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.repeat, args.images, args.points, args.references = 1, 6, 2000, 100
         args.scale_points, args.graph_points, args.gpu_images = 2000, 2000, 256
+        args.groups_points = 5000
     only = [x for x in args.only.split(",") if x]
     unknown = set(only) - set(SECTIONS)
     if unknown:
@@ -543,6 +629,10 @@ def main(argv: list[str] | None = None) -> None:
                                                                  args.repeat)
         if "graph" in sections:
             report["graph"] = bench_graph(work, args.graph_points)
+        if "verify" in sections:
+            report["verify"] = bench_verify(work, 8 if args.quick else 64)
+        if "groups" in sections:
+            report["groups"] = bench_groups(work, args.groups_points)
         if "scale" in sections:
             report["scale"] = [bench_scale_in_child(work, args.scale_points, args.references)]
     # a quick or partial run never overwrites the figures of a full one

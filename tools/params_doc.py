@@ -28,6 +28,7 @@ GROUP_NOTES = {
     "bulk_query": "neighbours of the reference images (stage bulk_query)",
     "graph": "the exact kNN graph of the whole collection (stage graph)",
     "verify": "geometric verification of the neighbours (stage verify)",
+    "groups": "groups of copies over the whole collection (stage groups)",
     "preview": "the review pages (stage preview)",
     "paths": "where every stage writes; dvc.yaml reads the same values",
 }
