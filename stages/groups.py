@@ -97,8 +97,10 @@ def main() -> None:
     summary = (f", pairwise precision {metrics['pairwise_precision']:.3f} recall "
                f"{metrics['pairwise_recall']:.3f} F1 {metrics['pairwise_f1']:.3f} (CNN alone "
                f"{metrics['cnn_only_pairwise_f1']:.3f})") if truth else ""
+    rate = f" ({len(a) / seconds:.0f} pairs/s)" if g.verify and seconds else ""
     print(f"groups: {len(found)} groups of {len(rows)} images, largest {metrics['largest_group']}, "
-          f"{metrics['edges_verified']} of {len(a)} candidate edges kept, {seconds:.1f}s{summary}")
+          f"{metrics['edges_verified']} of {len(a)} candidate edges kept, {seconds:.1f}s{rate}"
+          f"{summary}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,12 @@ def test_quick_bench_reports_every_key(tmp_path):
         assert report["scale"][0][stage]["peak_rss_mib"] > 0
     assert "embed speedup fp32" in proc.stdout.splitlines()[0]  # ratios first
     assert report["embed_gpu"].get("skipped") or report["embed_gpu"]["pil"]["stage_ips"] > 0
+    graph = report["graph"]
+    assert graph["seconds_100k"] > 0 and graph["faiss_seconds_100k"] > 0 and graph["ratio"] > 0
+    assert graph["peak_rss_mb"] > 0 and graph["neighbours_agreeing_with_faiss"] > 0.99
+    assert report["verify"]["pairs_per_second"] > 0 and report["verify"]["fresh_pairs_per_second"] > 0
+    assert report["groups"]["seconds"] > 0 and report["groups"]["groups"] > 0
+    assert report["scale"][0]["bulk_query_store"]["seconds"] > 0
 
 
 def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):

@@ -1,6 +1,6 @@
 """`make bench`: every stage measured side by side with the approach it replaces.
 
-    python -m tools.bench [--quick] [--scale N] [--repeat 3]
+    python -m tools.bench [--quick] [--scale N] [--repeat 3] [--only embed,graph,...]
 
 * embed: images/s of our stage (whole process, fp32 and bf16) against the original
   per-image loop (whole process), on the same realistic scans with the same weights file;
@@ -9,8 +9,14 @@
 * ingest: points/s into our store against qdrant-client's local mode.
 * bulk_query: references/s, batched by point id, against the two-step loop (retrieve the
   vector, then search with it, one reference at a time) on the same store; recall@50.
-* scale: attach_iiif, ingest and bulk_query as real stage processes on N synthetic vectors:
-  seconds and peak RSS each. `--scale N` runs only this part.
+* embed_gpu: on a machine with CUDA, the stage (PIL and nvjpeg decoding) against the seed
+  loop on the GPU, the model-only and the decode ceilings; elsewhere, it says it was skipped.
+* graph: the graph stage against faiss.knn, whole processes, on 100k synthetic vectors.
+* verify: pairs/s of the verifier on a sample collection, features fresh and cached.
+* groups: the groups stage without verification on a synthetic 1M-image graph.
+* scale: attach_iiif, ingest and bulk_query (product, and the store's exact search) as real
+  stage processes on N synthetic vectors (default 200k): seconds and peak RSS each.
+  `--scale N` runs only this part.
 
 Medians of `--repeat` runs. Writes reports/bench.json and prints a table, ratios first.
 Nothing here is asserted; `--quick` runs all of it on tiny sizes so a test keeps it working.
@@ -136,8 +142,9 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
                 shutil.rmtree(cache, ignore_errors=True)
             times.append(run_process(embed, proj)[0])
             reports.append(json.loads((proj / "reports/embed.json").read_text()))
-        stage[precision] = {k: statistics.median(r[k] for r in reports)
-                            for k in ("images_per_second", "startup_seconds")}
+        if not keep_cache:  # a first run's figures, not a cached rerun's
+            stage[precision] = {k: statistics.median(r[k] for r in reports)
+                                for k in ("images_per_second", "startup_seconds")}
         return statistics.median(times), np.load(proj / "data/embeddings/vectors.npy")
 
     baseline_out = work / "baseline.npz"
@@ -258,24 +265,44 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
 
 # ---------------------------------------------------------------- scale
 
-def bench_scale_in_child(work: Path, n: int, refs: int) -> dict:
-    """bench_scale in a fresh small process, so the stages' peak RSS is their own."""
-    out = work / f"scale-{n}.json"
-    run_process([sys.executable, "-m", "tools.bench", "--scale", str(n), "--references",
-                 str(refs), "--scale-out", str(out)], ROOT)
+def in_child(section: str, work: Path, n: int, refs: int = 0) -> dict:
+    """A section run from a fresh small process: Linux carries a process's peak RSS into the
+    processes it starts, so the stage processes' figures are their own only from a small one."""
+    out = work / f"{section}-{n}.json"
+    run_process([sys.executable, "-m", "tools.bench", "--child", section, "--child-points", str(n),
+                 "--references", str(refs), "--child-out", str(out)], ROOT)
     return json.loads(out.read_text())
+
+
+def run_child(section: str, n: int, refs: int, out: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{section}-") as tmp:
+        run = {"scale": lambda: bench_scale(Path(tmp), n, refs),
+               "graph": lambda: bench_graph(Path(tmp), n),
+               "groups": lambda: bench_groups(Path(tmp), n)}[section]
+        out.write_text(json.dumps(run()))
+
+
+def write_index(proj: Path, ids: list[str]) -> None:
+    """A scratch project's images.csv for synthetic ids."""
+    (proj / "data/embeddings").mkdir(parents=True, exist_ok=True)
+    with open(proj / "data/embeddings/images.csv", "w") as fh:
+        fh.write("id,path,width,height,sha256\n")
+        fh.writelines(f"{i},{i}.jpg,1600,1200,-\n" for i in ids)
+
+
+def vector_project(proj: Path, n: int, seed: int) -> list[str]:
+    """A scratch project holding n synthetic reduced vectors and their images.csv."""
+    (proj / "data/reduced").mkdir(parents=True)
+    ids, x = synthetic(n, seed=seed)
+    np.save(proj / "data/reduced/vectors.npy", x)
+    write_index(proj, ids)
+    return ids
 
 
 def bench_scale(work: Path, n: int, refs: int) -> dict:
     """attach_iiif, ingest and bulk_query as real processes on n synthetic vectors."""
     proj = work / f"scale-{n}"
-    (proj / "data/reduced").mkdir(parents=True)
-    (proj / "data/embeddings").mkdir(parents=True)
-    ids, x = synthetic(n, seed=2)
-    np.save(proj / "data/reduced/vectors.npy", x)
-    with open(proj / "data/embeddings/images.csv", "w") as fh:
-        fh.write("id,path,width,height\n")
-        fh.writelines(f"{i},{i}.jpg,1600,1200\n" for i in ids)
+    ids = vector_project(proj, n, seed=2)
     with open(proj / "iiif.csv", "w") as fh:
         fh.write("id,iiif_url\n")
         fh.writelines(f"{i},https://iiif.example.org/iiif/3/{i}/full/max/0/default.jpg\n" for i in ids)
@@ -296,8 +323,43 @@ def bench_scale(work: Path, n: int, refs: int) -> dict:
         out[name] = {"seconds": round(seconds, 2), "peak_rss_mib": rss}
     out["bulk_query_speedup"] = round(out["bulk_query_store"]["seconds"] /
                                       out["bulk_query"]["seconds"], 1)
+    out["exact_options"] = exact_options(proj, [ids[i] for i in sorted(chosen)])
     shutil.rmtree(proj)
     return out
+
+
+def exact_options(proj: Path, refs: list[str], limit: int = 50) -> dict:
+    """bulk_query's two ways to search exactly, in-process on the loaded scale project: the
+    references' matrix product, and Qdrant's exact search asked for limit + 1 without a
+    filter (the reference itself dropped), beside today's filtered search; seconds each."""
+    from similar import query
+    from similar.ranking import rank
+    from similar.store.edge import EdgeStore
+    start = time.perf_counter()
+    ids, urls = query.read_ids_urls(proj / "data/vectors/vectors.jsonl")
+    x = query.product_matrix(proj / "data/reduced/vectors.npy", len(ids), "cosine")
+    product, _ = query.search_product(x, ids, urls, refs, limit)
+    product_s = time.perf_counter() - start
+    store = EdgeStore(proj / "data/qdrant", "onit")
+    store.count()  # opening the shard is not the search
+    found = store.fetch(refs)
+    vectors = np.stack([found[r][1] for r in refs])
+    start = time.perf_counter()
+    unfiltered = []
+    for s in range(0, len(refs), 64):
+        hits = store.search_vectors(vectors[s:s + 64], limit + 1, True, None)
+        unfiltered += [rank(h, limit, exclude=r) for h, r in zip(hits, refs[s:s + 64])]
+    unfiltered_s = time.perf_counter() - start
+    start = time.perf_counter()
+    store.search_vectors(vectors, limit, True, None, exclude=refs)
+    filtered_s = time.perf_counter() - start
+    store.close()
+    same = np.mean([[n["id"] for n in e["neighbours"]] == [h.id for h in u]
+                    for e, u in zip(product, unfiltered)])
+    return {"product_seconds": round(product_s, 2), "store_unfiltered_seconds": round(unfiltered_s, 2),
+            "store_filtered_seconds": round(filtered_s, 2),
+            "store_unfiltered_over_product": round(unfiltered_s / product_s, 1),
+            "same_lists": round(float(same), 4)}
 
 
 # ---------------------------------------------------------------- groups and verification
@@ -327,13 +389,11 @@ def bench_groups(work: Path, n: int, k: int = 20, min_score: float = 0.7) -> dic
     """The groups stage (whole process, no verification) on a synthetic graph of n images."""
     from similar.graph import write_graph
     proj = work / f"groups-{n}"
-    for d in ("data/graph", "data/embeddings", "data/vectors"):
+    for d in ("data/graph", "data/vectors"):
         (proj / d).mkdir(parents=True)
     ids, neighbours, scores = synthetic_graph(n, k)
     write_graph(proj / "data/graph/knn.npz", ids, neighbours, scores)
-    with open(proj / "data/embeddings/images.csv", "w") as fh:
-        fh.write("id,path,width,height,sha256\n")
-        fh.writelines(f"{i},{i}.jpg,1600,1200,-\n" for i in ids)
+    write_index(proj, ids)
     with open(proj / "data/vectors/vectors.jsonl", "w") as fh:
         fh.writelines(f'{{"id":"{i}","url":null,"vector":[0.0]}}\n' for i in ids)
     (proj / "groups.csv").write_text("id,group\n")
@@ -381,13 +441,7 @@ def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict
 def bench_graph(work: Path, n: int, k: int = 20) -> dict:
     """The graph stage (whole process) against faiss.knn (whole process) on the same vectors."""
     proj = work / f"graph-{n}"
-    (proj / "data/reduced").mkdir(parents=True)
-    (proj / "data/embeddings").mkdir(parents=True)
-    ids, x = synthetic(n, seed=4)
-    np.save(proj / "data/reduced/vectors.npy", x)
-    with open(proj / "data/embeddings/images.csv", "w") as fh:
-        fh.write("id,path,width,height,sha256\n")
-        fh.writelines(f"{i},{i}.jpg,1600,1200,-\n" for i in ids)
+    vector_project(proj, n, seed=4)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["graph"]["k"] = k
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
@@ -579,6 +633,11 @@ def table(report: dict) -> str:
             rows.append((f"scale {s['points']}: {stage}",
                          f"{s[stage]['seconds']} s, peak RSS {s[stage]['peak_rss_mib']} MiB"))
         rows.append((f"scale {s['points']}: bulk_query product / store", f"{s['bulk_query_speedup']}x"))
+        o = s["exact_options"]
+        rows.append((f"scale {s['points']}: exact search in-process",
+                     f"product {o['product_seconds']} s, Qdrant unfiltered {o['store_unfiltered_seconds']} s "
+                     f"({o['store_unfiltered_over_product']}x), filtered {o['store_filtered_seconds']} s, "
+                     f"same lists {o['same_lists']}"))
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -596,11 +655,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--references", type=int, default=1000)
     ap.add_argument("--gpu-images", type=int, default=16000, help="scans for the GPU embed run")
     ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
-    ap.add_argument("--scale-out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("scale", "graph", "groups"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-points", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.scale_out:  # the child of bench_scale_in_child
-        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-            args.scale_out.write_text(json.dumps(bench_scale(Path(tmp), args.scale, args.references)))
+    if args.child:  # a section run by in_child
+        run_child(args.child, args.child_points, args.references, args.child_out)
         return
     if args.quick:
         args.repeat, args.images, args.points, args.references = 1, 6, 2000, 100
@@ -617,7 +677,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         if args.scale:
-            report["scale"] = [bench_scale_in_child(work, args.scale, args.references)]
+            report["scale"] = [in_child("scale", work, args.scale, args.references)]
             sections = []
         if "embed" in sections:
             report["embed"] = bench_embed(work, args.images, size, args.repeat,
@@ -628,13 +688,13 @@ def main(argv: list[str] | None = None) -> None:
             report["ingest"], report["bulk_query"] = bench_store(work, args.points, args.references,
                                                                  args.repeat)
         if "graph" in sections:
-            report["graph"] = bench_graph(work, args.graph_points)
+            report["graph"] = in_child("graph", work, args.graph_points)
         if "verify" in sections:
             report["verify"] = bench_verify(work, 8 if args.quick else 64)
         if "groups" in sections:
-            report["groups"] = bench_groups(work, args.groups_points)
+            report["groups"] = in_child("groups", work, args.groups_points)
         if "scale" in sections:
-            report["scale"] = [bench_scale_in_child(work, args.scale_points, args.references)]
+            report["scale"] = [in_child("scale", work, args.scale_points, args.references)]
     # a quick or partial run never overwrites the figures of a full one
     name = (f"bench-scale-{args.scale}.json" if args.scale
             else "bench-quick.json" if args.quick

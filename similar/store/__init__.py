@@ -9,12 +9,10 @@ from pathlib import Path
 from ..settings import QdrantSettings, Settings, StoreTarget
 from .base import CollectionSettings, Hit, VectorStore, point_id, rank  # noqa: F401
 
-DEFAULT_LOCK_TIMEOUT = 10.0
-
-
 def open_store(target: StoreTarget, collection: str, edge_root: str | os.PathLike,
-               lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> VectorStore:
-    """The store `target` names; nothing is opened until it is first used."""
+               lock_timeout: float = 0.0) -> VectorStore:
+    """The store `target` names (the embedded one is opened, and locked, when first used;
+    `lock_timeout` is how long it waits for another process)."""
     if target.kind == "edge":
         from .edge import EdgeStore
         return EdgeStore(edge_root, collection, lock_timeout)
