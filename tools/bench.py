@@ -60,17 +60,39 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def vm_hwm_kib(pid: int) -> int:
+    """A running process's own peak resident set (VmHWM), in KiB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_process(args: list[str], cwd: Path) -> tuple[float, int]:
-    """Run a command; (wall seconds, peak RSS in MiB of that process)."""
+    """Run a command; (wall seconds, peak RSS in MiB of that process). The peak is the
+    process's own VmHWM, read while it runs: getrusage's maxrss would also count the peak of
+    the process that started it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    out, err = proc.communicate()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"error: {' '.join(args)} failed:\n{err.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss // 1024
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        peak = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, vm_hwm_kib(proc.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"error: {' '.join(args)} failed:\n{err.read().decode()[-2000:]}")
+    return seconds, (peak or usage.ru_maxrss) // 1024
 
 
 # ---------------------------------------------------------------- data
