@@ -42,8 +42,8 @@ from similar.errors import UserError, run
 from similar.evaluation import normalise
 from similar.files import write_json
 
-# torch, the model and the stores are imported where used: the scale run must stay a small
-# process, because Linux carries a parent's peak RSS into every child it starts
+# torch, the model and the stores are imported where used, so a section run alone loads only
+# what it measures
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("embed", "embed_gpu", "store", "graph", "verify", "groups", "scale")
@@ -286,23 +286,6 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
 
 
 # ---------------------------------------------------------------- scale
-
-def in_child(section: str, work: Path, n: int, refs: int = 0) -> dict:
-    """A section run from a fresh small process: Linux carries a process's peak RSS into the
-    processes it starts, so the stage processes' figures are their own only from a small one."""
-    out = work / f"{section}-{n}.json"
-    run_process([sys.executable, "-m", "tools.bench", "--child", section, "--child-points", str(n),
-                 "--references", str(refs), "--child-out", str(out)], ROOT)
-    return json.loads(out.read_text())
-
-
-def run_child(section: str, n: int, refs: int, out: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{section}-") as tmp:
-        run = {"scale": lambda: bench_scale(Path(tmp), n, refs),
-               "graph": lambda: bench_graph(Path(tmp), n),
-               "groups": lambda: bench_groups(Path(tmp), n)}[section]
-        out.write_text(json.dumps(run()))
-
 
 def write_index(proj: Path, ids: list[str]) -> None:
     """A scratch project's images.csv for synthetic ids."""
@@ -677,13 +660,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--references", type=int, default=1000)
     ap.add_argument("--gpu-images", type=int, default=16000, help="scans for the GPU embed run")
     ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
-    ap.add_argument("--child", choices=("scale", "graph", "groups"), help=argparse.SUPPRESS)
-    ap.add_argument("--child-points", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.child:  # a section run by in_child
-        run_child(args.child, args.child_points, args.references, args.child_out)
-        return
     if args.quick:
         args.repeat, args.images, args.points, args.references = 1, 6, 2000, 100
         args.scale_points, args.graph_points, args.gpu_images = 2000, 2000, 256
@@ -699,7 +676,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         if args.scale:
-            report["scale"] = [in_child("scale", work, args.scale, args.references)]
+            report["scale"] = [bench_scale(work, args.scale, args.references)]
             sections = []
         if "embed" in sections:
             report["embed"] = bench_embed(work, args.images, size, args.repeat,
@@ -710,13 +687,13 @@ def main(argv: list[str] | None = None) -> None:
             report["ingest"], report["bulk_query"] = bench_store(work, args.points, args.references,
                                                                  args.repeat)
         if "graph" in sections:
-            report["graph"] = in_child("graph", work, args.graph_points)
+            report["graph"] = bench_graph(work, args.graph_points)
         if "verify" in sections:
             report["verify"] = bench_verify(work, 8 if args.quick else 64)
         if "groups" in sections:
-            report["groups"] = in_child("groups", work, args.groups_points)
+            report["groups"] = bench_groups(work, args.groups_points)
         if "scale" in sections:
-            report["scale"] = [in_child("scale", work, args.scale_points, args.references)]
+            report["scale"] = [bench_scale(work, args.scale_points, args.references)]
     # a quick or partial run never overwrites the figures of a full one
     name = (f"bench-scale-{args.scale}.json" if args.scale
             else "bench-quick.json" if args.quick
