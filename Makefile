@@ -17,7 +17,7 @@ USER_VARS := IMAGE LIMIT JSON A B K WEIGHTS DB_URL QUICK SCALE
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: help install sample all test compare search bench push pull pull-vectors clean \
+.PHONY: help install sample all lint test compare search bench push pull pull-vectors clean \
         clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
@@ -45,6 +45,10 @@ search: $(STAMP) ## find an outside image in the collection: make search IMAGE=<
 
 bench: $(STAMP) ## measure every stage against its baseline (QUICK=1: tiny, SCALE=N: scale run only)
 	$(PY) -m tools.bench $(if $(value QUICK),--quick) $(if $(value SCALE),--scale=$(call arg,SCALE))
+
+lint: $(STAMP) ## check style and formatting (ruff check, ruff format --check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: $(STAMP) ## run the test suite (pytest)
 	$(PY) -m pytest

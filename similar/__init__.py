@@ -1,1 +1,4 @@
-"""similar-images: find reused illustrations in digitised collections (the shared library of the stages and tools)."""
+"""similar-images: find reused illustrations in digitised collections.
+
+The shared library of the stages and tools.
+"""

@@ -7,6 +7,7 @@ limits). Adding images, or resuming a killed run, therefore computes only what i
 and a changed setting never reads another setting's results. Each entry is written
 atomically, so a killed run loses at most the entry it was writing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -81,5 +82,6 @@ class EmbedCache(ContentCache):
         return np.frombuffer(raw[8:], dtype="<f4").copy(), (int(w), int(h))
 
     def put(self, key: str, vector: np.ndarray, size: tuple[int, int]) -> None:
-        self.put_bytes(key, np.asarray(size, dtype=HEADER).tobytes()
-                       + np.asarray(vector, "<f4").tobytes())
+        self.put_bytes(
+            key, np.asarray(size, dtype=HEADER).tobytes() + np.asarray(vector, "<f4").tobytes()
+        )

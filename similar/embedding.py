@@ -10,14 +10,15 @@ resize it, and hand over whole batches: one uint8 tensor of the batch's new imag
 for the GPU) plus the cached vectors. The main process only moves pixels to the device and
 runs the model.
 """
+
 from __future__ import annotations
 
 import io
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -27,7 +28,14 @@ from . import jpeg
 from .cache import EmbedCache, content_hash
 from .errors import UserError
 from .images import ImageEntry, open_rgb, too_large
-from .model import PREPROCESS_VERSION, Embedder, ModelSpec, resolve_device, to_pixels, weights_identity
+from .model import (
+    PREPROCESS_VERSION,
+    Embedder,
+    ModelSpec,
+    resolve_device,
+    to_pixels,
+    weights_identity,
+)
 from .settings import AUTO, EmbedSettings
 
 # device-aware defaults of the `auto` values: (cpu, cuda)
@@ -35,13 +43,22 @@ DEFAULT_BATCH = (4, 256)
 DEFAULT_PRECISION = ("fp32", "bf16")
 DEFAULT_DECODER = ("pil", "pil")
 # the embed params whose change gives other vectors; `make search` refuses to mix them
-VECTOR_PARAMS = ("model", "weights", "seed", "image_size", "draft", "precision", "batch_size",
-                 "decoder")
+VECTOR_PARAMS = (
+    "model",
+    "weights",
+    "seed",
+    "image_size",
+    "draft",
+    "precision",
+    "batch_size",
+    "decoder",
+)
 
 
 @dataclass(frozen=True)
 class EmbedPlan:
     """`embed.*` resolved for this machine: what actually runs."""
+
     spec: ModelSpec
     device: str
     precision: str
@@ -69,19 +86,32 @@ def plan(embed: EmbedSettings) -> EmbedPlan:
         raise UserError("params.yaml: 'embed.decoder' nvjpeg needs a CUDA device; use auto or pil")
     return EmbedPlan(
         spec=ModelSpec(embed.model, embed.weights, embed.seed, embed.image_size),
-        device=device, precision=pick(embed.precision, DEFAULT_PRECISION),
+        device=device,
+        precision=pick(embed.precision, DEFAULT_PRECISION),
         batch_size=pick(embed.batch_size, DEFAULT_BATCH),
         num_workers=default_workers(device) if embed.num_workers == AUTO else embed.num_workers,
-        draft=embed.draft, max_pixels=embed.max_pixels, decoder=decoder)
+        draft=embed.draft,
+        max_pixels=embed.max_pixels,
+        decoder=decoder,
+    )
 
 
 def identity(p: EmbedPlan) -> dict:
     """Everything besides the image bytes that changes a vector's bits."""
-    return {"model": p.spec.name, "weights": p.spec.weights, "seed": p.spec.seed,
-            "weights_id": weights_identity(p.spec), "image_size": p.spec.image_size,
-            "draft": p.draft, "precision": p.precision, "batch_size": p.batch_size,
-            "decoder": p.decoder, "device": p.device, "preprocess": PREPROCESS_VERSION,
-            "torch": torch.__version__}
+    return {
+        "model": p.spec.name,
+        "weights": p.spec.weights,
+        "seed": p.spec.seed,
+        "weights_id": weights_identity(p.spec),
+        "image_size": p.spec.image_size,
+        "draft": p.draft,
+        "precision": p.precision,
+        "batch_size": p.batch_size,
+        "decoder": p.decoder,
+        "device": p.device,
+        "preprocess": PREPROCESS_VERSION,
+        "torch": torch.__version__,
+    }
 
 
 def check_same_identity(now: dict, built: dict, warn) -> None:
@@ -91,14 +121,19 @@ def check_same_identity(now: dict, built: dict, warn) -> None:
         if key in built and built[key] != now[key]:
             raise UserError(
                 f"embed.{key} is {now[key]!r} in params.yaml but the collection was built with "
-                f"{built[key]!r}; set it back, or rebuild the collection with `make all`")
+                f"{built[key]!r}; set it back, or rebuild the collection with `make all`"
+            )
     if built.get("weights_id", now["weights_id"]) != now["weights_id"]:
-        raise UserError(f"the weights file {now['weights']} has changed since the collection was "
-                        "built; restore it, or rebuild the collection with `make all`")
+        raise UserError(
+            f"the weights file {now['weights']} has changed since the collection was "
+            "built; restore it, or rebuild the collection with `make all`"
+        )
     for key in ("device", "torch", "preprocess"):
         if key in built and built[key] != now[key]:
-            warn(f"the collection was embedded with {key} {built[key]!r}, this search uses "
-                 f"{now[key]!r}: scores may differ in the last digits")
+            warn(
+                f"the collection was embedded with {key} {built[key]!r}, this search uses "
+                f"{now[key]!r}: scores may differ in the last digits"
+            )
 
 
 def make_embedder(p: EmbedPlan) -> Embedder:
@@ -118,12 +153,15 @@ class Item:
 @dataclass
 class Batch:
     """One batch as a worker hands it over: every item, and the new images' pixels in order."""
-    items: list[Item]
-    pixels: torch.Tensor | None = None       # uint8 (m, 3, S, S) for the fresh items decoded here
-    jpegs: list[torch.Tensor] = field(default_factory=list)  # raw files left to the GPU decoder
-    order: list[int] = field(default_factory=list)  # fresh items: positions, pixels first then jpegs
 
-    def pin_memory(self) -> "Batch":
+    items: list[Item]
+    pixels: torch.Tensor | None = None  # uint8 (m, 3, S, S) for the fresh items decoded here
+    jpegs: list[torch.Tensor] = field(default_factory=list)  # raw files left to the GPU decoder
+    order: list[int] = field(
+        default_factory=list
+    )  # fresh items: positions, pixels first then jpegs
+
+    def pin_memory(self) -> Batch:
         if self.pixels is not None:
             self.pixels = self.pixels.pin_memory()
         return self
@@ -196,15 +234,26 @@ def embed_batch(embedder: Embedder, batch: Batch) -> np.ndarray:
     return embedder.embed_pixels(pixels)
 
 
-def embedded_batches(entries: list[ImageEntry], p: EmbedPlan, embedder: Embedder,
-                     cache: EmbedCache, num_workers: int | None = None,
-                     keep_new: bool = True) -> Iterator[list[Item]]:
+def embedded_batches(
+    entries: list[ImageEntry],
+    p: EmbedPlan,
+    embedder: Embedder,
+    cache: EmbedCache,
+    num_workers: int | None = None,
+    keep_new: bool = True,
+) -> Iterator[list[Item]]:
     """Batches of items in entry order, every readable one with its vector: from the cache, or
     computed now (and, with `keep_new`, added to the cache). Unreadable ones carry a reason."""
     workers = p.num_workers if num_workers is None else num_workers
-    loader = DataLoader(DecodedBatches(entries, p, cache), batch_size=None, shuffle=False,
-                        num_workers=workers, pin_memory=p.device == "cuda",
-                        persistent_workers=False, prefetch_factor=4 if workers else None)
+    loader = DataLoader(
+        DecodedBatches(entries, p, cache),
+        batch_size=None,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=p.device == "cuda",
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
+    )
     for batch in loader:
         if batch.order:
             for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
@@ -215,13 +264,15 @@ def embedded_batches(entries: list[ImageEntry], p: EmbedPlan, embedder: Embedder
         yield batch.items
 
 
-def embed_collection(entries: list[ImageEntry], p: EmbedPlan, cache_root, vectors_target,
-                     staging) -> dict:
+def embed_collection(
+    entries: list[ImageEntry], p: EmbedPlan, cache_root, vectors_target, staging
+) -> dict:
     """Embed every entry into `vectors_target` (staged); returns the index rows, failures and
     counts. Raises before anything is staged when no image could be decoded."""
     from tqdm import tqdm
 
     from .files import NpyRowWriter
+
     embedder = make_embedder(p)
     cache = EmbedCache(cache_root, identity(p), embedder.dim)
     index_rows, failed_rows = [], []
@@ -230,27 +281,43 @@ def embed_collection(entries: list[ImageEntry], p: EmbedPlan, cache_root, vector
     writer = NpyRowWriter(vectors_target, embedder.dim)
     try:
         batches = embedded_batches(entries, p, embedder, cache)
-        for batch in tqdm(batches, desc="embed", unit="batch", disable=None,
-                          total=-(-len(entries) // p.batch_size)):
+        for batch in tqdm(
+            batches,
+            desc="embed",
+            unit="batch",
+            disable=None,
+            total=-(-len(entries) // p.batch_size),
+        ):
             first_batch_at = first_batch_at or time.perf_counter()
             good = [it for it in batch if it.vector is not None]
             fresh = sum(1 for it in good if it.fresh)
             computed += fresh
             reused += len(good) - fresh
-            failed_rows.extend((entries[it.index].relpath, it.reason) for it in batch
-                               if it.reason is not None)
+            failed_rows.extend(
+                (entries[it.index].relpath, it.reason) for it in batch if it.reason is not None
+            )
             if good:
                 writer.write(np.stack([it.vector for it in good]))
-                index_rows.extend((entries[it.index].id, entries[it.index].relpath, *it.size,
-                                   it.digest) for it in good)
+                index_rows.extend(
+                    (entries[it.index].id, entries[it.index].relpath, *it.size, it.digest)
+                    for it in good
+                )
         if not index_rows:
             first = failed_rows[0][1] if failed_rows else "no reason"
-            raise UserError(f"none of the {len(entries)} images could be decoded (first: "
-                            f"{failed_rows[0][0] if failed_rows else '?'}: {first}); "
-                            "nothing was written")
+            raise UserError(
+                f"none of the {len(entries)} images could be decoded (first: "
+                f"{failed_rows[0][0] if failed_rows else '?'}: {first}); "
+                "nothing was written"
+            )
     except BaseException:
         writer.abort()
         raise
     writer.finish_into(staging)
-    return {"index": index_rows, "failed": failed_rows, "dim": embedder.dim,
-            "computed": computed, "reused": reused, "first_batch_at": first_batch_at}
+    return {
+        "index": index_rows,
+        "failed": failed_rows,
+        "dim": embedder.dim,
+        "computed": computed,
+        "reused": reused,
+        "first_batch_at": first_batch_at,
+    }

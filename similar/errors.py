@@ -6,12 +6,14 @@ file system, a name it will not create) end as one line on stderr naming the fil
 failed and the fix, with exit status 2, instead of a traceback. Anything else is a bug and
 keeps its traceback.
 """
+
 from __future__ import annotations
 
 import errno
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 EXIT_USER = 2
 
@@ -52,8 +54,10 @@ def os_error_message(exc: OSError) -> str | None:
 
 def not_utf8(path: Any, exc: UnicodeDecodeError) -> UserError:
     """The error for a text file that is not UTF-8, with the byte offset of the first bad byte."""
-    return UserError(f"{path}: not UTF-8 (byte {exc.start}: 0x{exc.object[exc.start]:02x}); "
-                     "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
+    return UserError(
+        f"{path}: not UTF-8 (byte {exc.start}: 0x{exc.object[exc.start]:02x}); "
+        "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+    )
 
 
 def warn(message: str) -> None:

@@ -1,7 +1,8 @@
 """Deterministic figures shared by stages and tools: cosine kNN, list overlap, recall and mAP."""
+
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def cosine_knn(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
     k = min(k, n - 1)
     out = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, block):
-        sims = xn[start:start + block] @ xn.T
+        sims = xn[start : start + block] @ xn.T
         rows = np.arange(start, min(start + block, n))
         sims[rows - start, rows] = -np.inf
         # lexsort: last key is primary; stable ordering by index breaks ties
@@ -58,8 +59,9 @@ def jaccard(a: Iterable, b: Iterable) -> float:
     return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 
-def ranking_metrics(results: Mapping[str, Sequence[str]], groups: Mapping[str, str],
-                    ks: Sequence[int]) -> dict:
+def ranking_metrics(
+    results: Mapping[str, Sequence[str]], groups: Mapping[str, str], ks: Sequence[int]
+) -> dict:
     """Recall@k and mAP of neighbour lists against ground-truth groups of copies.
 
     Only references with at least one other member in their group count. recall@k is the

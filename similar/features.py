@@ -10,6 +10,7 @@ Features are kept in a content-addressed cache beside the embed cache (`paths.fe
 keyed by the file's SHA-256 and the feature settings, so each image is described once.
 An unreadable, tiny (under 32 px), blank or featureless image has no features: 0 inliers.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,15 +29,15 @@ QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them t
 
 @dataclass(frozen=True)
 class Features:
-    xy: np.ndarray           # (n, 2) float32 keypoint positions, in the scaled image
-    desc: np.ndarray         # (n, 128) float32 unit RootSIFT descriptors
-    size: tuple[int, int]    # (w, h) of the scaled image
+    xy: np.ndarray  # (n, 2) float32 keypoint positions, in the scaled image
+    desc: np.ndarray  # (n, 128) float32 unit RootSIFT descriptors
+    size: tuple[int, int]  # (w, h) of the scaled image
 
     @property
     def count(self) -> int:
         return len(self.xy)
 
-    def mirrored(self) -> "Features":
+    def mirrored(self) -> Features:
         """The features of the horizontally mirrored image, without extracting again."""
         xy = self.xy.copy()
         xy[:, 0] = self.size[0] - 1 - xy[:, 0]
@@ -50,14 +51,21 @@ NONE = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (0
 
 def settings_of(max_side: int, max_features: int) -> dict:
     import cv2
-    return {"kind": "rootsift", "max_side": max_side, "max_features": max_features,
-            "version": FEATURES_VERSION, "opencv": cv2.__version__}
+
+    return {
+        "kind": "rootsift",
+        "max_side": max_side,
+        "max_features": max_features,
+        "version": FEATURES_VERSION,
+        "opencv": cv2.__version__,
+    }
 
 
 def extract(data: bytes, max_side: int, max_features: int) -> Features:
     """RootSIFT features of an image file's bytes; NONE for anything without usable features."""
     import cv2
     from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -68,8 +76,10 @@ def extract(data: bytes, max_side: int, max_features: int) -> Features:
         return NONE
     scale = max_side / max(img.size)
     if scale < 1:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                         Image.Resampling.BILINEAR)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+            Image.Resampling.BILINEAR,
+        )
     grey = np.asarray(img.convert("L"))
     sift = cv2.SIFT_create(nfeatures=max_features)
     keypoints, desc = sift.detectAndCompute(grey, None)
@@ -89,8 +99,8 @@ def pack(f: Features) -> bytes:
 
 def unpack(raw: bytes) -> Features:
     w, h, n = np.frombuffer(raw[:12], dtype="<u4")
-    xy = np.frombuffer(raw[12:12 + 8 * n], dtype="<f4").reshape(-1, 2)
-    q = np.frombuffer(raw[12 + 8 * n:12 + 8 * n + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    xy = np.frombuffer(raw[12 : 12 + 8 * n], dtype="<f4").reshape(-1, 2)
+    q = np.frombuffer(raw[12 + 8 * n : 12 + 8 * n + 128 * n], dtype=np.uint8).reshape(-1, 128)
     d = q.astype(np.float32)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
     return Features(xy.copy(), d, (int(w), int(h)))

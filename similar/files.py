@@ -7,6 +7,7 @@ or the next stage could mistake for a result. Temporary names start with a dot a
 whose process is gone, so a `kill -9` leaves nothing behind for long. Text inputs must be
 UTF-8; anything else is one error line with the byte offset.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO
 
 import numpy as np
 import orjson
@@ -71,7 +73,9 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` on success."""
     target = Path(target)
     _prepare(target)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=suffix + ".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=temp_prefix(target), suffix=suffix + ".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -125,8 +129,9 @@ class Staging:
         """A temporary path that becomes `target` when the staging succeeds."""
         target = Path(target)
         _prepare(target)
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=suffix + ".tmp",
-                                   dir=target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=temp_prefix(target), suffix=suffix + ".tmp", dir=target.parent
+        )
         os.close(fd)
         self._pending.append((Path(tmp), target))
         return Path(tmp)
@@ -135,7 +140,7 @@ class Staging:
         self.path(target).write_bytes(data)
 
     def publish(self) -> None:
-        for tmp, target in self._pending:
+        for tmp, _target in self._pending:
             os.chmod(tmp, 0o666 & ~_UMASK)
         for tmp, target in self._pending:
             os.replace(tmp, target)
@@ -201,14 +206,19 @@ def read_json(source: str | os.PathLike):
     try:
         return json.loads(read_text(source))
     except json.JSONDecodeError as exc:
-        raise UserError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg}); "
-                        "rerun the stage that writes it") from None
+        raise UserError(
+            f"{source}: not valid JSON (line {exc.lineno}: {exc.msg}); "
+            "rerun the stage that writes it"
+        ) from None
 
 
 def text_lines(source: str | os.PathLike) -> list[str]:
     """Non-empty, non-comment lines of a UTF-8 text file, stripped."""
-    return [ln.strip() for ln in read_text(source).splitlines()
-            if ln.strip() and not ln.lstrip().startswith("#")]
+    return [
+        ln.strip()
+        for ln in read_text(source).splitlines()
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
 
 
 def sha256_file(source: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -241,7 +251,8 @@ class NpyRowWriter:
         self.rows = 0
         self._done = False
         self._raw = tempfile.NamedTemporaryFile(
-            prefix=temp_prefix(self.target), suffix=".raw.tmp", dir=self.target.parent, delete=False)
+            prefix=temp_prefix(self.target), suffix=".raw.tmp", dir=self.target.parent, delete=False
+        )
 
     def write(self, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=np.float32)
@@ -291,7 +302,7 @@ class NpyRowWriter:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._raw.name)
 
-    def __enter__(self) -> "NpyRowWriter":
+    def __enter__(self) -> NpyRowWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -312,8 +323,10 @@ def read_vector_batches(path, batch_size: int) -> Iterator[tuple[list[str], np.n
                 vecs.append(obj["vector"])
                 urls.append(obj.get("url"))
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                raise UserError(f"{path}:{line_no}: not a vector record ({exc}); "
-                                "rerun `dvc repro -f attach_iiif`") from None
+                raise UserError(
+                    f"{path}:{line_no}: not a vector record ({exc}); "
+                    "rerun `dvc repro -f attach_iiif`"
+                ) from None
             if len(ids) == batch_size:
                 yield ids, np.asarray(vecs, dtype=np.float32), urls
                 ids, vecs, urls = [], [], []

@@ -4,6 +4,7 @@ knn.npz holds three arrays, no pickles: `ids` (unicode, images.csv order), `neig
 (int32 N x k, row indices into ids) and `scores` (float32 N x k, cosine or the store's
 distance), rows best first, ties by id, never an image itself.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,24 +17,35 @@ from .files import read_csv, require_file
 
 def read_inputs(vectors_path: Path, index_path: Path, k: int) -> tuple[np.ndarray, list[str]]:
     """The reduced vectors (memory-mapped) and their ids, checked against each other and k."""
-    x = np.load(require_file(vectors_path, "reduced vectors", "run `dvc repro reduce`"),
-                mmap_mode="r")
-    ids = [r["id"] for r in read_csv(require_file(index_path, "image index", "run `dvc repro embed`"))]
+    x = np.load(
+        require_file(vectors_path, "reduced vectors", "run `dvc repro reduce`"), mmap_mode="r"
+    )
+    ids = [
+        r["id"] for r in read_csv(require_file(index_path, "image index", "run `dvc repro embed`"))
+    ]
     if len(ids) != x.shape[0]:
-        raise UserError(f"{index_path} has {len(ids)} rows but {vectors_path} has {x.shape[0]} "
-                        "vectors; rerun with `dvc repro -f reduce`")
+        raise UserError(
+            f"{index_path} has {len(ids)} rows but {vectors_path} has {x.shape[0]} "
+            "vectors; rerun with `dvc repro -f reduce`"
+        )
     if not ids:
         raise UserError(f"{index_path}: the collection is empty; nothing to connect")
     if k > len(ids) - 1:
-        raise UserError(f"params.yaml: 'graph.k' is {k}, but {len(ids)} images have at most "
-                        f"{len(ids) - 1} neighbours each; lower it")
+        raise UserError(
+            f"params.yaml: 'graph.k' is {k}, but {len(ids)} images have at most "
+            f"{len(ids) - 1} neighbours each; lower it"
+        )
     return x, ids
 
 
 def write_graph(target, ids: list[str], neighbours: np.ndarray, scores: np.ndarray) -> None:
     with open(target, "wb") as fh:
-        np.savez(fh, ids=np.asarray(ids, dtype=str), neighbours=neighbours.astype(np.int32),
-                 scores=scores.astype(np.float32))
+        np.savez(
+            fh,
+            ids=np.asarray(ids, dtype=str),
+            neighbours=neighbours.astype(np.int32),
+            scores=scores.astype(np.float32),
+        )
 
 
 def read_graph(source) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,7 +64,10 @@ def graph_metrics(neighbours: np.ndarray, scores: np.ndarray) -> dict:
     rows = np.repeat(np.arange(n, dtype=np.int64), k)
     cols = neighbours.ravel().astype(np.int64)
     mutual = np.isin(cols * n + rows, rows * n + cols).mean() if n else 0.0
-    return {"images": int(n), "k": int(k),
-            "mean_top1_score": round(float(scores[:, 0].mean()), 6),
-            f"mean_score@{k}": round(float(scores.mean()), 6),
-            "mutual_edges": round(float(mutual), 6)}
+    return {
+        "images": int(n),
+        "k": int(k),
+        "mean_top1_score": round(float(scores[:, 0].mean()), 6),
+        f"mean_score@{k}": round(float(scores.mean()), 6),
+        "mutual_edges": round(float(mutual), 6),
+    }

@@ -4,6 +4,7 @@ Two shapes are accepted: `id,group` (images of one group are copies of each othe
 preview's exported review marks `reference,neighbour,match`, whose confirmed pairs are
 joined into groups.
 """
+
 from __future__ import annotations
 
 from .errors import UserError
@@ -15,7 +16,9 @@ FORMULA_START = ("=", "+", "-", "@", "'", "\t", "\r")
 
 def cell(text: str) -> str:
     """A cell as the preview exported it, without the ' that kept a spreadsheet from running it."""
-    return text[1:] if len(text) > 1 and text[0] == "'" and text[1].startswith(FORMULA_START) else text
+    return (
+        text[1:] if len(text) > 1 and text[0] == "'" and text[1].startswith(FORMULA_START) else text
+    )
 
 
 def neutralise(text: str) -> str:
@@ -25,13 +28,19 @@ def neutralise(text: str) -> str:
 
 def read_groups(path) -> dict[str, str]:
     """Ground truth as id -> group."""
-    source = require_file(path, "ground-truth groups file",
-                          "set data.groups in params.yaml to a CSV with columns id,group")
+    source = require_file(
+        path,
+        "ground-truth groups file",
+        "set data.groups in params.yaml to a CSV with columns id,group",
+    )
     rows = [{k: cell(v or "") for k, v in r.items()} for r in read_csv(source)]
     columns = set(rows[0]) if rows else set()
     if {"reference", "neighbour", "match"} <= columns:
-        return groups_from_pairs((r["reference"], r["neighbour"]) for r in rows
-                                 if r["match"].strip() in ("1", "true", "yes"))
+        return groups_from_pairs(
+            (r["reference"], r["neighbour"])
+            for r in rows
+            if r["match"].strip() in ("1", "true", "yes")
+        )
     if rows and not {"id", "group"} <= columns:
         raise UserError(f"{source}: expected columns id,group or reference,neighbour,match")
     return {r["id"]: r["group"] for r in rows if r["id"] and r["group"]}

@@ -7,6 +7,7 @@ Candidate edges are each image's first `groups.k` graph neighbours scoring at le
 (scipy.sparse.csgraph), named by their smallest member id, so a name stays as long as its
 group does, and adding images changes only the groups they join.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy as np
 PLOT_STEPS = 20
 
 
-def candidate_edges(neighbours: np.ndarray, scores: np.ndarray, k: int, min_score: float,
-                    mutual: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_edges(
+    neighbours: np.ndarray, scores: np.ndarray, k: int, min_score: float, mutual: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Undirected edges (a < b, sorted) with their best score in either direction."""
     n, width = neighbours.shape
     k = min(k, width)
@@ -42,6 +44,7 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The connected component of every node (labels 0..c-1)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 
@@ -56,7 +59,7 @@ def named_groups(labels: np.ndarray, ids) -> list[tuple[str, np.ndarray]]:
     order = by_id[np.argsort(labels[by_id], kind="stable")]  # by label, then by id
     bounds = np.cumsum(sizes)
     for label in np.flatnonzero(sizes >= 2):
-        members = order[bounds[label] - sizes[label]:bounds[label]]
+        members = order[bounds[label] - sizes[label] : bounds[label]]
         out.append((str(ids[members[0]]), members))
     out.sort(key=lambda g: (-len(g[1]), g[0]))
     return out
@@ -65,8 +68,10 @@ def named_groups(labels: np.ndarray, ids) -> list[tuple[str, np.ndarray]]:
 def pairwise(pred: np.ndarray, truth: np.ndarray) -> dict:
     """Pairwise precision, recall and F1 of a grouping against ground truth: over all pairs of
     images put together. Labels are per image; a label seen once stands alone."""
+
     def pairs(counts):
         return int((counts * (counts - 1) // 2).sum())
+
     _, pred_counts = np.unique(pred, return_counts=True)
     _, truth_counts = np.unique(truth, return_counts=True)
     _, both_counts = np.unique(np.stack([pred, truth]), axis=1, return_counts=True)
@@ -74,8 +79,11 @@ def pairwise(pred: np.ndarray, truth: np.ndarray) -> dict:
     precision = correct / together if together else 1.0
     recall = correct / expected if expected else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"pairwise_precision": round(precision, 6), "pairwise_recall": round(recall, 6),
-            "pairwise_f1": round(f1, 6)}
+    return {
+        "pairwise_precision": round(precision, 6),
+        "pairwise_recall": round(recall, 6),
+        "pairwise_f1": round(f1, 6),
+    }
 
 
 def truth_labels(ids, groups: dict[str, str]) -> np.ndarray:
@@ -88,8 +96,15 @@ def truth_labels(ids, groups: dict[str, str]) -> np.ndarray:
     return out
 
 
-def threshold_curve(n: int, a: np.ndarray, b: np.ndarray, scores: np.ndarray,
-                    kept: np.ndarray, truth: np.ndarray, lowest: float) -> list[tuple]:
+def threshold_curve(
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    scores: np.ndarray,
+    kept: np.ndarray,
+    truth: np.ndarray,
+    lowest: float,
+) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     from the kept (verified) edges scoring at least each threshold, and from all candidate
     edges at that threshold (what the CNN score alone would give)."""
@@ -99,7 +114,20 @@ def threshold_curve(n: int, a: np.ndarray, b: np.ndarray, scores: np.ndarray,
         at = scores >= t
         v = pairwise(components(n, a[at & kept], b[at & kept]), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
-        rows.append((f"{t:.4f}", *(f"{x:.6f}" for x in (
-            v["pairwise_precision"], v["pairwise_recall"], v["pairwise_f1"],
-            c["pairwise_precision"], c["pairwise_recall"], c["pairwise_f1"]))))
+        rows.append(
+            (
+                f"{t:.4f}",
+                *(
+                    f"{x:.6f}"
+                    for x in (
+                        v["pairwise_precision"],
+                        v["pairwise_recall"],
+                        v["pairwise_f1"],
+                        c["pairwise_precision"],
+                        c["pairwise_recall"],
+                        c["pairwise_f1"],
+                    )
+                ),
+            )
+        )
     return rows

@@ -1,4 +1,5 @@
 """IIIF and link helpers: the IIIF CSV, which URLs may become links, Image API thumbnails."""
+
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,8 @@ from .files import read_text, require_file
 # {scheme}://{server}{/prefix}/{identifier}/{region}/{size}/{rotation}/{quality}.{format}
 IMAGE_API = re.compile(
     r"^(?P<base>https?://.+)/(?P<region>full|square|pct:[\d.,]+|\d+,\d+,\d+,\d+)/"
-    r"(?P<size>[^/]+)/(?P<rotation>!?[\d.]+)/(?P<quality>[a-z]+)\.(?P<format>[a-z0-9]+)$")
+    r"(?P<size>[^/]+)/(?P<rotation>!?[\d.]+)/(?P<quality>[a-z]+)\.(?P<format>[a-z0-9]+)$"
+)
 
 
 def safe_link(url: str | None) -> str | None:
@@ -43,8 +45,10 @@ def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None
     columns = reader.fieldnames or []
     for key, col in (("id_column", id_column), ("url_column", url_column)):
         if col not in columns:
-            raise UserError(f"{path}: no column '{col}' (attach_iiif.{key}); the file has "
-                            f"{', '.join(columns) or 'no header'}")
+            raise UserError(
+                f"{path}: no column '{col}' (attach_iiif.{key}); the file has "
+                f"{', '.join(columns) or 'no header'}"
+            )
     urls: dict[str, str | None] = {}
     for line, row in enumerate(reader, start=2):
         iid, url = (row[id_column] or "").strip(), (row[url_column] or "").strip()

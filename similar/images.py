@@ -4,14 +4,15 @@ Discovery is recursive, case-insensitive on extensions, sorted, and safe on syml
 loops. Decoding applies EXIF orientation and turns every mode Pillow reads (palette,
 alpha, CMYK, 16-bit, float) into 8-bit RGB, so the model sees what a person sees.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -40,8 +41,10 @@ def discover(root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_PATTERNS
     """
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"{root}: image folder not found; set data.images in params.yaml "
-                        "(or run `make sample` for the sample collection)")
+        raise UserError(
+            f"{root}: image folder not found; set data.images in params.yaml "
+            "(or run `make sample` for the sample collection)"
+        )
     lowered = [p.lower() for p in patterns]
     seen_dirs: set[tuple[int, int]] = set()
     found: list[Path] = []
@@ -74,8 +77,9 @@ def image_id(relpath: str, id_from: str = "stem") -> str:
     raise UserError(f"params.yaml: 'data.id_from' must be stem or relpath, got {id_from!r}")
 
 
-def index_collection(root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_PATTERNS,
-                     id_from: str = "stem") -> list[ImageEntry]:
+def index_collection(
+    root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_PATTERNS, id_from: str = "stem"
+) -> list[ImageEntry]:
     """Discover images and give each an id; two files with one id are a UserError."""
     root = Path(root)
     entries: list[ImageEntry] = []
@@ -86,7 +90,8 @@ def index_collection(root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_
         if iid in by_id:
             raise UserError(
                 f"two images have the id '{iid}': {root / by_id[iid]} and {full}; rename one, "
-                "or set data.id_from: relpath in params.yaml")
+                "or set data.id_from: relpath in params.yaml"
+            )
         by_id[iid] = rel
         entries.append(ImageEntry(iid, rel, full))
     return entries
@@ -139,8 +144,9 @@ def stable_text(exc: BaseException) -> str:
     return re.sub(r"<([\w.]+) object at 0x[0-9a-fA-F]+>", r"<\1>", str(exc))
 
 
-def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = None
-             ) -> tuple[Image.Image, tuple[int, int]]:
+def open_rgb(
+    path: str | os.PathLike, max_pixels: int, draft_size: int | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
     """Decode an image file to RGB with EXIF orientation applied.
 
     Returns the image and its full displayed size. `draft_size` lets JPEG decoding skip
@@ -165,6 +171,8 @@ def open_rgb(path: str | os.PathLike, max_pixels: int, draft_size: int | None = 
     except ValueError:
         raise
     except Exception as exc:  # Pillow raises many types for broken files
-        raise ValueError(f"cannot decode: {exc.__class__.__name__}: {stable_text(exc)}".strip()) from None
+        raise ValueError(
+            f"cannot decode: {exc.__class__.__name__}: {stable_text(exc)}".strip()
+        ) from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit

@@ -10,6 +10,7 @@ ties by id (the vectors are put in id order first, so ties by position are ties 
 whose k-th score ties the last candidate is redone in full, and a vector is never its own
 neighbour. Same input, same machine: byte-identical result.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,24 +45,29 @@ def cuda_present() -> bool:
     if not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidiactl")):
         return False
     import torch
+
     return torch.cuda.is_available()
 
 
 def engine_for(device: str, engine: str) -> tuple[str, str]:
     """(device, engine) actually used for `graph.device` / `graph.engine`."""
     import importlib.util
+
     cuda = cuda_present()
     if device == "auto":
         device = "cuda" if cuda else "cpu"
     if device == "cuda" and not cuda:
-        raise UserError("params.yaml: 'graph.device' is cuda but no CUDA device is available; "
-                        "use auto or cpu")
+        raise UserError(
+            "params.yaml: 'graph.device' is cuda but no CUDA device is available; use auto or cpu"
+        )
     has_faiss = importlib.util.find_spec("faiss") is not None
     if engine == "auto":
         engine = "faiss" if device == "cpu" and has_faiss else "torch"
     if engine == "faiss" and (device != "cpu" or not has_faiss):
-        raise UserError("params.yaml: 'graph.engine' faiss runs on the CPU with faiss-cpu "
-                        "installed; use auto or torch")
+        raise UserError(
+            "params.yaml: 'graph.engine' faiss runs on the CPU with faiss-cpu "
+            "installed; use auto or torch"
+        )
     return device, engine
 
 
@@ -75,6 +81,7 @@ def knn_faiss(x: np.ndarray, k: int, block: int, progress=None) -> tuple[np.ndar
     # faiss's OpenMP threads must not spin while OpenBLAS multiplies on the same cores
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
+
     n = x.shape[0]
     scores = np.empty((n, k), dtype=np.float32)
     cols = np.empty((n, k), dtype=np.int64)
@@ -85,7 +92,7 @@ def knn_faiss(x: np.ndarray, k: int, block: int, progress=None) -> tuple[np.ndar
     buf = np.empty((block, block), dtype=np.float32)
 
     def product(i0: int, j0: int) -> np.ndarray:
-        xi, xj = x[i0:i0 + block], x[j0:j0 + block]
+        xi, xj = x[i0 : i0 + block], x[j0 : j0 + block]
         if len(xi) == block and len(xj) == block:
             return np.matmul(xi, xj.T, out=buf)
         return np.ascontiguousarray(xi @ xj.T)
@@ -98,12 +105,12 @@ def knn_faiss(x: np.ndarray, k: int, block: int, progress=None) -> tuple[np.ndar
         if progress:
             progress(1)
     for a, i0 in enumerate(starts):
-        for j0 in starts[a + 1:]:
+        for j0 in starts[a + 1 :]:
             s = product(i0, j0)
             ni, nj = s.shape
             heaps.addn(nj, faiss.swig_ptr(s), j0, i0, ni)
             # scores[:, 0] is each heap's top: the k-th best so far
-            hits = np.flatnonzero(s > scores[j0:j0 + nj, 0][None, :])
+            hits = np.flatnonzero(s > scores[j0 : j0 + nj, 0][None, :])
             if len(hits):
                 add_by_column(heaps, s.ravel()[hits], *np.divmod(hits, nj), i0, j0)
             if progress:
@@ -111,10 +118,12 @@ def knn_faiss(x: np.ndarray, k: int, block: int, progress=None) -> tuple[np.ndar
     return cols, scores
 
 
-def add_by_column(heaps, values: np.ndarray, rows: np.ndarray, columns: np.ndarray, i0: int,
-                  j0: int) -> None:
+def add_by_column(
+    heaps, values: np.ndarray, rows: np.ndarray, columns: np.ndarray, i0: int, j0: int
+) -> None:
     """Offer each column's candidates (rows of block i0) to the heap of that column (j0 + c)."""
     import faiss
+
     order = np.argsort(columns, kind="stable")
     values, rows, columns = values[order], rows[order], columns[order]
     heads, first, counts = np.unique(columns, return_index=True, return_counts=True)
@@ -126,14 +135,17 @@ def add_by_column(heaps, values: np.ndarray, rows: np.ndarray, columns: np.ndarr
     vals[slot, pos] = values
     ids[slot, pos] = rows + i0
     subset = (heads + j0).astype(np.int64)
-    heaps.addn_query_subset_with_ids(len(subset), faiss.swig_ptr(subset), width,
-                                     faiss.swig_ptr(vals), faiss.swig_ptr(ids), width)
+    heaps.addn_query_subset_with_ids(
+        len(subset), faiss.swig_ptr(subset), width, faiss.swig_ptr(vals), faiss.swig_ptr(ids), width
+    )
 
 
-def knn_torch(x: np.ndarray, k: int, block: int, device: str, progress=None
-              ) -> tuple[np.ndarray, np.ndarray]:
+def knn_torch(
+    x: np.ndarray, k: int, block: int, device: str, progress=None
+) -> tuple[np.ndarray, np.ndarray]:
     """The best k of every row of `x` against all others, by blocks of rows, topk on `device`."""
     import torch
+
     n = x.shape[0]
     xt = torch.from_numpy(x).to(device)
     old_tf32 = torch.backends.cuda.matmul.allow_tf32
@@ -142,12 +154,12 @@ def knn_torch(x: np.ndarray, k: int, block: int, device: str, progress=None
     scores = np.empty((n, k), dtype=np.float32)
     try:
         for i0 in range(0, n, block):
-            s = xt[i0:i0 + block] @ xt.T
+            s = xt[i0 : i0 + block] @ xt.T
             rows = torch.arange(s.shape[0], device=device)
             s[rows, rows + i0] = -float("inf")
             top = torch.topk(s, k, dim=1)
-            scores[i0:i0 + block] = top.values.cpu().numpy()
-            cols[i0:i0 + block] = top.indices.cpu().numpy()
+            scores[i0 : i0 + block] = top.values.cpu().numpy()
+            cols[i0 : i0 + block] = top.indices.cpu().numpy()
             if progress:
                 progress(1)
     finally:
@@ -155,8 +167,9 @@ def knn_torch(x: np.ndarray, k: int, block: int, device: str, progress=None
     return cols, scores
 
 
-def finish(x: np.ndarray, cols: np.ndarray, scores: np.ndarray, k: int
-           ) -> tuple[np.ndarray, np.ndarray]:
+def finish(
+    x: np.ndarray, cols: np.ndarray, scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The first k of each row's candidates by score, ties by position; a row whose k-th score
     equals its last candidate's may have more ties beyond the candidates: it is redone in full."""
     cols, scores = sort_rows(scores, cols, cols.shape[1])
@@ -170,9 +183,16 @@ def finish(x: np.ndarray, cols: np.ndarray, scores: np.ndarray, k: int
     return cols[:, :k], scores[:, :k]
 
 
-def exact_knn(x: np.ndarray, ids, k: int, distance: str = "cosine", device: str = "cpu",
-              engine: str = "faiss", block: int = 4096, progress=None
-              ) -> tuple[np.ndarray, np.ndarray]:
+def exact_knn(
+    x: np.ndarray,
+    ids,
+    k: int,
+    distance: str = "cosine",
+    device: str = "cpu",
+    engine: str = "faiss",
+    block: int = 4096,
+    progress=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours int32 N x k, scores float32 N x k) of every row of `x`, rows in the order of
     `ids`, neighbours as row indices; best first, ties by id, never the row itself."""
     n = x.shape[0]

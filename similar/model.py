@@ -10,6 +10,7 @@ Images arrive as uint8 pixels (N x 3 x S x S) and are scaled and normalised on t
 device, in float32 exactly as img2vec's preprocessing does, so a batch crosses to the GPU
 as a quarter of the bytes and the CPU does no float work per image.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,8 +52,10 @@ class ModelSpec:
 
     def builder(self) -> str:
         if self.name not in NETWORKS:
-            raise UserError(f"params.yaml: 'embed.model' {self.name!r} is not an img2vec model; "
-                            f"choose one of {', '.join(sorted(NETWORKS))}")
+            raise UserError(
+                f"params.yaml: 'embed.model' {self.name!r} is not an img2vec model; "
+                f"choose one of {', '.join(sorted(NETWORKS))}"
+            )
         return NETWORKS[self.name][0]
 
     @property
@@ -74,14 +77,17 @@ def weights_identity(spec: ModelSpec) -> str:
     if spec.weights == "imagenet":
         return f"imagenet:{imagenet_weights_file(spec.builder()).name}"
     from .files import sha256_file
+
     return f"file:{sha256_file(_weights_path(spec.weights))}"
 
 
 def _weights_path(value: str) -> Path:
     p = Path(value).expanduser()
     if not p.is_file():
-        raise UserError(f"params.yaml: 'embed.weights' {value!r} is neither imagenet, random, "
-                        "nor an existing state-dict file")
+        raise UserError(
+            f"params.yaml: 'embed.weights' {value!r} is neither imagenet, random, "
+            "nor an existing state-dict file"
+        )
     return p
 
 
@@ -95,7 +101,8 @@ def _imagenet_state(builder: str) -> dict:
         notice = io.StringIO()
         with contextlib.redirect_stdout(notice):
             state = torch.hub.load_state_dict_from_url(
-                weights.url, progress=False, check_hash=True, weights_only=True)
+                weights.url, progress=False, check_hash=True, weights_only=True
+            )
         if notice.getvalue():
             print(f"embed: downloaded ImageNet weights to {target}", file=sys.stderr)
         return state
@@ -104,7 +111,8 @@ def _imagenet_state(builder: str) -> dict:
             f"cannot get the ImageNet weights for {builder} ({exc.__class__.__name__}); "
             f"put the file {target.name} (from {weights.url}) at {target}, or set embed.weights "
             "to a local state-dict path, or run offline with embed.weights: random "
-            "(make all WEIGHTS=random)") from None
+            "(make all WEIGHTS=random)"
+        ) from None
     finally:
         socket.setdefaulttimeout(old_timeout)
 
@@ -114,8 +122,10 @@ def _file_state(value: str) -> dict:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise UserError(f"{p}: cannot load as a state dict with weights_only=True "
-                        f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from None
+        raise UserError(
+            f"{p}: cannot load as a state dict with weights_only=True "
+            f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -138,8 +148,10 @@ def build_network(spec: ModelSpec) -> tuple[torch.nn.Module, torch.nn.Module]:
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise UserError(f"embed.weights {spec.weights!r} does not fit model {spec.name}: "
-                            f"{str(exc).splitlines()[1].strip()[:200]}") from None
+            raise UserError(
+                f"embed.weights {spec.weights!r} does not fit model {spec.name}: "
+                f"{str(exc).splitlines()[1].strip()[:200]}"
+            ) from None
     net.eval()
     return net, LAYERS[NETWORKS[spec.name][1]](net)
 
@@ -152,8 +164,9 @@ def resolve_device(value: str) -> torch.device:
     if value == "auto":
         return torch.device("cuda" if cuda_available() else "cpu")
     if value == "cuda" and not cuda_available():
-        raise UserError("params.yaml: 'embed.device' is cuda but no CUDA device is available; "
-                        "use auto or cpu")
+        raise UserError(
+            "params.yaml: 'embed.device' is cuda but no CUDA device is available; use auto or cpu"
+        )
     return torch.device(value)
 
 
@@ -185,8 +198,13 @@ class Embedder:
     batch: no test pass, and exactly one shape to warm up.
     """
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu", precision: str = "fp32",
-                 batch_size: int | None = None):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "cpu",
+        precision: str = "fp32",
+        batch_size: int | None = None,
+    ):
         self.spec = spec
         self.device = resolve_device(device)
         self.precision = precision
@@ -208,8 +226,9 @@ class Embedder:
         n = batch.shape[0]
         batch = batch.to(self.device)
         if self.batch_size and n < self.batch_size:
-            pad = torch.zeros((self.batch_size - n, *batch.shape[1:]), dtype=batch.dtype,
-                              device=batch.device)
+            pad = torch.zeros(
+                (self.batch_size - n, *batch.shape[1:]), dtype=batch.dtype, device=batch.device
+            )
             batch = torch.cat([batch, pad])
         batch = batch.contiguous(memory_format=torch.channels_last)
         self._captured.clear()

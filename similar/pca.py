@@ -3,6 +3,7 @@
 Vectors are L2-normalised before PCA (cosine geometry; PCA then centres them), so the
 saved model is enough to project an image that was never in the collection.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ from .evaluation import normalise
 
 @dataclass(frozen=True)
 class PcaModel:
-    mean: np.ndarray                 # (D,)
-    components: np.ndarray           # (k, D)
-    explained_variance: np.ndarray   # (k,)
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (k, D)
+    explained_variance: np.ndarray  # (k,)
     explained_variance_ratio: np.ndarray
     whiten: bool
 
@@ -36,20 +37,30 @@ def fit(vectors: np.ndarray, n_components: int, whiten: bool) -> PcaModel:
     solver = "covariance_eigh" if vectors.shape[0] >= vectors.shape[1] else "full"
     pca = PCA(n_components=n_components, whiten=whiten, svd_solver=solver)
     pca.fit(normalise(vectors))
-    return PcaModel(pca.mean_, pca.components_, pca.explained_variance_,
-                    pca.explained_variance_ratio_, whiten)
+    return PcaModel(
+        pca.mean_, pca.components_, pca.explained_variance_, pca.explained_variance_ratio_, whiten
+    )
 
 
 def save(model: PcaModel, target: str | Path) -> None:
     """Write the model to `target` as it is (callers stage or rename it)."""
     with open(target, "wb") as fh:
-        np.savez(fh, mean=model.mean, components=model.components,
-                 explained_variance=model.explained_variance,
-                 explained_variance_ratio=model.explained_variance_ratio,
-                 whiten=np.array(model.whiten))
+        np.savez(
+            fh,
+            mean=model.mean,
+            components=model.components,
+            explained_variance=model.explained_variance,
+            explained_variance_ratio=model.explained_variance_ratio,
+            whiten=np.array(model.whiten),
+        )
 
 
 def load(source: str | Path) -> PcaModel:
     with np.load(source) as z:
-        return PcaModel(z["mean"], z["components"], z["explained_variance"],
-                        z["explained_variance_ratio"], bool(z["whiten"]))
+        return PcaModel(
+            z["mean"],
+            z["components"],
+            z["explained_variance"],
+            z["explained_variance_ratio"],
+            bool(z["whiten"]),
+        )

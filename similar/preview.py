@@ -10,6 +10,7 @@ accepts as ground truth. The groups pages show each group of copies (largest fir
 every member's book; the reviewer marks a member that does not belong, or confirms a
 group, into the same marks, so corrections flow back into the next run's ground truth.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,34 +59,55 @@ def book_of(path: str) -> str:
 
 def card(item: dict, thumbs: dict[str, str], views: dict[str, str], books: dict[str, str]) -> dict:
     url = item.get("url")
-    return {"id": item["id"], "url": safe_link(url), "unsafe_url": bool(url) and not safe_link(url),
-            "thumb": thumbs.get(item["id"]), "view": views.get(item["id"]) or thumbs.get(item["id"]),
-            "score": item.get("score"), "inliers": item.get("inliers"),
-            "verified": bool(item.get("verified")), "mirrored": bool(item.get("mirrored")),
-            "book": books.get(item["id"], "")}
+    return {
+        "id": item["id"],
+        "url": safe_link(url),
+        "unsafe_url": bool(url) and not safe_link(url),
+        "thumb": thumbs.get(item["id"]),
+        "view": views.get(item["id"]) or thumbs.get(item["id"]),
+        "score": item.get("score"),
+        "inliers": item.get("inliers"),
+        "verified": bool(item.get("verified")),
+        "mirrored": bool(item.get("mirrored")),
+        "book": books.get(item["id"], ""),
+    }
 
 
 def shown(n: dict, min_score: float) -> bool:
     return n.get("score") is None or n["score"] >= min_score or bool(n.get("verified"))
 
 
-def build_pages(entries: list[dict], per_page: int, min_score: float, thumbs: dict[str, str],
-                views: dict[str, str] | None = None, matches: dict | None = None,
-                books: dict[str, str] | None = None):
+def build_pages(
+    entries: list[dict],
+    per_page: int,
+    min_score: float,
+    thumbs: dict[str, str],
+    views: dict[str, str] | None = None,
+    matches: dict | None = None,
+    books: dict[str, str] | None = None,
+):
     """Template context per page: references with their shown neighbours, and the matched
     points of the verified pairs among them."""
     views, matches, books = views or {}, matches or {}, books or {}
     total = max(1, -(-len(entries) // per_page))
     for number in range(1, total + 1):
-        chunk = entries[(number - 1) * per_page: number * per_page]
-        refs = [{"reference": card(e["reference"], thumbs, views, books),
-                 "neighbours": [card(n, thumbs, views, books) for n in e["neighbours"]
-                                if shown(n, min_score)],
-                 "hidden": sum(1 for n in e["neighbours"] if not shown(n, min_score)),
-                 "number": (number - 1) * per_page + i + 1}
-                for i, e in enumerate(chunk)]
-        page_matches = {e["reference"]["id"]: matches[e["reference"]["id"]]
-                        for e in chunk if e["reference"]["id"] in matches}
+        chunk = entries[(number - 1) * per_page : number * per_page]
+        refs = [
+            {
+                "reference": card(e["reference"], thumbs, views, books),
+                "neighbours": [
+                    card(n, thumbs, views, books) for n in e["neighbours"] if shown(n, min_score)
+                ],
+                "hidden": sum(1 for n in e["neighbours"] if not shown(n, min_score)),
+                "number": (number - 1) * per_page + i + 1,
+            }
+            for i, e in enumerate(chunk)
+        ]
+        page_matches = {
+            e["reference"]["id"]: matches[e["reference"]["id"]]
+            for e in chunk
+            if e["reference"]["id"] in matches
+        }
         yield number, total, refs, page_matches
 
 
@@ -97,27 +119,48 @@ def storage_key(entries: list[dict]) -> str:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                              autoescape=jinja2.select_autoescape(default=True),
-                              undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
 
 
-def render(entries: list[dict], out_dir: Path, per_page: int, min_score: float,
-           thumbs: dict[str, str], title: str, views: dict[str, str] | None = None,
-           matches: dict | None = None, books: dict[str, str] | None = None,
-           view: str = "lists", nav: list | None = None, key: str | None = None) -> int:
+def render(
+    entries: list[dict],
+    out_dir: Path,
+    per_page: int,
+    min_score: float,
+    thumbs: dict[str, str],
+    title: str,
+    views: dict[str, str] | None = None,
+    matches: dict | None = None,
+    books: dict[str, str] | None = None,
+    view: str = "lists",
+    nav: list | None = None,
+    key: str | None = None,
+) -> int:
     """Write the pages of one view ("lists": references and neighbours; "groups": groups and
     their members); `key` names the marks, so that both views share them."""
     template = environment().get_template("preview.html.j2")
     prefix = "" if view == "lists" else view
     pages = 0
-    for number, total, refs, page_matches in build_pages(entries, per_page, min_score, thumbs,
-                                                         views, matches, books):
-        html = template.render(title=title, refs=refs, page=number, pages=total,
-                               page_names=[page_name(i, prefix) for i in range(1, total + 1)],
-                               references=len(entries), min_score=min_score,
-                               storage_key=key or storage_key(entries), matches=page_matches,
-                               view=view, nav=nav or [])
+    for number, total, refs, page_matches in build_pages(
+        entries, per_page, min_score, thumbs, views, matches, books
+    ):
+        html = template.render(
+            title=title,
+            refs=refs,
+            page=number,
+            pages=total,
+            page_names=[page_name(i, prefix) for i in range(1, total + 1)],
+            references=len(entries),
+            min_score=min_score,
+            storage_key=key or storage_key(entries),
+            matches=page_matches,
+            view=view,
+            nav=nav or [],
+        )
         (out_dir / page_name(number, prefix)).write_text(html, encoding="utf-8")
         pages += 1
     return pages
@@ -138,9 +181,16 @@ def group_entries(found: list[dict]) -> list[dict]:
     for g in found:
         members = {m["id"]: m for m in g["members"]}
         head = members[g["group"]]
-        out.append({"reference": {"id": head["id"], "url": head.get("url")},
-                    "neighbours": [{"id": m["id"], "url": m.get("url"), "score": None}
-                                   for m in g["members"] if m["id"] != g["group"]]})
+        out.append(
+            {
+                "reference": {"id": head["id"], "url": head.get("url")},
+                "neighbours": [
+                    {"id": m["id"], "url": m.get("url"), "score": None}
+                    for m in g["members"]
+                    if m["id"] != g["group"]
+                ],
+            }
+        )
     return out
 
 
@@ -163,8 +213,9 @@ class Pictures:
                 out[iid] = remote
             elif (self.folder / sub / name).is_file():
                 out[iid] = f"{sub}/{name}"
-            elif iid in self.index and make_thumbnail(self.s.data.images / self.index[iid],
-                                                      self.folder / sub / name, size):
+            elif iid in self.index and make_thumbnail(
+                self.s.data.images / self.index[iid], self.folder / sub / name, size
+            ):
                 out[iid] = f"{sub}/{name}"
             elif sub == THUMBS:
                 self.missing += 1
@@ -173,13 +224,17 @@ class Pictures:
 
 def build_preview(s: Settings) -> None:
     v = s.preview
-    entries = read_json(require_file(s.paths.verified, "verified neighbours",
-                                     "run `dvc repro verify`"))
+    entries = read_json(
+        require_file(s.paths.verified, "verified neighbours", "run `dvc repro verify`")
+    )
     matches = read_json(require_file(s.paths.matches, "matched points", "run `dvc repro verify`"))
-    grouped = group_entries(read_json(require_file(s.paths.groups_json, "groups",
-                                                   "run `dvc repro groups`")))
-    index = {r["id"]: r["path"] for r in read_csv(require_file(
-        s.paths.image_index, "image index", "run `dvc repro embed`"))}
+    grouped = group_entries(
+        read_json(require_file(s.paths.groups_json, "groups", "run `dvc repro groups`"))
+    )
+    index = {
+        r["id"]: r["path"]
+        for r in read_csv(require_file(s.paths.image_index, "image index", "run `dvc repro embed`"))
+    }
     books = {iid: book_of(path) for iid, path in index.items()}
     nav = [("lists", "index.html"), ("groups", "groups.html")]
     key = storage_key(entries)
@@ -190,16 +245,39 @@ def build_preview(s: Settings) -> None:
         thumbs = pictures.make({**shown_ids(grouped, -1.0), **urls}, v.thumb_size, THUMBS)
         in_pairs = {i for ref, found in matches.items() for i in (ref, *found)}
         views = pictures.make({i: u for i, u in urls.items() if i in in_pairs}, VIEW_SIZE, VIEWS)
-        pages = render(entries, tmp, v.per_page, v.min_score, thumbs,
-                       title=f"Similar images: {len(entries)} references", views=views,
-                       matches=matches, books=books, nav=nav, key=key)
-        group_pages = render(grouped, tmp, v.per_page, -1.0, thumbs,
-                             title=f"Groups of copies: {len(grouped)} groups", books=books,
-                             view="groups", nav=nav, key=key)
+        pages = render(
+            entries,
+            tmp,
+            v.per_page,
+            v.min_score,
+            thumbs,
+            title=f"Similar images: {len(entries)} references",
+            views=views,
+            matches=matches,
+            books=books,
+            nav=nav,
+            key=key,
+        )
+        group_pages = render(
+            grouped,
+            tmp,
+            v.per_page,
+            -1.0,
+            thumbs,
+            title=f"Groups of copies: {len(grouped)} groups",
+            books=books,
+            view="groups",
+            nav=nav,
+            key=key,
+        )
     remote = sum(1 for t in thumbs.values() if not t.startswith(THUMBS))
-    print(f"preview: {len(entries)} references on {pages} page(s), {len(grouped)} groups on "
-          f"{group_pages} page(s), {len(thumbs) - remote} local and {remote} IIIF thumbnails "
-          f"-> {out / 'index.html'}")
+    print(
+        f"preview: {len(entries)} references on {pages} page(s), {len(grouped)} groups on "
+        f"{group_pages} page(s), {len(thumbs) - remote} local and {remote} IIIF thumbnails "
+        f"-> {out / 'index.html'}"
+    )
     if pictures.missing:
-        warn(f"{pictures.missing} images had no readable file under {s.data.images}; "
-             "shown without thumbnail")
+        warn(
+            f"{pictures.missing} images had no readable file under {s.data.images}; "
+            "shown without thumbnail"
+        )

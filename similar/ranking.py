@@ -1,9 +1,10 @@
 """How a neighbour list is ordered, whoever computed it: by score rounded to 6 decimals,
 descending, ties by id, never the reference itself."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 # extra results fetched so that ties at the cut are broken by id, not by the engine
 TIE_MARGIN = 10

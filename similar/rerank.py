@@ -7,9 +7,10 @@ bulk_query did not list. The re-ranked list puts verified neighbours first, by i
 the rest by CNN score; ties by id. Unchecked neighbours (beyond `verify.top`) keep their
 place after them, with `inliers: null`.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .evaluation import ranking_metrics
 from .verify import PairResult
@@ -17,7 +18,9 @@ from .verify import PairResult
 RECALL_KS = (1, 5, 10)
 
 
-def extend_lists(entries: list[dict], top: int, more: Callable[[list[str], int], dict]) -> list[dict]:
+def extend_lists(
+    entries: list[dict], top: int, more: Callable[[list[str], int], dict]
+) -> list[dict]:
     """Lists of at least `top` neighbours: bulk_query's own first, then `more(refs, top)`'s
     (id -> neighbour entries of the exact product search) that are not listed yet."""
     short = [e["reference"]["id"] for e in entries if len(e["neighbours"]) < top]
@@ -27,7 +30,9 @@ def extend_lists(entries: list[dict], top: int, more: Callable[[list[str], int],
         ns = list(e["neighbours"])
         if len(ns) < top:
             seen = {n["id"] for n in ns} | {e["reference"]["id"]}
-            ns += [n for n in extra.get(e["reference"]["id"], []) if n["id"] not in seen][: top - len(ns)]
+            ns += [n for n in extra.get(e["reference"]["id"], []) if n["id"] not in seen][
+                : top - len(ns)
+            ]
         out.append({"reference": e["reference"], "neighbours": ns})
     return out
 
@@ -37,19 +42,33 @@ def rerank(entry: dict, results: Sequence[PairResult], min_inliers: int) -> dict
     checked = []
     for n, r in zip(entry["neighbours"], results):
         ok = r.inliers >= min_inliers
-        checked.append({**n, "inliers": r.inliers, "verified": ok, "mirrored": bool(ok and r.mirrored)})
-    checked.sort(key=lambda n: (not n["verified"], -n["inliers"] if n["verified"] else 0,
-                                -n["score"], n["id"]))
-    rest = [{**n, "inliers": None, "verified": False, "mirrored": False}
-            for n in entry["neighbours"][len(results):]]
+        checked.append(
+            {**n, "inliers": r.inliers, "verified": ok, "mirrored": bool(ok and r.mirrored)}
+        )
+    checked.sort(
+        key=lambda n: (
+            not n["verified"],
+            -n["inliers"] if n["verified"] else 0,
+            -n["score"],
+            n["id"],
+        )
+    )
+    rest = [
+        {**n, "inliers": None, "verified": False, "mirrored": False}
+        for n in entry["neighbours"][len(results) :]
+    ]
     return {"reference": entry["reference"], "neighbours": checked + rest}
 
 
 def passed_through(entry: dict) -> dict:
     """`verify.method: none`: the CNN ranking as it is, in the verified lists' shape."""
-    return {"reference": entry["reference"],
-            "neighbours": [{**n, "inliers": None, "verified": False, "mirrored": False}
-                           for n in entry["neighbours"]]}
+    return {
+        "reference": entry["reference"],
+        "neighbours": [
+            {**n, "inliers": None, "verified": False, "mirrored": False}
+            for n in entry["neighbours"]
+        ],
+    }
 
 
 def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int) -> dict:
@@ -57,13 +76,20 @@ def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int
     each reference's copies that are among its candidates at all."""
     lists = {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in verified}
     pairs = sum(1 for e in verified for n in e["neighbours"] if n["inliers"] is not None)
-    out = {"references": len(verified), "top": top, "pairs": pairs,
-           "verified_pairs": sum(n["verified"] for e in verified for n in e["neighbours"]),
-           "mirrored_matches": sum(n["mirrored"] for e in verified for n in e["neighbours"])}
+    out = {
+        "references": len(verified),
+        "top": top,
+        "pairs": pairs,
+        "verified_pairs": sum(n["verified"] for e in verified for n in e["neighbours"]),
+        "mirrored_matches": sum(n["mirrored"] for e in verified for n in e["neighbours"]),
+    }
     if groups:
         ranked = ranking_metrics(lists, groups, RECALL_KS)
-        ceiling = ranking_metrics({e["reference"]["id"]: [n["id"] for n in e["neighbours"]]
-                                   for e in candidates}, groups, [top])
+        ceiling = ranking_metrics(
+            {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in candidates},
+            groups,
+            [top],
+        )
         out.update({f"recall@{k}": ranked[f"recall@{k}"] for k in RECALL_KS})
         out["mAP"] = ranked["mAP"]
         out["evaluated_references"] = ranked["evaluated_references"]

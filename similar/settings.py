@@ -7,15 +7,17 @@ docs/parameters.md and the comments in params.yaml are generated from it
 with the closest known key, so a typo never runs silently with a default. Every error
 names the key and is one line (a `UserError`).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 
@@ -26,38 +28,59 @@ PARAMS_FILE = os.environ.get("SIMILAR_PARAMS", "params.yaml")
 AUTO = "auto"
 
 
-def param(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-          choices: tuple | None = None, kind: type | str | None = None, empty: bool = False,
-          auto: bool = False, check: Callable[[str, Any], Any] | None = None):
+def param(
+    default: Any,
+    doc: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple | None = None,
+    kind: type | str | None = None,
+    empty: bool = False,
+    auto: bool = False,
+    check: Callable[[str, Any], Any] | None = None,
+):
     """A field of a settings group. `kind` defaults to the default's type; `auto` also accepts
     the word auto (resolved later, by the code that knows the machine); `empty` lets a string
     or path be empty; `check(key, value)` may refuse or convert the value."""
-    meta = {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "empty": empty, "auto": auto,
-            "check": check, "kind": kind or ("path" if isinstance(default, Path) else type(default))}
+    meta = {
+        "doc": doc,
+        "lo": lo,
+        "hi": hi,
+        "choices": choices,
+        "empty": empty,
+        "auto": auto,
+        "check": check,
+        "kind": kind or ("path" if isinstance(default, Path) else type(default)),
+    }
     return field(default=default, metadata=meta)
 
 
 # ---------------------------------------------------------------- checks of single values
 
+
 @dataclass(frozen=True)
 class StoreTarget:
     """Where the vectors live, from `qdrant.url`: the embedded Qdrant Edge (`edge`), a Qdrant
     server or cluster (`server`, an http(s) URL), or qdrant-client's local mode (`local`)."""
+
     kind: str
     url: str = ""
     location: str = ""  # local mode's folder
 
     @staticmethod
-    def parse(url: str) -> "StoreTarget":
+    def parse(url: str) -> StoreTarget:
         url = (url or "").strip()
         if not url:
             return StoreTarget("edge")
         if url.startswith("local:"):
-            return StoreTarget("local", url, url[len("local:"):] or ".")
+            return StoreTarget("local", url, url[len("local:") :] or ".")
         if re.match(r"https?://[^/\s]+", url):
             return StoreTarget("server", url.rstrip("/"))
-        raise UserError(f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
-                        "http(s)://host:port, or local:<dir>")
+        raise UserError(
+            f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
+            "http(s)://host:port, or local:<dir>"
+        )
 
     def describe(self, collection: str, edge_root: Path) -> str:
         if self.kind == "edge":
@@ -72,58 +95,96 @@ def _store_url(key: str, value: str) -> str:
 
 def _collection_name(key: str, value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-        raise UserError(f"params.yaml: '{key}' {value!r} is not a valid collection name "
-                        "(letters, digits, _ . -)")
+        raise UserError(
+            f"params.yaml: '{key}' {value!r} is not a valid collection name "
+            "(letters, digits, _ . -)"
+        )
     return value
 
 
 def _model_name(key: str, value: str) -> str:
     if value not in MODEL_NAMES:
-        raise UserError(f"params.yaml: '{key}' {value!r} is not an img2vec model; "
-                        f"choose one of {', '.join(sorted(MODEL_NAMES))}")
+        raise UserError(
+            f"params.yaml: '{key}' {value!r} is not an img2vec model; "
+            f"choose one of {', '.join(sorted(MODEL_NAMES))}"
+        )
     return value
 
 
 # ---------------------------------------------------------------- the groups
 
+
 @dataclass(frozen=True)
 class DataSettings:
-    images: Path = param(Path("data/sample/images"), "the collection: a folder, searched recursively")
-    patterns: tuple = param(("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp"),
-                            "file name patterns of images (case-insensitive); one pattern may be a plain string",
-                            kind="patterns")
-    id_from: str = param("stem", "image id: file name without extension, or path without it",
-                         choices=("stem", "relpath"))
+    images: Path = param(
+        Path("data/sample/images"), "the collection: a folder, searched recursively"
+    )
+    patterns: tuple = param(
+        ("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp"),
+        "file name patterns of images (case-insensitive); one pattern may be a plain string",
+        kind="patterns",
+    )
+    id_from: str = param(
+        "stem",
+        "image id: file name without extension, or path without it",
+        choices=("stem", "relpath"),
+    )
     iiif_csv: Path = param(Path("data/sample/iiif.csv"), "CSV of image id -> IIIF URL")
     queries: Path = param(Path("data/sample/queries.txt"), "reference image ids, one per line")
-    groups: Path = param(Path("data/sample/groups.csv"),
-                         "ground truth for the metrics: id,group or the preview's review marks")
+    groups: Path = param(
+        Path("data/sample/groups.csv"),
+        "ground truth for the metrics: id,group or the preview's review marks",
+    )
 
 
 @dataclass(frozen=True)
 class EmbedSettings:
     model: str = param("efficientnet_b3", "any img2vec_pytorch model name", check=_model_name)
-    weights: str = param("imagenet", "imagenet (downloaded once), random (seeded; offline), or a state-dict file")
+    weights: str = param(
+        "imagenet", "imagenet (downloaded once), random (seeded; offline), or a state-dict file"
+    )
     seed: int = param(0, "seed of the random weights", lo=0, hi=2**32 - 1)
-    device: str = param("auto", "where the model runs (auto: CUDA when present)",
-                        choices=("auto", "cpu", "cuda"))
-    precision: str = param("auto", "fp32, or bf16 autocast (auto: bf16 on a GPU, fp32 on the CPU)",
-                           choices=("auto", "fp32", "bf16"))
+    device: str = param(
+        "auto", "where the model runs (auto: CUDA when present)", choices=("auto", "cpu", "cuda")
+    )
+    precision: str = param(
+        "auto",
+        "fp32, or bf16 autocast (auto: bf16 on a GPU, fp32 on the CPU)",
+        choices=("auto", "fp32", "bf16"),
+    )
     image_size: int = param(224, "images are resized to this square", lo=32, hi=2048)
-    batch_size: Any = param("auto", "images per forward pass (auto: 256 on a GPU, 4 on the CPU)",
-                            lo=1, hi=4096, kind=int, auto=True)
-    num_workers: Any = param("auto", "decoding processes beside the model (auto: 2 on the CPU, "
-                             "all cores but two beside a GPU)", lo=0, hi=256, kind=int, auto=True)
+    batch_size: Any = param(
+        "auto",
+        "images per forward pass (auto: 256 on a GPU, 4 on the CPU)",
+        lo=1,
+        hi=4096,
+        kind=int,
+        auto=True,
+    )
+    num_workers: Any = param(
+        "auto",
+        "decoding processes beside the model (auto: 2 on the CPU, all cores but two beside a GPU)",
+        lo=0,
+        hi=256,
+        kind=int,
+        auto=True,
+    )
     draft: bool = param(True, "decode large JPEGs at reduced scale (never below image_size)")
-    max_pixels: int = param(178956970, "larger images are skipped as decompression bombs",
-                            lo=1, hi=2**40)
-    decoder: str = param("auto", "JPEG decoding: pil (in the workers) or nvjpeg (batched on the "
-                         "GPU; auto: pil)", choices=("auto", "pil", "nvjpeg"))
+    max_pixels: int = param(
+        178956970, "larger images are skipped as decompression bombs", lo=1, hi=2**40
+    )
+    decoder: str = param(
+        "auto",
+        "JPEG decoding: pil (in the workers) or nvjpeg (batched on the GPU; auto: pil)",
+        choices=("auto", "pil", "nvjpeg"),
+    )
 
 
 @dataclass(frozen=True)
 class ReduceSettings:
-    n_components: int = param(256, "PCA dimensions; at most min(images, model dimension)", lo=1, hi=8192)
+    n_components: int = param(
+        256, "PCA dimensions; at most min(images, model dimension)", lo=1, hi=8192
+    )
     whiten: bool = param(False, "PCA whitening")
     seed: int = param(0, "seed of the sample for knn_preservation@10", lo=0, hi=2**32 - 1)
 
@@ -132,27 +193,37 @@ class ReduceSettings:
 class AttachIiifSettings:
     id_column: str = param("id", "image id column of the IIIF CSV")
     url_column: str = param("iiif_url", "URL column of the IIIF CSV")
-    on_missing: str = param("warn", "images without a row in the IIIF CSV: warn or stop",
-                            choices=("warn", "error"))
+    on_missing: str = param(
+        "warn", "images without a row in the IIIF CSV: warn or stop", choices=("warn", "error")
+    )
 
 
 @dataclass(frozen=True)
 class QdrantSettings:
-    url: str = param("", "empty: embedded Qdrant Edge; http(s)://host:port: a server; local:<dir>",
-                     empty=True, check=_store_url)
+    url: str = param(
+        "",
+        "empty: embedded Qdrant Edge; http(s)://host:port: a server; local:<dir>",
+        empty=True,
+        check=_store_url,
+    )
     collection: str = param("onit", "collection name", check=_collection_name)
     batch_size: int = param(512, "points per upsert call", lo=1, hi=100000)
-    distance: str = param("cosine", "cosine, or dot (suits unit-length or whitened vectors)",
-                          choices=("cosine", "dot"))
-    hnsw_above: int = param(1000000, "build the HNSW index from this many points; below, exact search",
-                            lo=0, hi=2**40)
+    distance: str = param(
+        "cosine",
+        "cosine, or dot (suits unit-length or whitened vectors)",
+        choices=("cosine", "dot"),
+    )
+    hnsw_above: int = param(
+        1000000, "build the HNSW index from this many points; below, exact search", lo=0, hi=2**40
+    )
     hnsw_m: int = param(16, "HNSW graph: edges per node", lo=2, hi=256)
     hnsw_ef_construct: int = param(100, "HNSW graph: candidates while building", lo=4, hi=10000)
     on_disk: bool = param(False, "keep vectors on disk (memory-mapped) instead of in RAM")
     shard_number: int = param(1, "server or cluster: shards of the collection", lo=1, hi=1000)
     replication_factor: int = param(1, "server or cluster: copies of each shard", lo=1, hi=100)
-    lock_timeout: float = param(10.0, "seconds to wait for another process holding the embedded store",
-                                lo=0.0, hi=86400.0)
+    lock_timeout: float = param(
+        10.0, "seconds to wait for another process holding the embedded store", lo=0.0, hi=86400.0
+    )
 
     @property
     def target(self) -> StoreTarget:
@@ -161,65 +232,101 @@ class QdrantSettings:
 
 @dataclass(frozen=True)
 class BulkQuerySettings:
-    references: str = param("file", "file: the ids in data.queries; all: every image",
-                            choices=("file", "all"))
+    references: str = param(
+        "file", "file: the ids in data.queries; all: every image", choices=("file", "all")
+    )
     limit: int = param(50, "neighbours per reference", lo=1, hi=10000)
     batch_size: int = param(64, "references per search call", lo=1, hi=100000)
-    exact: Any = param("auto", "auto: HNSW when ingest built the index, else exact",
-                       choices=("auto", True, False), kind="choice")
-    hnsw_ef: int = param(128, "HNSW search breadth (higher: better recall, slower)", lo=1, hi=100000)
-    engine: str = param("product", "exact search: product (of the references and the vectors) or "
-                        "store (ask Qdrant); HNSW always asks Qdrant",
-                        choices=("product", "store"))
+    exact: Any = param(
+        "auto",
+        "auto: HNSW when ingest built the index, else exact",
+        choices=("auto", True, False),
+        kind="choice",
+    )
+    hnsw_ef: int = param(
+        128, "HNSW search breadth (higher: better recall, slower)", lo=1, hi=100000
+    )
+    engine: str = param(
+        "product",
+        "exact search: product (of the references and the vectors) or "
+        "store (ask Qdrant); HNSW always asks Qdrant",
+        choices=("product", "store"),
+    )
 
 
 @dataclass(frozen=True)
 class GraphSettings:
     k: int = param(20, "neighbours of every image in the kNN graph", lo=1, hi=1000)
-    device: str = param("auto", "where the products run (auto: CUDA when present)",
-                        choices=("auto", "cpu", "cuda"))
-    engine: str = param("auto", "faiss (CPU heaps over symmetric blocks) or torch (topk per block); "
-                        "auto: torch on a GPU, else faiss",
-                        choices=("auto", "faiss", "torch"))
-    block: int = param(4096, "rows per block of the product (memory grows with block x N)",
-                       lo=64, hi=65536)
+    device: str = param(
+        "auto", "where the products run (auto: CUDA when present)", choices=("auto", "cpu", "cuda")
+    )
+    engine: str = param(
+        "auto",
+        "faiss (CPU heaps over symmetric blocks) or torch (topk per block); "
+        "auto: torch on a GPU, else faiss",
+        choices=("auto", "faiss", "torch"),
+    )
+    block: int = param(
+        4096, "rows per block of the product (memory grows with block x N)", lo=64, hi=65536
+    )
 
 
 @dataclass(frozen=True)
 class VerifySettings:
-    method: str = param("sift", "sift: verify by local features and RANSAC; none: pass the CNN "
-                        "ranking through", choices=("sift", "none"))
-    top: int = param(100, "candidates verified per reference (past bulk_query.limit: more from the "
-                     "exact product)", lo=1, hi=10000)
-    max_side: int = param(512, "images are described at most this many pixels wide or high",
-                          lo=64, hi=4096)
+    method: str = param(
+        "sift",
+        "sift: verify by local features and RANSAC; none: pass the CNN ranking through",
+        choices=("sift", "none"),
+    )
+    top: int = param(
+        100,
+        "candidates verified per reference (past bulk_query.limit: more from the exact product)",
+        lo=1,
+        hi=10000,
+    )
+    max_side: int = param(
+        512, "images are described at most this many pixels wide or high", lo=64, hi=4096
+    )
     features: int = param(1000, "strongest SIFT keypoints kept per image", lo=16, hi=20000)
-    ratio: float = param(0.8, "Lowe's ratio test: best match closer than this share of the second",
-                         lo=0.1, hi=1.0)
+    ratio: float = param(
+        0.8, "Lowe's ratio test: best match closer than this share of the second", lo=0.1, hi=1.0
+    )
     min_inliers: int = param(15, "RANSAC inliers that make a verified copy", lo=3, hi=10000)
     mirror: bool = param(True, "also try the mirrored image (reversed copies)")
-    transform: str = param("similarity", "what RANSAC fits: similarity (crop, scale, rotation) or "
-                           "homography (also photographed at an angle)",
-                           choices=("similarity", "homography"))
-    workers: Any = param("auto", "processes matching pairs (auto: one per core)", lo=1, hi=256,
-                         kind=int, auto=True)
+    transform: str = param(
+        "similarity",
+        "what RANSAC fits: similarity (crop, scale, rotation) or "
+        "homography (also photographed at an angle)",
+        choices=("similarity", "homography"),
+    )
+    workers: Any = param(
+        "auto", "processes matching pairs (auto: one per core)", lo=1, hi=256, kind=int, auto=True
+    )
 
 
 @dataclass(frozen=True)
 class GroupsSettings:
-    k: int = param(20, "candidate edges: each image's first k graph neighbours (at most graph.k)",
-                   lo=1, hi=1000)
+    k: int = param(
+        20,
+        "candidate edges: each image's first k graph neighbours (at most graph.k)",
+        lo=1,
+        hi=1000,
+    )
     min_score: float = param(0.0, "candidate edges: at least this score", lo=-1.0, hi=1.0)
     mutual: bool = param(False, "candidate edges: only pairs in each other's lists")
     verify: bool = param(True, "keep a candidate edge only when the verifier confirms it")
-    min_inliers: int = param(15, "RANSAC inliers that confirm an edge (matching as verify.*)",
-                             lo=3, hi=10000)
+    min_inliers: int = param(
+        15, "RANSAC inliers that confirm an edge (matching as verify.*)", lo=3, hi=10000
+    )
 
 
 @dataclass(frozen=True)
 class PreviewSettings:
-    thumbnails: str = param("local", "local: small JPEGs made here; iiif: from the IIIF server",
-                            choices=("local", "iiif"))
+    thumbnails: str = param(
+        "local",
+        "local: small JPEGs made here; iiif: from the IIIF server",
+        choices=("local", "iiif"),
+    )
     thumb_size: int = param(160, "longest side of thumbnails, pixels", lo=16, hi=2048)
     per_page: int = param(25, "references per HTML page", lo=1, hi=10000)
     min_score: float = param(-1.0, "hide neighbours scoring below this", lo=-1.0, hi=1.0)
@@ -228,46 +335,67 @@ class PreviewSettings:
 @dataclass(frozen=True)
 class PathSettings:
     embeddings: Path = param(Path("data/embeddings/vectors.npy"), "embed: N x D float32 vectors")
-    image_index: Path = param(Path("data/embeddings/images.csv"), "embed: id, path, width, height, sha256")
+    image_index: Path = param(
+        Path("data/embeddings/images.csv"), "embed: id, path, width, height, sha256"
+    )
     failed: Path = param(Path("data/embeddings/failed.csv"), "embed: images that could not be read")
-    embed_identity: Path = param(Path("data/embeddings/identity.json"),
-                                 "embed: what made the vectors (make search must match it)")
-    embed_cache: Path | None = param(Path(".cache/embed"), "per-image vector cache outside DVC (\"\" disables)",
-                                     empty=True)
+    embed_identity: Path = param(
+        Path("data/embeddings/identity.json"),
+        "embed: what made the vectors (make search must match it)",
+    )
+    embed_cache: Path | None = param(
+        Path(".cache/embed"), 'per-image vector cache outside DVC ("" disables)', empty=True
+    )
     embed_metrics: Path = param(Path("metrics/embed.json"), "embed metrics")
     reduced: Path = param(Path("data/reduced/vectors.npy"), "reduce: N x k vectors")
     pca: Path = param(Path("data/reduced/pca.npz"), "reduce: the PCA model")
     reduce_metrics: Path = param(Path("metrics/reduce.json"), "reduce metrics")
     variance_plot: Path = param(Path("plots/explained_variance.csv"), "reduce plot")
-    vectors: Path = param(Path("data/vectors/vectors.jsonl"), "attach_iiif: id, url, vector per line")
+    vectors: Path = param(
+        Path("data/vectors/vectors.jsonl"), "attach_iiif: id, url, vector per line"
+    )
     attach_metrics: Path = param(Path("metrics/attach_iiif.json"), "attach_iiif metrics")
     store: Path = param(Path("data/qdrant"), "the embedded store's folder")
     receipt: Path = param(Path("data/ingest/receipt.json"), "ingest: what was loaded")
     ingest_metrics: Path = param(Path("metrics/ingest.json"), "ingest metrics")
-    neighbours: Path = param(Path("data/neighbours/neighbours.json"), "bulk_query: the neighbour lists")
+    neighbours: Path = param(
+        Path("data/neighbours/neighbours.json"), "bulk_query: the neighbour lists"
+    )
     query_metrics: Path = param(Path("metrics/bulk_query.json"), "bulk_query metrics")
     scores_plot: Path = param(Path("plots/scores.csv"), "bulk_query plot")
     recall_plot: Path = param(Path("plots/recall.csv"), "bulk_query plot")
     graph: Path = param(Path("data/graph/knn.npz"), "graph: ids, neighbours, scores of every image")
     graph_metrics: Path = param(Path("metrics/graph.json"), "graph metrics")
-    feature_cache: Path | None = param(Path(".cache/features"), "per-image local features outside "
-                                       "DVC (\"\" disables)", empty=True)
-    verified: Path = param(Path("data/verified/neighbours.json"), "verify: re-ranked neighbour lists")
-    matches: Path = param(Path("data/verified/matches.json"), "verify: matched points of verified pairs")
+    feature_cache: Path | None = param(
+        Path(".cache/features"), 'per-image local features outside DVC ("" disables)', empty=True
+    )
+    verified: Path = param(
+        Path("data/verified/neighbours.json"), "verify: re-ranked neighbour lists"
+    )
+    matches: Path = param(
+        Path("data/verified/matches.json"), "verify: matched points of verified pairs"
+    )
     verify_metrics: Path = param(Path("metrics/verify.json"), "verify metrics")
     groups_csv: Path = param(Path("data/groups/groups.csv"), "groups: id,group of grouped images")
     groups_json: Path = param(Path("data/groups/groups.json"), "groups: members and verified edges")
     groups_metrics: Path = param(Path("metrics/groups.json"), "groups metrics")
-    groups_plot: Path = param(Path("plots/groups_threshold.csv"), "groups plot: precision and recall "
-                              "against min_score")
+    groups_plot: Path = param(
+        Path("plots/groups_threshold.csv"), "groups plot: precision and recall against min_score"
+    )
     preview: Path = param(Path("data/preview"), "preview: the HTML pages")
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
 
 GROUPS: dict[str, type] = {
-    "data": DataSettings, "embed": EmbedSettings, "reduce": ReduceSettings,
-    "attach_iiif": AttachIiifSettings, "qdrant": QdrantSettings, "bulk_query": BulkQuerySettings,
-    "graph": GraphSettings, "verify": VerifySettings, "groups": GroupsSettings,
+    "data": DataSettings,
+    "embed": EmbedSettings,
+    "reduce": ReduceSettings,
+    "attach_iiif": AttachIiifSettings,
+    "qdrant": QdrantSettings,
+    "bulk_query": BulkQuerySettings,
+    "graph": GraphSettings,
+    "verify": VerifySettings,
+    "groups": GroupsSettings,
     "preview": PreviewSettings,
     "paths": PathSettings,
 }
@@ -291,6 +419,7 @@ class Settings:
 
 # ---------------------------------------------------------------- parsing
 
+
 def _is_choice(value: Any, choices: tuple) -> bool:
     return any(type(value) is type(c) and value == c for c in choices)
 
@@ -306,8 +435,10 @@ def coerce(key: str, value: Any, meta: dict) -> Any:
         return AUTO
     if meta["choices"] is not None:
         if not _is_choice(value, meta["choices"]):
-            raise UserError(f"params.yaml: '{key}' must be one of "
-                            f"{', '.join(_show(c) for c in meta['choices'])}; got {value!r}")
+            raise UserError(
+                f"params.yaml: '{key}' must be one of "
+                f"{', '.join(_show(c) for c in meta['choices'])}; got {value!r}"
+            )
     elif kind is bool:
         if not isinstance(value, bool):
             raise UserError(f"params.yaml: '{key}' must be true or false, got {value!r}")
@@ -326,10 +457,15 @@ def coerce(key: str, value: Any, meta: dict) -> Any:
     elif kind == "patterns":
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not value or not all(
-                isinstance(p, str) and p for p in value):
-            raise UserError(f"params.yaml: '{key}' must be a list of file name patterns "
-                            f"such as [\"*.jpg\"], got {value!r}")
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(p, str) and p for p in value)
+        ):
+            raise UserError(
+                f"params.yaml: '{key}' must be a list of file name patterns "
+                f'such as ["*.jpg"], got {value!r}'
+            )
         value = tuple(value)
     elif kind in (str, "path"):
         if value is None and meta["empty"]:
@@ -372,8 +508,9 @@ def from_mapping(raw: Any, source: str = "params.yaml") -> Settings:
         for key in values:
             if key not in fields:
                 raise _unknown(f"{name}.{key}", known)
-        groups[name] = cls(**{k: coerce(f"{name}.{k}", v, fields[k].metadata)
-                              for k, v in values.items()})
+        groups[name] = cls(
+            **{k: coerce(f"{name}.{k}", v, fields[k].metadata) for k, v in values.items()}
+        )
     return Settings(**groups, source=source)
 
 
@@ -430,9 +567,9 @@ def allowed(f: dataclasses.Field) -> str:
     elif m["kind"] == "patterns":
         words.append("list of patterns")
     elif m["kind"] == "path":
-        words.append("path" + (" or \"\"" if m["empty"] else ""))
+        words.append("path" + (' or ""' if m["empty"] else ""))
     else:
-        words.append("text" + (" or \"\"" if m["empty"] else ""))
+        words.append("text" + (' or ""' if m["empty"] else ""))
     return " | ".join(words)
 
 

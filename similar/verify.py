@@ -13,11 +13,12 @@ feature cache (describing the image once if it is not there). Results do not dep
 order or the number of workers: each pair is computed alone, and RANSAC's random draws are
 seeded by the pair.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -62,13 +63,16 @@ def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, n
 
 def seed_of(a_key: str, b_key: str) -> int:
     import zlib
+
     return zlib.crc32(f"{a_key}\n{b_key}".encode()) & 0x7FFFFFFF
 
 
-def fit(a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, s: VerifySettings,
-        seed: int) -> np.ndarray:
+def fit(
+    a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, s: VerifySettings, seed: int
+) -> np.ndarray:
     """A boolean inlier mask of the matches under the best transform RANSAC finds."""
     import cv2
+
     n = len(ia)
     if n < (4 if s.transform == "homography" else 3):
         return np.zeros(n, bool)
@@ -76,12 +80,19 @@ def fit(a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, s: VerifySetti
     threshold = THRESHOLD * max(b.size)
     cv2.setRNGSeed(seed)
     if s.transform == "homography":
-        _, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000,
-                                     confidence=0.999)
+        _, mask = cv2.findHomography(
+            src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999
+        )
     else:
-        _, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
-                                              ransacReprojThreshold=threshold, maxIters=2000,
-                                              confidence=0.999, refineIters=10)
+        _, mask = cv2.estimateAffinePartial2D(
+            src,
+            dst,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=threshold,
+            maxIters=2000,
+            confidence=0.999,
+            refineIters=10,
+        )
     return np.zeros(n, bool) if mask is None else mask.ravel().astype(bool)
 
 
@@ -106,17 +117,24 @@ def matched_points(a: Features, b: Features, ia, ib, mirrored: bool) -> tuple:
     out = []
     for i, j in zip(np.asarray(ia)[pick], np.asarray(ib)[pick]):
         x1, y1 = a.xy[i]
-        out.append((round(float(x1) / max(a.size[0], 1), 4), round(float(y1) / max(a.size[1], 1), 4),
-                    round(float(b.xy[j][0]) / max(b.size[0], 1), 4),
-                    round(float(b.xy[j][1]) / max(b.size[1], 1), 4)))
+        out.append(
+            (
+                round(float(x1) / max(a.size[0], 1), 4),
+                round(float(y1) / max(a.size[1], 1), 4),
+                round(float(b.xy[j][0]) / max(b.size[0], 1), 4),
+                round(float(b.xy[j][1]) / max(b.size[1], 1), 4),
+            )
+        )
     return tuple(out)
 
 
 # ---------------------------------------------------------------- many pairs, several processes
 
+
 @dataclass(frozen=True)
 class ImageRef:
     """Where an image's bytes are, and their SHA-256 (its cache key)."""
+
     path: str
     sha256: str
 
@@ -167,6 +185,7 @@ _WORKER: Verifier | None = None
 
 def _init_worker(s, images, cache_root) -> None:
     import cv2
+
     cv2.setNumThreads(1)  # one pair per process: the processes are the parallelism
     global _WORKER
     _WORKER = Verifier(s, images, cache_root)
@@ -181,12 +200,17 @@ def _check(pairs: list[tuple[str, str]]) -> list[PairResult]:
 
 
 def chunks(items: Sequence, size: int) -> list:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def verify_pairs(pairs: Sequence[tuple[str, str]], s: VerifySettings,
-                 images: dict[str, ImageRef], cache_root, workers: int | str,
-                 progress: Callable[[int], None] | None = None) -> tuple[list[PairResult], int]:
+def verify_pairs(
+    pairs: Sequence[tuple[str, str]],
+    s: VerifySettings,
+    images: dict[str, ImageRef],
+    cache_root,
+    workers: int | str,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[PairResult], int]:
     """Results for `pairs` in their order, and how many images were described now. Images are
     described first (each once, in parallel), then pairs are matched in parallel chunks."""
     needed = sorted({i for pair in pairs for i in pair})
@@ -201,6 +225,7 @@ def verify_pairs(pairs: Sequence[tuple[str, str]], s: VerifySettings,
                 progress(len(chunk))
         return results, described
     import multiprocessing
+
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(s, images, cache_root)) as pool:
         described = sum(pool.imap(_describe, chunks(needed, 16)))
@@ -217,10 +242,13 @@ def verify_pairs(pairs: Sequence[tuple[str, str]], s: VerifySettings,
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def image_refs(index_rows: Iterable[dict], root) -> dict[str, ImageRef]:
     """id -> ImageRef from images.csv rows (path relative to the collection root)."""
     from pathlib import Path
+
     return {r["id"]: ImageRef(str(Path(root) / r["path"]), r.get("sha256", "")) for r in index_rows}

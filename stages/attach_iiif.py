@@ -4,6 +4,7 @@ One JSON object per line, `{"id", "url", "vector"}`, in the order of the image i
 Images without a row in the IIIF CSV keep `url: null` and are counted and warned about
 (`attach_iiif.on_missing: error` makes that fatal).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,33 +22,48 @@ def main() -> None:
     s = settings.load()
     a, paths = s.attach_iiif, s.paths
     index_path = require_file(paths.image_index, "image index", "run `dvc repro embed`")
-    vectors = np.load(require_file(paths.reduced, "reduced vectors", "run `dvc repro reduce`"),
-                      mmap_mode="r")
+    vectors = np.load(
+        require_file(paths.reduced, "reduced vectors", "run `dvc repro reduce`"), mmap_mode="r"
+    )
     index = read_csv(index_path)
     if len(index) != vectors.shape[0]:
-        raise UserError(f"{index_path} has {len(index)} rows but the reduced vectors have "
-                        f"{vectors.shape[0]}; rerun with `dvc repro -f reduce`")
+        raise UserError(
+            f"{index_path} has {len(index)} rows but the reduced vectors have "
+            f"{vectors.shape[0]}; rerun with `dvc repro -f reduce`"
+        )
     urls = read_iiif_csv(s.data.iiif_csv, a.id_column, a.url_column)
     missing = [row["id"] for row in index if urls.get(row["id"]) is None]
     if missing and a.on_missing == "error":
-        raise UserError(f"{len(missing)} images have no URL in {s.data.iiif_csv} "
-                        f"(first: {missing[0]}); add them or set attach_iiif.on_missing: warn")
+        raise UserError(
+            f"{len(missing)} images have no URL in {s.data.iiif_csv} "
+            f"(first: {missing[0]}); add them or set attach_iiif.on_missing: warn"
+        )
     with staged_outputs() as out:
         with open(out.path(paths.vectors), "wb") as fh:
             for start in range(0, len(index), CHUNK):
-                block = np.array(vectors[start:start + CHUNK], dtype=np.float32)
-                for row, vector in zip(index[start:start + CHUNK], block):
+                block = np.array(vectors[start : start + CHUNK], dtype=np.float32)
+                for row, vector in zip(index[start : start + CHUNK], block):
                     # orjson writes float32 as its shortest exact decimal: compact and lossless
-                    fh.write(orjson.dumps({"id": row["id"], "url": urls.get(row["id"]),
-                                           "vector": vector}, option=orjson.OPT_SERIALIZE_NUMPY))
+                    fh.write(
+                        orjson.dumps(
+                            {"id": row["id"], "url": urls.get(row["id"]), "vector": vector},
+                            option=orjson.OPT_SERIALIZE_NUMPY,
+                        )
+                    )
                     fh.write(b"\n")
-        out.write_bytes(paths.attach_metrics,
-                        json_bytes({"matched": len(index) - len(missing), "missing": len(missing)}))
-    print(f"attach_iiif: {len(index)} vectors -> {paths.vectors}, {len(index) - len(missing)} "
-          f"with a URL, {len(missing)} without")
+        out.write_bytes(
+            paths.attach_metrics,
+            json_bytes({"matched": len(index) - len(missing), "missing": len(missing)}),
+        )
+    print(
+        f"attach_iiif: {len(index)} vectors -> {paths.vectors}, {len(index) - len(missing)} "
+        f"with a URL, {len(missing)} without"
+    )
     if missing:
-        warn(f"{len(missing)} images have no row in the IIIF CSV (first: {missing[0]}); "
-             "their url is null")
+        warn(
+            f"{len(missing)} images have no row in the IIIF CSV (first: {missing[0]}); "
+            "their url is null"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ never its own neighbour. Ids not in the collection are warned about and listed i
 metrics. With ground truth (`data.groups`) the metrics also say how well each reference's
 known copies come first.
 """
+
 from __future__ import annotations
 
 from similar import query, settings
@@ -22,8 +23,9 @@ def main() -> None:
     b, paths = s.bulk_query, s.paths
     receipt = read_receipt(s)
     exact, hnsw_ef = query.search_mode(b, receipt)
-    ids, urls = query.read_ids_urls(require_file(paths.vectors, "vectors.jsonl",
-                                                 "run `dvc repro attach_iiif`"))
+    ids, urls = query.read_ids_urls(
+        require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
+    )
     x = query.product_matrix(paths.reduced, len(ids), receipt.get("distance", "cosine"))
     refs = query.read_references(s, lambda: ids)
     if exact and b.engine == "product":
@@ -32,17 +34,24 @@ def main() -> None:
         with open_checked_store(s) as (store, _):
             entries, missing = query.search_all(store, refs, b.limit, b.batch_size, exact, hnsw_ef)
     if refs and not entries:
-        raise UserError(f"{s.data.queries}: none of its {len(refs)} reference ids is in the "
-                        f"collection (first: {refs[0]}); list ids as images.csv names them")
-    metrics = {"references": len(entries), "missing_references": len(missing),
-               **query.score_metrics(entries),
-               "ann_recall@10": query.sampled_recall(entries, x, ids)}
+        raise UserError(
+            f"{s.data.queries}: none of its {len(refs)} reference ids is in the "
+            f"collection (first: {refs[0]}); list ids as images.csv names them"
+        )
+    metrics = {
+        "references": len(entries),
+        "missing_references": len(missing),
+        **query.score_metrics(entries),
+        "ann_recall@10": query.sampled_recall(entries, x, ids),
+    }
     groups = read_groups(s.data.groups)
     recall_rows = []
     if groups:
         results = {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in entries}
         curve = ranking_metrics(results, groups, range(1, b.limit + 1))
-        metrics.update({f"recall@{k}": curve[f"recall@{k}"] for k in query.RECALL_KS if k <= b.limit})
+        metrics.update(
+            {f"recall@{k}": curve[f"recall@{k}"] for k in query.RECALL_KS if k <= b.limit}
+        )
         metrics["mAP"] = curve["mAP"]
         metrics["evaluated_references"] = curve["evaluated_references"]
         recall_rows = [(k, f"{curve[f'recall@{k}']:.6f}") for k in range(1, b.limit + 1)]
@@ -50,16 +59,25 @@ def main() -> None:
     with staged_outputs() as out:
         out.write_bytes(paths.neighbours, query.neighbours_bytes(entries))
         out.write_bytes(paths.query_metrics, json_bytes(metrics))
-        out.write_bytes(paths.scores_plot, csv_bytes(["score", "count"], query.score_histogram(entries)))
+        out.write_bytes(
+            paths.scores_plot, csv_bytes(["score", "count"], query.score_histogram(entries))
+        )
         out.write_bytes(paths.recall_plot, csv_bytes(["k", "recall"], recall_rows))
-    summary = f", recall@10 {metrics['recall@10']:.3f}, mAP {metrics['mAP']:.3f}" \
-        if "recall@10" in metrics else ""
+    summary = (
+        f", recall@10 {metrics['recall@10']:.3f}, mAP {metrics['mAP']:.3f}"
+        if "recall@10" in metrics
+        else ""
+    )
     mode = f"exact, {b.engine}" if exact else f"HNSW ef={hnsw_ef}"
-    print(f"bulk_query: {len(entries)} references x {b.limit} neighbours ({mode}) -> "
-          f"{paths.neighbours}{summary}")
+    print(
+        f"bulk_query: {len(entries)} references x {b.limit} neighbours ({mode}) -> "
+        f"{paths.neighbours}{summary}"
+    )
     if missing:
-        warn(f"{len(missing)} reference ids are not in the collection: "
-             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        warn(
+            f"{len(missing)} reference ids are not in the collection: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ or stale points. The receipt records what was loaded (collection, count, a finge
 of vectors.jsonl), and the collection is stamped with the same fingerprint once loading
 has finished; every reader checks the two agree before trusting the store.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,9 @@ def main() -> None:
     name = collection_name(q.collection, q.target)
     count, dim = 0, None
     with store_for(s, name) as store:
-        for ids, vectors, urls in tqdm(read_vector_batches(source, q.batch_size), desc="ingest",
-                                       unit="batch", disable=None):
+        for ids, vectors, urls in tqdm(
+            read_vector_batches(source, q.batch_size), desc="ingest", unit="batch", disable=None
+        ):
             if dim is None:
                 dim = vectors.shape[1]
                 store.recreate(dim, config)
@@ -38,8 +40,9 @@ def main() -> None:
             count += len(ids)
         if dim is None:
             raise UserError(f"{source}: no vectors to load")
-        receipt = receipts.make_receipt(store.backend, name, config.distance, config.hnsw_index,
-                                        count, dim, fingerprint)
+        receipt = receipts.make_receipt(
+            store.backend, name, config.distance, config.hnsw_index, count, dim, fingerprint
+        )
         store.commit(receipts.stamp_of(receipt))
         stored = store.count()
     if stored != count:

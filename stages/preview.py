@@ -1,4 +1,5 @@
 """Stage `preview`: an offline HTML page of every reference and its neighbours, to review by eye."""
+
 from __future__ import annotations
 
 from similar import settings

@@ -4,13 +4,14 @@ Writes the reduced vectors, the PCA model (to project new images later), the sha
 variance kept, and knn_preservation@10: how many of each image's 10 nearest neighbours
 survive the reduction, on a seeded sample of up to 2,000 images.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from similar import pca, settings
 from similar.errors import UserError, run
-from similar.evaluation import knn_preservation, KNN_K
+from similar.evaluation import KNN_K, knn_preservation
 from similar.files import NpyRowWriter, csv_bytes, json_bytes, require_file, staged_outputs
 
 
@@ -24,14 +25,15 @@ def main() -> None:
         raise UserError(
             f"params.yaml: 'reduce.n_components' is {r.n_components}, but {n} images of {d} "
             f"dimensions allow at most {min(n, d)}; lower it (e.g. dvc exp run -S "
-            f"reduce.n_components={min(n, d)})")
+            f"reduce.n_components={min(n, d)})"
+        )
     model = pca.fit(vectors, r.n_components, r.whiten)
     kept = float(np.sum(model.explained_variance_ratio))
     cumulative = np.cumsum(model.explained_variance_ratio)
     with staged_outputs() as out:
         with NpyRowWriter(paths.reduced, r.n_components) as writer:
             for start in range(0, n, 8192):
-                writer.write(model.project(vectors[start:start + 8192]))
+                writer.write(model.project(vectors[start : start + 8192]))
             reduced = np.load(writer.finish_into(out), mmap_mode="r")
         pca.save(model, out.path(paths.pca))
         metrics = {
@@ -40,11 +42,17 @@ def main() -> None:
             f"knn_preservation@{KNN_K}": knn_preservation(vectors, reduced, r.seed),
         }
         out.write_bytes(paths.reduce_metrics, json_bytes(metrics))
-        out.write_bytes(paths.variance_plot, csv_bytes(
-            ["component", "cumulative_explained_variance"],
-            [(i + 1, f"{c:.6f}") for i, c in enumerate(cumulative)]))
-    print(f"reduce: {n} x {d} -> {n} x {r.n_components}, variance kept {kept:.3f}, "
-          f"knn_preservation@{KNN_K} {metrics[f'knn_preservation@{KNN_K}']:.3f}")
+        out.write_bytes(
+            paths.variance_plot,
+            csv_bytes(
+                ["component", "cumulative_explained_variance"],
+                [(i + 1, f"{c:.6f}") for i, c in enumerate(cumulative)],
+            ),
+        )
+    print(
+        f"reduce: {n} x {d} -> {n} x {r.n_components}, variance kept {kept:.3f}, "
+        f"knn_preservation@{KNN_K} {metrics[f'knn_preservation@{KNN_K}']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Shared fixtures: small real images, and a throw-away project folder with its own params.yaml."""
+
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 from pathlib import Path
 
@@ -14,9 +14,20 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "Makefile", "requirements.txt", "stages", "similar",
-                 "tools", "database",
-                 ".dvc/config", ".dvcignore", ".gitignore", "data/.gitignore"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "Makefile",
+    "requirements.txt",
+    "stages",
+    "similar",
+    "tools",
+    "database",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    "data/.gitignore",
+]
 
 
 def copy_project(dest: Path) -> Path:
@@ -34,6 +45,7 @@ def copy_project(dest: Path) -> Path:
 def real_photo(name: str = "astronaut", size: int | None = 96) -> Image.Image:
     """A real photograph shipped inside scikit-image."""
     import skimage.data
+
     img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
     if size:
         img = img.resize((size, size))
@@ -55,14 +67,16 @@ def default_params() -> dict:
 def project(tmp_path, monkeypatch):
     """A folder with params.yaml (random weights, tiny sizes); the cwd during the test."""
     params = copy.deepcopy(default_params())
-    params["embed"].update(weights="random", model="efficientnet_b0", num_workers=0,
-                           batch_size=4, image_size=64)
+    params["embed"].update(
+        weights="random", model="efficientnet_b0", num_workers=0, batch_size=4, image_size=64
+    )
     params["reduce"]["n_components"] = 4
     params["bulk_query"]["limit"] = 3
     params["graph"]["k"] = 5
     params["verify"].update(top=6, workers=1)
-    params["data"].update(images="images", iiif_csv="iiif.csv", queries="queries.txt",
-                          groups="groups.csv")
+    params["data"].update(
+        images="images", iiif_csv="iiif.csv", queries="queries.txt", groups="groups.csv"
+    )
 
     class Project:
         root = tmp_path
@@ -106,25 +120,37 @@ def small_collection(project, photos):
     write_collection(project.root / "images", images)
     ids = sorted(g[0] for g in groups)
     (project.root / "iiif.csv").write_text(
-        "id,iiif_url\n" + "".join(
-            f"{i},https://iiif.example.org/iiif/3/{i}/full/max/0/default.jpg\n" for i in ids))
+        "id,iiif_url\n"
+        + "".join(f"{i},https://iiif.example.org/iiif/3/{i}/full/max/0/default.jpg\n" for i in ids)
+    )
     (project.root / "queries.txt").write_text("astronaut\nrocket\n")
     (project.root / "groups.csv").write_text(
-        "id,group\n" + "".join(f"{i},{g}\n" for i, g in sorted(groups)))
+        "id,group\n" + "".join(f"{i},{g}\n" for i, g in sorted(groups))
+    )
     return project
 
 
 def run_stage(name: str) -> None:
     """Run a stage's main in-process, as `python -m stages.<name>` would."""
     import importlib
+
     importlib.import_module(f"stages.{name}").main()
 
 
 @pytest.fixture
 def pipeline(small_collection):
     """The small collection, run through every stage in-process."""
-    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify",
-                  "groups", "preview"):
+    for stage in (
+        "embed",
+        "reduce",
+        "attach_iiif",
+        "ingest",
+        "bulk_query",
+        "graph",
+        "verify",
+        "groups",
+        "preview",
+    ):
         run_stage(stage)
     return small_collection
 

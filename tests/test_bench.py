@@ -1,4 +1,5 @@
 """`make bench QUICK=1` keeps working: every figure is produced (none is asserted as a timing)."""
+
 import json
 import subprocess
 import sys
@@ -8,12 +9,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quick_bench_reports_every_key(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((ROOT / "reports/bench-quick.json").read_text())
-    for key in ("ours_ips", "ours_bf16_ips", "baseline_ips", "speedup", "speedup_bf16",
-                "ceiling_ips", "incremental_speedup", "ours_stage_ips", "ours_startup_seconds"):
+    for key in (
+        "ours_ips",
+        "ours_bf16_ips",
+        "baseline_ips",
+        "speedup",
+        "speedup_bf16",
+        "ceiling_ips",
+        "incremental_speedup",
+        "ours_stage_ips",
+        "ours_startup_seconds",
+    ):
         assert report["embed"][key] > 0, key
     assert report["embed"]["min_cosine_to_reference"] > 0.99
     assert report["embed"]["min_cosine_baseline_to_reference"] < 0.99  # the top-left cell bug
@@ -29,7 +40,9 @@ def test_quick_bench_reports_every_key(tmp_path):
     graph = report["graph"]
     assert graph["seconds_100k"] > 0 and graph["faiss_seconds_100k"] > 0 and graph["ratio"] > 0
     assert graph["peak_rss_mb"] > 0 and graph["neighbours_agreeing_with_faiss"] > 0.99
-    assert report["verify"]["pairs_per_second"] > 0 and report["verify"]["fresh_pairs_per_second"] > 0
+    assert (
+        report["verify"]["pairs_per_second"] > 0 and report["verify"]["fresh_pairs_per_second"] > 0
+    )
     assert report["groups"]["seconds"] > 0 and report["groups"]["groups"] > 0
     assert report["scale"][0]["bulk_query_store"]["seconds"] > 0
 
@@ -37,12 +50,17 @@ def test_quick_bench_reports_every_key(tmp_path):
 def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):
     """On a CPU-only machine `make bench` says the GPU section was skipped; its code is the
     same for any device, so it is exercised here on the CPU with tiny sizes."""
-    from tools.bench import bench_embed_device, bench_embed_gpu
     import torch
+
+    from tools.bench import bench_embed_device, bench_embed_gpu
+
     if not torch.cuda.is_available():
         assert "skipped" in bench_embed_gpu(tmp_path, 4)
-    out = bench_embed_device(tmp_path, 6, (320, 240), "cpu", model="efficientnet_b0",
-                             seed_images=3, processes=2)
+    out = bench_embed_device(
+        tmp_path, 6, (320, 240), "cpu", model="efficientnet_b0", seed_images=3, processes=2
+    )
     assert out["pil"]["stage_ips"] > 0 and out["pil"]["startup_seconds"] > 0
-    assert out["seed_loop_ips"] > 0 and out["model_ceiling_ips"] > 0 and out["decode_ceiling_ips"] > 0
+    assert (
+        out["seed_loop_ips"] > 0 and out["model_ceiling_ips"] > 0 and out["decode_ceiling_ips"] > 0
+    )
     assert out["pil"]["min_cosine_to_cpu_fp32"] > 0.999  # the CPU path against itself

@@ -1,4 +1,5 @@
 """params loading/validation, the UserError exit path, and atomic file output."""
+
 import json
 import subprocess
 import sys
@@ -13,16 +14,23 @@ from similar.files import NpyRowWriter, atomic_dir, atomic_open, read_vector_bat
 
 
 def test_settings_validate_types_and_ranges():
-    s = settings.from_mapping({"bulk_query": {"limit": 3}, "preview": {"min_score": 0.5},
-                               "reduce": {"whiten": True}, "embed": {"precision": "fp32"}})
+    s = settings.from_mapping(
+        {
+            "bulk_query": {"limit": 3},
+            "preview": {"min_score": 0.5},
+            "reduce": {"whiten": True},
+            "embed": {"precision": "fp32"},
+        }
+    )
     assert s.bulk_query.limit == 3 and s.preview.min_score == 0.5 and s.reduce.whiten is True
     assert s.embed.precision == "fp32" and s.embed.image_size == 224  # the rest: defaults
     with pytest.raises(cfg.UserError, match="'reduce.n_components' must be at least 1"):
         settings.from_mapping({"reduce": {"n_components": 0}})
     with pytest.raises(cfg.UserError, match="'bulk_query.limit' must be a whole number"):
         settings.from_mapping({"bulk_query": {"limit": True}})
-    with pytest.raises(cfg.UserError, match="unknown parameter 'bulk_query.limt'; did you mean "
-                                            "'bulk_query.limit'"):
+    with pytest.raises(
+        cfg.UserError, match="unknown parameter 'bulk_query.limt'; did you mean 'bulk_query.limit'"
+    ):
         settings.from_mapping({"bulk_query": {"limt": 10}})
     with pytest.raises(cfg.UserError, match="one of auto, fp32, bf16"):
         settings.from_mapping({"embed": {"precision": "fp16"}})
@@ -32,9 +40,13 @@ def test_settings_validate_types_and_ranges():
 
 def test_user_error_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "params.yaml").write_text("data: [unclosed\n")
-    proc = subprocess.run([sys.executable, "-m", "stages.reduce"], cwd=tmp_path,
-                          capture_output=True, text=True,
-                          env={"PYTHONPATH": str(Path(__file__).parent.parent)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "stages.reduce"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: params.yaml: not valid YAML")
     assert "Traceback" not in proc.stderr

@@ -1,18 +1,18 @@
 """Embedding at the speed of the device, tested on the CPU: compact uint8 batches, device-aware
 defaults, no wasted start-up, and the batched JPEG decoder's CPU twin with its fallbacks."""
+
 import io
 
 import numpy as np
 import pytest
 import torch
+from conftest import real_photo
 from PIL import Image
 
 from similar import embedding, jpeg, settings
 from similar.cache import EmbedCache
 from similar.images import ImageEntry
 from similar.model import IMAGENET_MEAN, IMAGENET_STD, normalise_pixels, to_pixels
-
-from conftest import real_photo
 
 
 def cosines(a, b):
@@ -31,14 +31,25 @@ def test_device_normalisation_is_bit_identical_to_img2vecs_float_preprocessing()
 
 
 def plan(**embed):
-    base = {"model": "efficientnet_b0", "weights": "random", "image_size": 64, "batch_size": 4,
-            "num_workers": 0}
+    base = {
+        "model": "efficientnet_b0",
+        "weights": "random",
+        "image_size": 64,
+        "batch_size": 4,
+        "num_workers": 0,
+    }
     return embedding.plan(settings.from_mapping({"embed": {**base, **embed}}).embed)
 
 
 def test_auto_takes_todays_defaults_on_the_cpu():
     p = embedding.plan(settings.defaults().embed)
-    assert (p.device, p.batch_size, p.precision, p.num_workers, p.decoder) == ("cpu", 4, "fp32", 2, "pil")
+    assert (p.device, p.batch_size, p.precision, p.num_workers, p.decoder) == (
+        "cpu",
+        4,
+        "fp32",
+        2,
+        "pil",
+    )
 
 
 def test_auto_takes_the_gpu_defaults_where_cuda_is(monkeypatch):
@@ -46,7 +57,9 @@ def test_auto_takes_the_gpu_defaults_where_cuda_is(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(16)))
     p = embedding.plan(settings.defaults().embed)
     assert (p.device, p.batch_size, p.precision, p.num_workers) == ("cuda", 256, "bf16", 14)
-    p = embedding.plan(settings.from_mapping({"embed": {"batch_size": 64, "precision": "fp32"}}).embed)
+    p = embedding.plan(
+        settings.from_mapping({"embed": {"batch_size": 64, "precision": "fp32"}}).embed
+    )
     assert (p.batch_size, p.precision) == (64, "fp32")  # what params say wins
 
 
@@ -146,8 +159,11 @@ def test_a_mixed_folder_through_the_device_decoder_path(tmp_path):
     embedder = embedding.make_embedder(pil_plan)
 
     def run(p):
-        items = [it for b in embedding.embedded_batches(entries, p, embedder,
-                                                        EmbedCache(None, {}, 1280)) for it in b]
+        items = [
+            it
+            for b in embedding.embedded_batches(entries, p, embedder, EmbedCache(None, {}, 1280))
+            for it in b
+        ]
         return {entries[it.index].relpath: it for it in items}
 
     pil, twin = run(pil_plan), run(gpu_twin)
@@ -158,7 +174,11 @@ def test_a_mixed_folder_through_the_device_decoder_path(tmp_path):
     for n in ("a_baseline.jpg", "f_baseline.jpg"):  # decoded in one batch on the device
         assert cosines(twin[n].vector[None], pil[n].vector[None])[0] > 0.99
         assert twin[n].size == (120, 120)
-    others = [cosines(twin["a_baseline.jpg"].vector[None], pil[n].vector[None])[0]
-              for n in ("b_progressive.jpg", "f_baseline.jpg")]
-    assert max(others) < cosines(twin["a_baseline.jpg"].vector[None],
-                                 pil["a_baseline.jpg"].vector[None])[0]
+    others = [
+        cosines(twin["a_baseline.jpg"].vector[None], pil[n].vector[None])[0]
+        for n in ("b_progressive.jpg", "f_baseline.jpg")
+    ]
+    assert (
+        max(others)
+        < cosines(twin["a_baseline.jpg"].vector[None], pil["a_baseline.jpg"].vector[None])[0]
+    )

@@ -1,13 +1,13 @@
 """The embed cache: incremental, resumable, and invisible in the outputs' bytes."""
+
 import json
 
 import numpy as np
 import pytest
+from conftest import real_photo, run_stage
 
 import similar.embedding as embed_stage
 from similar.cache import EmbedCache, settings_key
-
-from conftest import real_photo, run_stage
 
 
 def report(root):

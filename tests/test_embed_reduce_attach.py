@@ -1,14 +1,14 @@
 """Stages embed, reduce and attach_iiif on a small generated collection, in-process."""
+
 import json
 
 import numpy as np
 import pytest
+from conftest import real_photo, run_stage
 
 from similar import errors as cfg
 from similar import pca
 from similar.files import read_csv
-
-from conftest import real_photo, run_stage
 
 
 def test_embed_writes_aligned_outputs_and_lists_failures(small_collection):
@@ -65,7 +65,8 @@ def test_reduce_saves_a_model_that_projects_new_vectors(small_collection):
     assert 0 <= m["knn_preservation@10"] <= 1
     rows = read_csv(root / "plots/explained_variance.csv")
     assert len(rows) == 4 and float(rows[-1]["cumulative_explained_variance"]) == pytest.approx(
-        m["explained_variance"], abs=1e-5)
+        m["explained_variance"], abs=1e-5
+    )
 
 
 def test_reduce_whiten_gives_unit_variance(small_collection):
@@ -86,14 +87,21 @@ def test_reduce_too_many_components_is_clear(small_collection):
 def test_attach_iiif_keeps_images_without_url(small_collection, capsys):
     root = small_collection.root
     lines = (root / "iiif.csv").read_text().splitlines()
-    (root / "iiif.csv").write_text("\n".join(l for l in lines if not l.startswith("rocket,")) + "\n")
+    (root / "iiif.csv").write_text(
+        "\n".join(line for line in lines if not line.startswith("rocket,")) + "\n"
+    )
     for stage in ("embed", "reduce", "attach_iiif"):
         run_stage(stage)
-    records = [json.loads(l) for l in (root / "data/vectors/vectors.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (root / "data/vectors/vectors.jsonl").read_text().splitlines()
+    ]
     assert len(records) == 12 and all(len(r["vector"]) == 4 for r in records)
     assert list(records[0]) == ["id", "url", "vector"]
     assert next(r for r in records if r["id"] == "rocket")["url"] is None
-    assert json.loads((root / "metrics/attach_iiif.json").read_text()) == {"matched": 11, "missing": 1}
+    assert json.loads((root / "metrics/attach_iiif.json").read_text()) == {
+        "matched": 11,
+        "missing": 1,
+    }
     assert "1 images have no row" in capsys.readouterr().err
     # the JSONL vectors are exactly the reduced float32 vectors
     reduced = np.load(root / "data/reduced/vectors.npy")

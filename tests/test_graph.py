@@ -1,14 +1,14 @@
 """The exact kNN graph of the whole collection, and bulk_query's exact search by matrix product."""
+
 import json
 
 import numpy as np
 import pytest
+from conftest import run_stage
 
 from similar import knn
 from similar.errors import UserError
 from similar.graph import read_graph
-
-from conftest import run_stage
 
 
 def brute_force(x, ids, k, distance):
@@ -31,8 +31,9 @@ def tied_vectors(n=500, seed=0):
     return x, ids
 
 
-@pytest.mark.parametrize("engine,block", [("faiss", 64), ("faiss", 4096), ("faiss", 77),
-                                          ("torch", 64), ("torch", 4096)])
+@pytest.mark.parametrize(
+    "engine,block", [("faiss", 64), ("faiss", 4096), ("faiss", 77), ("torch", 64), ("torch", 4096)]
+)
 def test_graph_equals_brute_force_ties_included(engine, block):
     x, ids = tied_vectors()
     nb, sc = knn.exact_knn(x, ids, 12, "dot", "cpu", engine, block)
@@ -58,7 +59,10 @@ def test_graph_stage_writes_ids_neighbours_scores_and_reruns_byte_identical(pipe
     run_stage("graph")
     target = pipeline.root / "data/graph/knn.npz"
     ids, nb, sc = read_graph(target)
-    images = [l.split(",")[0] for l in (pipeline.root / "data/embeddings/images.csv").read_text().splitlines()[1:]]
+    images = [
+        line.split(",")[0]
+        for line in (pipeline.root / "data/embeddings/images.csv").read_text().splitlines()[1:]
+    ]
     assert ids.dtype.kind == "U" and list(ids) == images
     assert nb.shape == sc.shape == (12, 11) and nb.dtype == np.int32 and sc.dtype == np.float32
     first = target.read_bytes()
@@ -92,6 +96,7 @@ def test_bad_inputs_are_one_line_each(pipeline):
 
 def test_graph_cuda_needs_cuda(pipeline):
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is here")
     pipeline.set("graph.device", "cuda")
@@ -111,8 +116,9 @@ def assert_same_lists(a, b):
         for n, m in zip(x["neighbours"], y["neighbours"]):
             assert abs(n["score"] - m["score"]) <= 1e-6 + 1e-9
             if n["id"] != m["id"]:
-                assert abs(n["score"] - m["score"]) <= 1e-6 + 1e-9 and \
-                    {n["id"], m["id"]} <= {z["id"] for z in y["neighbours"]}
+                assert abs(n["score"] - m["score"]) <= 1e-6 + 1e-9 and {n["id"], m["id"]} <= {
+                    z["id"] for z in y["neighbours"]
+                }
         assert len(x["neighbours"]) == len(y["neighbours"])
 
 
@@ -127,8 +133,9 @@ def test_product_search_gives_the_stores_exact_lists(pipeline, references):
     run_stage("bulk_query")
     product = neighbours(pipeline.root)
     assert_same_lists(product, store)
-    assert [[n["id"] for n in e["neighbours"]] for e in product] == \
-        [[n["id"] for n in e["neighbours"]] for e in store]
+    assert [[n["id"] for n in e["neighbours"]] for e in product] == [
+        [n["id"] for n in e["neighbours"]] for e in store
+    ]
     metrics = json.loads((pipeline.root / "metrics/bulk_query.json").read_text())
     assert metrics["ann_recall@10"] == store_metrics["ann_recall@10"] == 1.0
     first = (pipeline.root / "data/neighbours/neighbours.json").read_bytes()
@@ -138,6 +145,7 @@ def test_product_search_gives_the_stores_exact_lists(pipeline, references):
 
 def test_product_search_needs_no_store(pipeline):
     import shutil
+
     shutil.rmtree(pipeline.root / "data/qdrant")
     run_stage("bulk_query")  # the product reads the vectors the receipt names, not the store
     pipeline.set("bulk_query.engine", "store")
@@ -147,10 +155,15 @@ def test_product_search_needs_no_store(pipeline):
 
 def test_sampled_recall_sees_a_wrong_list():
     from similar.query import sampled_recall
+
     x = knn.unit_rows(np.random.default_rng(2).standard_normal((50, 8)).astype(np.float32))
     ids = [f"i{n:02d}" for n in range(50)]
-    wrong = [{"reference": {"id": "i00", "url": None},
-              "neighbours": [{"id": f"i{n:02d}", "url": None, "score": 0} for n in range(1, 11)]}]
+    wrong = [
+        {
+            "reference": {"id": "i00", "url": None},
+            "neighbours": [{"id": f"i{n:02d}", "url": None, "score": 0} for n in range(1, 11)],
+        }
+    ]
     truth = brute_force(x, ids, 10, "dot")[0][0]
     expected = len(set(range(1, 11)) & set(truth.tolist())) / 10
     assert sampled_recall(wrong, x, ids) == pytest.approx(expected) and expected < 1

@@ -1,34 +1,38 @@
 """Groups of copies: candidate edges, components, verification, naming, ground truth round trip."""
+
 import json
 
 import numpy as np
 import pytest
+from conftest import real_photo, run_stage
 
 from similar import groups
 from similar.groundtruth import read_groups
-
-from conftest import real_photo, run_stage
 
 
 def test_components_of_a_hand_made_graph():
     # 0-1-2 chained, 3-4 a pair, 5 alone; neighbours as a kNN graph of width 2
     neighbours = np.array([[1, 5], [0, 2], [1, 0], [4, 0], [3, 2], [0, 1]])
-    scores = np.array([[.9, .1], [.9, .8], [.8, .2], [.7, .1], [.7, .2], [.1, .1]], np.float32)
+    scores = np.array(
+        [[0.9, 0.1], [0.9, 0.8], [0.8, 0.2], [0.7, 0.1], [0.7, 0.2], [0.1, 0.1]], np.float32
+    )
     a, b, s = groups.candidate_edges(neighbours, scores, k=2, min_score=0.5, mutual=False)
     assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (1, 2), (3, 4)]
-    assert s.tolist() == pytest.approx([.9, .8, .7])
+    assert s.tolist() == pytest.approx([0.9, 0.8, 0.7])
     labels = groups.components(6, a, b)
     ids = ["f", "c", "e", "b", "a", "d"]
     named = groups.named_groups(labels, ids)
     assert [(name, [ids[m] for m in members]) for name, members in named] == [
-        ("c", ["c", "e", "f"]), ("a", ["a", "b"])]
+        ("c", ["c", "e", "f"]),
+        ("a", ["a", "b"]),
+    ]
     # mutual: 0-5 and 1-2 are in each other's lists; 2->0 is not answered by 0->2
     a, b, _ = groups.candidate_edges(neighbours, scores, k=2, min_score=0.0, mutual=True)
     assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (0, 5), (1, 2), (3, 4)]
 
 
 def test_pairwise_figures_hand_computed():
-    pred = np.array([0, 0, 0, 1, 1, 2])   # pairs: 01 02 12 34
+    pred = np.array([0, 0, 0, 1, 1, 2])  # pairs: 01 02 12 34
     truth = np.array([0, 0, 1, 1, 1, 2])  # pairs: 01 23 24 34
     m = groups.pairwise(pred, truth)
     assert m == {"pairwise_precision": 0.5, "pairwise_recall": 0.5, "pairwise_f1": 0.5}
@@ -60,8 +64,10 @@ def test_groups_stage_finds_each_photo_with_its_copies(grouped):
     assert [g["size"] for g in data] == [3, 3, 3, 3]
     assert data[0]["group"] == "astronaut"  # named by the smallest id; ties by name
     assert all(e["inliers"] >= 15 for g in data for e in g["edges"])
-    assert data[0]["members"][0] == {"id": "astronaut",
-                                    "url": "https://iiif.example.org/iiif/3/astronaut/full/max/0/default.jpg"}
+    assert data[0]["members"][0] == {
+        "id": "astronaut",
+        "url": "https://iiif.example.org/iiif/3/astronaut/full/max/0/default.jpg",
+    }
     m = json.loads((root / "metrics/groups.json").read_text())
     assert (m["groups"], m["grouped_images"], m["largest_group"]) == (4, 12, 3)
     assert m["pairwise_precision"] == m["pairwise_recall"] == 1.0
@@ -87,8 +93,10 @@ def test_verification_cuts_a_false_edge_the_score_would_keep(grouped):
 
 def test_rerun_is_byte_identical_and_the_csv_is_ground_truth(grouped):
     root = grouped.root
-    first = {p: (root / p).read_bytes() for p in ("data/groups/groups.csv", "data/groups/groups.json",
-                                                   "metrics/groups.json")}
+    first = {
+        p: (root / p).read_bytes()
+        for p in ("data/groups/groups.csv", "data/groups/groups.json", "metrics/groups.json")
+    }
     run_stage("groups")
     assert {p: (root / p).read_bytes() for p in first} == first
     truth = read_groups(root / "data/groups/groups.csv")
@@ -105,7 +113,9 @@ def test_adding_images_changes_only_the_groups_they_join(grouped):
     run_stage("groups")
     before = {g["group"]: g for g in json.loads((root / "data/groups/groups.json").read_text())}
     photo = real_photo("coffee", size=256)
-    photo.rotate(5, expand=True, fillcolor="white").save(root / "images/book_b/zz_coffee_rotated.jpg")
+    photo.rotate(5, expand=True, fillcolor="white").save(
+        root / "images/book_b/zz_coffee_rotated.jpg"
+    )
     real_photo("camera", size=256).save(root / "images/book_b/zz_camera.jpg")
     # every pair a candidate, so that the groups depend on verification alone
     grouped.set("graph.k", 13)
@@ -115,7 +125,10 @@ def test_adding_images_changes_only_the_groups_they_join(grouped):
         run_stage(stage)
     after = {g["group"]: g for g in json.loads((root / "data/groups/groups.json").read_text())}
     assert set(after) == set(before)
-    assert [m["id"] for m in after["coffee"]["members"]] == \
-        [m["id"] for m in before["coffee"]["members"]] + ["zz_coffee_rotated"]
+    assert [m["id"] for m in after["coffee"]["members"]] == [
+        m["id"] for m in before["coffee"]["members"]
+    ] + ["zz_coffee_rotated"]
     for name in ("astronaut", "chelsea", "rocket"):
-        assert [m["id"] for m in after[name]["members"]] == [m["id"] for m in before[name]["members"]]
+        assert [m["id"] for m in after[name]["members"]] == [
+            m["id"] for m in before[name]["members"]
+        ]

@@ -1,23 +1,20 @@
 """A hostile or unlucky user: injected shell, another revision's store, two processes on one store,
 I/O and encoding failures, odd params. Each ends in one clear line, never a wrong answer."""
+
 import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from conftest import copy_project, real_photo, run_stage
 
 from similar import settings
 from similar.errors import UserError, os_error_message
-from similar.files import NpyRowWriter, write_json
-
-from conftest import copy_project, real_photo, run_stage
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.executable).resolve().parent.parent
@@ -26,8 +23,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def run_module(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=ENV, capture_output=True, text=True
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -41,25 +39,34 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 
 # ---------------------------------------------------------------- 0. make and the shell
 
-@pytest.mark.parametrize("target,assignments", [
-    ("search", [f"IMAGE={HOSTILE}"]),
-    ("search", [f"IMAGE=plate.jpg", f"LIMIT={HOSTILE}"]),
-    ("search", [f"IMAGE=plate.jpg", f"JSON={HOSTILE}"]),
-    ("compare", [f"A={HOSTILE}", "B=workspace"]),
-    ("compare", ["A=HEAD", f"B={HOSTILE}"]),
-    ("compare", ["A=HEAD", "B=workspace", f"K={HOSTILE}"]),
-    ("all", [f"WEIGHTS={HOSTILE}"]),
-    ("db-up", [f"DB_URL={HOSTILE}"]),
-    ("bench", [f"SCALE={HOSTILE}"]),
-])
+
+@pytest.mark.parametrize(
+    "target,assignments",
+    [
+        ("search", [f"IMAGE={HOSTILE}"]),
+        ("search", ["IMAGE=plate.jpg", f"LIMIT={HOSTILE}"]),
+        ("search", ["IMAGE=plate.jpg", f"JSON={HOSTILE}"]),
+        ("compare", [f"A={HOSTILE}", "B=workspace"]),
+        ("compare", ["A=HEAD", f"B={HOSTILE}"]),
+        ("compare", ["A=HEAD", "B=workspace", f"K={HOSTILE}"]),
+        ("all", [f"WEIGHTS={HOSTILE}"]),
+        ("db-up", [f"DB_URL={HOSTILE}"]),
+        ("bench", [f"SCALE={HOSTILE}"]),
+    ],
+)
 def test_make_targets_never_run_what_a_value_holds(tmp_path, target, assignments):
     proj = copy_project(tmp_path / "p")
     params = yaml.safe_load((proj / "params.yaml").read_text())
     params["data"]["images"] = "nowhere"
     params["qdrant"]["url"] = "http://127.0.0.1:9"  # make all stops at db-up: no Docker here
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = subprocess.run(["make", "--no-print-directory", target, f"VENV={VENV}", *assignments],
-                          cwd=proj, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", target, f"VENV={VENV}", *assignments],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert not list(proj.glob("PWNED*")), proc.stdout + proc.stderr
     assert not list(Path.cwd().glob("PWNED*"))
     assert proc.returncode != 0  # every one of these values is refused
@@ -69,10 +76,13 @@ def test_make_targets_never_run_what_a_value_holds(tmp_path, target, assignments
 
 # ---------------------------------------------------------------- 1. another revision's store
 
+
 def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeline):
     root = pipeline.root
-    old = {p: (root / p).read_bytes() for p in ("data/ingest/receipt.json",
-                                                 "data/vectors/vectors.jsonl")}
+    old = {
+        p: (root / p).read_bytes()
+        for p in ("data/ingest/receipt.json", "data/vectors/vectors.jsonl")
+    }
     pipeline.set("bulk_query.engine", "store")  # a reader of the store (product mode reads files)
     run_stage("bulk_query")
     before = (root / "data/neighbours/neighbours.json").read_bytes()
@@ -86,6 +96,7 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
     with pytest.raises(UserError, match=r"collection 'onit' holds another revision's vectors"):
         run_stage("bulk_query")
     from tools.pipeline import store_state
+
     assert store_state(settings.load()) == "reload"
     run_stage("ingest")  # what make all does for "reload"
     run_stage("bulk_query")
@@ -94,6 +105,7 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
 
 def test_search_refuses_another_revisions_store(pipeline, tmp_path):
     from tools.search import search
+
     receipt = pipeline.root / "data/ingest/receipt.json"
     data = json.loads(receipt.read_text())
     data["fingerprint"] = "sha256:" + "0" * 64
@@ -107,6 +119,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
     pipeline.set("qdrant.url", f"local:{tmp_path / 'q'}")
     run_stage("ingest")
     from similar.store import store_for
+
     receipt = json.loads((pipeline.root / "data/ingest/receipt.json").read_text())
     with store_for(settings.load()) as store:
         assert store.stamp() == {"fingerprint": receipt["fingerprint"], "count": 12, "dim": 4}
@@ -119,14 +132,17 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
 
 # ---------------------------------------------------------------- 2. one process at a time
 
-HOLD = ("import sys, time\nfrom similar import settings\nfrom similar.store import store_for\n"
-        "s = store_for(settings.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)")
+HOLD = (
+    "import sys, time\nfrom similar import settings\nfrom similar.store import store_for\n"
+    "s = store_for(settings.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
+)
 
 
 @pytest.fixture
 def held_store(pipeline):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD], cwd=pipeline.root, env=ENV,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD], cwd=pipeline.root, env=ENV, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "held"
     pipeline.set("qdrant.lock_timeout", 0.3)
     yield pipeline
@@ -147,22 +163,37 @@ def test_two_ingests_at_once_take_turns(pipeline):
     stale = pipeline.root / "data/qdrant/.onit.99999999.leftover.tmp"
     stale.mkdir(parents=True)
     pipeline.set("qdrant.lock_timeout", 120)
-    procs = [subprocess.Popen([sys.executable, "-m", "stages.ingest"], cwd=pipeline.root, env=ENV,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "stages.ingest"],
+            cwd=pipeline.root,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     assert not stale.exists()
-    assert [p.name for p in (pipeline.root / "data/qdrant").iterdir() if p.name != ".onit.lock"] == ["onit"]
+    assert [
+        p.name for p in (pipeline.root / "data/qdrant").iterdir() if p.name != ".onit.lock"
+    ] == ["onit"]
     run_stage("bulk_query")
 
 
 # ---------------------------------------------------------------- 3. I/O and encoding
 
+
 def test_os_errors_become_one_line_with_the_fix():
-    for code, words in [(errno.EACCES, "permission denied"), (errno.ENOSPC, "no space left"),
-                        (errno.EROFS, "read-only"), (errno.ENAMETOOLONG, "too long")]:
+    for code, words in [
+        (errno.EACCES, "permission denied"),
+        (errno.ENOSPC, "no space left"),
+        (errno.EROFS, "read-only"),
+        (errno.ENAMETOOLONG, "too long"),
+    ]:
         msg = os_error_message(OSError(code, os.strerror(code), "data/neighbours/x.json"))
         assert msg.startswith("data/neighbours/x.json: ") and words in msg
     assert os_error_message(OSError(errno.ECONNRESET, "reset")) is None  # not the user's to fix
@@ -184,8 +215,9 @@ def test_immutable_output_folder(pipeline):
 def test_full_disk(pipeline, tmp_path):
     mnt = tmp_path / "full"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
+    ).returncode:
         pytest.skip("mounting a tmpfs is not permitted here")
     try:
         try:  # fill it up
@@ -206,7 +238,9 @@ def test_full_disk(pipeline, tmp_path):
 @pytest.mark.parametrize("bad", ["file_in_the_way", "too_long"])
 def test_output_path_the_system_refuses(pipeline, bad):
     (pipeline.root / "blocker").write_text("a file, not a folder")
-    target = "blocker/neighbours.json" if bad == "file_in_the_way" else "data/" + "n" * 300 + ".json"
+    target = (
+        "blocker/neighbours.json" if bad == "file_in_the_way" else "data/" + "n" * 300 + ".json"
+    )
     pipeline.set("paths.neighbours", target)
     proc = run_module("stages.bulk_query", cwd=pipeline.root)
     one_line_error(proc, "fix the path" if bad == "file_in_the_way" else "too long")
@@ -232,17 +266,21 @@ def test_latin1_text_files_name_the_byte(pipeline, which):
 
 # ---------------------------------------------------------------- 4. the one settings loader
 
+
 def test_yaml_error_in_params_is_one_line_from_make_all(tmp_path):
     (tmp_path / "params.yaml").write_text("data:\n  images: [unclosed\n")
     one_line_error(run_module("tools.pipeline", "all", cwd=tmp_path), "params.yaml: not valid YAML")
-    one_line_error(run_module("tools.set_params", "embed.seed=1", cwd=tmp_path),
-                   "params.yaml: not valid YAML")
+    one_line_error(
+        run_module("tools.set_params", "embed.seed=1", cwd=tmp_path), "params.yaml: not valid YAML"
+    )
 
 
 # ---------------------------------------------------------------- 5-8. embed
 
+
 def zoo(root: Path) -> None:
     import io
+
     jpeg = io.BytesIO()
     real_photo("rocket", size=96).save(jpeg, "JPEG")
     (root / "images" / "broken.jpg").write_bytes(b"")
@@ -270,8 +308,10 @@ def test_stale_temporary_files_are_removed_and_ignored_by_git(small_collection):
     mine.write_bytes(b"")
     run_stage("embed")
     assert not stale.exists() and mine.exists()
-    ignored = subprocess.run(["git", "check-ignore", "--no-index", "-q",
-                              "data/embeddings/.vectors.npy.123.x.raw.tmp"], cwd=ROOT)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", "data/embeddings/.vectors.npy.123.x.raw.tmp"],
+        cwd=ROOT,
+    )
     assert ignored.returncode == 0
 
 
@@ -303,6 +343,7 @@ def test_no_decodable_image_changes_no_output(small_collection):
 
 # ---------------------------------------------------------------- 9-10. params and smaller ones
 
+
 def test_patterns_as_one_string_is_one_pattern():
     s = settings.from_mapping({"data": {"patterns": "*.jpg"}})
     assert s.data.patterns == ("*.jpg",)
@@ -312,25 +353,32 @@ def test_patterns_as_one_string_is_one_pattern():
 
 def test_sizes_have_sensible_bounds(project):
     project.set("embed.image_size", 100000)
-    one_line_error(run_module("stages.embed", cwd=project.root),
-                   "'embed.image_size' must be at most 2048, got 100000")
+    one_line_error(
+        run_module("stages.embed", cwd=project.root),
+        "'embed.image_size' must be at most 2048, got 100000",
+    )
 
 
 def test_unknown_group_or_key_names_the_closest(project):
     project.values["bulk_qeury"] = {"limit": 5}
     project.write()
-    one_line_error(run_module("stages.reduce", cwd=project.root),
-                   "unknown parameter 'bulk_qeury'; did you mean 'bulk_query'")
+    one_line_error(
+        run_module("stages.reduce", cwd=project.root),
+        "unknown parameter 'bulk_qeury'; did you mean 'bulk_query'",
+    )
 
 
 def test_no_reference_in_the_collection_is_an_error(pipeline):
     (pipeline.root / "queries.txt").write_text("ghost\nphantom\n")
-    one_line_error(run_module("stages.bulk_query", cwd=pipeline.root),
-                   "queries.txt: none of its 2 reference ids is in the collection")
+    one_line_error(
+        run_module("stages.bulk_query", cwd=pipeline.root),
+        "queries.txt: none of its 2 reference ids is in the collection",
+    )
 
 
 def test_review_csv_cells_are_neutralised_and_read_back():
-    from similar.groundtruth import cell, neutralise, read_groups
+    from similar.groundtruth import cell, neutralise
+
     for text in ["=1+2", "+x", "-1", "@SUM(A1)", "'quoted", "plain", "'", "a=b"]:
         assert cell(neutralise(text)) == text
     assert neutralise("=1+2") == "'=1+2" and neutralise("plain") == "plain"
@@ -338,6 +386,7 @@ def test_review_csv_cells_are_neutralised_and_read_back():
 
 def test_review_export_reads_back_as_ground_truth(tmp_path):
     from similar.groundtruth import read_groups
+
     f = tmp_path / "marks.csv"
     f.write_text("reference,neighbour,match\n'=1+2,b,1\nb,'@c,1\nx,y,0\n")
     assert read_groups(f) == {"=1+2": "=1+2", "b": "=1+2", "@c": "=1+2"}
@@ -345,9 +394,18 @@ def test_review_export_reads_back_as_ground_truth(tmp_path):
 
 def test_preview_says_when_it_dropped_an_unsafe_url(tmp_path):
     from similar.preview import render
-    render([{"reference": {"id": "a", "url": "javascript:alert(1)"}, "neighbours": []},
-            {"reference": {"id": "b", "url": None}, "neighbours": []}],
-           tmp_path, per_page=10, min_score=-1, thumbs={}, title="t")
+
+    render(
+        [
+            {"reference": {"id": "a", "url": "javascript:alert(1)"}, "neighbours": []},
+            {"reference": {"id": "b", "url": None}, "neighbours": []},
+        ],
+        tmp_path,
+        per_page=10,
+        min_score=-1,
+        thumbs={},
+        title="t",
+    )
     html = (tmp_path / "index.html").read_text()
     assert "IIIF URL not linked: not http(s)" in html and "no IIIF URL" in html
     assert "javascript:" not in html

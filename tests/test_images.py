@@ -1,14 +1,14 @@
 """Discovery, ids, and decoding every kind of file a digitised collection holds."""
+
 import os
 
 import numpy as np
 import pytest
+from conftest import real_photo
 from PIL import Image
 
 from similar.errors import UserError
 from similar.images import discover, image_id, index_collection, open_rgb, to_rgb
-
-from conftest import real_photo
 
 BIG = 10**9
 
@@ -21,7 +21,9 @@ def test_discovery_is_recursive_case_insensitive_sorted(tmp_path):
             (tmp_path / rel).write_text("x")
         else:
             img.save(tmp_path / rel, "PNG" if rel.lower().endswith("png") else "JPEG")
-    found = [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path, ["*.jpg", "*.jpeg", "*.png"])]
+    found = [
+        p.relative_to(tmp_path).as_posix() for p in discover(tmp_path, ["*.jpg", "*.jpeg", "*.png"])
+    ]
     assert found == ["a/sub/w.Png", "a/x y é.jpeg", "b/Z.JPG"]
 
 
@@ -79,10 +81,13 @@ def test_modes_convert_to_rgb():
     assert to_rgb(base.convert("1")).mode == "RGB"
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"", "cannot decode"),
-    (b"this is text, not a picture", "cannot decode"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "cannot decode"),
+        (b"this is text, not a picture", "cannot decode"),
+    ],
+)
 def test_broken_files_raise_value_error(tmp_path, content, reason):
     f = tmp_path / "bad.jpg"
     f.write_bytes(content)

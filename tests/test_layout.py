@@ -1,5 +1,6 @@
 """The project's shape: thin stages over one library, tools that use only the library, no import
 cycles, dvc.yaml's code deps equal to what each stage imports, generated docs that are current."""
+
 import ast
 import subprocess
 import sys
@@ -59,13 +60,18 @@ def test_stage_modules_are_thin_entry_points():
 
 
 def test_parameter_reference_and_params_comments_are_current():
-    proc = subprocess.run([sys.executable, "-m", "tools.params_doc", "--check"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.params_doc", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_params_yaml_has_exactly_the_declared_keys():
     from similar import settings
+
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     keys = [f"{g}.{k}" for g, values in raw.items() for k in values]
     assert keys == settings.known_keys()

@@ -1,4 +1,5 @@
 """What `make all` decides (tools/pipeline.py), for every kind of clone, without running DVC."""
+
 import os
 import subprocess
 import sys
@@ -11,20 +12,21 @@ from similar.errors import StoreBusy
 from tools import pipeline
 from tools.pipeline import Facts, decide
 
-from conftest import run_stage
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def facts(**kw):
-    base = dict(uses_sample=False, sample_current=True, local_server="", store="ok",
-                images_present=True)
+    base = dict(
+        uses_sample=False, sample_current=True, local_server="", store="ok", images_present=True
+    )
     return Facts(**{**base, **kw})
 
 
 def test_a_fresh_sample_clone_builds_the_sample_then_runs_everything():
     assert decide(facts(uses_sample=True, sample_current=False, store="none")) == [
-        ("sample",), ("dvc", "repro")]
+        ("sample",),
+        ("dvc", "repro"),
+    ]
 
 
 def test_a_store_that_lost_its_data_is_reloaded_before_repro():
@@ -45,6 +47,7 @@ def test_a_local_server_is_started_and_then_checked():
 def test_local_server_url_only_for_this_machine():
     def url(value):
         return pipeline.local_server_url(settings.from_mapping({"qdrant": {"url": value}}))
+
     assert url("http://127.0.0.1:6400") == "http://127.0.0.1:6400"
     assert url("http://localhost:6333/") == "http://localhost:6333"
     assert url("https://qdrant.example.org:6333") == ""
@@ -64,6 +67,7 @@ def test_store_state_tells_missing_from_matching_from_stale(pipeline):
     s = settings.load()
     assert pipeline_state(s) == "ok"
     import shutil
+
     shutil.rmtree(pipeline.root / "data/qdrant")
     assert pipeline_state(s) == "reload"
     (pipeline.root / "data/ingest/receipt.json").unlink()
@@ -77,18 +81,32 @@ def pipeline_state(s):
 def test_a_busy_store_is_an_error_never_a_reload(pipeline):
     """Another process holds the embedded store: make all stops with one line."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom similar import settings\nfrom similar.store import "
-         "store_for\ns = store_for(settings.load())\ns.count()\nprint('held', flush=True)\n"
-         "time.sleep(30)"], cwd=pipeline.root, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom similar import settings\nfrom similar.store import "
+            "store_for\ns = store_for(settings.load())\ns.count()\nprint('held', flush=True)\n"
+            "time.sleep(30)",
+        ],
+        cwd=pipeline.root,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         pipeline.set("qdrant.lock_timeout", 0.5)
-        with pytest.raises(StoreBusy, match=r"data/qdrant/onit: the embedded store is in use by pid"):
+        with pytest.raises(
+            StoreBusy, match=r"data/qdrant/onit: the embedded store is in use by pid"
+        ):
             pipeline_state(settings.load())
-        proc = subprocess.run([sys.executable, "-m", "tools.pipeline", "all"], cwd=pipeline.root,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tools.pipeline", "all"],
+            cwd=pipeline.root,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 2 and "in use by pid" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     finally:

@@ -1,16 +1,16 @@
 """The model: img2vec's networks and layers, our weights loading, and whole-map mean pooling."""
+
 import urllib.error
 
 import numpy as np
 import pytest
 import torch
 import torchvision
+from conftest import real_photo
 from img2vec_pytorch.img_to_vec import Img2Vec
 
 from similar.errors import UserError
 from similar.model import Embedder, ModelSpec, build_network, preprocess, weights_identity
-
-from conftest import real_photo
 
 
 def cosines(a, b):
@@ -19,8 +19,9 @@ def cosines(a, b):
 
 
 def batch_of(n=2, size=64):
-    return torch.stack([preprocess(real_photo(name, size=None), size)
-                        for name in ("astronaut", "coffee")[:n]])
+    return torch.stack(
+        [preprocess(real_photo(name, size=None), size) for name in ("astronaut", "coffee")[:n]]
+    )
 
 
 def test_vectors_are_mean_over_whole_feature_map():
@@ -48,20 +49,28 @@ def test_same_vectors_as_img2vec_batch_path_with_same_weights():
     i2v.device, i2v.model_name, i2v.layer_output_size = torch.device("cpu"), "efficientnet_b0", 1280
     i2v.model, i2v.extraction_layer = build_network(spec)
     from torchvision.transforms import v2
-    i2v.transforms = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float, scale=True),
-                                 v2.Resize((224, 224)),
-                                 v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+
+    i2v.transforms = v2.Compose(
+        [
+            v2.ToImage(),
+            v2.ToDtype(torch.float, scale=True),
+            v2.Resize((224, 224)),
+            v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     imgs = [real_photo("astronaut", size=None), real_photo("coffee", size=None)]
     theirs = i2v.get_vec(imgs)
     ours = emb(torch.stack([preprocess(im, 224) for im in imgs]))
     assert cosines(ours, theirs).min() > 0.99  # differences: PIL vs tensor resize only
 
 
-@pytest.mark.parametrize("name,dim", [("efficientnet_b0", 1280), ("resnet18", 512),
-                                      ("resnet", 512)])
+@pytest.mark.parametrize(
+    "name,dim", [("efficientnet_b0", 1280), ("resnet18", 512), ("resnet", 512)]
+)
 def test_dimension_follows_model(name, dim):
-    expected = {**Img2Vec.EFFICIENTNET_OUTPUT_SIZES, **Img2Vec.RESNET_OUTPUT_SIZES,
-                "resnet": 512}[name]
+    expected = {**Img2Vec.EFFICIENTNET_OUTPUT_SIZES, **Img2Vec.RESNET_OUTPUT_SIZES, "resnet": 512}[
+        name
+    ]
     assert Embedder(ModelSpec(name, "random", image_size=64)).dim == expected == dim
 
 
@@ -94,6 +103,7 @@ def test_weights_file_errors(tmp_path):
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
+
     torch.save({"x": Evil()}, tmp_path / "evil.pth")
     with pytest.raises(UserError, match="weights_only=True"):
         build_network(ModelSpec("efficientnet_b0", str(tmp_path / "evil.pth")))
@@ -107,6 +117,7 @@ def test_unknown_model_is_user_error():
 def test_imagenet_unavailable_names_file_and_ways_out(monkeypatch):
     def offline(*a, **k):
         raise urllib.error.URLError("Name or service not known")
+
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(UserError) as err:
         build_network(ModelSpec("efficientnet_b3", "imagenet"))

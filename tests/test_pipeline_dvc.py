@@ -1,4 +1,5 @@
 """End to end: the real pipeline through DVC on a small copy of the sample collection."""
+
 import json
 import os
 import subprocess
@@ -6,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_project
 
 
@@ -20,9 +20,15 @@ def sh(args, cwd, env):
 def repo(tmp_path_factory):
     """A git+DVC copy of this project on a 12-picture sample, after one `dvc repro`."""
     proj = copy_project(tmp_path_factory.mktemp("e2e") / "project")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "DVC_NO_ANALYTICS": "1",
+    }
     py = sys.executable
     sh([py, "-m", "tools.sample", "--out", "data/sample", "--pictures", "12"], proj, env)
     sh([py, "-m", "tools.set_params", "embed.weights=random", "reduce.n_components=32"], proj, env)
@@ -35,8 +41,17 @@ def repo(tmp_path_factory):
 
 def test_first_repro_runs_every_stage(repo):
     proj, _, out = repo
-    for stage in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify",
-                  "groups", "preview"):
+    for stage in (
+        "embed",
+        "reduce",
+        "attach_iiif",
+        "ingest",
+        "bulk_query",
+        "graph",
+        "verify",
+        "groups",
+        "preview",
+    ):
         assert f"Running stage '{stage}'" in out
 
 
@@ -45,7 +60,7 @@ def test_outputs_follow_the_design(repo):
     n_images = sum(1 for _ in (proj / "data/sample/images").rglob("*.jpg"))
     lines = (proj / "data/vectors/vectors.jsonl").read_text().splitlines()
     assert len(lines) == n_images > 50
-    assert all(len(json.loads(l)["vector"]) == 32 for l in lines)
+    assert all(len(json.loads(line)["vector"]) == 32 for line in lines)
     refs = (proj / "data/sample/queries.txt").read_text().split()
     entries = json.loads((proj / "data/neighbours/neighbours.json").read_text())
     assert [e["reference"]["id"] for e in entries] == refs
@@ -68,13 +83,31 @@ def test_status_clean_and_second_repro_runs_nothing(repo):
 
 def test_forced_repro_is_byte_identical(repo):
     proj, env, _ = repo
-    files = ["data/vectors/vectors.jsonl", "data/neighbours/neighbours.json",
-             "data/ingest/receipt.json", "data/graph/knn.npz", "data/reduced/pca.npz",
-             "data/embeddings/failed.csv", "data/embeddings/images.csv",
-             "data/verified/neighbours.json", "data/verified/matches.json",
-             "data/groups/groups.csv", "data/groups/groups.json"] + [
-        f"metrics/{m}.json" for m in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query",
-                                      "graph", "verify", "groups")]
+    files = [
+        "data/vectors/vectors.jsonl",
+        "data/neighbours/neighbours.json",
+        "data/ingest/receipt.json",
+        "data/graph/knn.npz",
+        "data/reduced/pca.npz",
+        "data/embeddings/failed.csv",
+        "data/embeddings/images.csv",
+        "data/verified/neighbours.json",
+        "data/verified/matches.json",
+        "data/groups/groups.csv",
+        "data/groups/groups.json",
+    ] + [
+        f"metrics/{m}.json"
+        for m in (
+            "embed",
+            "reduce",
+            "attach_iiif",
+            "ingest",
+            "bulk_query",
+            "graph",
+            "verify",
+            "groups",
+        )
+    ]
     before = {f: (proj / f).read_bytes() for f in files}
     sh([sys.executable, "-m", "dvc", "repro", "-f"], proj, env)
     assert {f: (proj / f).read_bytes() for f in files} == before
@@ -98,10 +131,14 @@ def test_experiment_on_components_skips_embed(repo):
 
 def test_every_metric_present_and_in_range(repo):
     proj, _, _ = repo
-    m = {name: json.loads((proj / f"metrics/{name}.json").read_text())
-         for name in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query")}
+    m = {
+        name: json.loads((proj / f"metrics/{name}.json").read_text())
+        for name in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query")
+    }
     assert m["embed"]["images"] > 50 and m["embed"]["failed"] == 0 and m["embed"]["dim"] == 1536
-    assert 0 < m["reduce"]["explained_variance"] <= 1 and 0 <= m["reduce"]["knn_preservation@10"] <= 1
+    assert (
+        0 < m["reduce"]["explained_variance"] <= 1 and 0 <= m["reduce"]["knn_preservation@10"] <= 1
+    )
     assert m["attach_iiif"] == {"matched": m["embed"]["images"], "missing": 0}
     assert m["ingest"]["points"] == m["embed"]["images"]
     q = m["bulk_query"]
@@ -118,6 +155,7 @@ def test_every_metric_present_and_in_range(repo):
 def test_dvc_lock_records_every_sample_image(repo):
     proj, _, _ = repo
     import yaml
+
     n_images = sum(1 for _ in (proj / "data/sample/images").rglob("*.jpg"))
     lock = yaml.safe_load((proj / "dvc.lock").read_text())
     dep = next(d for d in lock["stages"]["embed"]["deps"] if d["path"] == "data/sample/images")
@@ -130,7 +168,10 @@ def test_adding_an_image_reruns_embed_for_that_image_only(repo):
     py = sys.executable
     before = sum(1 for _ in (proj / "data/sample/images").rglob("*.jpg"))
     from conftest import real_photo
-    real_photo("coins", size=120).save(proj / "data/sample/images/voyage_orient_1843/added_p9999.jpg")
+
+    real_photo("coins", size=120).save(
+        proj / "data/sample/images/voyage_orient_1843/added_p9999.jpg"
+    )
     status = sh([py, "-m", "dvc", "status"], proj, env)
     assert "embed:" in status and "modified:" in status and "data/sample/images" in status
     out = sh([py, "-m", "dvc", "repro"], proj, env)

@@ -1,28 +1,40 @@
 """The preview in a real browser: headless Chromium (Debian's package) driven by Playwright."""
+
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import run_stage
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM:
-    pytest.skip("Chromium is not installed (apt-get install chromium): browser test skipped",
-                allow_module_level=True)
+    pytest.skip(
+        "Chromium is not installed (apt-get install chromium): browser test skipped",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture
 def browser_page():
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
         page = context.new_page()
         errors = []
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
@@ -58,8 +70,12 @@ def test_page_loads_marks_survive_reload_and_export(pipeline, browser_page, tmp_
     assert page.locator("#marked").inner_text() == "2"
     page.reload()
     page.wait_for_load_state("load")
-    assert page.locator("figure[data-neighbour]").first.locator("button.mark.yes") \
-        .get_attribute("aria-pressed") == "true"
+    assert (
+        page.locator("figure[data-neighbour]")
+        .first.locator("button.mark.yes")
+        .get_attribute("aria-pressed")
+        == "true"
+    )
     assert page.locator("#marked").inner_text() == "2"
 
     with page.expect_download() as download:
@@ -81,12 +97,23 @@ def test_page_loads_marks_survive_reload_and_export(pipeline, browser_page, tmp_
 
 def test_hostile_id_renders_as_text(pipeline, browser_page):
     from similar.preview import render
+
     evil = '"><img src=x onerror=alert(1)>'
     out = pipeline.root / "hostile"
     out.mkdir()
-    render([{"reference": {"id": evil, "url": "javascript:alert(1)"},
-             "neighbours": [{"id": "a", "url": "https://x.org/a", "score": 0.9}]}],
-           out, per_page=5, min_score=-1, thumbs={}, title="t")
+    render(
+        [
+            {
+                "reference": {"id": evil, "url": "javascript:alert(1)"},
+                "neighbours": [{"id": "a", "url": "https://x.org/a", "score": 0.9}],
+            }
+        ],
+        out,
+        per_page=5,
+        min_score=-1,
+        thumbs={},
+        title="t",
+    )
     page, errors = browser_page
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -98,12 +125,25 @@ def test_hostile_id_renders_as_text(pipeline, browser_page):
 def test_exported_marks_cannot_run_as_spreadsheet_formulas(pipeline, browser_page, tmp_path):
     from similar.groundtruth import read_groups
     from similar.preview import render
+
     out = pipeline.root / "formula"
     out.mkdir()
-    render([{"reference": {"id": "=1+2", "url": None},
-             "neighbours": [{"id": "@SUM(A1)", "url": None, "score": 0.9},
-                            {"id": "plain", "url": None, "score": 0.8}]}],
-           out, per_page=5, min_score=-1, thumbs={}, title="t")
+    render(
+        [
+            {
+                "reference": {"id": "=1+2", "url": None},
+                "neighbours": [
+                    {"id": "@SUM(A1)", "url": None, "score": 0.9},
+                    {"id": "plain", "url": None, "score": 0.8},
+                ],
+            }
+        ],
+        out,
+        per_page=5,
+        min_score=-1,
+        thumbs={},
+        title="t",
+    )
     page, errors = browser_page
     page.goto((out / "index.html").as_uri())
     for fig in page.locator("figure[data-neighbour]").all():
@@ -113,7 +153,10 @@ def test_exported_marks_cannot_run_as_spreadsheet_formulas(pipeline, browser_pag
     csv_path = tmp_path / "marks.csv"
     download.value.save_as(csv_path)
     assert csv_path.read_text().splitlines() == [
-        "reference,neighbour,match", "'=1+2,'@SUM(A1),1", "'=1+2,plain,1"]
+        "reference,neighbour,match",
+        "'=1+2,'@SUM(A1),1",
+        "'=1+2,plain,1",
+    ]
     assert read_groups(csv_path) == {"=1+2": "=1+2", "@SUM(A1)": "=1+2", "plain": "=1+2"}
     assert errors == []
 
@@ -142,6 +185,7 @@ def test_match_view_draws_the_matched_points(pipeline, browser_page):
 
 def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp_path):
     from similar.groundtruth import read_groups
+
     page, errors = browser_page
     page.goto((pipeline.root / "data/preview/groups.html").as_uri())
     page.wait_for_load_state("load")
@@ -152,8 +196,8 @@ def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp
     group = section.get_attribute("data-reference")
     members = section.locator("figure[data-neighbour]")
     out = members.first.get_attribute("data-neighbour")
-    members.first.locator("button.mark.no").click()   # does not belong
-    section.locator("button.confirm").click()          # the rest does
+    members.first.locator("button.mark.no").click()  # does not belong
+    section.locator("button.confirm").click()  # the rest does
     page.screenshot(path=str(ROOT / "reports" / "preview-groups.png"))
     with page.expect_download() as download:
         page.locator("#export").click()

@@ -1,15 +1,15 @@
 """Stages ingest, bulk_query and preview, and the ranking figures they report."""
+
 import json
 import re
 
 import pytest
+from conftest import run_stage
 
 from similar import errors as cfg
 from similar.evaluation import ranking_metrics
 from similar.iiif import safe_link, thumbnail_url
 from similar.preview import render
-
-from conftest import run_stage
 
 
 def test_neighbours_follow_the_schema(pipeline):
@@ -57,6 +57,7 @@ def test_all_references(pipeline):
 
 def test_wiped_store_is_detected(pipeline):
     import shutil
+
     shutil.rmtree(pipeline.root / "data/qdrant")
     pipeline.set("bulk_query.engine", "store")  # the product reads the vectors, not the store
     with pytest.raises(cfg.UserError, match=r"dvc repro -f ingest"):
@@ -77,8 +78,13 @@ def test_ranking_metrics_hand_computed():
     m = ranking_metrics(results, groups, [1, 2, 4])
     # a: copies at ranks 2 and 4 -> recall@1 0, @2 .5, @4 1; AP = (1/2 + 2/4) / 2 = .5
     # b: copy at rank 1 -> recall 1 everywhere; AP 1.  c has no copies: not evaluated.
-    assert m == {"recall@1": 0.5, "recall@2": 0.75, "recall@4": 1.0, "mAP": 0.75,
-                 "evaluated_references": 2}
+    assert m == {
+        "recall@1": 0.5,
+        "recall@2": 0.75,
+        "recall@4": 1.0,
+        "mAP": 0.75,
+        "evaluated_references": 2,
+    }
 
 
 def test_preview_pages_thumbnails_and_links(pipeline):
@@ -90,21 +96,29 @@ def test_preview_pages_thumbnails_and_links(pipeline):
     assert "https://iiif.example.org/iiif/3/astronaut/full/max/0/default.jpg" in html
     pipeline.set("preview.per_page", 1)
     run_stage("preview")
-    assert (out / "page-2.html").is_file() and 'href="page-2.html"' in (out / "index.html").read_text()
+    assert (out / "page-2.html").is_file() and 'href="page-2.html"' in (
+        out / "index.html"
+    ).read_text()
 
 
 def test_preview_escapes_hostile_ids_and_urls(tmp_path):
     evil = '"><img src=x onerror=alert(1)>'
-    entries = [{"reference": {"id": evil, "url": "javascript:alert(1)"},
-                "neighbours": [{"id": "<script>x</script>", "url": "https://ok.org/a", "score": 0.5},
-                               {"id": "weak", "url": None, "score": -0.5}]}]
+    entries = [
+        {
+            "reference": {"id": evil, "url": "javascript:alert(1)"},
+            "neighbours": [
+                {"id": "<script>x</script>", "url": "https://ok.org/a", "score": 0.5},
+                {"id": "weak", "url": None, "score": -0.5},
+            ],
+        }
+    ]
     render(entries, tmp_path, per_page=10, min_score=0.0, thumbs={}, title="t<b>")
     html = (tmp_path / "index.html").read_text()
     assert evil not in html and "<script>x</script>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "javascript:" not in html
     assert 'href="https://ok.org/a"' in html
-    assert "data-neighbour=\"weak\"" not in html and "1 weaker neighbours hidden" in html
+    assert 'data-neighbour="weak"' not in html and "1 weaker neighbours hidden" in html
     assert "t&lt;b&gt;" in html
 
 
@@ -112,7 +126,10 @@ def test_iiif_helpers():
     assert safe_link("javascript:alert(1)") is None and safe_link("data:x") is None
     assert safe_link("HTTPS://a.org/x") == "HTTPS://a.org/x"
     v3 = "https://i.org/iiif/3/b%2F0001/10,20,300,400/max/0/default.jpg"
-    assert thumbnail_url(v3, 200) == "https://i.org/iiif/3/b%2F0001/10,20,300,400/!200,200/0/default.jpg"
+    assert (
+        thumbnail_url(v3, 200)
+        == "https://i.org/iiif/3/b%2F0001/10,20,300,400/!200,200/0/default.jpg"
+    )
     v2 = "https://i.org/iiif/2/b%2F0001/full/full/0/default.png"
     assert thumbnail_url(v2, 150) == "https://i.org/iiif/2/b%2F0001/full/!150,150/0/default.jpg"
     assert thumbnail_url("https://i.org/page.html", 100) is None
@@ -122,8 +139,10 @@ def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
     root = pipeline.root
     lines = (root / "iiif.csv").read_text().splitlines()
     # one image whose URL is not an Image API URL falls back to a local thumbnail
-    lines = [l if not l.startswith("coffee,") else "coffee,https://example.org/page/coffee.html"
-             for l in lines]
+    lines = [
+        line if not line.startswith("coffee,") else "coffee,https://example.org/page/coffee.html"
+        for line in lines
+    ]
     (root / "iiif.csv").write_text("\n".join(lines) + "\n")
     for stage in ("attach_iiif", "ingest", "bulk_query"):
         run_stage(stage)

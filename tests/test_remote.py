@@ -1,16 +1,15 @@
 """Sharing results through a DVC remote: a colleague pulls vectors instead of recomputing."""
+
 import functools
-import json
 import http.server
+import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_project
 from test_pipeline_dvc import sh
 
@@ -27,9 +26,14 @@ def origin(tmp_path_factory):
     """A researcher's repo: images outside git, results pushed to a local-folder remote."""
     base = tmp_path_factory.mktemp("remote")
     repo = copy_project(base / "origin")
-    env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     py = sys.executable
     sh([py, "-m", "tools.sample", "--out", "collection", "--pictures", "12"], repo, env)
     (repo / "refs").mkdir()
@@ -37,9 +41,21 @@ def origin(tmp_path_factory):
         shutil.move(repo / "collection" / name, repo / "refs" / name)
     with open(repo / ".gitignore", "a") as fh:
         fh.write("/collection/\n")
-    sh([py, "-m", "tools.set_params", "embed.weights=random", "reduce.n_components=32",
-        "data.images=collection/images", "data.iiif_csv=refs/iiif.csv",
-        "data.queries=refs/queries.txt", "data.groups=refs/groups.csv"], repo, env)
+    sh(
+        [
+            py,
+            "-m",
+            "tools.set_params",
+            "embed.weights=random",
+            "reduce.n_components=32",
+            "data.images=collection/images",
+            "data.iiif_csv=refs/iiif.csv",
+            "data.queries=refs/queries.txt",
+            "data.groups=refs/groups.csv",
+        ],
+        repo,
+        env,
+    )
     sh(["git", "init", "-q", "-b", "main"], repo, env)
     make("all", repo, env)
     sh(["dvc", "remote", "add", "-d", "shared", str(base / "storage")], repo, env)
@@ -68,8 +84,9 @@ def test_pull_vectors_then_all_runs_only_downstream(origin):
     out = make("all", clone, env)
     assert "Running stage 'embed'" not in out and "Running stage 'reduce'" not in out
     assert "Running stage 'ingest'" in out  # into this machine's own store
-    assert (clone / "data/neighbours/neighbours.json").read_bytes() == \
-        (repo / "data/neighbours/neighbours.json").read_bytes()
+    assert (clone / "data/neighbours/neighbours.json").read_bytes() == (
+        repo / "data/neighbours/neighbours.json"
+    ).read_bytes()
     assert_query_side_clean(clone, env)
 
     # a parameter downstream of embed reruns only what depends on it
@@ -105,12 +122,16 @@ def test_pull_everything_over_http(origin):
     finally:
         server.shutdown()
         server.server_close()
-    assert (clone / "data/neighbours/neighbours.json").read_bytes() == \
-        (repo / "data/neighbours/neighbours.json").read_bytes()
-    assert (clone / "data/vectors/vectors.jsonl").read_bytes() == \
-        (repo / "data/vectors/vectors.jsonl").read_bytes()
+    assert (clone / "data/neighbours/neighbours.json").read_bytes() == (
+        repo / "data/neighbours/neighbours.json"
+    ).read_bytes()
+    assert (clone / "data/vectors/vectors.jsonl").read_bytes() == (
+        repo / "data/vectors/vectors.jsonl"
+    ).read_bytes()
     out = make("all", clone, env)
     # everything was pulled: only this machine's own store is loaded
-    assert [l for l in out.splitlines() if l.startswith("Running stage")] == ["Running stage 'ingest':"]
+    assert [line for line in out.splitlines() if line.startswith("Running stage")] == [
+        "Running stage 'ingest':"
+    ]
     assert (clone / "data/preview/index.html").is_file()
     assert_query_side_clean(clone, env, pulled_everything=True)

@@ -1,17 +1,16 @@
 """Searching the collection with images from outside it (`make search`)."""
-import io
+
 import json
 import shutil
 
 import pytest
+from conftest import run_stage
 from PIL import Image
 
 from similar import errors as cfg
 from similar import settings
 from tools.search import main as search_main
 from tools.search import search
-
-from conftest import run_stage
 
 
 @pytest.fixture
@@ -52,9 +51,10 @@ def test_folder_is_searched_in_batches_and_bad_files_skipped(built, tmp_path, ca
     (folder / "broken.jpg").write_bytes(b"nope")
     search_main([str(folder), "--limit", "2", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert [e["reference"]["id"] for e in out] == [str(folder / f"q_{n}.jpg") for n in
-                                                   sorted(["astronaut", "coffee", "chelsea",
-                                                           "rocket", "astronaut_mirror"])]
+    assert [e["reference"]["id"] for e in out] == [
+        str(folder / f"q_{n}.jpg")
+        for n in sorted(["astronaut", "coffee", "chelsea", "rocket", "astronaut_mirror"])
+    ]
     assert all(e["neighbours"][0]["id"] == e["reference"]["id"].split("q_")[1][:-4] for e in out)
 
 

@@ -1,13 +1,14 @@
 """Server mode: the compose file, the Make targets, and the pipeline through qdrant-client."""
+
 import http.server
 import json
-import shutil
 import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_stage
 
 from similar import errors as cfg
 from similar import settings
@@ -15,8 +16,6 @@ from similar.query import search_mode
 from similar.settings import StoreTarget
 from similar.store import collection_name
 from similar.store.client import ClientStore
-
-from conftest import run_stage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +25,10 @@ def test_compose_file_pins_loopback_and_volume():
     svc = compose["services"]["qdrant"]
     image, tag = svc["image"].split(":")
     assert image == "qdrant/qdrant" and tag.startswith("v") and tag != "latest"
-    assert sorted(svc["ports"]) == ["127.0.0.1:${QDRANT_GRPC_PORT:-6334}:6334",
-                                    "127.0.0.1:${QDRANT_PORT:-6333}:6333"]
+    assert sorted(svc["ports"]) == [
+        "127.0.0.1:${QDRANT_GRPC_PORT:-6334}:6334",
+        "127.0.0.1:${QDRANT_PORT:-6333}:6333",
+    ]
     volume, mount = svc["volumes"][0].split(":")
     assert volume in compose["volumes"] and mount == "/qdrant/storage"
     assert "healthcheck" in svc and svc["restart"] in ("unless-stopped", "always")
@@ -106,7 +107,9 @@ def test_experiments_get_their_own_server_collection(monkeypatch):
     monkeypatch.setenv("DVC_EXP_NAME", "tidy-fish")
     server = StoreTarget.parse("http://qdrant:6333")
     assert collection_name("onit", server) == "onit-tidy-fish"
-    assert collection_name("onit", StoreTarget.parse("")) == "onit"  # the embedded store is per workspace
+    assert (
+        collection_name("onit", StoreTarget.parse("")) == "onit"
+    )  # the embedded store is per workspace
     monkeypatch.delenv("DVC_EXP_NAME")
     assert collection_name("onit", server) == "onit"
 
@@ -115,8 +118,10 @@ def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, mo
     pipeline.set("qdrant.url", f"local:{tmp_path / 'q'}")
     monkeypatch.setenv("DVC_EXP_NAME", "exp-a")
     run_stage("ingest")
-    assert json.loads((pipeline.root / "data/ingest/receipt.json").read_text())[
-        "collection"] == "onit-exp-a"
+    assert (
+        json.loads((pipeline.root / "data/ingest/receipt.json").read_text())["collection"]
+        == "onit-exp-a"
+    )
     monkeypatch.delenv("DVC_EXP_NAME")
     pipeline.set("bulk_query.engine", "store")
     run_stage("bulk_query")  # finds onit-exp-a through the receipt
@@ -126,6 +131,7 @@ def test_search_mode_auto():
     def mode(exact, receipt):
         q = settings.from_mapping({"bulk_query": {"exact": exact, "hnsw_ef": 64}}).bulk_query
         return search_mode(q, receipt)
+
     assert mode("auto", {"hnsw_index": False}) == (True, None)
     assert mode("auto", {"hnsw_index": True}) == (False, 64)
     assert mode(False, {"hnsw_index": False}) == (False, 64)

@@ -1,6 +1,8 @@
 """The store interface, run over both backends: Qdrant Edge and qdrant-client's local mode."""
+
 import numpy as np
 import pytest
+from conftest import random_unit_vectors
 
 from similar.settings import StoreTarget
 from similar.store import Hit, point_id, rank
@@ -11,8 +13,6 @@ from similar.store.edge import EdgeStore
 
 def open_store(url, collection, edge_root):
     return open_target(StoreTarget.parse(url), collection, edge_root)
-
-from conftest import random_unit_vectors
 
 
 @pytest.fixture(params=["edge", "local"])
@@ -32,8 +32,11 @@ def load(store, n=60, d=8, seed=0):
     ids = [f"img{i:03d}" for i in range(n)]
     store.recreate(d)
     for start in range(0, n, 25):
-        store.upsert(ids[start:start + 25], x[start:start + 25],
-                     [f"https://x.org/{i}" for i in ids[start:start + 25]])
+        store.upsert(
+            ids[start : start + 25],
+            x[start : start + 25],
+            [f"https://x.org/{i}" for i in ids[start : start + 25]],
+        )
     store.commit({})
     return ids, x
 
@@ -84,9 +87,17 @@ def test_empty_store(tmp_path):
 
 
 def test_rank_breaks_ties_by_id_and_rounds():
-    hits = [Hit("b", None, 0.5000001), Hit("a", None, 0.5), Hit("c", None, 0.9), Hit("self", None, 1)]
+    hits = [
+        Hit("b", None, 0.5000001),
+        Hit("a", None, 0.5),
+        Hit("c", None, 0.9),
+        Hit("self", None, 1),
+    ]
     assert [(h.id, h.score) for h in rank(hits, 3, exclude="self")] == [
-        ("c", 0.9), ("a", 0.5), ("b", 0.5)]
+        ("c", 0.9),
+        ("a", 0.5),
+        ("b", 0.5),
+    ]
 
 
 def test_backends_agree(tmp_path):
@@ -98,14 +109,16 @@ def test_backends_agree(tmp_path):
     b = local.search_ids(ids[:20], limit=10, exact=True)
     for ref in ids[:20]:
         assert [h.id for h in a[ref][1]] == [h.id for h in b[ref][1]]
-        np.testing.assert_allclose([h.score for h in a[ref][1]], [h.score for h in b[ref][1]],
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            [h.score for h in a[ref][1]], [h.score for h in b[ref][1]], atol=1e-5
+        )
     edge.close()
     local.close()
 
 
 def test_dot_distance(store):
     from similar.store import CollectionSettings
+
     x = random_unit_vectors(20, 8) * 2.0
     ids = [f"d{i}" for i in range(20)]
     store.recreate(8, CollectionSettings(distance="dot"))

@@ -1,12 +1,12 @@
 """The sample builder, the params setter and the Makefile's help."""
+
 import hashlib
 import subprocess
 from pathlib import Path
 
+from similar.files import read_csv
 from tools.sample import build
 from tools.set_params import set_params
-
-from similar.files import read_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,7 @@ def test_sample_is_deterministic_and_consistent(tmp_path):
 
 def test_full_sample_has_enough_pictures():
     from tools.sample import distinct_pictures
+
     assert len(distinct_pictures(64)) == 64
 
 
@@ -56,9 +57,13 @@ def test_make_help_is_default_goal():
 
 def test_compare_hand_computed():
     from tools.compare import compare
+
     def entry(ref, ids):
-        return {"reference": {"id": ref, "url": None},
-                "neighbours": [{"id": i, "url": None, "score": 0.0} for i in ids]}
+        return {
+            "reference": {"id": ref, "url": None},
+            "neighbours": [{"id": i, "url": None, "score": 0.0} for i in ids],
+        }
+
     a = [entry("r1", ["x", "y"]), entry("r2", ["p", "q"]), entry("r3", ["z"])]
     b = [entry("r1", ["x", "w"]), entry("r2", ["q", "p"]), entry("r4", ["z"])]
     out = compare(a, b, k=2)

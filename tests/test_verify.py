@@ -1,16 +1,16 @@
 """Geometric verification: local features, RANSAC, mirrors, the feature cache, the verify stage."""
+
 import io
 import json
 
 import numpy as np
 import pytest
+from conftest import real_photo, run_stage
 from PIL import Image, ImageOps
 
 from similar import settings
 from similar.features import FeatureCache, extract, settings_of
 from similar.verify import ImageRef, Verifier, check_pair, seed_of, verify_pairs
-
-from conftest import real_photo, run_stage
 
 S = settings.VerifySettings(workers=1)
 
@@ -80,7 +80,9 @@ def test_bad_files_give_no_features_never_a_crash(original, data):
     elif data == "blank":
         data = jpeg(Image.new("RGB", (300, 300), "white"))
     elif data == "noise":  # features without anything to agree on
-        data = jpeg(Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)))
+        data = jpeg(
+            Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8))
+        )
     f = extract(data, S.max_side, S.features)
     r = check_pair(f, features(original), S, 1)
     assert r.inliers < S.min_inliers and not r.mirrored
@@ -93,8 +95,13 @@ def test_ransac_is_deterministic(original):
 
 @pytest.fixture
 def folder(tmp_path, original):
-    pics = {"orig": original, **copies(original), "coffee": real_photo("coffee", size=None),
-            "chelsea": real_photo("chelsea", size=None), "broken": None}
+    pics = {
+        "orig": original,
+        **copies(original),
+        "coffee": real_photo("coffee", size=None),
+        "chelsea": real_photo("chelsea", size=None),
+        "broken": None,
+    }
     refs = {}
     for name, img in pics.items():
         path = tmp_path / f"{name}.jpg"
@@ -127,6 +134,7 @@ def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
 
 # ---------------------------------------------------------------- the stage
 
+
 def test_verify_stage_outputs(pipeline):
     root = pipeline.root
     verified = json.loads((root / "data/verified/neighbours.json").read_text())
@@ -134,8 +142,9 @@ def test_verify_stage_outputs(pipeline):
     assert [e["reference"] for e in verified] == [e["reference"] for e in plain]
     for e in verified:
         ns = e["neighbours"]
-        assert len(ns) == 6 and all(set(n) == {"id", "url", "score", "inliers", "verified", "mirrored"}
-                                    for n in ns)
+        assert len(ns) == 6 and all(
+            set(n) == {"id", "url", "score", "inliers", "verified", "mirrored"} for n in ns
+        )
         flags = [n["verified"] for n in ns]
         assert flags == sorted(flags, reverse=True)  # verified first
         ok = [n["inliers"] for n in ns if n["verified"]]
@@ -157,8 +166,14 @@ def test_verify_rerun_is_byte_identical_and_reuses_features(pipeline):
     root = pipeline.root
     pipeline.set("paths.feature_cache", ".cache/features")
     run_stage("verify")
-    first = {p: (root / p).read_bytes() for p in ("data/verified/neighbours.json",
-                                                   "data/verified/matches.json", "metrics/verify.json")}
+    first = {
+        p: (root / p).read_bytes()
+        for p in (
+            "data/verified/neighbours.json",
+            "data/verified/matches.json",
+            "metrics/verify.json",
+        )
+    }
     pipeline.set("verify.workers", 2)
     run_stage("verify")
     assert {p: (root / p).read_bytes() for p in first} == first
@@ -187,9 +202,12 @@ def test_method_none_passes_the_cnn_ranking_through(pipeline):
     run_stage("verify")
     verified = json.loads((pipeline.root / "data/verified/neighbours.json").read_text())
     plain = json.loads((pipeline.root / "data/neighbours/neighbours.json").read_text())
-    assert [[(n["id"], n["score"]) for n in e["neighbours"]] for e in verified] == \
-        [[(n["id"], n["score"]) for n in e["neighbours"]] for e in plain]
-    assert all(n["inliers"] is None and not n["verified"] for e in verified for n in e["neighbours"])
+    assert [[(n["id"], n["score"]) for n in e["neighbours"]] for e in verified] == [
+        [(n["id"], n["score"]) for n in e["neighbours"]] for e in plain
+    ]
+    assert all(
+        n["inliers"] is None and not n["verified"] for e in verified for n in e["neighbours"]
+    )
     m = json.loads((pipeline.root / "metrics/verify.json").read_text())
     q = json.loads((pipeline.root / "metrics/bulk_query.json").read_text())
     assert m["pairs"] == 0 and m["mAP"] == q["mAP"]
@@ -197,6 +215,7 @@ def test_method_none_passes_the_cnn_ranking_through(pipeline):
 
 def test_without_the_images_verify_says_so(pipeline):
     import shutil
+
     shutil.rmtree(pipeline.root / "images")
     with pytest.raises(settings.UserError, match="the images are not here.*make pull"):
         run_stage("verify")

@@ -21,6 +21,7 @@
 Medians of `--repeat` runs. Writes reports/bench.json and prints a table, ratios first.
 Nothing here is asserted; `--quick` runs all of it on tiny sizes so a test keeps it working.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,11 +98,13 @@ def run_process(args: list[str], cwd: Path) -> tuple[float, int]:
 
 # ---------------------------------------------------------------- data
 
+
 def make_scans(folder: Path, count: int, size: tuple[int, int]) -> None:
     """Realistic scan-sized JPEGs (default about 1600x1200) from the sample's real photographs."""
     from PIL import Image
 
     from tools.sample import distinct_pictures
+
     folder.mkdir(parents=True, exist_ok=True)
     pictures = distinct_pictures(64)
     rng = np.random.default_rng(600)
@@ -118,6 +121,7 @@ def write_weights(path: Path, model: str) -> None:
     import torch
 
     from similar.model import ModelSpec, build_network
+
     net, _ = build_network(ModelSpec(model, "random", seed=0))
     torch.save(net.state_dict(), path)
 
@@ -137,11 +141,14 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- embed
 
-def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
-                model: str = MODEL) -> dict:
+
+def bench_embed(
+    work: Path, n_images: int, size: tuple[int, int], repeat: int, model: str = MODEL
+) -> dict:
     import torch
 
     from similar.model import Embedder, ModelSpec
+
     images, weights = work / "scans", work / "weights.pth"
     make_scans(images, n_images, size)
     write_weights(weights, model)
@@ -165,14 +172,20 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
             times.append(run_process(embed, proj)[0])
             reports.append(json.loads((proj / "reports/embed.json").read_text()))
         if not keep_cache:  # a first run's figures, not a cached rerun's
-            stage[precision] = {k: statistics.median(r[k] for r in reports)
-                                for k in ("images_per_second", "startup_seconds")}
+            stage[precision] = {
+                k: statistics.median(r[k] for r in reports)
+                for k in ("images_per_second", "startup_seconds")
+            }
         return statistics.median(times), np.load(proj / "data/embeddings/vectors.npy")
 
     baseline_out = work / "baseline.npz"
     baseline_s = statistics.median(
-        run_process([py, "-m", "tools.bench_baseline", str(images), str(weights), model,
-                     str(baseline_out)], work)[0] for _ in range(repeat))
+        run_process(
+            [py, "-m", "tools.bench_baseline", str(images), str(weights), model, str(baseline_out)],
+            work,
+        )[0]
+        for _ in range(repeat)
+    )
     baseline = np.load(baseline_out)
     # once only: where the CPU has no bf16 instructions, autocast is many times slower
     bf16_s, bf16_vec = ours("bf16", 1)
@@ -193,7 +206,9 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
     ceiling_s = median_time(lambda: [embedder(batch) for _ in range(8)], max(1, repeat))
     ref = baseline["reference"]
     return {
-        "model": model, "images": n_images, "image_size": f"{size[0]}x{size[1]}",
+        "model": model,
+        "images": n_images,
+        "image_size": f"{size[0]}x{size[1]}",
         "ours_ips": round(n_images / ours_s, 2),
         "ours_stage_ips": round(stage["fp32"]["images_per_second"], 2),
         "ours_startup_seconds": round(stage["fp32"]["startup_seconds"], 2),
@@ -206,11 +221,14 @@ def bench_embed(work: Path, n_images: int, size: tuple[int, int], repeat: int,
         "incremental_seconds": round(incremental_s, 2),
         "min_cosine_to_reference": round(float(cosines(ours_vec, ref).min()), 5),
         "min_cosine_bf16_to_reference": round(float(cosines(bf16_vec, ref).min()), 5),
-        "min_cosine_baseline_to_reference": round(float(cosines(baseline["returned"], ref).min()), 5),
+        "min_cosine_baseline_to_reference": round(
+            float(cosines(baseline["returned"], ref).min()), 5
+        ),
     }
 
 
 # ---------------------------------------------------------------- store
+
 
 def synthetic(n: int, d: int = 256, seed: int = 0) -> tuple[list[str], np.ndarray]:
     x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
@@ -219,25 +237,32 @@ def synthetic(n: int, d: int = 256, seed: int = 0) -> tuple[list[str], np.ndarra
 
 def load(store, ids, x, batch: int = 512, settings=None) -> None:
     from similar.store import CollectionSettings
+
     store.recreate(x.shape[1], settings or CollectionSettings())
     for s in range(0, len(ids), batch):
-        store.upsert(ids[s:s + batch], x[s:s + batch], [None] * len(ids[s:s + batch]))
+        store.upsert(ids[s : s + batch], x[s : s + batch], [None] * len(ids[s : s + batch]))
     store.commit({})
 
 
 def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]:
     from similar.settings import StoreTarget
-    from similar.store.edge import EdgeStore
     from similar.store import open_store
+    from similar.store.edge import EdgeStore
+
     ids, x = synthetic(n)
     ours_s = median_time(lambda: load(EdgeStore(work / "edge", "bench"), ids, x), repeat)
     local = lambda: open_store(StoreTarget.parse(f"local:{work / 'local'}"), "bench", work)  # noqa: E731
     base_s = median_time(lambda: load(local(), ids, x), repeat)
-    ingest = {"points": n, "ours_pps": round(n / ours_s, 1), "baseline_pps": round(n / base_s, 1),
-              "speedup": round(base_s / ours_s, 2)}
+    ingest = {
+        "points": n,
+        "ours_pps": round(n / ours_s, 1),
+        "baseline_pps": round(n / base_s, 1),
+        "speedup": round(base_s / ours_s, 2),
+    }
 
     from similar.query import search_mode
     from similar.store import CollectionSettings, collection_settings
+
     s = settings.defaults()
     config = collection_settings(s.qdrant, n)
     load(EdgeStore(work / "edge", "bench"), ids, x, settings=config)
@@ -248,7 +273,7 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
 
     def ours():
         for s in range(0, len(chosen), 64):
-            answers.update(store.search_ids(chosen[s:s + 64], 50, exact, ef))
+            answers.update(store.search_ids(chosen[s : s + 64], 50, exact, ef))
 
     def two_step():
         for ref in chosen:
@@ -275,17 +300,30 @@ def bench_store(work: Path, n: int, refs: int, repeat: int) -> tuple[dict, dict]
     indexed = EdgeStore(work / "edge-hnsw", "bench")
     load(indexed, ids, x, settings=CollectionSettings(hnsw_index=True))
     hnsw_answers = {}
-    hnsw_s = median_time(lambda: [hnsw_answers.update(indexed.search_ids(chosen[s:s + 64], 50, False, ef_hnsw))
-                                  for s in range(0, len(chosen), 64)], 1)
+    hnsw_s = median_time(
+        lambda: [
+            hnsw_answers.update(indexed.search_ids(chosen[s : s + 64], 50, False, ef_hnsw))
+            for s in range(0, len(chosen), 64)
+        ],
+        1,
+    )
     indexed.close()
-    query = {"references": len(chosen), "points": n, "search": "exact" if exact else f"hnsw ef={ef}",
-             "ours_qps": round(len(chosen) / ours_s, 1), "baseline_qps": round(len(chosen) / base_s, 1),
-             "speedup": round(base_s / ours_s, 2), "recall@50": recall(answers),
-             "hnsw_qps": round(len(chosen) / hnsw_s, 1), "hnsw_recall@50": recall(hnsw_answers)}
+    query = {
+        "references": len(chosen),
+        "points": n,
+        "search": "exact" if exact else f"hnsw ef={ef}",
+        "ours_qps": round(len(chosen) / ours_s, 1),
+        "baseline_qps": round(len(chosen) / base_s, 1),
+        "speedup": round(base_s / ours_s, 2),
+        "recall@50": recall(answers),
+        "hnsw_qps": round(len(chosen) / hnsw_s, 1),
+        "hnsw_recall@50": recall(hnsw_answers),
+    }
     return ingest, query
 
 
 # ---------------------------------------------------------------- scale
+
 
 def write_index(proj: Path, ids: list[str]) -> None:
     """A scratch project's images.csv for synthetic ids."""
@@ -310,7 +348,9 @@ def bench_scale(work: Path, n: int, refs: int) -> dict:
     ids = vector_project(proj, n, seed=2)
     with open(proj / "iiif.csv", "w") as fh:
         fh.write("id,iiif_url\n")
-        fh.writelines(f"{i},https://iiif.example.org/iiif/3/{i}/full/max/0/default.jpg\n" for i in ids)
+        fh.writelines(
+            f"{i},https://iiif.example.org/iiif/3/{i}/full/max/0/default.jpg\n" for i in ids
+        )
     chosen = np.random.default_rng(3).choice(n, size=min(refs, n), replace=False)
     (proj / "queries.txt").write_text("".join(f"{ids[i]}\n" for i in sorted(chosen)))
     (proj / "groups.csv").write_text("id,group\n")
@@ -318,16 +358,20 @@ def bench_scale(work: Path, n: int, refs: int) -> dict:
     params["data"].update(iiif_csv="iiif.csv", queries="queries.txt", groups="groups.csv")
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     out = {"points": n, "references": len(chosen)}
-    for name, stage, engine in (("attach_iiif", "attach_iiif", None), ("ingest", "ingest", None),
-                                ("bulk_query", "bulk_query", "product"),
-                                ("bulk_query_store", "bulk_query", "store")):
+    for name, stage, engine in (
+        ("attach_iiif", "attach_iiif", None),
+        ("ingest", "ingest", None),
+        ("bulk_query", "bulk_query", "product"),
+        ("bulk_query_store", "bulk_query", "store"),
+    ):
         if engine:
             params["bulk_query"]["engine"] = engine
             (proj / "params.yaml").write_text(yaml.safe_dump(params))
         seconds, rss = run_process([sys.executable, "-m", f"stages.{stage}"], proj)
         out[name] = {"seconds": round(seconds, 2), "peak_rss_mib": rss}
-    out["bulk_query_speedup"] = round(out["bulk_query_store"]["seconds"] /
-                                      out["bulk_query"]["seconds"], 1)
+    out["bulk_query_speedup"] = round(
+        out["bulk_query_store"]["seconds"] / out["bulk_query"]["seconds"], 1
+    )
     out["exact_options"] = exact_options(proj, [ids[i] for i in sorted(chosen)])
     shutil.rmtree(proj)
     return out
@@ -340,6 +384,7 @@ def exact_options(proj: Path, refs: list[str], limit: int = 50) -> dict:
     from similar import query
     from similar.ranking import rank
     from similar.store.edge import EdgeStore
+
     start = time.perf_counter()
     ids, urls = query.read_ids_urls(proj / "data/vectors/vectors.jsonl")
     x = query.product_matrix(proj / "data/reduced/vectors.npy", len(ids), "cosine")
@@ -352,22 +397,30 @@ def exact_options(proj: Path, refs: list[str], limit: int = 50) -> dict:
     start = time.perf_counter()
     unfiltered = []
     for s in range(0, len(refs), 64):
-        hits = store.search_vectors(vectors[s:s + 64], limit + 1, True, None)
-        unfiltered += [rank(h, limit, exclude=r) for h, r in zip(hits, refs[s:s + 64])]
+        hits = store.search_vectors(vectors[s : s + 64], limit + 1, True, None)
+        unfiltered += [rank(h, limit, exclude=r) for h, r in zip(hits, refs[s : s + 64])]
     unfiltered_s = time.perf_counter() - start
     start = time.perf_counter()
     store.search_vectors(vectors, limit, True, None, exclude=refs)
     filtered_s = time.perf_counter() - start
     store.close()
-    same = np.mean([[n["id"] for n in e["neighbours"]] == [h.id for h in u]
-                    for e, u in zip(product, unfiltered)])
-    return {"product_seconds": round(product_s, 2), "store_unfiltered_seconds": round(unfiltered_s, 2),
-            "store_filtered_seconds": round(filtered_s, 2),
-            "store_unfiltered_over_product": round(unfiltered_s / product_s, 1),
-            "same_lists": round(float(same), 4)}
+    same = np.mean(
+        [
+            [n["id"] for n in e["neighbours"]] == [h.id for h in u]
+            for e, u in zip(product, unfiltered)
+        ]
+    )
+    return {
+        "product_seconds": round(product_s, 2),
+        "store_unfiltered_seconds": round(unfiltered_s, 2),
+        "store_filtered_seconds": round(filtered_s, 2),
+        "store_unfiltered_over_product": round(unfiltered_s / product_s, 1),
+        "same_lists": round(float(same), 4),
+    }
 
 
 # ---------------------------------------------------------------- groups and verification
+
 
 def synthetic_graph(n: int, k: int, seed: int = 5) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A kNN graph of n images: random weak neighbours, and one image in ten in a planted
@@ -382,10 +435,10 @@ def synthetic_graph(n: int, k: int, seed: int = 5) -> tuple[list[str], np.ndarra
         size = int(rng.integers(2, 9))
         members = np.arange(start, start + size) * 10
         members = members[members < n]
-        for j, m in enumerate(members):
+        for m in members:
             others = [o for o in members if o != m][:k]
-            neighbours[m, :len(others)] = others
-            scores[m, :len(others)] = np.linspace(0.95, 0.8, len(others))
+            neighbours[m, : len(others)] = others
+            scores[m, : len(others)] = np.linspace(0.95, 0.8, len(others))
         start += size
     return ids, neighbours.astype(np.int32), scores
 
@@ -393,6 +446,7 @@ def synthetic_graph(n: int, k: int, seed: int = 5) -> tuple[list[str], np.ndarra
 def bench_groups(work: Path, n: int, k: int = 20, min_score: float = 0.7) -> dict:
     """The groups stage (whole process, no verification) on a synthetic graph of n images."""
     from similar.graph import write_graph
+
     proj = work / f"groups-{n}"
     for d in ("data/graph", "data/vectors"):
         (proj / d).mkdir(parents=True)
@@ -409,8 +463,15 @@ def bench_groups(work: Path, n: int, k: int = 20, min_score: float = 0.7) -> dic
     seconds, rss = run_process([sys.executable, "-m", "stages.groups"], proj)
     m = json.loads((proj / "metrics/groups.json").read_text())
     shutil.rmtree(proj)
-    return {"images": n, "k": k, "min_score": min_score, "seconds": round(seconds, 2),
-            "peak_rss_mb": rss, "groups": m["groups"], "grouped_images": m["grouped_images"]}
+    return {
+        "images": n,
+        "k": k,
+        "min_score": min_score,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": rss,
+        "groups": m["groups"],
+        "grouped_images": m["grouped_images"],
+    }
 
 
 def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict:
@@ -420,14 +481,18 @@ def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict
     from similar.files import read_csv, sha256_file
     from similar.verify import ImageRef, verify_pairs
     from tools.sample import build
+
     build(work / "vsample", pictures)
     rows = read_csv(work / "vsample/groups.csv")
     paths = {p.stem: p for p in (work / "vsample/images").rglob("*.jpg")}
     images = {r["id"]: ImageRef(str(paths[r["id"]]), sha256_file(paths[r["id"]])) for r in rows}
     ids = sorted(images)
     rng = np.random.default_rng(7)
-    pairs = [(ids[i], ids[j]) for i, j in rng.integers(0, len(ids), size=(pictures * pairs_per_picture, 2))
-             if i != j]
+    pairs = [
+        (ids[i], ids[j])
+        for i, j in rng.integers(0, len(ids), size=(pictures * pairs_per_picture, 2))
+        if i != j
+    ]
     s = settings.defaults().verify
     cache = work / "features"
     start = time.perf_counter()
@@ -436,12 +501,17 @@ def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict
     start = time.perf_counter()
     verify_pairs(pairs, s, images, cache, s.workers)
     cached = time.perf_counter() - start
-    return {"images": len(ids), "pairs": len(pairs), "workers": os.cpu_count(),
-            "fresh_pairs_per_second": round(len(pairs) / fresh, 1),
-            "pairs_per_second": round(len(pairs) / cached, 1)}
+    return {
+        "images": len(ids),
+        "pairs": len(pairs),
+        "workers": os.cpu_count(),
+        "fresh_pairs_per_second": round(len(pairs) / fresh, 1),
+        "pairs_per_second": round(len(pairs) / cached, 1),
+    }
 
 
 # ---------------------------------------------------------------- graph
+
 
 def bench_graph(work: Path, n: int, k: int = 20) -> dict:
     """The graph stage (whole process) against faiss.knn (whole process) on the same vectors."""
@@ -451,21 +521,39 @@ def bench_graph(work: Path, n: int, k: int = 20) -> dict:
     params["graph"]["k"] = k
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
     seconds, rss = run_process([sys.executable, "-m", "stages.graph"], proj)
-    faiss_s, faiss_rss = run_process([sys.executable, "-m", "tools.bench_knn_baseline",
-                                      "data/reduced/vectors.npy", str(k), "faiss.npy"], proj)
+    faiss_s, faiss_rss = run_process(
+        [
+            sys.executable,
+            "-m",
+            "tools.bench_knn_baseline",
+            "data/reduced/vectors.npy",
+            str(k),
+            "faiss.npy",
+        ],
+        proj,
+    )
     from similar.graph import read_graph
+
     _, ours, _ = read_graph(proj / "data/graph/knn.npz")
     theirs = np.load(proj / "faiss.npy")
     agree = np.mean([len(set(a) & set(b)) / k for a, b in zip(ours.tolist(), theirs.tolist())])
     engine = json.loads((proj / "reports/graph.json").read_text())["engine"]
     shutil.rmtree(proj)
-    return {"points": n, "k": k, "engine": engine, "seconds_100k": round(seconds, 2),
-            "faiss_seconds_100k": round(faiss_s, 2), "ratio": round(seconds / faiss_s, 3),
-            "peak_rss_mb": rss, "faiss_peak_rss_mb": faiss_rss,
-            "neighbours_agreeing_with_faiss": round(float(agree), 6)}
+    return {
+        "points": n,
+        "k": k,
+        "engine": engine,
+        "seconds_100k": round(seconds, 2),
+        "faiss_seconds_100k": round(faiss_s, 2),
+        "ratio": round(seconds / faiss_s, 3),
+        "peak_rss_mb": rss,
+        "faiss_peak_rss_mb": faiss_rss,
+        "neighbours_agreeing_with_faiss": round(float(agree), 6),
+    }
 
 
 # ---------------------------------------------------------------- embed on a GPU
+
 
 def link_scans(folder: Path, source: Path, count: int) -> None:
     """`count` scan files in `folder`, hard links to the distinct ones in `source`."""
@@ -478,6 +566,7 @@ def link_scans(folder: Path, source: Path, count: int) -> None:
 def decode_one(args) -> int:
     from similar.images import open_rgb
     from similar.model import to_pixels
+
     path, image_size = args
     img, _ = open_rgb(path, 1 << 40, image_size)
     return int(to_pixels(img, image_size)[0, 0, 0])
@@ -486,21 +575,33 @@ def decode_one(args) -> int:
 def decode_ceiling(files: list[Path], processes: int, image_size: int = 224) -> float:
     """Images/s of the workers' own decode and resize code, `processes` at a time, no model."""
     import multiprocessing
+
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         start = time.perf_counter()
         pool.map(decode_one, [(f, image_size) for f in files], chunksize=16)
         return len(files) / (time.perf_counter() - start)
 
 
-def model_ceiling(model: str, weights: Path, device: str, precision: str, batch: int,
-                  image_size: int = 224, steps: int = 20) -> float:
+def model_ceiling(
+    model: str,
+    weights: Path,
+    device: str,
+    precision: str,
+    batch: int,
+    image_size: int = 224,
+    steps: int = 20,
+) -> float:
     """Images/s of the model alone on uint8 batches already on the device."""
     import torch
 
     from similar.model import Embedder, ModelSpec
-    embedder = Embedder(ModelSpec(model, str(weights), image_size=image_size), device, precision, batch)
-    pixels = torch.randint(0, 255, (batch, 3, image_size, image_size), dtype=torch.uint8,
-                           device=device)
+
+    embedder = Embedder(
+        ModelSpec(model, str(weights), image_size=image_size), device, precision, batch
+    )
+    pixels = torch.randint(
+        0, 255, (batch, 3, image_size, image_size), dtype=torch.uint8, device=device
+    )
     for _ in range(2):
         embedder.embed_pixels(pixels)
     start = time.perf_counter()
@@ -514,20 +615,34 @@ def embed_vectors(folder: Path, model: str, weights: Path, **embed) -> np.ndarra
     from similar import embedding, settings
     from similar.cache import EmbedCache
     from similar.images import index_collection
+
     s = settings.from_mapping({"embed": {"model": model, "weights": str(weights), **embed}})
     p = embedding.plan(s.embed)
     embedder = embedding.make_embedder(p)
     entries = index_collection(folder, ["*.jpg"])
-    items = [it for b in embedding.embedded_batches(entries, p, embedder,
-                                                    EmbedCache(None, {}, embedder.dim)) for it in b]
+    items = [
+        it
+        for b in embedding.embedded_batches(
+            entries, p, embedder, EmbedCache(None, {}, embedder.dim)
+        )
+        for it in b
+    ]
     return np.stack([it.vector for it in items])
 
 
-def bench_embed_device(work: Path, n_images: int, size: tuple[int, int], device: str,
-                       model: str = MODEL, seed_images: int = 500, processes: int = 0) -> dict:
+def bench_embed_device(
+    work: Path,
+    n_images: int,
+    size: tuple[int, int],
+    device: str,
+    model: str = MODEL,
+    seed_images: int = 500,
+    processes: int = 0,
+) -> dict:
     """The embed stage on `device` (a GPU; the CPU runs it in tests) against the seed loop on
     the same device, the model-only ceiling and the decode ceiling of `processes` workers."""
     from similar import embedding, settings
+
     processes = processes or embedding.default_workers("cuda")
     distinct, images, weights = work / "distinct", work / "gpu-scans", work / "weights-gpu.pth"
     make_scans(distinct, min(n_images, 256), size)
@@ -536,27 +651,49 @@ def bench_embed_device(work: Path, n_images: int, size: tuple[int, int], device:
     subset = work / "gpu-subset"
     link_scans(subset, distinct, min(seed_images, n_images))
     py = sys.executable
-    seed_s, _ = run_process([py, "-m", "tools.bench_baseline", str(subset), str(weights), model,
-                             str(work / "seed.npz"), "--device", device], work)
+    seed_s, _ = run_process(
+        [
+            py,
+            "-m",
+            "tools.bench_baseline",
+            str(subset),
+            str(weights),
+            model,
+            str(work / "seed.npz"),
+            "--device",
+            device,
+        ],
+        work,
+    )
     seed_ips = len(list(subset.glob("*.jpg"))) / seed_s
     p = embedding.plan(settings.from_mapping({"embed": {"device": device}}).embed)
-    out = {"device": device, "images": n_images, "image_size": f"{size[0]}x{size[1]}",
-           "batch_size": p.batch_size, "precision": p.precision, "workers": p.num_workers,
-           "seed_loop_ips": round(seed_ips, 1)}
+    out = {
+        "device": device,
+        "images": n_images,
+        "image_size": f"{size[0]}x{size[1]}",
+        "batch_size": p.batch_size,
+        "precision": p.precision,
+        "workers": p.num_workers,
+        "seed_loop_ips": round(seed_ips, 1),
+    }
     proj = work / "gpu-embed"
     proj.mkdir(exist_ok=True)
     for decoder in ("pil", "nvjpeg") if device == "cuda" else ("pil",):
         project_params(proj, images, weights, "", model=model, device=device, decoder=decoder)
         wall, _ = run_process([py, "-m", "stages.embed"], proj)
         report = json.loads((proj / "reports/embed.json").read_text())
-        out[decoder] = {"whole_process_seconds": round(wall, 2),
-                        "whole_process_ips": round(n_images / wall, 1),
-                        "stage_ips": round(report["images_per_second"], 1),
-                        "startup_seconds": report["startup_seconds"]}
-    out["model_ceiling_ips"] = round(model_ceiling(model, weights, device, p.precision,
-                                                   p.batch_size), 1)
-    out["decode_ceiling_ips"] = round(decode_ceiling(sorted(images.glob("*.jpg"))[:4000],
-                                                     processes), 1)
+        out[decoder] = {
+            "whole_process_seconds": round(wall, 2),
+            "whole_process_ips": round(n_images / wall, 1),
+            "stage_ips": round(report["images_per_second"], 1),
+            "startup_seconds": report["startup_seconds"],
+        }
+    out["model_ceiling_ips"] = round(
+        model_ceiling(model, weights, device, p.precision, p.batch_size), 1
+    )
+    out["decode_ceiling_ips"] = round(
+        decode_ceiling(sorted(images.glob("*.jpg"))[:4000], processes), 1
+    )
     out["decode_processes"] = processes
     cpu = embed_vectors(subset, model, weights, device="cpu", precision="fp32", batch_size=4)
     for decoder in out.keys() & {"pil", "nvjpeg"}:
@@ -564,14 +701,17 @@ def bench_embed_device(work: Path, n_images: int, size: tuple[int, int], device:
         out[decoder]["min_cosine_to_cpu_fp32"] = round(float(cosines(dev, cpu).min()), 5)
         out[decoder]["speedup_over_seed_loop"] = round(out[decoder]["stage_ips"] / seed_ips, 1)
         out[decoder]["share_of_decode_ceiling"] = round(
-            out[decoder]["stage_ips"] / out["decode_ceiling_ips"], 2)
+            out[decoder]["stage_ips"] / out["decode_ceiling_ips"], 2
+        )
         out[decoder]["share_of_model_ceiling"] = round(
-            out[decoder]["stage_ips"] / out["model_ceiling_ips"], 2)
+            out[decoder]["stage_ips"] / out["model_ceiling_ips"], 2
+        )
     return out
 
 
 def bench_embed_gpu(work: Path, n_images: int) -> dict:
     import torch
+
     if not torch.cuda.is_available():
         return {"skipped": "no CUDA device on this machine"}
     return bench_embed_device(work, n_images, (1600, 1200), "cuda")
@@ -579,31 +719,49 @@ def bench_embed_gpu(work: Path, n_images: int) -> dict:
 
 # ---------------------------------------------------------------- report
 
+
 def table(report: dict) -> str:
     rows = []
     e, i, q = report.get("embed"), report.get("ingest"), report.get("bulk_query")
     if e:
-        rows += [("embed speedup fp32 (ours / per-image loop)", f"{e['speedup']}x"),
-                 ("embed speedup bf16", f"{e['speedup_bf16']}x"),
-                 ("embed incremental speedup (+1% images)", f"{e['incremental_speedup']}x")]
+        rows += [
+            ("embed speedup fp32 (ours / per-image loop)", f"{e['speedup']}x"),
+            ("embed speedup bf16", f"{e['speedup_bf16']}x"),
+            ("embed incremental speedup (+1% images)", f"{e['incremental_speedup']}x"),
+        ]
     if i:
         rows.append(("ingest speedup (Edge / client local mode)", f"{i['speedup']}x"))
     if q:
         rows.append(("bulk_query speedup (batched / two-step loop)", f"{q['speedup']}x"))
     if e:
-        rows += [("embed ours fp32", f"{e['ours_ips']} img/s (stage {e['ours_stage_ips']}, "
-                                     f"start-up {e['ours_startup_seconds']} s)"),
-                 ("embed ours bf16", f"{e['ours_bf16_ips']} img/s"),
-                 ("embed baseline", f"{e['baseline_ips']} img/s"), ("embed model-only ceiling", f"{e['ceiling_ips']} img/s"),
-                 ("embed min cosine to mean-pooled reference", str(e["min_cosine_to_reference"])),
-                 ("  bf16", str(e["min_cosine_bf16_to_reference"])),
-                 ("  baseline (top-left cell)", str(e["min_cosine_baseline_to_reference"]))]
+        rows += [
+            (
+                "embed ours fp32",
+                f"{e['ours_ips']} img/s (stage {e['ours_stage_ips']}, "
+                f"start-up {e['ours_startup_seconds']} s)",
+            ),
+            ("embed ours bf16", f"{e['ours_bf16_ips']} img/s"),
+            ("embed baseline", f"{e['baseline_ips']} img/s"),
+            ("embed model-only ceiling", f"{e['ceiling_ips']} img/s"),
+            ("embed min cosine to mean-pooled reference", str(e["min_cosine_to_reference"])),
+            ("  bf16", str(e["min_cosine_bf16_to_reference"])),
+            ("  baseline (top-left cell)", str(e["min_cosine_baseline_to_reference"])),
+        ]
     if i:
-        rows += [("ingest ours", f"{i['ours_pps']} points/s"), ("ingest baseline", f"{i['baseline_pps']} points/s")]
+        rows += [
+            ("ingest ours", f"{i['ours_pps']} points/s"),
+            ("ingest baseline", f"{i['baseline_pps']} points/s"),
+        ]
     if q:
-        rows += [("bulk_query ours", f"{q['ours_qps']} refs/s ({q['search']})"),
-                 ("bulk_query baseline", f"{q['baseline_qps']} refs/s"), ("bulk_query recall@50", str(q["recall@50"])),
-                 ("bulk_query with HNSW index", f"{q['hnsw_qps']} refs/s, recall@50 {q['hnsw_recall@50']}")]
+        rows += [
+            ("bulk_query ours", f"{q['ours_qps']} refs/s ({q['search']})"),
+            ("bulk_query baseline", f"{q['baseline_qps']} refs/s"),
+            ("bulk_query recall@50", str(q["recall@50"])),
+            (
+                "bulk_query with HNSW index",
+                f"{q['hnsw_qps']} refs/s, recall@50 {q['hnsw_recall@50']}",
+            ),
+        ]
     g = report.get("embed_gpu")
     if g and "skipped" in g:
         rows.append(("embed on a GPU", f"skipped: {g['skipped']}"))
@@ -611,38 +769,72 @@ def table(report: dict) -> str:
         for decoder in ("pil", "nvjpeg"):
             if decoder in g:
                 d = g[decoder]
-                rows.append((f"embed on {g['device']}, {decoder} decode",
-                             f"stage {d['stage_ips']} img/s, whole process {d['whole_process_seconds']} s, "
-                             f"start-up {d['startup_seconds']} s, {d['speedup_over_seed_loop']}x seed loop, "
-                             f"{d['share_of_decode_ceiling']} of decode ceiling, min cosine "
-                             f"{d['min_cosine_to_cpu_fp32']}"))
-        rows += [(f"embed on {g['device']}: seed loop", f"{g['seed_loop_ips']} img/s"),
-                 (f"embed on {g['device']}: model ceiling", f"{g['model_ceiling_ips']} img/s"),
-                 (f"embed on {g['device']}: decode ceiling ({g['decode_processes']} processes)",
-                  f"{g['decode_ceiling_ips']} img/s")]
+                rows.append(
+                    (
+                        f"embed on {g['device']}, {decoder} decode",
+                        f"stage {d['stage_ips']} img/s, "
+                        f"whole process {d['whole_process_seconds']} s, "
+                        f"start-up {d['startup_seconds']} s, "
+                        f"{d['speedup_over_seed_loop']}x seed loop, "
+                        f"{d['share_of_decode_ceiling']} of decode ceiling, min cosine "
+                        f"{d['min_cosine_to_cpu_fp32']}",
+                    )
+                )
+        rows += [
+            (f"embed on {g['device']}: seed loop", f"{g['seed_loop_ips']} img/s"),
+            (f"embed on {g['device']}: model ceiling", f"{g['model_ceiling_ips']} img/s"),
+            (
+                f"embed on {g['device']}: decode ceiling ({g['decode_processes']} processes)",
+                f"{g['decode_ceiling_ips']} img/s",
+            ),
+        ]
     gr = report.get("graph")
     if gr:
-        rows.append((f"graph {gr['points']} x {gr['k']} ({gr['engine']}) / faiss.knn, whole processes",
-                     f"{gr['seconds_100k']} s / {gr['faiss_seconds_100k']} s = {gr['ratio']}, "
-                     f"peak RSS {gr['peak_rss_mb']} MiB"))
+        rows.append(
+            (
+                f"graph {gr['points']} x {gr['k']} ({gr['engine']}) / faiss.knn, whole processes",
+                f"{gr['seconds_100k']} s / {gr['faiss_seconds_100k']} s = {gr['ratio']}, "
+                f"peak RSS {gr['peak_rss_mb']} MiB",
+            )
+        )
     vf = report.get("verify")
     if vf:
-        rows.append((f"verify, {vf['pairs']} pairs on {vf['workers']} cores",
-                     f"{vf['pairs_per_second']} pairs/s cached, {vf['fresh_pairs_per_second']} fresh"))
+        rows.append(
+            (
+                f"verify, {vf['pairs']} pairs on {vf['workers']} cores",
+                f"{vf['pairs_per_second']} pairs/s cached, {vf['fresh_pairs_per_second']} fresh",
+            )
+        )
     gp = report.get("groups")
     if gp:
-        rows.append((f"groups {gp['images']} x {gp['k']}, unverified, whole process",
-                     f"{gp['seconds']} s, peak RSS {gp['peak_rss_mb']} MiB, {gp['groups']} groups"))
+        rows.append(
+            (
+                f"groups {gp['images']} x {gp['k']}, unverified, whole process",
+                f"{gp['seconds']} s, peak RSS {gp['peak_rss_mb']} MiB, {gp['groups']} groups",
+            )
+        )
     for s in report.get("scale", []):
         for stage in ("attach_iiif", "ingest", "bulk_query", "bulk_query_store"):
-            rows.append((f"scale {s['points']}: {stage}",
-                         f"{s[stage]['seconds']} s, peak RSS {s[stage]['peak_rss_mib']} MiB"))
-        rows.append((f"scale {s['points']}: bulk_query product / store", f"{s['bulk_query_speedup']}x"))
+            rows.append(
+                (
+                    f"scale {s['points']}: {stage}",
+                    f"{s[stage]['seconds']} s, peak RSS {s[stage]['peak_rss_mib']} MiB",
+                )
+            )
+        rows.append(
+            (f"scale {s['points']}: bulk_query product / store", f"{s['bulk_query_speedup']}x")
+        )
         o = s["exact_options"]
-        rows.append((f"scale {s['points']}: exact search in-process",
-                     f"product {o['product_seconds']} s, Qdrant unfiltered {o['store_unfiltered_seconds']} s "
-                     f"({o['store_unfiltered_over_product']}x), filtered {o['store_filtered_seconds']} s, "
-                     f"same lists {o['same_lists']}"))
+        rows.append(
+            (
+                f"scale {s['points']}: exact search in-process",
+                f"product {o['product_seconds']} s, "
+                f"Qdrant unfiltered {o['store_unfiltered_seconds']} s "
+                f"({o['store_unfiltered_over_product']}x), "
+                f"filtered {o['store_filtered_seconds']} s, "
+                f"same lists {o['same_lists']}",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -668,7 +860,9 @@ def main(argv: list[str] | None = None) -> None:
     only = [x for x in args.only.split(",") if x]
     unknown = set(only) - set(SECTIONS)
     if unknown:
-        raise UserError(f"--only: unknown section {sorted(unknown)[0]!r}; choose from {', '.join(SECTIONS)}")
+        raise UserError(
+            f"--only: unknown section {sorted(unknown)[0]!r}; choose from {', '.join(SECTIONS)}"
+        )
     sections = only or list(SECTIONS)
     size = (400, 300) if args.quick else (1600, 1200)
     s = settings.load()
@@ -679,13 +873,15 @@ def main(argv: list[str] | None = None) -> None:
             report["scale"] = [bench_scale(work, args.scale, args.references)]
             sections = []
         if "embed" in sections:
-            report["embed"] = bench_embed(work, args.images, size, args.repeat,
-                                          QUICK_MODEL if args.quick else MODEL)
+            report["embed"] = bench_embed(
+                work, args.images, size, args.repeat, QUICK_MODEL if args.quick else MODEL
+            )
         if "embed_gpu" in sections:
             report["embed_gpu"] = bench_embed_gpu(work, args.gpu_images)
         if "store" in sections:
-            report["ingest"], report["bulk_query"] = bench_store(work, args.points, args.references,
-                                                                 args.repeat)
+            report["ingest"], report["bulk_query"] = bench_store(
+                work, args.points, args.references, args.repeat
+            )
         if "graph" in sections:
             report["graph"] = bench_graph(work, args.graph_points)
         if "verify" in sections:
@@ -695,9 +891,15 @@ def main(argv: list[str] | None = None) -> None:
         if "scale" in sections:
             report["scale"] = [bench_scale(work, args.scale_points, args.references)]
     # a quick or partial run never overwrites the figures of a full one
-    name = (f"bench-scale-{args.scale}.json" if args.scale
-            else "bench-quick.json" if args.quick
-            else f"bench-{'-'.join(only)}.json" if only else "bench.json")
+    name = (
+        f"bench-scale-{args.scale}.json"
+        if args.scale
+        else "bench-quick.json"
+        if args.quick
+        else f"bench-{'-'.join(only)}.json"
+        if only
+        else "bench.json"
+    )
     write_json(s.paths.reports / name, report)
     print(table(report))
     print(f"written: {s.paths.reports / name}")
@@ -705,4 +907,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     run(main)
-

@@ -7,6 +7,7 @@ also yields the mean-pooled reference vector, used to check our vectors' accurac
 
     python -m tools.bench_baseline IMAGES_DIR WEIGHTS_FILE MODEL OUT.npz [--device cuda] [--limit N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,21 @@ def img2vec_with_weights(model: str, weights_file: str, device: str = "cpu") -> 
     i2v = Img2Vec.__new__(Img2Vec)
     i2v.device = torch.device(device)
     i2v.model_name = model
-    i2v.layer_output_size = {**Img2Vec.EFFICIENTNET_OUTPUT_SIZES, **Img2Vec.RESNET_OUTPUT_SIZES,
-                             **Img2Vec.DENSENET_OUTPUT_SIZE}[model]
+    i2v.layer_output_size = {
+        **Img2Vec.EFFICIENTNET_OUTPUT_SIZES,
+        **Img2Vec.RESNET_OUTPUT_SIZES,
+        **Img2Vec.DENSENET_OUTPUT_SIZE,
+    }[model]
     i2v.model = net.to(i2v.device).eval()
     i2v.extraction_layer = LAYERS[layer](i2v.model)
-    i2v.transforms = v2.Compose([
-        v2.ToImage(), v2.ToDtype(torch.float, scale=True), v2.Resize((224, 224)),
-        v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    i2v.transforms = v2.Compose(
+        [
+            v2.ToImage(),
+            v2.ToDtype(torch.float, scale=True),
+            v2.Resize((224, 224)),
+            v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+        ]
+    )
     return i2v
 
 

@@ -5,6 +5,7 @@
 The same unit-length float32 vectors, every row searched against all of them (faiss's
 blocked product and heaps); the row itself is dropped from its k+1 results.
 """
+
 from __future__ import annotations
 
 import sys

@@ -6,6 +6,7 @@
 A stage must rerun when any module it imports changes, and only then: dvc.yaml's code deps
 are exactly this list (tests/test_layout.py checks it). Lazy imports inside functions count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,14 +54,21 @@ def imports(path: Path, parents: bool = True) -> set[str]:
             out.add(m)
             parts = m.split(".")
             if parents:
-                out |= {".".join(parts[:i]) for i in range(1, len(parts))
-                        if module_file(".".join(parts[:i]))}
+                out |= {
+                    ".".join(parts[:i])
+                    for i in range(1, len(parts))
+                    if module_file(".".join(parts[:i]))
+                }
     return out - {name}
 
 
 def all_modules() -> dict[str, Path]:
-    return {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
-            if "__pycache__" not in p.parts}
+    return {
+        module_name(p): p
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
 
 
 def closure(start: str) -> set[str]:
@@ -82,6 +90,7 @@ def code_deps(stage: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     from ruamel.yaml import YAML
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
@@ -106,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
             rt.dump(data, fh)
         print(f"dvc.yaml: code deps rewritten for {', '.join(stale)}")
     elif stale:
-        print(f"dvc.yaml: code deps differ for {', '.join(stale)}; run `python -m tools.code_deps --write`",
-              file=sys.stderr)
+        print(
+            f"dvc.yaml: code deps differ for {', '.join(stale)}; "
+            "run `python -m tools.code_deps --write`",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -7,6 +7,7 @@ lists them) or `workspace`. neighbours.json is read through DVC from each, so it
 be checked out. Prints the mean Jaccard@k of the two lists and the references whose
 neighbours changed most; writes reports/compare.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,32 +22,46 @@ from similar.files import read_text, write_json
 
 
 def resolve(rev: str) -> str | None:
-    """A git revision for `rev`; None for the workspace. Experiment names resolve to their commit."""
+    """A git revision for `rev`; None for the workspace.
+
+    Experiment names resolve to their commit.
+    """
     if rev in ("workspace", ""):
         return None
     if rev.startswith("-"):
         raise UserError(f"'{rev}' is not a revision or experiment name")
-    if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                      capture_output=True).returncode == 0:
+    if (
+        subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], capture_output=True
+        ).returncode
+        == 0
+    ):
         return rev
-    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
-                          capture_output=True, text=True).stdout.splitlines()
+    refs = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
     matches = [line.split()[1] for line in refs if line.split()[0].rsplit("/", 1)[-1] == rev]
     if len(matches) == 1:
         return matches[0]
-    raise UserError(f"'{rev}' is neither a git revision nor a DVC experiment name "
-                        "(see `dvc exp show`)")
+    raise UserError(
+        f"'{rev}' is neither a git revision nor a DVC experiment name (see `dvc exp show`)"
+    )
 
 
 def read_neighbours(path: str, rev: str | None) -> list[dict]:
     if rev is None:
         return json.loads(read_text(path))
     import dvc.api
+
     try:
         return json.loads(dvc.api.read(path, rev=rev, encoding="utf-8"))
     except Exception as exc:  # dvc raises many kinds for a missing file or cache entry
-        raise UserError(f"cannot read {path} at {rev} ({exc.__class__.__name__}); was the "
-                            "pipeline run and committed there? `dvc pull` may fetch it") from None
+        raise UserError(
+            f"cannot read {path} at {rev} ({exc.__class__.__name__}); was the "
+            "pipeline run and committed there? `dvc pull` may fetch it"
+        ) from None
 
 
 def compare(a: list[dict], b: list[dict], k: int) -> dict:
@@ -60,8 +75,13 @@ def compare(a: list[dict], b: list[dict], k: int) -> dict:
     mean = round(sum(per_ref.values()) / len(per_ref), 6) if per_ref else 0.0
     only_a = sorted({e["reference"]["id"] for e in a} - set(lists_b))
     only_b = sorted(set(lists_b) - {e["reference"]["id"] for e in a})
-    return {f"mean_jaccard@{k}": mean, "references": len(per_ref), "only_in_a": only_a,
-            "only_in_b": only_b, "per_reference": per_ref}
+    return {
+        f"mean_jaccard@{k}": mean,
+        "references": len(per_ref),
+        "only_in_a": only_a,
+        "only_in_b": only_b,
+        "per_reference": per_ref,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,19 +92,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--top", type=int, default=10, help="references to list (most changed)")
     args = ap.parse_args(argv)
     if not args.a or not args.b:
-        raise UserError("usage: make compare A=<rev or experiment> B=<rev, experiment or workspace> [K=10]")
+        raise UserError(
+            "usage: make compare A=<rev or experiment> B=<rev, experiment or workspace> [K=10]"
+        )
     if not str(args.k).isdigit() or int(args.k) < 1:
         raise UserError(f"K must be a whole number of at least 1, got {args.k!r}")
     args.k = int(args.k)
     s = settings.load()
     path = str(s.paths.neighbours)
-    result = compare(read_neighbours(path, resolve(args.a)), read_neighbours(path, resolve(args.b)),
-                     args.k)
+    result = compare(
+        read_neighbours(path, resolve(args.a)), read_neighbours(path, resolve(args.b)), args.k
+    )
     result = {"a": args.a, "b": args.b, **result}
     write_json(s.paths.reports / "compare.json", result)
     key = f"mean_jaccard@{args.k}"
-    print(f"{args.a} vs {args.b}: {result['references']} shared references, {key} {result[key]:.4f}")
-    changed = sorted(result["per_reference"].items(), key=lambda kv: (kv[1], kv[0]))[:args.top]
+    print(
+        f"{args.a} vs {args.b}: {result['references']} shared references, {key} {result[key]:.4f}"
+    )
+    changed = sorted(result["per_reference"].items(), key=lambda kv: (kv[1], kv[0]))[: args.top]
     if changed:
         print(f"most changed (Jaccard@{args.k}):")
         for ref, value in changed:

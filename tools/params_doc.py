@@ -6,6 +6,7 @@
 `similar/settings.py` declares every parameter once: default, bounds or choices, meaning.
 This makes the two places people read them from, so neither can drift.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,9 @@ def params_text(current: settings.Settings) -> str:
         lines.append(f"{group}:")
         values = getattr(current, group)
         fields = [(f, scalar(getattr(values, f.name))) for f in settings.dataclasses.fields(cls)]
-        width = max([34] + [len(f"  {f.name}: {v}") for f, v in fields
-                            if len(f"  {f.name}: {v}") <= 48])
+        width = max(
+            [34] + [len(f"  {f.name}: {v}") for f, v in fields if len(f"  {f.name}: {v}") <= 48]
+        )
         for f, v in fields:
             entry = f"  {f.name}: {v}"
             lines.append(f"{entry:<{width}}  # {f.metadata['doc']}")
@@ -63,14 +65,22 @@ def params_text(current: settings.Settings) -> str:
 
 def doc_text() -> str:
     d = settings.defaults()
-    out = ["# Parameters", "",
-           "Every tunable lives in `params.yaml`, grouped by stage. This page is generated from",
-           "`similar/settings.py` (`python -m tools.params_doc`); a test keeps it current. A value",
-           "outside its range, or an unknown key, stops the run with one line naming the key",
-           "(and the closest known key for a typo).", ""]
+    out = [
+        "# Parameters",
+        "",
+        "Every tunable lives in `params.yaml`, grouped by stage. This page is generated from",
+        "`similar/settings.py` (`python -m tools.params_doc`); a test keeps it current. A value",
+        "outside its range, or an unknown key, stops the run with one line naming the key",
+        "(and the closest known key for a typo).",
+        "",
+    ]
     for group in settings.GROUPS:
-        out += [f"## `{group}`: {GROUP_NOTES[group]}", "",
-                "| parameter | default | accepts | meaning |", "| --- | --- | --- | --- |"]
+        out += [
+            f"## `{group}`: {GROUP_NOTES[group]}",
+            "",
+            "| parameter | default | accepts | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
         for key, f in settings.declarations():
             if key.split(".")[0] != group:
                 continue
@@ -87,12 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     params_file = Path(settings.PARAMS_FILE)
     wanted = {DOC: doc_text(), params_file: params_text(settings.load(params_file))}
-    stale = [p for p, text in wanted.items()
-             if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text
+    ]
     if args.check:
         if stale:
-            print(f"out of date: {', '.join(map(str, stale))}; run `python -m tools.params_doc`",
-                  file=sys.stderr)
+            print(
+                f"out of date: {', '.join(map(str, stale))}; run `python -m tools.params_doc`",
+                file=sys.stderr,
+            )
             sys.exit(1)
         return
     for p in stale:

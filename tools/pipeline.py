@@ -17,6 +17,7 @@ runs it (`execute`):
   embed, verify or groups.
 Every expected failure is one line and exit status 2 (`similar.errors`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -51,13 +51,15 @@ QUERY_SIDE_OUTPUTS = ("vectors", "reduced", "pca", "image_index", "embed_identit
 
 # ---------------------------------------------------------------- facts and decisions
 
+
 @dataclass(frozen=True)
 class Facts:
     """What `make all` needs to know about this clone before deciding."""
+
     uses_sample: bool
     sample_current: bool
-    local_server: str        # qdrant.url when it names a server on this machine, else ""
-    store: str               # "none" (nothing ingested yet), "ok", or "reload"
+    local_server: str  # qdrant.url when it names a server on this machine, else ""
+    store: str  # "none" (nothing ingested yet), "ok", or "reload"
     images_present: bool
 
 
@@ -78,21 +80,27 @@ def store_state(s: Settings) -> str:
         except UserError as exc:
             if type(exc) is not UserError:  # StoreBusy and the like: not a mismatch
                 raise
-            print(f"the vector store does not hold what the ingest receipt records ({exc}): "
-                  "reloading it")
+            print(
+                f"the vector store does not hold what the ingest receipt records ({exc}): "
+                "reloading it"
+            )
             return "reload"
     return "ok"
 
 
 def facts(s: Settings, server_state=store_state) -> Facts:
     from tools.sample import DEFAULT_OUT, is_current, uses_sample
+
     sample = uses_sample(s.data.images, DEFAULT_OUT)
     server = local_server_url(s)
-    return Facts(uses_sample=sample, sample_current=sample and is_current(DEFAULT_OUT),
-                 local_server=server,
-                 # a local server must be up before its collection can be checked
-                 store="unknown" if server else server_state(s),
-                 images_present=Path(s.data.images).is_dir())
+    return Facts(
+        uses_sample=sample,
+        sample_current=sample and is_current(DEFAULT_OUT),
+        local_server=server,
+        # a local server must be up before its collection can be checked
+        store="unknown" if server else server_state(s),
+        images_present=Path(s.data.images).is_dir(),
+    )
 
 
 def decide(f: Facts) -> list[tuple]:
@@ -110,13 +118,19 @@ def decide(f: Facts) -> list[tuple]:
     else:
         # not a blanket `dvc repro --allow-missing`: verify and groups would then try to run
         # without the images they need
-        steps.append(("say", "no images here (data.images): running only the stages that need "
-                             "none (ingest, bulk_query, graph, preview), where they are stale"))
+        steps.append(
+            (
+                "say",
+                "no images here (data.images): running only the stages that need "
+                "none (ingest, bulk_query, graph, preview), where they are stale",
+            )
+        )
         steps.append(("query_side",))
     return steps
 
 
 # ---------------------------------------------------------------- running the steps
+
 
 def sh(args: list[str], env: dict | None = None) -> None:
     print("+ " + " ".join(args), flush=True)
@@ -126,8 +140,9 @@ def sh(args: list[str], env: dict | None = None) -> None:
 
 
 def stale_with_inputs(stage: str) -> bool:
-    out = subprocess.run(["dvc", "status", "--json", stage], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["dvc", "status", "--json", stage], capture_output=True, text=True, check=True
+    ).stdout
     entries = json.loads(out or "{}").get(stage, [])
     if not entries:
         return False
@@ -142,6 +157,7 @@ def execute(steps: list[tuple]) -> None:
             print(step[1], flush=True)
         elif kind == "sample":
             from tools.sample import main as build_sample
+
             build_sample([])
         elif kind == "db_up":
             db("up", step[1])
@@ -163,6 +179,7 @@ def execute(steps: list[tuple]) -> None:
 def make_all(weights: str) -> None:
     if weights:
         from tools.set_params import set_values
+
         changed = set_values(Path(settings.PARAMS_FILE), {"embed.weights": weights})
         if changed:
             print(f"params.yaml: set {', '.join(changed)}")
@@ -171,9 +188,12 @@ def make_all(weights: str) -> None:
 
 # ---------------------------------------------------------------- the Qdrant server
 
+
 def docker_available() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True).returncode == 0
+    return (
+        shutil.which("docker") is not None
+        and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    )
 
 
 def ready(url: str, timeout: float = 2.0) -> bool:
@@ -195,7 +215,9 @@ def wait_ready(url: str, timeout: float) -> None:
             print(f"Qdrant at {url} is ready")
             return
         time.sleep(1)
-    raise UserError(f"Qdrant at {url} did not answer ready within {timeout:.0f}s; see `make db-logs`")
+    raise UserError(
+        f"Qdrant at {url} did not answer ready within {timeout:.0f}s; see `make db-logs`"
+    )
 
 
 def compose_env(url: str) -> dict:
@@ -210,8 +232,10 @@ def compose_env(url: str) -> dict:
 
 def db(action: str, url: str = "") -> None:
     if not docker_available():
-        raise UserError(f"db-{action}: no Docker engine is running on this machine (docker info "
-                        "failed); start Docker, or keep qdrant.url empty to use the embedded store")
+        raise UserError(
+            f"db-{action}: no Docker engine is running on this machine (docker info "
+            "failed); start Docker, or keep qdrant.url empty to use the embedded store"
+        )
     if not url:
         url = local_server_url(settings.load()) or DEFAULT_SERVER
     compose = ["docker", "compose", "-f", COMPOSE_FILE]

@@ -10,6 +10,7 @@ realistic IIIF Image API URLs, queries.txt the reference list. Same code, same b
 
     python -m tools.sample [--out data/sample] [--pictures 64]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,18 +26,41 @@ from similar.files import atomic_dir, write_csv
 
 VERSION = "2"
 SKIMAGE_FILES = [
-    "astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "rocket.jpg",
-    "hubble_deep_field.jpg", "ihc.png", "moon.png", "page.png", "text.png", "motorcycle_left.png",
-    "retina.jpg", "brick.png", "grass.png", "gravel.png", "color.png", "logo.png",
-    "clock_motion.png", "microaneurysms.png", "cell.png", "horse.png",
+    "astronaut.png",
+    "camera.png",
+    "chelsea.png",
+    "coffee.png",
+    "coins.png",
+    "rocket.jpg",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "moon.png",
+    "page.png",
+    "text.png",
+    "motorcycle_left.png",
+    "retina.jpg",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "color.png",
+    "logo.png",
+    "clock_motion.png",
+    "microaneurysms.png",
+    "cell.png",
+    "horse.png",
 ]
 SKLEARN_FILES = ["china.jpg", "flower.jpg"]
 TEXTURES = {"brick", "grass", "gravel"}  # used whole: their tiles would be the same picture
 TOO_SMALL = {"microaneurysms"}  # 102 px: its copies would be too small to show anything
 BOOKS = [
-    ("voyage_orient_1843", 3), ("travels_arabia_1829", 2), ("tour_du_monde_1862", 3),
-    ("reise_nubien_1835", 2), ("journey_levant_1851", 3), ("viaggio_egitto_1847", 2),
-    ("voyage_perse_1821", 3), ("narrative_syria_1838", 2),
+    ("voyage_orient_1843", 3),
+    ("travels_arabia_1829", 2),
+    ("tour_du_monde_1862", 3),
+    ("reise_nubien_1835", 2),
+    ("journey_levant_1851", 3),
+    ("viaggio_egitto_1847", 2),
+    ("voyage_perse_1821", 3),
+    ("narrative_syria_1838", 2),
 ]
 IIIF_HOST = "https://iiif.example.org"
 
@@ -45,6 +69,7 @@ def source_photos() -> list[tuple[str, Image.Image]]:
     """The real photographs, as RGB, from the installed wheels (no network)."""
     import skimage.data
     import sklearn.datasets
+
     photos = []
     sk = Path(skimage.data.__file__).parent
     for name in SKIMAGE_FILES:
@@ -60,8 +85,11 @@ def source_photos() -> list[tuple[str, Image.Image]]:
 def tiles(img: Image.Image, n: int) -> list[Image.Image]:
     """The n x n non-overlapping tiles of a picture."""
     w, h = img.size
-    return [img.crop((qx * w // n, qy * h // n, (qx + 1) * w // n, (qy + 1) * h // n))
-            for qy in range(n) for qx in range(n)]
+    return [
+        img.crop((qx * w // n, qy * h // n, (qx + 1) * w // n, (qy + 1) * h // n))
+        for qy in range(n)
+        for qx in range(n)
+    ]
 
 
 def distinct_pictures(count: int) -> list[Image.Image]:
@@ -117,8 +145,12 @@ def variant(img: Image.Image, kind: str, rng: np.random.Generator) -> Image.Imag
     if kind == "mirror":
         return ImageOps.mirror(img)
     if kind == "rotate":
-        return img.rotate(float(rng.uniform(-4, 4)), Image.Resampling.BICUBIC, expand=True,
-                          fillcolor=(255, 255, 255))
+        return img.rotate(
+            float(rng.uniform(-4, 4)),
+            Image.Resampling.BICUBIC,
+            expand=True,
+            fillcolor=(255, 255, 255),
+        )
     if kind == "recompress":
         return _recompress(img, int(rng.integers(15, 40)))
     if kind == "contrast":
@@ -128,8 +160,17 @@ def variant(img: Image.Image, kind: str, rng: np.random.Generator) -> Image.Imag
     raise ValueError(kind)
 
 
-KINDS = ["crop", "rescale", "grayscale", "sepia", "mirror", "rotate", "recompress", "contrast",
-         "noise"]
+KINDS = [
+    "crop",
+    "rescale",
+    "grayscale",
+    "sepia",
+    "mirror",
+    "rotate",
+    "recompress",
+    "contrast",
+    "noise",
+]
 
 
 def iiif_url(book: str, page: int, box: tuple[int, int, int, int], version: int) -> str:
@@ -194,8 +235,12 @@ def uses_sample(images: Path, out: Path = DEFAULT_OUT) -> bool:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=DEFAULT_OUT, type=Path)
-    ap.add_argument("--pictures", default=DEFAULT_PICTURES, type=int,
-                    help=f"distinct pictures (default {DEFAULT_PICTURES})")
+    ap.add_argument(
+        "--pictures",
+        default=DEFAULT_PICTURES,
+        type=int,
+        help=f"distinct pictures (default {DEFAULT_PICTURES})",
+    )
     ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
     args = ap.parse_args(argv)
     if not args.force and is_current(args.out, args.pictures):
@@ -205,8 +250,10 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"{args.out} exists and is not a sample folder; remove it first")
     shutil.rmtree(args.out, ignore_errors=True)
     stats = build(args.out, args.pictures)
-    print(f"sample: {stats['images']} images of {stats['pictures']} pictures, "
-          f"{stats['references']} references -> {args.out}")
+    print(
+        f"sample: {stats['images']} images of {stats['pictures']} pictures, "
+        f"{stats['references']} references -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Each image is embedded exactly as the collection was (the embed stage records ho
 searched in the collection the last `ingest` loaded, after checking the store still holds
 it. A folder is embedded and searched in batches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,14 +40,16 @@ def query_entries(target: Path, patterns) -> list[ImageEntry]:
     raise UserError(f"{target}: no such image file or folder")
 
 
-def embed_queries(entries: list[ImageEntry], p: embedding.EmbedPlan, cache_root
-                  ) -> tuple[list, np.ndarray]:
+def embed_queries(
+    entries: list[ImageEntry], p: embedding.EmbedPlan, cache_root
+) -> tuple[list, np.ndarray]:
     """(entries embedded, raw vectors); unreadable files are reported and skipped."""
     embedder = embedding.make_embedder(p)
     cache = EmbedCache(cache_root, embedding.identity(p), embedder.dim)
     done, vectors = [], []
-    for batch in embedding.embedded_batches(entries, p, embedder, cache, num_workers=0,
-                                            keep_new=False):
+    for batch in embedding.embedded_batches(
+        entries, p, embedder, cache, num_workers=0, keep_new=False
+    ):
         for it in batch:
             if it.reason is not None:
                 if len(entries) == 1:
@@ -61,25 +64,38 @@ def embed_queries(entries: list[ImageEntry], p: embedding.EmbedPlan, cache_root
 
 
 def search(target: Path, limit: int, s: Settings) -> list[dict]:
-    built = read_json(require_file(s.paths.embed_identity, "record of the embedding",
-                                   "no pipeline run found; run `make all` first"))
+    built = read_json(
+        require_file(
+            s.paths.embed_identity,
+            "record of the embedding",
+            "no pipeline run found; run `make all` first",
+        )
+    )
     p = embedding.plan(s.embed)
     embedding.check_same_identity(embedding.identity(p), built, warn)
     pca_path = require_file(s.paths.pca, "PCA model", "run `make all` first")
     entries, raw = embed_queries(query_entries(target, s.data.patterns), p, s.paths.embed_cache)
     model = pca.load(pca_path)
     if raw.shape[1] != model.mean.shape[0]:
-        raise UserError(f"the model gives {raw.shape[1]}-d vectors but the saved PCA expects "
-                        f"{model.mean.shape[0]}; rebuild with `make all`")
+        raise UserError(
+            f"the model gives {raw.shape[1]}-d vectors but the saved PCA expects "
+            f"{model.mean.shape[0]}; rebuild with `make all`"
+        )
     reduced = model.project(raw)
     with open_checked_store(s) as (store, receipt):
         exact, hnsw_ef = search_mode(s.bulk_query, receipt)
         results = []
         for start in range(0, len(reduced), BATCH):
-            results.extend(store.search_vectors(reduced[start:start + BATCH], limit, exact, hnsw_ef))
-    return [{"reference": {"id": e.id, "url": None},
-             "neighbours": [{"id": h.id, "url": h.url, "score": h.score} for h in hits]}
-            for e, hits in zip(entries, results)]
+            results.extend(
+                store.search_vectors(reduced[start : start + BATCH], limit, exact, hnsw_ef)
+            )
+    return [
+        {
+            "reference": {"id": e.id, "url": None},
+            "neighbours": [{"id": h.id, "url": h.url, "score": h.score} for h in hits],
+        }
+        for e, hits in zip(entries, results)
+    ]
 
 
 def print_table(entries: list[dict]) -> None:

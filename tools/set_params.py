@@ -4,6 +4,7 @@ Values are read as YAML (`256`, `true`, `random`, `""`). The result is checked l
 params.yaml before it is written, so a bad value never lands. Used by `make all WEIGHTS=...`,
 so that what DVC records in dvc.lock is what actually ran.
 """
+
 from __future__ import annotations
 
 import io

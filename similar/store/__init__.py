@@ -1,6 +1,7 @@
 """The vector store: one interface (`base`), Qdrant Edge in-process (`edge`), and a Qdrant
 server or qdrant-client's local mode (`client`). `qdrant.url` is parsed once, in settings,
 into a `StoreTarget`; this is the one place that turns it into a store."""
+
 from __future__ import annotations
 
 import os
@@ -9,14 +10,18 @@ from pathlib import Path
 from ..settings import QdrantSettings, Settings, StoreTarget
 from .base import CollectionSettings, Hit, VectorStore, point_id, rank  # noqa: F401
 
-def open_store(target: StoreTarget, collection: str, edge_root: str | os.PathLike,
-               lock_timeout: float = 0.0) -> VectorStore:
+
+def open_store(
+    target: StoreTarget, collection: str, edge_root: str | os.PathLike, lock_timeout: float = 0.0
+) -> VectorStore:
     """The store `target` names (the embedded one is opened, and locked, when first used;
     `lock_timeout` is how long it waits for another process)."""
     if target.kind == "edge":
         from .edge import EdgeStore
+
         return EdgeStore(edge_root, collection, lock_timeout)
     from .client import ClientStore
+
     return ClientStore(target, collection)
 
 
@@ -42,6 +47,11 @@ def describe(s: Settings, collection: str) -> str:
 def collection_settings(q: QdrantSettings, points: int) -> CollectionSettings:
     """Settings of a collection of `points` points; the HNSW index only from qdrant.hnsw_above."""
     return CollectionSettings(
-        hnsw_index=points >= q.hnsw_above, distance=q.distance, hnsw_m=q.hnsw_m,
-        hnsw_ef_construct=q.hnsw_ef_construct, on_disk=q.on_disk, shard_number=q.shard_number,
-        replication_factor=q.replication_factor)
+        hnsw_index=points >= q.hnsw_above,
+        distance=q.distance,
+        hnsw_m=q.hnsw_m,
+        hnsw_ef_construct=q.hnsw_ef_construct,
+        on_disk=q.on_disk,
+        shard_number=q.shard_number,
+        replication_factor=q.replication_factor,
+    )

@@ -6,12 +6,13 @@ and it is never among its own neighbours. A collection also keeps a stamp of wha
 loaded into it (the receipt's fingerprint, count, dimension), written only once loading
 has finished, so a reader can tell this revision's vectors from another's.
 """
+
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -28,6 +29,7 @@ def point_id(image_id: str) -> str:
 @dataclass(frozen=True)
 class CollectionSettings:
     """How a collection is built; the server honours all, Edge what applies to one process."""
+
     hnsw_m: int = 16
     hnsw_ef_construct: int = 100
     on_disk: bool = False
@@ -47,8 +49,9 @@ class VectorStore(ABC):
         """Start an empty collection of `dim`-d vectors (replacing any old one on commit)."""
 
     @abstractmethod
-    def upsert(self, image_ids: Sequence[str], vectors: np.ndarray,
-               urls: Sequence[str | None]) -> None:
+    def upsert(
+        self, image_ids: Sequence[str], vectors: np.ndarray, urls: Sequence[str | None]
+    ) -> None:
         """Add or replace points, one per image id."""
 
     @abstractmethod
@@ -72,17 +75,27 @@ class VectorStore(ABC):
         """For the ids present: (url, stored vector)."""
 
     @abstractmethod
-    def search_vectors(self, vectors: np.ndarray, limit: int, exact: bool, hnsw_ef: int | None,
-                       exclude: Sequence[str | None] | None = None) -> list[list[Hit]]:
+    def search_vectors(
+        self,
+        vectors: np.ndarray,
+        limit: int,
+        exact: bool,
+        hnsw_ef: int | None,
+        exclude: Sequence[str | None] | None = None,
+    ) -> list[list[Hit]]:
         """Neighbours of each vector; `exclude[i]` is an image id kept out of row i."""
 
     @abstractmethod
     def image_ids(self) -> list[str]:
         """Every image id in the collection, sorted."""
 
-    def search_ids(self, image_ids: Sequence[str], limit: int, exact: bool,
-                   hnsw_ef: int | None = None) -> dict[str, tuple[str | None, list[Hit]]]:
-        """Neighbours of stored images named by id: {id: (its url, neighbours)}; absent ids omitted."""
+    def search_ids(
+        self, image_ids: Sequence[str], limit: int, exact: bool, hnsw_ef: int | None = None
+    ) -> dict[str, tuple[str | None, list[Hit]]]:
+        """Neighbours of stored images named by id: {id: (its url, neighbours)}.
+
+        Absent ids are omitted.
+        """
         found = self.fetch(image_ids)
         present = [i for i in image_ids if i in found]
         if not present:
@@ -91,8 +104,8 @@ class VectorStore(ABC):
         results = self.search_vectors(vectors, limit, exact, hnsw_ef, exclude=present)
         return {i: (found[i][0], hits) for i, hits in zip(present, results)}
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - a store with nothing to release keeps this
+        return None
 
     def __enter__(self):
         return self

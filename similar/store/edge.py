@@ -5,6 +5,7 @@ stamp into it and swaps it into place, so a failed or killed ingest leaves the p
 collection as it was, and a later run removes the leftovers. The store is held under a
 file lock while open (see `lock`).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ class EdgeStore(VectorStore):
 
     def __init__(self, root: str | os.PathLike, collection: str, lock_timeout: float = 0.0):
         import qdrant_edge as qe
+
         self.qe = qe
         self.root = Path(root)
         self.path = self.root / collection
@@ -57,23 +59,32 @@ class EdgeStore(VectorStore):
         self._lock.acquire()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.root, self.path.name)
-        self._building = Path(tempfile.mkdtemp(prefix=temp_prefix(self.path), suffix=".tmp",
-                                               dir=self.root))
+        self._building = Path(
+            tempfile.mkdtemp(prefix=temp_prefix(self.path), suffix=".tmp", dir=self.root)
+        )
         config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=dim, distance=getattr(qe.Distance, settings.distance.title()),
-                                        on_disk=settings.on_disk),
-            hnsw_config=qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct,
-                                           full_scan_threshold=10000),
+            vectors=qe.EdgeVectorParams(
+                size=dim,
+                distance=getattr(qe.Distance, settings.distance.title()),
+                on_disk=settings.on_disk,
+            ),
+            hnsw_config=qe.HnswIndexConfig(
+                m=settings.hnsw_m,
+                ef_construct=settings.hnsw_ef_construct,
+                full_scan_threshold=10000,
+            ),
             # payload (image id, url) is read for every hit: keep it cached in memory
-            payload_memory=qe.Memory.Cached)
+            payload_memory=qe.Memory.Cached,
+        )
         self._index = settings.hnsw_index
         self._shard = qe.EdgeShard.create(str(self._building / "shard"), config)
 
     def upsert(self, image_ids, vectors, urls) -> None:
         qe = self.qe
-        points = [qe.Point(point_id(i), np.asarray(v, np.float32).tolist(),
-                           {"image_id": i, "url": u})
-                  for i, v, u in zip(image_ids, vectors, urls)]
+        points = [
+            qe.Point(point_id(i), np.asarray(v, np.float32).tolist(), {"image_id": i, "url": u})
+            for i, v, u in zip(image_ids, vectors, urls)
+        ]
         self._shard.update(qe.UpdateOperation.upsert_points(points))
 
     def commit(self, stamp: dict) -> None:
@@ -109,17 +120,23 @@ class EdgeStore(VectorStore):
         shard = self._open()
         if shard is None:
             return None
-        return None if not self.count() else len(shard.scroll(
-            self.qe.ScrollRequest(limit=1, with_vector=True))[0][0].vector)
+        return (
+            None
+            if not self.count()
+            else len(shard.scroll(self.qe.ScrollRequest(limit=1, with_vector=True))[0][0].vector)
+        )
 
     def fetch(self, image_ids):
         shard = self._open()
         if shard is None or not image_ids:
             return {}
-        records = shard.retrieve([point_id(i) for i in image_ids], with_payload=True,
-                                 with_vector=True)
-        return {r.payload["image_id"]: (r.payload.get("url"), np.asarray(r.vector, np.float32))
-                for r in records}
+        records = shard.retrieve(
+            [point_id(i) for i in image_ids], with_payload=True, with_vector=True
+        )
+        return {
+            r.payload["image_id"]: (r.payload.get("url"), np.asarray(r.vector, np.float32))
+            for r in records
+        }
 
     def search_vectors(self, vectors, limit, exact, hnsw_ef, exclude=None):
         qe = self.qe
@@ -131,13 +148,24 @@ class EdgeStore(VectorStore):
         requests = []
         for vector, ex in zip(vectors, exclude):
             filt = qe.Filter(must_not=[qe.HasIdCondition({point_id(ex)})]) if ex else None
-            requests.append(qe.QueryRequest(
-                limit=limit + TIE_MARGIN, query=qe.Query.Nearest(np.asarray(vector, np.float32).tolist()),
-                filter=filt, with_payload=True, params=params))
+            requests.append(
+                qe.QueryRequest(
+                    limit=limit + TIE_MARGIN,
+                    query=qe.Query.Nearest(np.asarray(vector, np.float32).tolist()),
+                    filter=filt,
+                    with_payload=True,
+                    params=params,
+                )
+            )
         answers = shard.query_batch(qe.QueryBatchRequest(requests))
-        return [rank([Hit(p.payload["image_id"], p.payload.get("url"), p.score) for p in points],
-                     limit, ex)
-                for points, ex in zip(answers, exclude)]
+        return [
+            rank(
+                [Hit(p.payload["image_id"], p.payload.get("url"), p.score) for p in points],
+                limit,
+                ex,
+            )
+            for points, ex in zip(answers, exclude)
+        ]
 
     def image_ids(self) -> list[str]:
         shard = self._open()
@@ -145,8 +173,11 @@ class EdgeStore(VectorStore):
             return []
         ids, offset = [], None
         while True:
-            records, offset = shard.scroll(self.qe.ScrollRequest(
-                offset=offset, limit=1024, with_payload=True, with_vector=False))
+            records, offset = shard.scroll(
+                self.qe.ScrollRequest(
+                    offset=offset, limit=1024, with_payload=True, with_vector=False
+                )
+            )
             ids.extend(r.payload["image_id"] for r in records)
             if offset is None:
                 return sorted(ids)

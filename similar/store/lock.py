@@ -5,6 +5,7 @@ turns a second opener's failure into a wait (up to `qdrant.lock_timeout` seconds
 one clear line that names the store and the process holding it, never a traceback, and
 never a reason to think the store is damaged.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -44,7 +45,9 @@ class StoreLock:
                 time.sleep(POLL_SECONDS)
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()}: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200]}\n")
+        fh.write(
+            f"pid {os.getpid()}: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200]}\n"
+        )
         fh.flush()
         self._fh = fh
 
@@ -56,5 +59,7 @@ class StoreLock:
 
 
 def busy(store_path: Path, holder: str, timeout: float) -> StoreBusy:
-    return StoreBusy(f"{store_path}: the embedded store is in use by {holder}; wait for it to "
-                     f"finish and run again, or raise qdrant.lock_timeout (now {timeout:g} s)")
+    return StoreBusy(
+        f"{store_path}: the embedded store is in use by {holder}; wait for it to "
+        f"finish and run again, or raise qdrant.lock_timeout (now {timeout:g} s)"
+    )
