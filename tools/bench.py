@@ -479,7 +479,7 @@ def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict
     with the features cached, on all cores; copies and unrelated pairs mixed."""
     from similar import settings
     from similar.files import read_csv, sha256_file
-    from similar.verify import ImageRef, verify_pairs
+    from similar.verification.runner import ImageRef, verify_pairs
     from tools.sample import build
 
     build(work / "vsample", pictures)
