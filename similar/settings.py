@@ -315,9 +315,8 @@ class GroupsSettings:
     )
     min_score: float = param(0.0, "candidate edges: at least this score", lo=-1.0, hi=1.0)
     mutual: bool = param(False, "candidate edges: only pairs in each other's lists")
-    verify: bool = param(True, "keep a candidate edge only when the verifier confirms it")
-    min_inliers: int = param(
-        15, "RANSAC inliers that confirm an edge (matching as verify.*)", lo=3, hi=10000
+    verify: bool = param(
+        True, "keep a candidate edge only when the verifier confirms it (verify.* as in verify)"
     )
 
 
@@ -387,21 +386,6 @@ class PathSettings:
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
 
-GROUPS: dict[str, type] = {
-    "data": DataSettings,
-    "embed": EmbedSettings,
-    "reduce": ReduceSettings,
-    "attach_iiif": AttachIiifSettings,
-    "qdrant": QdrantSettings,
-    "bulk_query": BulkQuerySettings,
-    "graph": GraphSettings,
-    "verify": VerifySettings,
-    "groups": GroupsSettings,
-    "preview": PreviewSettings,
-    "paths": PathSettings,
-}
-
-
 @dataclass(frozen=True)
 class Settings:
     data: DataSettings
@@ -416,6 +400,12 @@ class Settings:
     preview: PreviewSettings
     paths: PathSettings
     source: str = "params.yaml"
+
+
+# the parameter groups in params.yaml order, from the fields of Settings
+GROUPS: dict[str, type] = {
+    f.name: globals()[f.type] for f in dataclasses.fields(Settings) if f.name != "source"
+}
 
 
 # ---------------------------------------------------------------- parsing

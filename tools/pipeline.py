@@ -63,18 +63,18 @@ class Facts:
     images_present: bool
 
 
-def local_server_url(s: Settings) -> str:
-    t = s.qdrant.target
+def local_server_url(config: Settings) -> str:
+    t = config.qdrant.target
     return t.url if t.kind == "server" and urlsplit(t.url).hostname in LOCAL_HOSTS else ""
 
 
-def store_state(s: Settings) -> str:
+def store_state(config: Settings) -> str:
     """Whether the store holds what the receipt records. A busy store is an error (StoreBusy),
     never a reason to reload."""
-    if not s.paths.receipt.is_file() or not s.paths.vectors.is_file():
+    if not config.paths.receipt.is_file() or not config.paths.vectors.is_file():
         return "none"
-    receipt = read_receipt(s)
-    with store_for(s, receipt["collection"]) as store:
+    receipt = read_receipt(config)
+    with store_for(config, receipt["collection"]) as store:
         try:
             check_receipt(receipt, store)
         except UserError as exc:
@@ -88,18 +88,18 @@ def store_state(s: Settings) -> str:
     return "ok"
 
 
-def facts(s: Settings, server_state=store_state) -> Facts:
+def facts(config: Settings, server_state=store_state) -> Facts:
     from tools.sample import DEFAULT_OUT, is_current, uses_sample
 
-    sample = uses_sample(s.data.images, DEFAULT_OUT)
-    server = local_server_url(s)
+    sample = uses_sample(config.data.images, DEFAULT_OUT)
+    server = local_server_url(config)
     return Facts(
         uses_sample=sample,
         sample_current=sample and is_current(DEFAULT_OUT),
         local_server=server,
         # a local server must be up before its collection can be checked
-        store="unknown" if server else server_state(s),
-        images_present=Path(s.data.images).is_dir(),
+        store="unknown" if server else server_state(config),
+        images_present=Path(config.data.images).is_dir(),
     )
 
 
@@ -252,8 +252,8 @@ def db(action: str, url: str = "") -> None:
 
 
 def pull_vectors() -> None:
-    s = settings.load()
-    sh(["dvc", "pull", *(str(getattr(s.paths, key)) for key in QUERY_SIDE_OUTPUTS)])
+    config = settings.load()
+    sh(["dvc", "pull", *(str(getattr(config.paths, key)) for key in QUERY_SIDE_OUTPUTS)])
 
 
 def main(argv: list[str] | None = None) -> None:

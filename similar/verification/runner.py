@@ -8,7 +8,6 @@ and random draws (RANSAC's) are seeded by the pair.
 from __future__ import annotations
 
 import importlib
-import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..cache import ContentCache
+from ..machine import cores
 from .base import Method, PairResult
 from .registry import METHODS
 
@@ -119,7 +119,7 @@ def verify_pairs(
     described first (each once, in parallel), then pairs are matched in parallel chunks; with
     a `label`, a progress bar of that name counts the pairs."""
     needed = sorted({i for pair in pairs for i in pair})
-    workers = default_workers() if workers == "auto" else workers
+    workers = cores() if workers == "auto" else workers
     bar = tqdm(total=len(pairs), desc=label, unit="pair", disable=None if label else True)
     with bar:
         if workers <= 1 or len(pairs) < CHUNK:
@@ -146,9 +146,3 @@ def verify_pairs(
                     results[i] = r
                 bar.update(len(idx))
     return results, described
-
-
-def default_workers() -> int:
-    return (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )

@@ -17,7 +17,8 @@ PAIRS_PER_PICTURE = 40
 def measure(work: Path, options) -> dict:
     from similar import settings
     from similar.files import read_csv, sha256_file
-    from similar.verification.runner import ImageRef, default_workers, verify_pairs
+    from similar.machine import cores
+    from similar.verification.runner import ImageRef, verify_pairs
     from tools.sample import build
 
     pictures = 8 if options.quick else 64
@@ -41,7 +42,7 @@ def measure(work: Path, options) -> dict:
         "method": verify.method,
         "images": len(ids),
         "pairs": len(pairs),
-        "workers": default_workers(),
+        "workers": cores(),
         "fresh_pairs_per_second": round(len(pairs) / fresh, 1),
         "pairs_per_second": round(len(pairs) / cached, 1),
     }
