@@ -130,6 +130,13 @@ def small_collection(project, photos):
     return project
 
 
+def pytest_collection_modifyitems(items):
+    """A test on the `pipeline` fixture runs every stage first: it is end to end."""
+    for item in items:
+        if "pipeline" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 def run_stage(name: str) -> None:
     """Run a stage's main in-process, as `python -m stages.<name>` would."""
     import importlib

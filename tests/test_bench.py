@@ -51,6 +51,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     assert report["scale"]["bulk_query_store"]["seconds"] > 0
 
 
+@pytest.mark.e2e  # embed stage processes and a model: minutes on 2 cores
 def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):
     """On a CPU-only machine `make bench` says the GPU section was skipped; its code is the
     same for any device, so it is exercised here on the CPU with tiny sizes."""

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_project
 
+pytestmark = pytest.mark.e2e  # DVC runs of a whole project
+
 
 def sh(args, cwd, env):
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
