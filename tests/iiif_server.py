@@ -44,9 +44,12 @@ class Running:
         self.server.server_close()
 
 
-def iiif_server(image_dir: Path, api_version: str = "2.1", prefix: str = "iiif") -> Running:
-    """The reference Image API server over `image_dir` (`<identifier>.png|.jpg|.tif`)."""
-    from flask import Flask
+def iiif_server(
+    image_dir: Path, api_version: str = "2.1", prefix: str = "iiif", documents=None
+) -> Running:
+    """The reference Image API server over `image_dir` (`<identifier>.png|.jpg|.tif`); it also
+    serves each JSON document of `documents` (name -> object) at `/manifests/<name>`."""
+    from flask import Flask, jsonify
     from iiif.flask_utils import add_handler
 
     config = argparse.Namespace(
@@ -70,6 +73,12 @@ def iiif_server(image_dir: Path, api_version: str = "2.1", prefix: str = "iiif")
     )
     app = Flask("iiif-test")
     add_handler(app, config)
+    documents = documents if documents is not None else {}
+
+    @app.get("/manifests/<name>")
+    def manifest(name):
+        return jsonify(documents[name]) if name in documents else ("not found", 404)
+
     counter = Counted(app.wsgi_app)
     server = make_server("127.0.0.1", 0, counter, threaded=True)
     config.port = server.port

@@ -293,3 +293,17 @@ def test_manifest_canvases_and_regions_become_images_with_stable_ids():
     again = manifests.canvas_images("https://example.org/m.json", reordered)
     assert {i.id: i.link for i in again} == {i.id: i.link for i in images}
     assert len({i.id for i in images}) == 4
+
+
+def test_make_all_runs_the_pipeline_when_fetch_brings_the_images():
+    from tools.pipeline import Facts, decide
+
+    facts = Facts(
+        uses_sample=False,
+        sample_current=False,
+        local_server="",
+        store="none",
+        images_present=False,
+        fetches=True,
+    )
+    assert decide(facts) == [("dvc", "repro")]
