@@ -28,9 +28,9 @@ def read_rows(path) -> list[dict]:
 
 @pytest.fixture
 def served_sample(project):
-    """A 6-picture sample; each image pasted on a PNG page where its IIIF region says, the
+    """A 4-picture sample; each image pasted on a PNG page where its IIIF region says, the
     pages served by the reference server; `fetch.csv` links every image's region there."""
-    build(project.root / "sample", pictures=6)
+    build(project.root / "sample", pictures=4)
     pages = project.root / "pages"
     pages.mkdir()
     boxes = {r["id"]: BOX.search(r["iiif_url"]).groups() for r in read_rows("sample/iiif.csv")}
