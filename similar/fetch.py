@@ -173,9 +173,9 @@ class Fetcher:
 
     def from_manifests(self, urls: list[str], failed: list) -> list[Wanted]:
         """The images of the manifests (collections walked), in the list's order."""
-        wanted, seen, queue = [], set(), [(url, url) for url in urls]
+        wanted, seen, queue = [], set(), list(urls)
         while queue and len(seen) < MAX_DOCUMENTS:
-            url, listed = queue.pop(0)
+            url = queue.pop(0)
             if url in seen:
                 continue
             seen.add(url)
@@ -190,10 +190,12 @@ class Fetcher:
                 warn(f"{url}: {exc}; listed in failed.csv")
                 continue
             if manifests.is_collection(doc):
-                queue.extend((member, listed) for member in manifests.members(doc))
+                queue.extend(manifests.members(doc))
                 continue
             for image in manifests.canvas_images(url, doc):
                 wanted.append(Wanted(image.id, image.link))
+        if any(url not in seen for url in queue):
+            warn(f"more than {MAX_DOCUMENTS} manifests and collections: the rest are not read")
         return wanted
 
     def obtain(self, w: Wanted, folder: Path) -> None:

@@ -307,3 +307,19 @@ def test_make_all_runs_the_pipeline_when_fetch_brings_the_images():
         fetches=True,
     )
     assert decide(facts) == [("dvc", "repro")]
+
+
+def test_embed_max_pixels_applies_to_new_and_cached_images(fetching):
+    server = scripted_server(lambda path, n: (200, IMAGE, jpeg(80)))
+    try:
+        fetching.links({"small": f"{server.url}/s.jpg"})
+        run_stage("fetch")
+        assert (fetching.root / "data/fetched/small.jpg").is_file()
+        fetching.set("embed.max_pixels", 1000)
+        run_stage("fetch")  # from the cache, and refused as a new image would be
+    finally:
+        server.stop()
+    assert server.requests == 1
+    reason = "too large: 80x80 pixels exceeds embed.max_pixels=1000"
+    assert failed_rows(fetching)["small"][1] == reason
+    assert not (fetching.root / "data/fetched/small.jpg").exists()
