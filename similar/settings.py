@@ -161,7 +161,8 @@ def _iiif_size(key: str, value: str) -> str:
 class FetchSettings:
     size: str = param(
         "!1024,1024",
-        "IIIF size asked for (region kept); a server that cannot scale sends max, scaled here",
+        "IIIF size asked for: !w,h w,h w, ,h max full (region kept); scaled here where the "
+        "server cannot",
         check=_iiif_size,
     )
     concurrency: int = param(4, "requests in parallel per host", lo=1, hi=64)
