@@ -125,10 +125,13 @@ def read_params(stage: str) -> list[str]:
             if not isinstance(node, ast.Attribute):
                 continue
             names.add(node.attr)
-            # a group is an attribute of a name (`config.verify`), never of a group (data.groups)
-            if node.attr not in groups or not isinstance(node.value, ast.Name):
+            # a group is an attribute of a name (`config.verify`), never of a group (`data.groups`)
+            named = isinstance(node.value, ast.Name) and node.value.id not in groups
+            if node.attr not in groups or not named:
                 continue
             parent = parents.get(id(node))
+            if isinstance(parent, ast.Call) and parent.func is node:
+                continue  # a method of the same name (`store.fetch(...)`)
             if isinstance(parent, ast.Attribute) and parent.value is node:
                 read.add((node.attr, parent.attr))
                 read |= {
