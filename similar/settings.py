@@ -23,6 +23,7 @@ import yaml
 
 from .errors import UserError, not_utf8
 from .networks import MODEL_NAMES
+from .verification.registry import METHODS
 
 PARAMS_FILE = os.environ.get("SIMILAR_PARAMS", "params.yaml")
 AUTO = "auto"
@@ -130,10 +131,51 @@ class DataSettings:
         choices=("stem", "relpath"),
     )
     iiif_csv: Path = param(Path("data/sample/iiif.csv"), "CSV of image id -> IIIF URL")
+    fetch: bool = param(
+        False,
+        "bring the images from their IIIF links first (stage fetch; data.images must then be "
+        "paths.fetched)",
+    )
+    manifests: Path = param(
+        Path("data/manifests.txt"),
+        "IIIF Presentation manifest or collection URLs (v2, v3), one per line, for fetch",
+    )
     queries: Path = param(Path("data/sample/queries.txt"), "reference image ids, one per line")
     groups: Path = param(
         Path("data/sample/groups.csv"),
         "ground truth for the metrics: id,group or the preview's review marks",
+    )
+
+
+def _iiif_size(key: str, value: str) -> str:
+    if not re.fullmatch(r"max|full|!\d+,\d+|\d+,|,\d+|\d+,\d+", value) or re.search(
+        r"(^|[!,])0+(,|$)", value
+    ):
+        raise UserError(
+            f"params.yaml: '{key}' {value!r} is not an IIIF size; use !w,h (fit inside), "
+            "w,h, w, ,h, max or full"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    size: str = param(
+        "!1024,1024",
+        "IIIF size asked for: !w,h w,h w, ,h max full (region kept); scaled here where the "
+        "server cannot",
+        check=_iiif_size,
+    )
+    concurrency: int = param(4, "requests in parallel per host", lo=1, hi=64)
+    timeout: float = param(
+        30.0, "seconds a request may take before it is retried", lo=0.1, hi=3600.0
+    )
+    retries: int = param(4, "tries after the first on a timeout, a 5xx or a 429", lo=0, hi=20)
+    backoff: float = param(
+        1.0,
+        "seconds before the first retry, doubled each time (a longer Retry-After wins)",
+        lo=0.0,
+        hi=600.0,
     )
 
 
@@ -282,7 +324,7 @@ class VerifySettings:
     method: str = param(
         "sift",
         "sift: verify by local features and RANSAC; none: pass the CNN ranking through",
-        choices=("sift", "none"),
+        choices=tuple(METHODS),
     )
     top: int = param(
         100,
@@ -340,6 +382,14 @@ class PreviewSettings:
 
 @dataclass(frozen=True)
 class PathSettings:
+    fetched: Path = param(
+        Path("data/fetched"), "fetch: the images, their iiif.csv and failed.csv (data.fetch)"
+    )
+    fetch_cache: Path | None = param(
+        Path(".cache/fetch"),
+        'downloaded images and manifests by URL and size ("" disables)',
+        empty=True,
+    )
     embeddings: Path = param(Path("data/embeddings/vectors.npy"), "embed: N x D float32 vectors")
     image_index: Path = param(
         Path("data/embeddings/images.csv"), "embed: id, path, width, height, sha256"
@@ -394,6 +444,7 @@ class PathSettings:
 
 GROUPS: dict[str, type] = {
     "data": DataSettings,
+    "fetch": FetchSettings,
     "embed": EmbedSettings,
     "reduce": ReduceSettings,
     "attach_iiif": AttachIiifSettings,
@@ -410,6 +461,7 @@ GROUPS: dict[str, type] = {
 @dataclass(frozen=True)
 class Settings:
     data: DataSettings
+    fetch: FetchSettings
     embed: EmbedSettings
     reduce: ReduceSettings
     attach_iiif: AttachIiifSettings
@@ -516,6 +568,12 @@ def from_mapping(raw: Any, source: str = "params.yaml") -> Settings:
                 raise _unknown(f"{name}.{key}", known)
         groups[name] = cls(
             **{k: coerce(f"{name}.{k}", v, fields[k].metadata) for k, v in values.items()}
+        )
+    data, paths = groups["data"], groups["paths"]
+    if data.fetch and Path(data.images) != Path(paths.fetched):
+        raise UserError(
+            f"params.yaml: 'data.fetch' is true, so embed reads the fetched images: set "
+            f"data.images: {paths.fetched} (it is {data.images})"
         )
     return Settings(**groups, source=source)
 

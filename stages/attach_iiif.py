@@ -13,7 +13,7 @@ import orjson
 from similar import settings
 from similar.errors import UserError, run, warn
 from similar.files import json_bytes, read_csv, require_file, staged_outputs
-from similar.iiif import read_iiif_csv
+from similar.iiif import links_csv, read_iiif_csv
 
 CHUNK = 4096
 
@@ -31,11 +31,12 @@ def main() -> None:
             f"{index_path} has {len(index)} rows but the reduced vectors have "
             f"{vectors.shape[0]}; rerun with `dvc repro -f reduce`"
         )
-    urls = read_iiif_csv(s.data.iiif_csv, a.id_column, a.url_column)
+    links = links_csv(s)
+    urls = read_iiif_csv(links, a.id_column, a.url_column)
     missing = [row["id"] for row in index if urls.get(row["id"]) is None]
     if missing and a.on_missing == "error":
         raise UserError(
-            f"{len(missing)} images have no URL in {s.data.iiif_csv} "
+            f"{len(missing)} images have no URL in {links} "
             f"(first: {missing[0]}); add them or set attach_iiif.on_missing: warn"
         )
     with staged_outputs() as out:

@@ -27,6 +27,7 @@ PROJECT_FILES = [
     ".dvcignore",
     ".gitignore",
     "data/.gitignore",
+    "data/manifests.txt",
 ]
 
 

@@ -12,9 +12,9 @@ runs it (`execute`):
 * a store that no longer holds what the ingest receipt records (a fresh clone, `make clean`,
   a wiped server, another revision's vectors) is reloaded; a store held by another process
   is reported and nothing runs;
-* with the image folder here, `dvc repro`; without it (a clone that pulled the vectors),
-  only the stages that need no images, each where it is stale and has its inputs: never
-  embed, verify or groups.
+* with the image folder here (or `data.fetch`, which brings it), `dvc repro`; without it
+  (a clone that pulled the vectors), only the stages that need no images, each where it is
+  stale and has its inputs: never embed, verify or groups.
 Every expected failure is one line and exit status 2 (`similar.errors`).
 """
 
@@ -61,6 +61,7 @@ class Facts:
     local_server: str  # qdrant.url when it names a server on this machine, else ""
     store: str  # "none" (nothing ingested yet), "ok", or "reload"
     images_present: bool
+    fetches: bool = False  # data.fetch: the fetch stage brings the images
 
 
 def local_server_url(s: Settings) -> str:
@@ -100,6 +101,7 @@ def facts(s: Settings, server_state=store_state) -> Facts:
         # a local server must be up before its collection can be checked
         store="unknown" if server else server_state(s),
         images_present=Path(s.data.images).is_dir(),
+        fetches=s.data.fetch,
     )
 
 
@@ -113,7 +115,7 @@ def decide(f: Facts) -> list[tuple]:
         steps.append(("check_store",))
     elif f.store == "reload":
         steps.append(("reload_store",))
-    if f.images_present or f.uses_sample:
+    if f.images_present or f.uses_sample or f.fetches:
         steps.append(("dvc", "repro"))
     else:
         # not a blanket `dvc repro --allow-missing`: verify and groups would then try to run
