@@ -106,7 +106,7 @@ def _collection_name(key: str, value: str) -> str:
 def _model_name(key: str, value: str) -> str:
     if value not in MODEL_NAMES:
         raise UserError(
-            f"params.yaml: '{key}' {value!r} is not an img2vec model; "
+            f"params.yaml: '{key}' {value!r} is not a known model; "
             f"choose one of {', '.join(sorted(MODEL_NAMES))}"
         )
     return value
@@ -181,9 +181,15 @@ class FetchSettings:
 
 @dataclass(frozen=True)
 class EmbedSettings:
-    model: str = param("efficientnet_b3", "any img2vec_pytorch model name", check=_model_name)
+    model: str = param(
+        "efficientnet_b3",
+        "an img2vec_pytorch model name, or efficientnet_lite0/1/2 (weights installed with them)",
+        check=_model_name,
+    )
     weights: str = param(
-        "imagenet", "imagenet (downloaded once), random (seeded; offline), or a state-dict file"
+        "imagenet",
+        "imagenet (downloaded once; for Lite, the file its package ships), random (seeded), "
+        "or a state-dict file",
     )
     seed: int = param(0, "seed of the random weights", lo=0, hi=2**32 - 1)
     device: str = param(

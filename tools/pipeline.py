@@ -1,12 +1,12 @@
 """What `make all` (and the Qdrant-server and pull targets) decide, in one tested module.
 
-    python -m tools.pipeline all [--weights W]   # the whole pipeline, whatever this clone holds
+    python -m tools.pipeline all [--weights W] [--model M]   # the whole pipeline
     python -m tools.pipeline pull-vectors         # pull only what the query side needs
     python -m tools.pipeline db up|down|status|logs [--url URL]
 
 `make all` first looks at this clone (`facts`), then decides what to run (`decide`), then
 runs it (`execute`):
-* a WEIGHTS= value is written into params.yaml first, so dvc.lock records what ran;
+* a WEIGHTS= or MODEL= value is written into params.yaml first, so dvc.lock records what ran;
 * the sample collection is built when `data.images` points into it and it is not current;
 * a Qdrant server that `qdrant.url` places on this machine is started (`db up`);
 * a store that no longer holds what the ingest receipt records (a fresh clone, `make clean`,
@@ -178,11 +178,12 @@ def execute(steps: list[tuple]) -> None:
             raise ValueError(step)
 
 
-def make_all(weights: str) -> None:
-    if weights:
+def make_all(weights: str, model: str = "") -> None:
+    values = {key: v for key, v in (("embed.model", model), ("embed.weights", weights)) if v}
+    if values:
         from tools.set_params import set_values
 
-        changed = set_values(Path(settings.PARAMS_FILE), {"embed.weights": weights})
+        changed = set_values(Path(settings.PARAMS_FILE), values)
         if changed:
             print(f"params.yaml: set {', '.join(changed)}")
     execute(decide(facts(settings.load())))
@@ -263,13 +264,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = ap.add_subparsers(dest="command", required=True)
     a = sub.add_parser("all")
     a.add_argument("--weights", default="")
+    a.add_argument("--model", default="")
     sub.add_parser("pull-vectors")
     d = sub.add_parser("db")
     d.add_argument("action", choices=["up", "down", "status", "logs"])
     d.add_argument("--url", default="")
     args = ap.parse_args(argv)
     if args.command == "all":
-        make_all(args.weights.strip())
+        make_all(args.weights.strip(), args.model.strip())
     elif args.command == "pull-vectors":
         pull_vectors()
     else:
