@@ -20,7 +20,7 @@ import jinja2
 from PIL import Image
 
 from .errors import warn
-from .files import atomic_dir, read_csv, read_json, require_file
+from .files import FORMULA_START, PLAIN_NUMBER, atomic_dir, read_csv, read_json, require_file
 from .iiif import safe_link, thumbnail_url
 from .images import open_rgb
 from .settings import Settings
@@ -160,6 +160,8 @@ def render(
             matches=page_matches,
             view=view,
             nav=nav or [],
+            formula_start=FORMULA_START.pattern,
+            plain_number=PLAIN_NUMBER.pattern,
         )
         (out_dir / page_name(number, prefix)).write_text(html, encoding="utf-8")
         pages += 1
@@ -239,7 +241,7 @@ def build_preview(s: Settings) -> None:
     nav = [("lists", "index.html"), ("groups", "groups.html")]
     key = storage_key(entries)
     out = s.paths.preview
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "paths.preview") as tmp:
         pictures = Pictures(s, tmp, index)
         urls = shown_ids(entries, v.min_score)
         thumbs = pictures.make({**shown_ids(grouped, -1.0), **urls}, v.thumb_size, THUMBS)

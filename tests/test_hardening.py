@@ -377,7 +377,7 @@ def test_no_reference_in_the_collection_is_an_error(pipeline):
 
 
 def test_review_csv_cells_are_neutralised_and_read_back():
-    from similar.groundtruth import cell, neutralise
+    from similar.files import cell, neutralise
 
     for text in ["=1+2", "+x", "-1", "@SUM(A1)", "'quoted", "plain", "'", "a=b"]:
         assert cell(neutralise(text)) == text
