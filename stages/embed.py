@@ -20,7 +20,8 @@ from similar.images import index_collection  # noqa: E402
 def main() -> None:
     s = settings.load()
     started = time.perf_counter()
-    entries = index_collection(s.data.images, s.data.patterns, s.data.id_from)
+    skipped: list[tuple[str, str]] = []  # files that cannot have an id, and why
+    entries = index_collection(s.data.images, s.data.patterns, s.data.id_from, skipped)
     if not entries:
         raise UserError(
             f"{s.data.images}: no images matching data.patterns ({', '.join(s.data.patterns)})"
@@ -30,12 +31,13 @@ def main() -> None:
     with staged_outputs() as out:
         done = embedding.embed_collection(entries, p, paths.embed_cache, paths.embeddings, out)
         seconds = time.perf_counter() - started
-        images, failed = len(done["index"]), len(done["failed"])
+        failed_rows = sorted([*skipped, *done["failed"]])
+        images, failed = len(done["index"]), len(failed_rows)
         random_weights = p.spec.weights == "random"
         out.write_bytes(
             paths.image_index, csv_bytes(["id", "path", "width", "height", "sha256"], done["index"])
         )
-        out.write_bytes(paths.failed, csv_bytes(["path", "reason"], done["failed"]))
+        out.write_bytes(paths.failed, csv_bytes(["path", "reason"], failed_rows))
         out.write_bytes(paths.embed_identity, json_bytes(embedding.identity(p)))
         out.write_bytes(
             paths.embed_metrics,
