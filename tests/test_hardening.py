@@ -70,8 +70,9 @@ def test_make_targets_never_run_what_a_value_holds(tmp_path, target, assignments
     assert not list(proj.glob("PWNED*")), proc.stdout + proc.stderr
     assert not list(Path.cwd().glob("PWNED*"))
     assert proc.returncode != 0  # every one of these values is refused
-    if target == "all":  # the value arrived whole, as text
-        assert yaml.safe_load((proj / "params.yaml").read_text())["embed"]["weights"] == HOSTILE
+    if target == "all":  # the value arrived whole, as text, and was refused before it landed
+        assert f"'embed.weights' {HOSTILE!r} is neither" in proc.stderr
+        assert yaml.safe_load((proj / "params.yaml").read_text())["embed"]["weights"] != HOSTILE
 
 
 # ---------------------------------------------------------------- 1. another revision's store
