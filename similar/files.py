@@ -108,8 +108,9 @@ def atomic_open(target: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield fh
 
 
-def check_replaceable(target: str | os.PathLike, param: str) -> None:
-    """Refuse (UserError naming `param`) to replace a folder this project did not write."""
+def check_replaceable(target: str | os.PathLike, param: str, marker: str = OWN_MARKER) -> None:
+    """Refuse (UserError naming `param`) to replace a folder this project did not write: one
+    that is not empty and holds no `marker` file."""
     target = Path(target)
     if not target.exists() and not target.is_symlink():
         return
@@ -118,11 +119,11 @@ def check_replaceable(target: str | os.PathLike, param: str) -> None:
             f"{target}: '{param}' names a file, not an output folder; "
             "point it at a new or empty folder"
         )
-    if (target / OWN_MARKER).is_file() or not any(target.iterdir()):
+    if (target / marker).is_file() or not any(target.iterdir()):
         return
     raise UserError(
         f"{target}: '{param}' names a folder that this project did not write (no "
-        f"{OWN_MARKER} in it), and it would be replaced; point it at a new or empty folder"
+        f"{marker} in it), and it would be replaced; point it at a new or empty folder"
     )
 
 

@@ -367,3 +367,21 @@ def test_the_preview_export_neutralises_as_the_csv_writer_does(tmp_path):
     proc = subprocess.run(["node", "-e", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [neutralise(i) for i in HOSTILE_IDS]
+
+
+def test_the_embedded_store_replaces_only_its_own_folder(tmp_path):
+    from similar.store.edge import EdgeStore
+
+    theirs = tmp_path / "store/onit"
+    theirs.mkdir(parents=True)
+    (theirs / "notes.txt").write_text("mine")
+    with EdgeStore(tmp_path / "store", "onit") as store:
+        with pytest.raises(UserError, match="'paths.store' names a folder that this project"):
+            store.recreate(4)
+    assert tree(theirs) == {"notes.txt": b"mine"}
+    with EdgeStore(tmp_path / "store", "fresh") as store:  # its own folder is replaced
+        for _ in range(2):
+            store.recreate(4)
+            store.upsert(["a"], [[1.0, 0, 0, 0]], [None])
+            store.commit({"n": 1})
+    assert (tmp_path / "store/fresh/loaded.json").is_file()
