@@ -8,7 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 from .errors import UserError
-from .files import read_text, require_file
+from .files import cell, read_text, require_file
 
 # {scheme}://{server}{/prefix}/{identifier}/{region}/{size}/{rotation}/{quality}.{format}
 IMAGE_API = re.compile(
@@ -51,7 +51,7 @@ def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None
             )
     urls: dict[str, str | None] = {}
     for line, row in enumerate(reader, start=2):
-        iid, url = (row[id_column] or "").strip(), (row[url_column] or "").strip()
+        iid, url = cell((row[id_column] or "").strip()), cell((row[url_column] or "").strip())
         if not iid:
             continue
         if iid in urls and urls[iid] != (url or None):

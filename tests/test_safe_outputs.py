@@ -385,3 +385,11 @@ def test_the_embedded_store_replaces_only_its_own_folder(tmp_path):
             store.upsert(["a"], [[1.0, 0, 0, 0]], [None])
             store.commit({"n": 1})
     assert (tmp_path / "store/fresh/loaded.json").is_file()
+
+
+def test_the_iiif_csv_reads_ids_as_the_csv_writer_wrote_them(tmp_path):
+    from similar.iiif import read_iiif_csv
+
+    rows = [(i, f"https://x.org/{n}") for n, i in enumerate(HOSTILE_IDS) if i]
+    write_bytes(tmp_path / "iiif.csv", csv_bytes(["id", "iiif_url"], rows))
+    assert read_iiif_csv(tmp_path / "iiif.csv", "id", "iiif_url") == dict(rows)
