@@ -7,7 +7,8 @@ no second extraction: mirroring moves each keypoint to x' = w - 1 - x and permut
 descriptor (the 4 x 4 cells flip, the orientation bins run backwards).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
-keyed by the file's SHA-256 and the feature settings, so each image is described once.
+keyed by the file's SHA-256 and the feature settings (`pack`, `unpack_entry`), so each image
+is described once.
 An unreadable, tiny (under 32 px), blank or featureless image has no features: 0 inliers.
 """
 
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import ContentCache
 from .images import open_rgb
 
 FEATURES_VERSION = 1
@@ -106,17 +106,11 @@ def unpack(raw: bytes) -> Features:
     return Features(xy.copy(), d, (int(w), int(h)))
 
 
-class FeatureCache(ContentCache):
-    suffix = ".sift"
-
-    def get(self, key: str) -> Features | None:
-        raw = self.get_bytes(key)
-        if raw is None or len(raw) < 12:
-            return None
-        n = int(np.frombuffer(raw[8:12], dtype="<u4")[0])
-        if len(raw) != 12 + 136 * n:  # torn entry: describe again
-            return None
-        return unpack(raw)
-
-    def put(self, key: str, f: Features) -> None:
-        self.put_bytes(key, pack(f))
+def unpack_entry(raw: bytes | None) -> Features | None:
+    """The features of a cache entry; None for a missing or torn one (describe again)."""
+    if raw is None or len(raw) < 12:
+        return None
+    n = int(np.frombuffer(raw[8:12], dtype="<u4")[0])
+    if len(raw) != 12 + 136 * n:
+        return None
+    return unpack(raw)
