@@ -38,7 +38,7 @@ all: $(STAMP) ## run the whole pipeline; WEIGHTS=random|imagenet|<file>, MODEL=<
 	$(PY) -m tools.pipeline all --weights=$(call arg,WEIGHTS) --model=$(call arg,MODEL)
 
 compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
-	$(PY) -m tools.compare -- $(call arg,A) $(call arg,B) --k=$(if $(value K),$(call arg,K),10)
+	$(PY) -m tools.compare --k=$(if $(value K),$(call arg,K),10) -- $(call arg,A) $(call arg,B)
 
 search: $(STAMP) ## find an outside image in the collection: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]
 	@$(PY) -m tools.search --limit=$(if $(value LIMIT),$(call arg,LIMIT),10) $(if $(value JSON),--json) -- $(call arg,IMAGE)

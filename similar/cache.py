@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_entry
 
 HEADER = np.dtype("<u4")  # vector entries: width, height, then the float32 vector
 
@@ -47,7 +48,7 @@ class ContentCache:
             about = self.folder / "settings.json"
             if not about.exists():
                 plain = json.loads(settings) if isinstance(settings, str) else settings
-                about.write_text(json.dumps(plain, indent=2, sort_keys=True) + "\n")
+                write_entry(about, (json.dumps(plain, indent=2, sort_keys=True) + "\n").encode())
 
     def _file(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}{self.suffix}"
@@ -65,10 +66,7 @@ class ContentCache:
             return
         target = self._file(key)
         target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, target)
+        write_entry(target, payload)
 
 
 class EmbedCache(ContentCache):

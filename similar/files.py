@@ -4,8 +4,11 @@ Everything a stage writes goes to a temporary name beside the target and is rena
 place only when complete, so an interrupted run never leaves a half-written file that DVC
 or the next stage could mistake for a result. Temporary names start with a dot and end in
 `.tmp` (git ignores them) and carry the writing process's id: a later run removes those
-whose process is gone, so a `kill -9` leaves nothing behind for long. Text inputs must be
-UTF-8; anything else is one error line with the byte offset.
+whose process is gone, so a `kill -9` leaves nothing behind for long. A folder is replaced
+only when it is this project's own (empty, or holding the marker file written with it).
+Text inputs must be UTF-8; anything else is one error line with the byte offset. CSV cells
+that a spreadsheet would run as a formula are written with a leading `'`, which the reader
+takes off again, so every id round-trips exactly.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from .errors import UserError, not_utf8
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# written into every folder that atomic_dir publishes: only such a folder is ever replaced
+OWN_MARKER = ".similar-output"
+# a cell starting so is a formula to a spreadsheet; a plain number (-0.5) is not
+FORMULA_START = re.compile(r"[=+\-@'\t\r]")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -82,6 +90,10 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 is not what users expect
         os.replace(tmp_path, target)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(target)  # a failed write() names no file
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -96,15 +108,40 @@ def atomic_open(target: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield fh
 
 
-@contextlib.contextmanager
-def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder; it replaces folder `target` whole on success."""
+def check_replaceable(target: str | os.PathLike, param: str, marker: str = OWN_MARKER) -> None:
+    """Refuse (UserError naming `param`) to replace a folder this project did not write: one
+    that is not empty and holds no `marker` file."""
     target = Path(target)
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise UserError(
+            f"{target}: '{param}' names a file, not an output folder; "
+            "point it at a new or empty folder"
+        )
+    if (target / marker).is_file() or not any(target.iterdir()):
+        return
+    raise UserError(
+        f"{target}: '{param}' names a folder that this project did not write (no "
+        f"{marker} in it), and it would be replaced; point it at a new or empty folder"
+    )
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike, param: str) -> Iterator[Path]:
+    """Yield an empty temporary folder; it replaces folder `target` whole on success, and only
+    when `target` is this project's own output (see check_replaceable; `param` names it)."""
+    target = Path(target)
+    check_replaceable(target, param)
     _prepare(target)
     tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        (tmp / OWN_MARKER).write_text(
+            "written by similar-images; the next run replaces this whole folder\n"
+        )
         os.chmod(tmp, 0o777 & ~_UMASK)
+        check_replaceable(target, param)  # nothing else moved in meanwhile
         if target.exists():
             old = target.with_name(f"{temp_prefix(target)}old.tmp")
             shutil.rmtree(old, ignore_errors=True)
@@ -124,6 +161,7 @@ class Staging:
 
     def __init__(self):
         self._pending: list[tuple[Path, Path]] = []
+        self.last: Path | None = None  # the target staged most recently
 
     def path(self, target: str | os.PathLike, suffix: str = "") -> Path:
         """A temporary path that becomes `target` when the staging succeeds."""
@@ -134,6 +172,7 @@ class Staging:
         )
         os.close(fd)
         self._pending.append((Path(tmp), target))
+        self.last = target
         return Path(tmp)
 
     def write_bytes(self, target: str | os.PathLike, data: bytes) -> None:
@@ -159,8 +198,31 @@ def staged_outputs() -> Iterator[Staging]:
     try:
         yield staging
         staging.publish()
+    except OSError as exc:
+        if exc.filename is None and staging.last is not None:
+            exc.filename = str(staging.last)  # a failed write() names no file: the one open
+        raise
     finally:
         staging.discard()
+
+
+def write_entry(target: Path, payload: bytes) -> None:
+    """Write one cache entry atomically, with the umask's mode; a failure leaves no temporary
+    file behind and names the entry."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if exc.filename is None:
+            exc.filename = str(target)
+        raise
 
 
 def json_bytes(data, indent: int | None = 2) -> bytes:
@@ -177,11 +239,25 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
+def neutralise(value):
+    """A cell safe to open in a spreadsheet: text it would run as a formula gets a leading `'`
+    (numbers, and text that is a plain number, stay as they are); `cell()` undoes it."""
+    if isinstance(value, str) and FORMULA_START.match(value) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def cell(text: str) -> str:
+    """A cell as read from a CSV, without the `'` that `neutralise()` put before it."""
+    return text[1:] if text[:1] == "'" and FORMULA_START.match(text, 1) else text
+
+
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
+    """CSV text, every cell neutralised; `read_csv` reads back exactly what was given."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([neutralise(name) for name in header])
+    writer.writerows([neutralise(value) for value in row] for row in rows)
     return buf.getvalue().encode("utf-8")
 
 
@@ -199,7 +275,9 @@ def read_text(source: str | os.PathLike) -> str:
 
 
 def read_csv(source: str | os.PathLike) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(read_text(source), newline="")))
+    """Rows of a UTF-8 CSV as dicts, each cell as `csv_bytes` was given it (see `cell`)."""
+    rows = csv.DictReader(io.StringIO(read_text(source), newline=""))
+    return [{cell(k): cell(v or "") for k, v in row.items() if k is not None} for row in rows]
 
 
 def read_json(source: str | os.PathLike):

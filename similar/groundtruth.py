@@ -10,21 +10,6 @@ from __future__ import annotations
 from .errors import UserError
 from .files import read_csv, require_file
 
-# what the preview's export puts before a cell a spreadsheet would run as a formula
-FORMULA_START = ("=", "+", "-", "@", "'", "\t", "\r")
-
-
-def cell(text: str) -> str:
-    """A cell as the preview exported it, without the ' that kept a spreadsheet from running it."""
-    return (
-        text[1:] if len(text) > 1 and text[0] == "'" and text[1].startswith(FORMULA_START) else text
-    )
-
-
-def neutralise(text: str) -> str:
-    """A cell safe to open in a spreadsheet; `cell()` gives the text back."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
 
 def read_groups(path) -> dict[str, str]:
     """Ground truth as id -> group."""
@@ -33,7 +18,7 @@ def read_groups(path) -> dict[str, str]:
         "ground-truth groups file",
         "set data.groups in params.yaml to a CSV with columns id,group",
     )
-    rows = [{k: cell(v or "") for k, v in r.items()} for r in read_csv(source)]
+    rows = read_csv(source)  # cells as written, the preview's leading ' taken off
     columns = set(rows[0]) if rows else set()
     if {"reference", "neighbour", "match"} <= columns:
         return groups_from_pairs(

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import UserError
-from .files import read_text, require_file
+from .files import cell, read_text, require_file
 
 LINKS_NAME = "iiif.csv"  # in paths.fetched: every link the fetch stage knows, manifests included
 FAILED_NAME = "failed.csv"  # in paths.fetched: id, url, reason of what could not be fetched
@@ -55,7 +55,7 @@ def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None
             )
     urls: dict[str, str | None] = {}
     for line, row in enumerate(reader, start=2):
-        iid, url = (row[id_column] or "").strip(), (row[url_column] or "").strip()
+        iid, url = cell((row[id_column] or "").strip()), cell((row[url_column] or "").strip())
         if not iid:
             continue
         if iid in urls and urls[iid] != (url or None):

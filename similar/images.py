@@ -1,8 +1,10 @@
 """Finding the images of a collection, naming them, and decoding them to clean RGB.
 
 Discovery is recursive, case-insensitive on extensions, sorted, and safe on symlink
-loops. Decoding applies EXIF orientation and turns every mode Pillow reads (palette,
-alpha, CMYK, 16-bit, float) into 8-bit RGB, so the model sees what a person sees.
+loops. A file whose name is not UTF-8 cannot be an id in UTF-8 outputs: it is skipped and
+listed under its name with the bad bytes escaped (`caf\\xe9.jpg`). Decoding applies EXIF
+orientation and turns every mode Pillow reads (palette, alpha, CMYK, 16-bit, float) into
+8-bit RGB, so the model sees what a person sees.
 """
 
 from __future__ import annotations
@@ -77,15 +79,35 @@ def image_id(relpath: str, id_from: str = "stem") -> str:
     raise UserError(f"params.yaml: 'data.id_from' must be stem or relpath, got {id_from!r}")
 
 
+NOT_UTF8_NAME = "file name is not UTF-8; rename it (e.g. `convmv -f latin1 -t utf8 --notest`)"
+
+
+def shown_name(relpath: str) -> str | None:
+    """`relpath` with its undecodable bytes escaped when it is not UTF-8, else None."""
+    try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(relpath).decode("utf-8", "backslashreplace")
+    return None
+
+
 def index_collection(
-    root: str | os.PathLike, patterns: Iterable[str] = DEFAULT_PATTERNS, id_from: str = "stem"
+    root: str | os.PathLike,
+    patterns: Iterable[str] = DEFAULT_PATTERNS,
+    id_from: str = "stem",
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[ImageEntry]:
-    """Discover images and give each an id; two files with one id are a UserError."""
+    """Discover images and give each an id; two files with one id are a UserError. Files
+    that cannot have an id go to `skipped` as (shown path, reason)."""
     root = Path(root)
     entries: list[ImageEntry] = []
     by_id: dict[str, str] = {}
     for full in discover(root, patterns):
         rel = full.relative_to(root).as_posix()
+        if (shown := shown_name(rel)) is not None:
+            if skipped is not None:
+                skipped.append((shown, NOT_UTF8_NAME))
+            continue
         iid = image_id(rel, id_from)
         if iid in by_id:
             raise UserError(

@@ -12,7 +12,20 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
+from .errors import UserError
 from .evaluation import normalise
+
+NOISE_VARIANCE = 1e-9
+
+
+def most_components(images: int, dim: int) -> int:
+    """How many components carry variance: centring N vectors leaves at most N - 1."""
+    if images < 2:
+        raise UserError(
+            f"data.images: the collection has {images} image(s); finding similar images "
+            "needs at least 2 (add images, or fix data.images)"
+        )
+    return min(images - 1, dim)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,15 @@ def fit(vectors: np.ndarray, n_components: int, whiten: bool) -> PcaModel:
     solver = "covariance_eigh" if vectors.shape[0] >= vectors.shape[1] else "full"
     pca = PCA(n_components=n_components, whiten=whiten, svd_solver=solver)
     pca.fit(normalise(vectors))
+    # unit vectors: a component this flat is rounding noise (identical images), and whitening
+    # or a variance ratio would turn it into NaN or noise
+    if not np.all(np.isfinite(pca.explained_variance_ratio_)) or (
+        pca.explained_variance_[-1] < NOISE_VARIANCE
+    ):
+        raise UserError(
+            f"the {vectors.shape[0]} embeddings do not vary along {n_components} directions "
+            "(identical images?); lower reduce.n_components or add different images"
+        )
     return PcaModel(
         pca.mean_, pca.components_, pca.explained_variance_, pca.explained_variance_ratio_, whiten
     )

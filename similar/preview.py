@@ -20,7 +20,7 @@ import jinja2
 from PIL import Image
 
 from .errors import warn
-from .files import atomic_dir, read_csv, read_json, require_file
+from .files import FORMULA_START, PLAIN_NUMBER, atomic_dir, read_csv, read_json, require_file
 from .groups import read_groups_json
 from .iiif import safe_link, thumbnail_url
 from .images import open_rgb
@@ -161,6 +161,8 @@ def render(
             matches=page_matches,
             view=view,
             nav=nav or [],
+            formula_start=FORMULA_START.pattern,
+            plain_number=PLAIN_NUMBER.pattern,
         )
         (out_dir / page_name(number, prefix)).write_text(html, encoding="utf-8")
         pages += 1
@@ -242,7 +244,7 @@ def build_preview(config: Settings) -> None:
     nav = [("lists", "index.html"), ("groups", "groups.html")]
     key = storage_key(entries)
     out = config.paths.preview
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "paths.preview") as tmp:
         pictures = Pictures(config, tmp, index)
         urls = shown_ids(entries, options.min_score)
         thumbs = pictures.make({**shown_ids(grouped, -1.0), **urls}, options.thumb_size, THUMBS)

@@ -20,7 +20,10 @@ from similar.images import index_collection  # noqa: E402
 def main() -> None:
     config = settings.load()
     started = time.perf_counter()
-    entries = index_collection(config.data.images, config.data.patterns, config.data.id_from)
+    skipped: list[tuple[str, str]] = []  # files that cannot have an id, and why
+    entries = index_collection(
+        config.data.images, config.data.patterns, config.data.id_from, skipped
+    )
     if not entries:
         raise UserError(
             f"{config.data.images}: no images matching data.patterns "
@@ -31,6 +34,7 @@ def main() -> None:
     with staged_outputs() as out:
         done = embedding.embed_collection(entries, plan, paths.embed_cache, paths.embeddings, out)
         seconds = time.perf_counter() - started
+        done["failed"] = sorted([*skipped, *done["failed"]])
         images, failed = len(done["index"]), len(done["failed"])
         out.write_bytes(
             paths.image_index, csv_bytes(["id", "path", "width", "height", "sha256"], done["index"])

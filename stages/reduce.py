@@ -21,11 +21,12 @@ def main() -> None:
     source = require_file(paths.embeddings, "embeddings", "run `dvc repro embed`")
     vectors = np.load(source, mmap_mode="r")
     n, d = vectors.shape
-    if options.n_components > min(n, d):
+    most = pca.most_components(n, d)
+    if options.n_components > most:
         raise UserError(
             f"params.yaml: 'reduce.n_components' is {options.n_components}, but {n} images of {d} "
-            f"dimensions allow at most {min(n, d)}; lower it (e.g. dvc exp run -S "
-            f"reduce.n_components={min(n, d)})"
+            f"dimensions allow at most {most}; lower it (e.g. dvc exp run -S "
+            f"reduce.n_components={most})"
         )
     model = pca.fit(vectors, options.n_components, options.whiten)
     kept = float(np.sum(model.explained_variance_ratio))

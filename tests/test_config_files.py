@@ -67,13 +67,13 @@ def test_atomic_open_keeps_old_file_on_failure(tmp_path):
 
 def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path):
     target = tmp_path / "site"
-    with atomic_dir(target) as d:
+    with atomic_dir(target, "paths.site") as d:
         (d / "a.txt").write_text("1")
     with pytest.raises(RuntimeError):
-        with atomic_dir(target) as d:
+        with atomic_dir(target, "paths.site") as d:
             (d / "b.txt").write_text("2")
             raise RuntimeError
-    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    assert sorted(p.name for p in target.iterdir()) == [".similar-output", "a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 

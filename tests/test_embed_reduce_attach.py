@@ -80,7 +80,7 @@ def test_reduce_whiten_gives_unit_variance(small_collection):
 def test_reduce_too_many_components_is_clear(small_collection):
     run_stage("embed")
     small_collection.set("reduce.n_components", 500)
-    with pytest.raises(cfg.UserError, match="at most 12"):
+    with pytest.raises(cfg.UserError, match="at most 11"):
         run_stage("reduce")
 
 

@@ -71,8 +71,12 @@ def test_make_targets_never_run_what_a_value_holds(tmp_path, target, assignments
     assert not list(proj.glob("PWNED*")), proc.stdout + proc.stderr
     assert not list(Path.cwd().glob("PWNED*"))
     assert proc.returncode != 0  # every one of these values is refused
-    if assignments[0].startswith("WEIGHTS="):  # the value arrived whole, as text
-        assert yaml.safe_load((proj / "params.yaml").read_text())["embed"]["weights"] == HOSTILE
+    if target == "all" and assignments[0].startswith("WEIGHTS="):
+        # the value arrived whole, as text, and was refused before it landed
+        assert f"'embed.weights' {HOSTILE!r} is neither" in proc.stderr
+        assert yaml.safe_load((proj / "params.yaml").read_text())["embed"]["weights"] != HOSTILE
+    if target == "all" and assignments[0].startswith("MODEL="):
+        assert yaml.safe_load((proj / "params.yaml").read_text())["embed"]["model"] != HOSTILE
 
 
 # ---------------------------------------------------------------- 1. another revision's store
@@ -378,7 +382,7 @@ def test_no_reference_in_the_collection_is_an_error(pipeline):
 
 
 def test_review_csv_cells_are_neutralised_and_read_back():
-    from similar.groundtruth import cell, neutralise
+    from similar.files import cell, neutralise
 
     for text in ["=1+2", "+x", "-1", "@SUM(A1)", "'quoted", "plain", "'", "a=b"]:
         assert cell(neutralise(text)) == text

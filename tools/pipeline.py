@@ -4,17 +4,22 @@
     python -m tools.pipeline pull-vectors         # pull only what the query side needs
     python -m tools.pipeline db up|down|status|logs [--url URL]
 
-`make all` first looks at this clone (`facts`), then decides what to run (`decide`), then
-runs it (`execute`):
+`make all` first checks params.yaml (`preflight`), then looks at this clone (`facts`), then
+decides what to run (`decide`), then runs it (`execute`):
+* nothing is written or handed to DVC before params.yaml (with a WEIGHTS= or MODEL= value) passes
+  every check: each value, the weights file, and every output folder DVC would replace
+  (which must be empty, this project's own, or recorded in dvc.lock);
 * a WEIGHTS= or MODEL= value is written into params.yaml first, so dvc.lock records what ran;
 * the sample collection is built when `data.images` points into it and it is not current;
 * a Qdrant server that `qdrant.url` places on this machine is started (`db up`);
 * a store that no longer holds what the ingest receipt records (a fresh clone, `make clean`,
   a wiped server, another revision's vectors) is reloaded; a store held by another process
   is reported and nothing runs;
-* with the image folder here (or `data.fetch`, which brings it), `dvc repro`; without it
-  (a clone that pulled the vectors), only the stages that need no images, each where it is
-  stale and has its inputs: never embed, verify or groups.
+* with the image folder here (or `data.fetch`, which brings it), `dvc repro`; without it,
+  in a clone whose dvc.lock records that folder (one that pulled the vectors), only the
+  stages that need no images, each where it is stale and has its inputs: never embed,
+  verify or groups. An image folder that is neither here nor recorded (a misspelt
+  `data.images`) is an error.
 Every expected failure is one line and exit status 2 (`similar.errors`).
 """
 
@@ -32,8 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import yaml
+
 from similar import settings
 from similar.errors import UserError, run
+from similar.files import check_replaceable, read_text
 from similar.receipt import check_receipt, read_receipt
 from similar.settings import Settings
 from similar.store import store_for
@@ -47,6 +55,59 @@ QUERY_SIDE = ("ingest", "bulk_query", "graph", "preview")
 # what `make pull-vectors` fetches: the vectors the store is loaded from, what bulk_query
 # multiplies, the PCA model and embedding identity that `make search` needs, the image index
 QUERY_SIDE_OUTPUTS = ("vectors", "reduced", "pca", "image_index", "embed_identity")
+DVC_FILE = Path("dvc.yaml")
+LOCK_FILE = Path("dvc.lock")
+BUILT_IN_WEIGHTS = ("imagenet", "random")
+
+
+# ---------------------------------------------------------------- checks before anything runs
+
+
+def _yaml_file(path: Path) -> dict:
+    try:
+        return yaml.safe_load(read_text(path)) or {} if path.is_file() else {}
+    except yaml.YAMLError:
+        raise UserError(f"{path}: not valid YAML; restore it (git checkout {path})") from None
+
+
+def dvc_outputs(config: Settings) -> list[tuple[str, str]]:
+    """(parameter, path) of every stage's outs in dvc.yaml, `${group.key}` taken from `config`."""
+    outs = []
+    for stage in (_yaml_file(DVC_FILE).get("stages") or {}).values():
+        for out in stage.get("outs") or []:
+            name = next(iter(out)) if isinstance(out, dict) else str(out)
+            if name.startswith("${") and name.endswith("}"):
+                group, _, key = name[2:-1].partition(".")
+                value = getattr(getattr(config, group, None), key, None)
+                if value is not None:
+                    outs.append((name[2:-1], str(value)))
+            else:
+                outs.append((name, name))
+    return outs
+
+
+def recorded(kind: str, path: str) -> bool:
+    """Whether dvc.lock records `path` among some stage's `kind` ("outs" or "deps")."""
+    wanted = os.path.normpath(path)
+    for stage in (_yaml_file(LOCK_FILE).get("stages") or {}).values():
+        for entry in stage.get(kind) or []:
+            if os.path.normpath(str(entry.get("path", ""))) == wanted:
+                return True
+    return False
+
+
+def preflight(config: Settings) -> Settings:
+    """Refuse, in one line, what a stage would refuse only after DVC removed its old outputs."""
+    weights = config.embed.weights
+    if weights not in BUILT_IN_WEIGHTS and not Path(weights).expanduser().is_file():
+        raise UserError(
+            f"params.yaml: 'embed.weights' {weights!r} is neither imagenet, random, "
+            "nor an existing state-dict file"
+        )
+    for param, out in dvc_outputs(config):
+        if Path(out).is_dir() and not recorded("outs", out):  # DVC would delete it first
+            check_replaceable(out, param)
+    return config
 
 
 # ---------------------------------------------------------------- facts and decisions
@@ -62,6 +123,8 @@ class Facts:
     store: str  # "none" (nothing ingested yet), "ok", or "reload"
     images_present: bool
     fetches: bool = False  # data.fetch: the fetch stage brings the images
+    images_recorded: bool = True  # dvc.lock records data.images (a clone that pulled)
+    images: str = ""  # data.images, for the message when it is neither here nor recorded
 
 
 def local_server_url(config: Settings) -> str:
@@ -101,6 +164,8 @@ def facts(config: Settings, server_state=store_state) -> Facts:
         # a local server must be up before its collection can be checked
         store="unknown" if server else server_state(config),
         images_present=Path(config.data.images).is_dir(),
+        images_recorded=recorded("deps", str(config.data.images)),
+        images=str(config.data.images),
         fetches=config.data.fetch,
     )
 
@@ -110,6 +175,11 @@ def decide(f: Facts) -> list[tuple]:
     steps: list[tuple] = []
     if f.uses_sample and not f.sample_current:
         steps.append(("sample",))
+    if not (f.images_present or f.uses_sample or f.fetches or f.images_recorded):
+        raise UserError(
+            f"{f.images}: image folder not found, and dvc.lock records no run on it; fix "
+            "data.images in params.yaml (a clone without the images: `make pull-vectors`)"
+        )
     if f.local_server:
         steps.append(("db_up", f.local_server))
         steps.append(("check_store",))
@@ -183,10 +253,10 @@ def make_all(weights: str, model: str = "") -> None:
     if values:
         from tools.set_params import set_values
 
-        changed = set_values(Path(settings.PARAMS_FILE), values)
+        changed = set_values(Path(settings.PARAMS_FILE), values, check=preflight)
         if changed:
             print(f"params.yaml: set {', '.join(changed)}")
-    execute(decide(facts(settings.load())))
+    execute(decide(facts(preflight(settings.load()))))
 
 
 # ---------------------------------------------------------------- the Qdrant server

@@ -194,7 +194,7 @@ def build(out: Path, pictures: int, seed: int = 1843) -> dict:
     order = rng.permutation(len(images))
     pages = {book: 0 for book, _ in BOOKS}
     rows_groups, rows_iiif, originals = [], [], {}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "--out") as tmp:
         for n in order:
             p, img, original = images[n]
             book, version = BOOKS[int(rng.integers(0, len(BOOKS)))]

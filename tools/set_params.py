@@ -33,8 +33,9 @@ def parse_assignments(assignments: list[str]) -> dict:
     return values
 
 
-def set_values(path: Path, values: dict) -> list[str]:
-    """Set {dotted key: value} in params.yaml, keeping comments; returns what changed."""
+def set_values(path: Path, values: dict, check=None) -> list[str]:
+    """Set {dotted key: value} in params.yaml, keeping comments; returns what changed.
+    `check(settings)` may refuse the result further, before anything is written."""
     settings.read_params_file(path)  # unreadable or not YAML: one line, before ruamel sees it
     rt = YAML()
     rt.preserve_quotes = True
@@ -54,7 +55,9 @@ def set_values(path: Path, values: dict) -> list[str]:
             changed.append(f"{key}={value!r}")
     out = io.StringIO()
     rt.dump(data, out)
-    settings.from_mapping(yaml.safe_load(out.getvalue()), str(path))  # refuse a bad value
+    result = settings.from_mapping(yaml.safe_load(out.getvalue()), str(path))  # refuse a bad value
+    if check is not None:
+        check(result)
     write_bytes(path, out.getvalue().encode("utf-8"))
     return changed
 

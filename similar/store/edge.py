@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import remove_stale_temps, temp_prefix
+from ..files import check_replaceable, remove_stale_temps, temp_prefix
 from .base import TIE_MARGIN, CollectionSettings, Hit, VectorStore, point_id, rank
 from .lock import StoreLock, busy
 
@@ -56,6 +56,7 @@ class EdgeStore(VectorStore):
     def recreate(self, dim: int, settings: CollectionSettings = CollectionSettings()) -> None:
         qe = self.qe
         self._close_shard()
+        check_replaceable(self.path, "paths.store", marker=STAMP_FILE)  # commit replaces it
         self._lock.acquire()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.root, self.path.name)
@@ -98,6 +99,7 @@ class EdgeStore(VectorStore):
             built = self._building / "shard"
             (built / STAMP_FILE).write_text(json.dumps(stamp, sort_keys=True) + "\n")
             old = self._building / "old"
+            check_replaceable(self.path, "paths.store", marker=STAMP_FILE)
             if self.path.exists():
                 os.replace(self.path, old)
             os.replace(built, self.path)
