@@ -8,20 +8,24 @@ inliers. The mirrored first image is tried as well (`verify.mirror`), since reus
 woodcuts are often reversed; the better of the two counts. A pair with at least
 `verify.min_inliers` inliers is verified. This is how VISE confirms a match.
 
-`Verifier` checks many pairs, in worker processes, reading each image's features from the
-feature cache (describing the image once if it is not there). Results do not depend on the
-order or the number of workers: each pair is computed alone, and RANSAC's random draws are
-seeded by the pair.
+`verify_pairs` checks many pairs where `compute.scheduler` says (a process pool, or a Dask
+cluster): each image is described once into the feature cache, keyed by the bytes read now,
+then the pairs of one first image are prefiltered together (similar.prefilter) and those
+that pass are checked. Results do not depend on the scheduler or the number of workers:
+each pair is computed alone, and RANSAC's random draws are seeded by the pair.
 """
 
 from __future__ import annotations
 
-import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import compute, prefilter
+from .cache import content_hash
+from .errors import UserError
 from .features import NONE, FeatureCache, Features, extract, settings_of
 from .settings import VerifySettings
 
@@ -128,79 +132,190 @@ def matched_points(a: Features, b: Features, ia, ib, mirrored: bool) -> tuple:
     return tuple(out)
 
 
-# ---------------------------------------------------------------- many pairs, several processes
+# ---------------------------------------------------------------- many pairs, any scheduler
 
 
 @dataclass(frozen=True)
 class ImageRef:
-    """Where an image's bytes are, and their SHA-256 (its cache key)."""
+    """Where an image's bytes are, and the SHA-256 embed recorded for them."""
 
     path: str
     sha256: str
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs, sent to each once: the settings and where the images are."""
+
+    s: VerifySettings
+    images: dict[str, ImageRef]
+    cache_root: str | None
+    max_pixels: int
+    prefilter: int
+
+
+MEMO_SIZE = 256  # unpacked features a worker keeps (about 0.5 MB each at 1000 keypoints)
+PAIRS_PER_TASK = 512
+IMAGES_PER_TASK = 16
+# below these a worker process costs more than it gives (measured on the sample, docs/performance)
+PAIRS_PER_WORKER = 4000
+IMAGES_PER_WORKER = 64
+
+
 class Verifier:
-    """Checks pairs of images by id; features come from (and go to) the feature cache."""
+    """Checks pairs of images by id in one process; features come from (and go to) the cache."""
 
-    def __init__(self, s: VerifySettings, images: dict[str, ImageRef], cache_root):
-        self.s = s
-        self.images = images
-        self.cache = FeatureCache(cache_root, settings_of(s.max_side, s.features))
-        self._memo: dict[str, Features] = {}
+    def __init__(self, job: Job):
+        self.job = job
+        self.s = job.s
+        self.cache = FeatureCache(
+            job.cache_root, settings_of(job.s.max_side, job.s.features, job.max_pixels)
+        )
+        self._memo: OrderedDict[str, Features] = OrderedDict()
 
-    def features(self, image_id: str) -> tuple[Features, bool]:
-        """(features, whether they were computed now)."""
-        if image_id in self._memo:
-            return self._memo[image_id], False
-        ref = self.images.get(image_id)
+    def describe(self, image_id: str) -> bool:
+        """Put the image's features in the cache unless they are there; whether it computed
+        them now. The image's bytes must still be those embed read."""
+        ref = self.job.images.get(image_id)
         if ref is None:
-            return NONE, False
-        fresh = False
+            return False
+        try:
+            with open(ref.path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise UserError(
+                f"{ref.path}: image {image_id!r} is missing (on a cluster: every worker must "
+                "see data.images under the same path)"
+            ) from None
+        except OSError:
+            data = b""
+        digest = content_hash(data) if data else ""
+        if ref.sha256 and data and digest != ref.sha256:
+            raise UserError(
+                f"image {image_id} ({ref.path}) changed since embed: rerun `dvc repro embed`"
+            )
+        if digest and self.cache.folder is not None and self.cache.get(digest) is not None:
+            return False
+        f = checked(extract(data, self.s.max_side, self.s.features, self.job.max_pixels), ref)
+        if digest:
+            self.cache.put(digest, f)
+        self._keep(image_id, f)
+        return True
+
+    def features(self, image_id: str) -> Features:
+        if image_id in self._memo:
+            self._memo.move_to_end(image_id)
+            return self._memo[image_id]
+        ref = self.job.images.get(image_id)
+        if ref is None:
+            return NONE
         f = self.cache.get(ref.sha256) if ref.sha256 else None
-        if f is None:
+        if f is None:  # no cache, or an entry lost since describe
             try:
                 with open(ref.path, "rb") as fh:
                     data = fh.read()
             except OSError:
                 data = b""
-            f = extract(data, self.s.max_side, self.s.features)
-            if data and ref.sha256:
-                self.cache.put(ref.sha256, f)
-            fresh = True
-        if len(self._memo) > 512:
-            self._memo.clear()
+            f = checked(extract(data, self.s.max_side, self.s.features, self.job.max_pixels), ref)
+        self._keep(image_id, f)
+        return f
+
+    def _keep(self, image_id: str, f: Features) -> None:
         self._memo[image_id] = f
-        return f, fresh
+        if len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
 
     def check(self, a: str, b: str) -> PairResult:
-        fa, _ = self.features(a)
-        fb, _ = self.features(b)
+        fa, fb = self.features(a), self.features(b)
         if not fa.count or not fb.count:
             return PairResult(0)
         return check_pair(fa, fb, self.s, seed_of(a, b))
 
+    def check_many(self, a: str, others: Sequence[str]) -> list[PairResult]:
+        """`a` against each of `others`: the prefilter first, the check for those it passes."""
+        fa = self.features(a)
+        fbs = [self.features(b) for b in others]
+        keep = prefilter.passing(fa, fbs, self.s.ratio, self.s.mirror, self.job.prefilter)
+        return [
+            check_pair(fa, fb, self.s, seed_of(a, b)) if ok and fa.count and fb.count else NO_MATCH
+            for b, fb, ok in zip(others, fbs, keep)
+        ]
 
-_WORKER: Verifier | None = None
+
+NO_MATCH = PairResult(0)
 
 
-def _init_worker(s, images, cache_root) -> None:
+def checked(f: Features, ref: ImageRef) -> Features:
+    """Features fit to be cached: finite positions, or an error naming the image."""
+    if not np.isfinite(f.xy).all() or not np.isfinite(f.desc).all():
+        raise UserError(f"{ref.path}: its local features are not finite numbers; report this")
+    return f
+
+
+_VERIFIERS: dict[int, Verifier] = {}
+
+
+def verifier_for(job: Job) -> Verifier:
+    """This process's verifier of `job` (kept across its tasks)."""
+    found = _VERIFIERS.get(id(job))
+    if found is None or found.job is not job:
+        _VERIFIERS.clear()
+        found = _VERIFIERS[id(job)] = Verifier(job)
+    return found
+
+
+def worker_setup() -> None:
+    """One thread per worker process: the processes are the parallelism."""
     import cv2
+    from threadpoolctl import threadpool_limits
 
-    cv2.setNumThreads(1)  # one pair per process: the processes are the parallelism
-    global _WORKER
-    _WORKER = Verifier(s, images, cache_root)
-
-
-def _describe(ids: list[str]) -> int:
-    return sum(_WORKER.features(i)[1] for i in ids)
+    cv2.setNumThreads(1)
+    threadpool_limits(1)
 
 
-def _check(pairs: list[tuple[str, str]]) -> list[PairResult]:
-    return [_WORKER.check(a, b) for a, b in pairs]
+def describe_task(job: Job, ids: list[str]) -> int:
+    v = verifier_for(job)
+    return sum(v.describe(i) for i in ids)
+
+
+def check_task(job: Job, groups: list[tuple[str, list[str]]]) -> list[list[PairResult]]:
+    v = verifier_for(job)
+    return [v.check_many(a, others) for a, others in groups]
+
+
+def pair_tasks(pairs: Sequence[tuple[str, str]]) -> tuple[list, list]:
+    """Pairs grouped by their first image, in tasks of about PAIRS_PER_TASK pairs: the tasks,
+    and for each task and group the positions of its pairs in `pairs`."""
+    by_first: dict[str, list[int]] = {}
+    for i, (a, _) in enumerate(pairs):
+        by_first.setdefault(a, []).append(i)
+    tasks, positions, task, where, size = [], [], [], [], 0
+    for a in sorted(by_first):
+        idx = by_first[a]
+        task.append((a, [pairs[i][1] for i in idx]))
+        where.append(idx)
+        size += len(idx)
+        if size >= PAIRS_PER_TASK:
+            tasks.append(task)
+            positions.append(where)
+            task, where, size = [], [], 0
+    if task:
+        tasks.append(task)
+        positions.append(where)
+    return tasks, positions
 
 
 def chunks(items: Sequence, size: int) -> list:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def workers_for(workers: int | str, pairs: int, images: int) -> int:
+    """`verify.workers`, with auto chosen by the work: a process per core only when each gets
+    enough pairs or images to repay its start and its own reading of the features."""
+    if workers != "auto":
+        return int(workers)
+    wanted = max(pairs // PAIRS_PER_WORKER, images // IMAGES_PER_WORKER, 1)
+    return min(compute.cores(), wanted)
 
 
 def verify_pairs(
@@ -210,41 +325,43 @@ def verify_pairs(
     cache_root,
     workers: int | str,
     progress: Callable[[int], None] | None = None,
+    *,
+    max_pixels: int,
+    scheduler: str = "",
+    prefilter_threshold: int | None = None,
 ) -> tuple[list[PairResult], int]:
     """Results for `pairs` in their order, and how many images were described now. Images are
-    described first (each once, in parallel), then pairs are matched in parallel chunks."""
+    described first (each once, in parallel), then pairs are checked in parallel tasks that
+    share their first image. The same results whichever scheduler and workers run them."""
+    threshold = s.prefilter if prefilter_threshold is None else prefilter_threshold
+    job = Job(s, images, str(cache_root) if cache_root else None, max_pixels, threshold)
+    cache = FeatureCache(job.cache_root, settings_of(s.max_side, s.features, max_pixels))
+    cache.check_writable("paths.feature_cache")
     needed = sorted({i for pair in pairs for i in pair})
-    workers = default_workers() if workers == "auto" else workers
-    if workers <= 1 or len(pairs) < 64:
-        _init_worker(s, images, cache_root)
-        described = _describe(needed)
-        results = []
-        for chunk in chunks(list(pairs), 64):
-            results.extend(_check(chunk))
-            if progress:
-                progress(len(chunk))
-        return results, described
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(s, images, cache_root)) as pool:
-        described = sum(pool.imap(_describe, chunks(needed, 16)))
-        # pairs that share their first image go to the same worker: its features stay in memory
-        order = sorted(range(len(pairs)), key=lambda i: pairs[i])
-        results: list[PairResult | None] = [None] * len(pairs)
-        batches = chunks(order, 64)
-        for idx, found in zip(batches, pool.imap(_check, [[pairs[i] for i in b] for b in batches])):
-            for i, r in zip(idx, found):
-                results[i] = r
-            if progress:
-                progress(len(idx))
+    tasks, positions = pair_tasks(pairs)
+    count = workers_for(workers, len(pairs), len(needed))
+    with compute.scheduler(scheduler, count, worker_setup) as run:
+        described = sum(
+            run.map(
+                describe_task,
+                chunks(needed, IMAGES_PER_TASK),
+                job,
+                label=lambda ids: f"describing images {ids[0]} to {ids[-1]}",
+            )
+        )
+        results: list[PairResult] = [NO_MATCH] * len(pairs)
+        found = run.map(
+            check_task,
+            tasks,
+            job,
+            progress=(lambda task: progress(sum(len(o) for _, o in task))) if progress else None,
+            label=lambda task: f"checking the pairs of {task[0][0]} to {task[-1][0]}",
+        )
+        for task_found, task_where in zip(found, positions):
+            for group_found, group_where in zip(task_found, task_where):
+                for r, i in zip(group_found, group_where):
+                    results[i] = r
     return results, described
-
-
-def default_workers() -> int:
-    return (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
 
 
 def image_refs(index_rows: Iterable[dict], root) -> dict[str, ImageRef]:

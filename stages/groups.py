@@ -52,6 +52,8 @@ def main() -> None:
                 paths.feature_cache,
                 s.verify.workers,
                 bar.update,
+                max_pixels=s.embed.max_pixels,
+                scheduler=s.compute.scheduler,
             )
         inliers = np.array([r.inliers for r in results], dtype=np.int64)
         kept = inliers >= g.min_inliers

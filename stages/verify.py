@@ -55,7 +55,14 @@ def main() -> None:
         )
         with tqdm(total=len(pairs), desc="verify", unit="pair", disable=None) as bar:
             results, described = verify_pairs(
-                pairs, v, images, paths.feature_cache, v.workers, bar.update
+                pairs,
+                v,
+                images,
+                paths.feature_cache,
+                v.workers,
+                bar.update,
+                max_pixels=s.embed.max_pixels,
+                scheduler=s.compute.scheduler,
             )
         verified, start = [], 0
         for e in candidates:

@@ -10,9 +10,10 @@ from PIL import Image, ImageOps
 
 from similar import settings
 from similar.features import FeatureCache, extract, settings_of
-from similar.verify import ImageRef, Verifier, check_pair, seed_of, verify_pairs
+from similar.verify import ImageRef, Job, Verifier, check_pair, seed_of, verify_pairs
 
 S = settings.VerifySettings(workers=1)
+MAX_PIXELS = settings.EmbedSettings().max_pixels
 
 
 def jpeg(img: Image.Image, **kw) -> bytes:
@@ -22,7 +23,7 @@ def jpeg(img: Image.Image, **kw) -> bytes:
 
 
 def features(img: Image.Image):
-    return extract(jpeg(img), S.max_side, S.features)
+    return extract(jpeg(img), S.max_side, S.features, MAX_PIXELS)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_bad_files_give_no_features_never_a_crash(original, data):
         data = jpeg(
             Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8))
         )
-    f = extract(data, S.max_side, S.features)
+    f = extract(data, S.max_side, S.features, MAX_PIXELS)
     r = check_pair(f, features(original), S, 1)
     assert r.inliers < S.min_inliers and not r.mirrored
 
@@ -114,22 +115,23 @@ def folder(tmp_path, original):
 def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_path):
     pairs = [("orig", other) for other in sorted(folder) if other != "orig"] * 12
     cache = tmp_path / "cache"
-    serial, described = verify_pairs(pairs, S, folder, cache, 1)
+    serial, described = verify_pairs(pairs, S, folder, cache, 1, max_pixels=MAX_PIXELS)
     assert described == len(folder)
-    parallel, again = verify_pairs(pairs, S, folder, cache, 2)
+    parallel, again = verify_pairs(pairs, S, folder, cache, 2, max_pixels=MAX_PIXELS)
     assert parallel == serial and again == 0
     by_name = dict(zip([p[1] for p in pairs], serial))
     assert by_name["broken"].inliers == 0 and by_name["coffee"].inliers < S.min_inliers
     assert by_name["mirror"].mirrored
-    entries = list(FeatureCache(cache, settings_of(S.max_side, S.features)).folder.rglob("*.sift"))
+    folder_of = FeatureCache(cache, settings_of(S.max_side, S.features, MAX_PIXELS)).folder
+    entries = list(folder_of.rglob("*.sift"))
     assert len(entries) == len(folder)
 
 
 def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
     cache = tmp_path / "cache"
-    verify_pairs([("orig", "crop")], S, folder, cache, 1)
-    v = Verifier(S, folder, cache)
-    assert v.features("orig")[1] is False and v.features("rotate")[1] is True
+    verify_pairs([("orig", "crop")], S, folder, cache, 1, max_pixels=MAX_PIXELS)
+    v = Verifier(Job(S, folder, str(cache), MAX_PIXELS, S.prefilter))
+    assert v.describe("orig") is False and v.describe("rotate") is True
 
 
 # ---------------------------------------------------------------- the stage

@@ -496,10 +496,14 @@ def bench_verify(work: Path, pictures: int, pairs_per_picture: int = 40) -> dict
     s = settings.defaults().verify
     cache = work / "features"
     start = time.perf_counter()
-    verify_pairs(pairs, s, images, cache, s.workers)
+    verify_pairs(
+        pairs, s, images, cache, s.workers, max_pixels=settings.defaults().embed.max_pixels
+    )
     fresh = time.perf_counter() - start
     start = time.perf_counter()
-    verify_pairs(pairs, s, images, cache, s.workers)
+    verify_pairs(
+        pairs, s, images, cache, s.workers, max_pixels=settings.defaults().embed.max_pixels
+    )
     cached = time.perf_counter() - start
     return {
         "images": len(ids),
