@@ -28,9 +28,14 @@ ENTRY_FORMAT = 2  # 2: every entry ends with CHECKSUM_BYTES of blake2b over its 
 CHECKSUM_BYTES = 8
 
 
-def settings_key(settings: dict) -> str:
-    blob = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
+def canonical(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def settings_key(settings: dict | str) -> str:
+    """The folder name of a cache's settings (a dict, or its `canonical` text)."""
+    blob = settings if isinstance(settings, str) else canonical(settings)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
 def content_hash(data: bytes) -> str:
@@ -46,8 +51,9 @@ class ContentCache:
 
     suffix = ".bin"
 
-    def __init__(self, root: str | os.PathLike | None, settings: dict):
-        settings = {**settings, "entry_format": ENTRY_FORMAT}
+    def __init__(self, root: str | os.PathLike | None, settings: dict | str):
+        plain = json.loads(settings) if isinstance(settings, str) else settings
+        settings = {**plain, "entry_format": ENTRY_FORMAT}
         self.folder = Path(root) / settings_key(settings) if root else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)

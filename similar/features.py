@@ -10,8 +10,9 @@ x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells flip, the orientatio
 run backwards).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
-keyed by the SHA-256 of the bytes read and the feature settings, so each image is described
-once; an entry that is damaged, or holds positions that are not finite, is described again.
+keyed by the SHA-256 of the bytes read and the feature settings (`pack`, `unpack_entry`), so
+each image is described once; an entry that is damaged, or holds positions that are not
+finite, is described again.
 An unreadable, tiny (under 32 px), blank or featureless image has no features: 0 inliers.
 """
 
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import ContentCache
 from .images import open_rgb
 
 FEATURES_VERSION = 2  # 2: the strongest keypoints' indices, large images reduced early
@@ -132,22 +132,15 @@ def unpack(raw: bytes) -> Features:
     return Features(xy.copy(), d, (w, h), strongest.astype(np.intp))
 
 
-class FeatureCache(ContentCache):
-    suffix = ".sift"
-
-    def get(self, key: str) -> Features | None:
-        raw = self.get_bytes(key)
-        if raw is None:
-            return None
-        n, k = np.frombuffer(raw[8:HEAD], dtype="<u4") if len(raw) >= HEAD else (-1, 0)
-        if len(raw) != entry_size(int(n), int(k)) or k > min(n, STRONGEST):
-            self.damaged(key, f"{len(raw)} bytes do not hold its {n} keypoints")
-            return None
-        f = unpack(raw)
-        if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n):
-            self.damaged(key, "positions that are not finite, or indices past its keypoints")
-            return None
-        return f
-
-    def put(self, key: str, f: Features) -> None:
-        self.put_bytes(key, pack(f))
+def unpack_entry(raw: bytes | None) -> Features | None:
+    """The features of a cache entry; None for a missing one or one that does not hold valid
+    features (wrong length, positions that are not finite, indices past its keypoints)."""
+    if raw is None or len(raw) < HEAD:
+        return None
+    n, k = (int(x) for x in np.frombuffer(raw[8:HEAD], dtype="<u4"))
+    if len(raw) != entry_size(n, k) or k > min(n, STRONGEST):
+        return None
+    f = unpack(raw)
+    if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n):
+        return None
+    return f

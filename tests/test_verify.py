@@ -1,7 +1,10 @@
 """Geometric verification: local features, RANSAC, mirrors, the feature cache, the verify stage."""
 
+import dataclasses
 import io
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +12,20 @@ from conftest import real_photo, run_stage
 from PIL import Image, ImageOps
 
 from similar import settings
-from similar.features import FeatureCache, extract, settings_of
-from similar.verify import ImageRef, Job, Verifier, check_pair, seed_of, verify_pairs
+from similar.cache import ContentCache
+from similar.errors import UserError
+from similar.features import extract
+from similar.verification import prefilter
+from similar.verification.runner import (
+    ImageRef,
+    Job,
+    Verifier,
+    feature_cache,
+    method_for,
+    seed_of,
+    verify_pairs,
+)
+from similar.verification.sift import check_pair
 
 S = settings.VerifySettings(workers=1)
 MAX_PIXELS = settings.EmbedSettings().max_pixels
@@ -115,23 +130,84 @@ def folder(tmp_path, original):
 def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_path):
     pairs = [("orig", other) for other in sorted(folder) if other != "orig"] * 12
     cache = tmp_path / "cache"
-    serial, described = verify_pairs(pairs, S, folder, cache, 1, max_pixels=MAX_PIXELS)
+    serial, described = verify_pairs(pairs, S, folder, cache, 1)
     assert described == len(folder)
-    parallel, again = verify_pairs(pairs, S, folder, cache, 2, max_pixels=MAX_PIXELS)
+    parallel, again = verify_pairs(pairs, S, folder, cache, 2)
     assert parallel == serial and again == 0
     by_name = dict(zip([p[1] for p in pairs], serial))
     assert by_name["broken"].inliers == 0 and by_name["coffee"].inliers < S.min_inliers
     assert by_name["mirror"].mirrored
-    folder_of = FeatureCache(cache, settings_of(S.max_side, S.features, MAX_PIXELS)).folder
-    entries = list(folder_of.rglob("*.sift"))
+    entries = list(ContentCache(cache, method_for(S).cache_key()).folder.rglob("*.sift"))
     assert len(entries) == len(folder)
 
 
 def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
     cache = tmp_path / "cache"
-    verify_pairs([("orig", "crop")], S, folder, cache, 1, max_pixels=MAX_PIXELS)
-    v = Verifier(Job(S, folder, str(cache), MAX_PIXELS, S.prefilter))
+    verify_pairs([("orig", "crop")], S, folder, cache, 1)
+    v = Verifier(Job(S, folder, str(cache)))
     assert v.describe("orig") is False and v.describe("rotate") is True
+
+
+def test_the_prefilter_loses_no_copy_and_rejects_unrelated_pairs(folder, tmp_path):
+    pairs = [("orig", other) for other in sorted(folder) if other != "orig"]
+    cache = tmp_path / "cache"
+    checked, _ = verify_pairs(pairs, dataclasses.replace(S, prefilter=0), folder, cache, 1)
+    filtered, _ = verify_pairs(pairs, S, folder, cache, 1)
+    assert filtered == checked
+    v = Verifier(Job(S, folder, str(cache)))
+    others = [v.features(b) for _, b in pairs]
+    counts = prefilter.ratio_counts(v.features("orig"), others, S.ratio, S.mirror).max(axis=1)
+    count = dict(zip([b for _, b in pairs], counts))
+    copies = [count[k] for k in ("crop", "rotate", "mirror", "mirror_crop", "halfsize_grey")]
+    assert min(copies) >= S.prefilter and count["broken"] == 0
+    assert max(count["coffee"], count["chelsea"]) < min(copies) / 2
+
+
+def test_a_changed_image_is_one_line_naming_it(folder, tmp_path, original):
+    Path(folder["crop"].path).write_bytes(jpeg(original.rotate(90)))
+    with pytest.raises(UserError, match="image crop .* changed since embed: rerun `dvc repro"):
+        verify_pairs([("orig", "crop")], S, folder, tmp_path / "cache", 1)
+
+
+@pytest.mark.parametrize("damage", ["flip", "nan", "header", "short"])
+def test_a_damaged_feature_entry_is_described_again_with_a_warning(
+    folder, tmp_path, capsys, damage
+):
+    pairs = [("orig", "crop"), ("orig", "mirror")]
+    cache = tmp_path / "cache"
+    good, _ = verify_pairs(pairs, S, folder, cache, 1)
+    entry = feature_cache(method_for(S), cache)._file(folder["crop"].sha256)
+    raw = bytearray(entry.read_bytes())
+    if damage == "flip":
+        raw[500:900] = bytes(255 - x for x in raw[500:900])
+    elif damage == "nan":
+        raw[16:20] = np.float32("nan").tobytes()
+    elif damage == "header":
+        raw[0:8] = np.array([60000, 60000], "<u4").tobytes()
+    else:
+        raw = raw[:-40]
+    entry.write_bytes(bytes(raw))
+    again, described = verify_pairs(pairs, S, folder, cache, 1)
+    assert again == good and described == 1
+    assert f"cache entry {entry} is damaged" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_feature_cache_is_one_line_before_any_worker(folder, tmp_path):
+    cache = tmp_path / "cache"
+    verify_pairs([("orig", "crop")], S, folder, cache, 1)
+    for path in [cache, *cache.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o555)
+    try:
+        with pytest.raises(
+            UserError, match="the cache folder is not writable.*paths.feature_cache"
+        ):
+            verify_pairs([("orig", "rotate")], S, folder, cache, 2)
+    finally:
+        for path in [cache, *cache.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
 
 
 # ---------------------------------------------------------------- the stage

@@ -1,0 +1,94 @@
+"""Section verify: pairs/s of the verifier (`verify.method`'s default) on a sample collection,
+features fresh (every image described) and cached, on the default pool; the same without the
+prefilter (every pair checked), and through a Dask LocalCluster of as many workers as the
+pool had (`local:N`), against the pool; copies and unrelated pairs mixed."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .runner import Row
+
+PAIRS_PER_PICTURE = 40
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def measure(work: Path, options) -> dict:
+    from similar import settings
+    from similar.files import read_csv, sha256_file
+    from similar.verification.runner import ImageRef, verify_pairs, workers_for
+    from tools.sample import build
+
+    pictures = 8 if options.quick else 64
+    build(work / "vsample", pictures)
+    rows_ = read_csv(work / "vsample/groups.csv")
+    paths = {p.stem: p for p in (work / "vsample/images").rglob("*.jpg")}
+    images = {r["id"]: ImageRef(str(paths[r["id"]]), sha256_file(paths[r["id"]])) for r in rows_}
+    ids = sorted(images)
+    rng = np.random.default_rng(7)
+    drawn = rng.integers(0, len(ids), size=(pictures * PAIRS_PER_PICTURE, 2))
+    pairs = [(ids[i], ids[j]) for i, j in drawn if i != j]
+    verify = settings.defaults().verify
+    unfiltered = dataclasses.replace(verify, prefilter=0)
+    cache = work / "features"
+    workers = workers_for(verify.workers, len(pairs), len(ids))
+
+    def run(how=verify, scheduler=""):
+        return verify_pairs(pairs, how, images, cache, verify.workers, scheduler=scheduler)[0]
+
+    fresh = timed(run)
+    cached = timed(run)
+    unfiltered_cached = timed(lambda: run(unfiltered))
+    shutil.rmtree(cache)
+    unfiltered_fresh = timed(lambda: run(unfiltered))
+    found = run()
+    dask = {}
+    if not options.quick:
+        same = run(scheduler=f"local:{workers}") == found
+        dask = {
+            "dask_pairs_per_second": round(
+                len(pairs) / timed(lambda: run(scheduler=f"local:{workers}")), 1
+            ),
+            "dask_same_results": same,
+        }
+    return {
+        "method": verify.method,
+        "images": len(ids),
+        "pairs": len(pairs),
+        "workers": workers,
+        "fresh_pairs_per_second": round(len(pairs) / fresh, 1),
+        "pairs_per_second": round(len(pairs) / cached, 1),
+        "unfiltered_fresh_pairs_per_second": round(len(pairs) / unfiltered_fresh, 1),
+        "unfiltered_pairs_per_second": round(len(pairs) / unfiltered_cached, 1),
+        **dask,
+    }
+
+
+def rows(v: dict) -> list[Row]:
+    out = [
+        Row(
+            f"verify ({v['method']}), {v['pairs']} pairs on {v['workers']} processes",
+            f"{v['pairs_per_second']} pairs/s cached, {v['fresh_pairs_per_second']} fresh; "
+            f"without the prefilter {v['unfiltered_pairs_per_second']} cached, "
+            f"{v['unfiltered_fresh_pairs_per_second']} fresh",
+        )
+    ]
+    if "dask_pairs_per_second" in v:
+        out.append(
+            Row(
+                f"verify through compute.scheduler local:{v['workers']}",
+                f"{v['dask_pairs_per_second']} pairs/s cached against the pool's "
+                f"{v['pairs_per_second']}; same results: {v['dask_same_results']}",
+            )
+        )
+    return out
