@@ -13,7 +13,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Values users pass (make search IMAGE=...) reach the shell only single-quoted by make itself,
 # never expanded by make or pasted into the command: `$(call arg,IMAGE)`. They are not
 # exported either, since make expands a variable it exports.
-USER_VARS := IMAGE LIMIT JSON A B K WEIGHTS DB_URL QUICK SCALE
+USER_VARS := IMAGE LIMIT JSON A B K WEIGHTS MODEL DB_URL QUICK SCALE
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
@@ -34,8 +34,8 @@ install: $(STAMP) ## create .venv and install requirements.txt (skipped when up 
 sample: $(STAMP) ## build the sample collection under data/sample (deterministic, offline)
 	$(PY) -m tools.sample
 
-all: $(STAMP) ## run the whole pipeline; WEIGHTS=random|imagenet|<file> sets embed.weights first
-	$(PY) -m tools.pipeline all --weights=$(call arg,WEIGHTS)
+all: $(STAMP) ## run the whole pipeline; WEIGHTS=random|imagenet|<file>, MODEL=<name> set embed.* first
+	$(PY) -m tools.pipeline all --weights=$(call arg,WEIGHTS) --model=$(call arg,MODEL)
 
 compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
 	$(PY) -m tools.compare -- $(call arg,A) $(call arg,B) --k=$(if $(value K),$(call arg,K),10)

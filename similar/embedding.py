@@ -14,7 +14,6 @@ runs the model.
 from __future__ import annotations
 
 import io
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from . import jpeg
 from .cache import EmbedCache, content_hash
 from .errors import UserError
 from .images import ImageEntry, open_rgb, too_large
+from .machine import cores
 from .model import (
     PREPROCESS_VERSION,
     Embedder,
@@ -70,8 +70,8 @@ class EmbedPlan:
 
 
 def default_workers(device: str) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 2 if device == "cpu" else max(1, (cores or 2) - 2)
+    """Decoding processes beside the model: 2 on the CPU, all cores but two beside a GPU."""
+    return 2 if device == "cpu" else max(1, cores() - 2)
 
 
 def plan(embed: EmbedSettings) -> EmbedPlan:
@@ -325,4 +325,37 @@ def embed_collection(
         "computed": computed,
         "reused": reused,
         "first_batch_at": first_batch_at,
+    }
+
+
+def run_metrics(done: dict, plan: EmbedPlan) -> dict:
+    """metrics/embed.json from `embed_collection`'s result."""
+    return {
+        "images": len(done["index"]),
+        "failed": len(done["failed"]),
+        "dim": done["dim"],
+        "random_weights": plan.spec.weights == "random",
+    }
+
+
+def run_report(done: dict, plan: EmbedPlan, embed: EmbedSettings, seconds: float, started):
+    """reports/embed.json: the run's timings and what ran (`started`: when the process began)."""
+    from .settings import as_plain
+
+    images = len(done["index"])
+    return {
+        "images": images,
+        "failed": len(done["failed"]),
+        "dim": done["dim"],
+        "computed": done["computed"],
+        "reused": done["reused"],
+        "seconds": round(seconds, 3),
+        "images_per_second": round(images / seconds, 3),
+        "startup_seconds": round(done["first_batch_at"] - started, 3),
+        "device": plan.device,
+        "precision": plan.precision,
+        "batch_size": plan.batch_size,
+        "num_workers": plan.num_workers,
+        "decoder": plan.decoder,
+        "params": as_plain(embed),
     }

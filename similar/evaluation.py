@@ -1,10 +1,14 @@
-"""Deterministic figures shared by stages and tools: cosine kNN, list overlap, recall and mAP."""
+"""Deterministic figures shared by stages and tools: cosine kNN, list overlap, recall and mAP,
+the neighbour lists' scores and their agreement with exact search."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+RECALL_KS = (1, 5, 10)  # the recall@k figures the metrics report
+SCORE_BINS = np.round(np.linspace(-1.0, 1.0, 101), 2)
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -95,3 +99,71 @@ def ranking_metrics(
     out["mAP"] = round(float(np.mean(aps)), 6) if aps else 0.0
     out["evaluated_references"] = evaluated
     return out
+
+
+def score_metrics(entries: list[dict]) -> dict:
+    top1 = [e["neighbours"][0]["score"] for e in entries if e["neighbours"]]
+    top10 = [n["score"] for e in entries for n in e["neighbours"][:10]]
+    return {
+        "mean_top1_score": round(float(np.mean(top1)), 6) if top1 else 0.0,
+        "mean_score@10": round(float(np.mean(top10)), 6) if top10 else 0.0,
+    }
+
+
+def score_histogram(entries: list[dict]) -> list[tuple]:
+    scores = [n["score"] for e in entries for n in e["neighbours"]]
+    counts, _ = np.histogram(scores, bins=SCORE_BINS)
+    return [(f"{lo:.2f}", int(c)) for lo, c in zip(SCORE_BINS[:-1], counts)]
+
+
+def sampled_recall(
+    entries: list[dict],
+    x: np.ndarray,
+    ids: list[str],
+    k: int = 10,
+    sample: int = 250,
+    seed: int = 0,
+) -> float:
+    """Share of the neighbour lists' top-k that an exact search also puts in the top k, on a
+    seeded sample of references: one float32 matrix product, its k-th best score per row, and
+    a neighbour counts when it scores at least that (less 1e-6: ties and rounding). Measures
+    what approximate search (HNSW) costs, and checks the exact engines."""
+    if not entries:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    chosen = [
+        entries[i]
+        for i in sorted(rng.choice(len(entries), size=min(sample, len(entries)), replace=False))
+    ]
+    row = {iid: i for i, iid in enumerate(ids)}
+    rows = np.array([row[e["reference"]["id"]] for e in chosen], dtype=np.int64)
+    sims = x[rows] @ x.T
+    sims[np.arange(len(rows)), rows] = -np.inf
+    overlaps = []
+    for e, _row, srow in zip(chosen, rows, sims):
+        kk = min(k, len(e["neighbours"]), len(ids) - 1)
+        if kk:
+            kth = np.partition(srow, len(srow) - kk)[len(srow) - kk]
+            got = [row[n["id"]] for n in e["neighbours"][:kk]]
+            overlaps.append(float(np.mean(srow[got] >= kth - 1e-6)))
+    return round(float(np.mean(overlaps)), 6) if overlaps else 0.0
+
+
+def query_figures(entries: list[dict], missing: list[str], x, ids, truth: dict, limit: int):
+    """bulk_query's metrics, and its recall plot's rows (none without ground truth)."""
+    metrics = {
+        "references": len(entries),
+        "missing_references": len(missing),
+        **score_metrics(entries),
+        "ann_recall@10": sampled_recall(entries, x, ids),
+    }
+    recall_rows = []
+    if truth:
+        results = {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in entries}
+        curve = ranking_metrics(results, truth, range(1, limit + 1))
+        metrics.update({f"recall@{k}": curve[f"recall@{k}"] for k in RECALL_KS if k <= limit})
+        metrics["mAP"] = curve["mAP"]
+        metrics["evaluated_references"] = curve["evaluated_references"]
+        recall_rows = [(k, f"{curve[f'recall@{k}']:.6f}") for k in range(1, limit + 1)]
+    metrics["missing_ids"] = missing
+    return metrics, recall_rows

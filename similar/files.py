@@ -332,3 +332,36 @@ def read_vector_batches(path, batch_size: int) -> Iterator[tuple[list[str], np.n
                 ids, vecs, urls = [], [], []
     if ids:
         yield ids, np.asarray(vecs, dtype=np.float32), urls
+
+
+def read_ids_urls(path) -> tuple[list[str], list[str | None]]:
+    """Ids and URLs of vectors.jsonl in file order, without parsing the vectors (the store's
+    records are `{"id", "url", "vector"}` in that order; anything else is parsed whole)."""
+    ids, urls = [], []
+    with open(path, "rb") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            cut = line.find(b',"vector":')
+            try:
+                obj = orjson.loads(line[:cut] + b"}" if cut > 0 else line)
+                ids.append(obj["id"])
+                urls.append(obj.get("url"))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise UserError(
+                    f"{path}:{line_no}: not a vector record ({exc}); "
+                    "rerun `dvc repro -f attach_iiif`"
+                ) from None
+    return ids, urls
+
+
+def write_vector_records(target, index: list[dict], vectors: np.ndarray, urls: dict) -> None:
+    """vectors.jsonl: `{"id", "url", "vector"}` per line, in images.csv order (what
+    `read_vector_batches` and `read_ids_urls` read), read from `vectors` in blocks."""
+    block_rows = 4096
+    with open(target, "wb") as fh:
+        for start in range(0, len(index), block_rows):
+            block = np.array(vectors[start : start + block_rows], dtype=np.float32)
+            for row, vector in zip(index[start : start + block_rows], block):
+                # orjson writes float32 as its shortest exact decimal: compact and lossless
+                record = {"id": row["id"], "url": urls.get(row["id"]), "vector": vector}
+                fh.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
+                fh.write(b"\n")

@@ -3,7 +3,7 @@
 Candidate edges are each image's first `groups.k` graph neighbours scoring at least
 `groups.min_score` (with `groups.mutual`, only pairs that are in each other's lists). With
 `groups.verify` each candidate is checked by the verifier and kept only with at least
-`groups.min_inliers` inliers. Groups are the connected components of the kept edges
+`verify.min_inliers` inliers. Groups are the connected components of the kept edges
 (scipy.sparse.csgraph), named by their smallest member id, so a name stays as long as its
 group does, and adding images changes only the groups they join.
 """

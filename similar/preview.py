@@ -198,8 +198,8 @@ def group_entries(found: list[dict]) -> list[dict]:
 class Pictures:
     """Thumbnails and larger views of images: local JPEGs made once, or IIIF URLs."""
 
-    def __init__(self, s: Settings, folder: Path, index: dict[str, str]):
-        self.s = s
+    def __init__(self, config: Settings, folder: Path, index: dict[str, str]):
+        self.s = config
         self.folder = folder
         self.index = index
         self.missing = 0
@@ -223,32 +223,36 @@ class Pictures:
         return out
 
 
-def build_preview(s: Settings) -> None:
-    v = s.preview
+def build_preview(config: Settings) -> None:
+    options = config.preview
     entries = read_json(
-        require_file(s.paths.verified, "verified neighbours", "run `dvc repro verify`")
+        require_file(config.paths.verified, "verified neighbours", "run `dvc repro verify`")
     )
-    matches = read_json(require_file(s.paths.matches, "matched points", "run `dvc repro verify`"))
-    grouped = group_entries(read_groups_json(s.paths.groups_json))
+    matches = read_json(
+        require_file(config.paths.matches, "matched points", "run `dvc repro verify`")
+    )
+    grouped = group_entries(read_groups_json(config.paths.groups_json))
     index = {
         r["id"]: r["path"]
-        for r in read_csv(require_file(s.paths.image_index, "image index", "run `dvc repro embed`"))
+        for r in read_csv(
+            require_file(config.paths.image_index, "image index", "run `dvc repro embed`")
+        )
     }
     books = {iid: book_of(path) for iid, path in index.items()}
     nav = [("lists", "index.html"), ("groups", "groups.html")]
     key = storage_key(entries)
-    out = s.paths.preview
+    out = config.paths.preview
     with atomic_dir(out) as tmp:
-        pictures = Pictures(s, tmp, index)
-        urls = shown_ids(entries, v.min_score)
-        thumbs = pictures.make({**shown_ids(grouped, -1.0), **urls}, v.thumb_size, THUMBS)
+        pictures = Pictures(config, tmp, index)
+        urls = shown_ids(entries, options.min_score)
+        thumbs = pictures.make({**shown_ids(grouped, -1.0), **urls}, options.thumb_size, THUMBS)
         in_pairs = {i for ref, found in matches.items() for i in (ref, *found)}
         views = pictures.make({i: u for i, u in urls.items() if i in in_pairs}, VIEW_SIZE, VIEWS)
         pages = render(
             entries,
             tmp,
-            v.per_page,
-            v.min_score,
+            options.per_page,
+            options.min_score,
             thumbs,
             title=f"Similar images: {len(entries)} references",
             views=views,
@@ -260,7 +264,7 @@ def build_preview(s: Settings) -> None:
         group_pages = render(
             grouped,
             tmp,
-            v.per_page,
+            options.per_page,
             -1.0,
             thumbs,
             title=f"Groups of copies: {len(grouped)} groups",
@@ -277,6 +281,6 @@ def build_preview(s: Settings) -> None:
     )
     if pictures.missing:
         warn(
-            f"{pictures.missing} images had no readable file under {s.data.images}; "
+            f"{pictures.missing} images had no readable file under {config.data.images}; "
             "shown without thumbnail"
         )

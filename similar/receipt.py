@@ -49,12 +49,12 @@ def stamp_of(receipt: dict) -> dict:
     return {"fingerprint": receipt["fingerprint"], "count": receipt["count"], "dim": receipt["dim"]}
 
 
-def write_receipt(s: Settings, receipt: dict) -> None:
-    write_json(s.paths.receipt, receipt)
+def write_receipt(config: Settings, receipt: dict) -> None:
+    write_json(config.paths.receipt, receipt)
 
 
-def read_receipt(s: Settings) -> dict:
-    return read_json(require_file(s.paths.receipt, "ingest receipt", "run `dvc repro ingest`"))
+def read_receipt(config: Settings) -> dict:
+    return read_json(require_file(config.paths.receipt, "ingest receipt", "run `dvc repro ingest`"))
 
 
 def check_receipt(receipt: dict, store: VectorStore) -> None:
@@ -92,9 +92,9 @@ def check_receipt(receipt: dict, store: VectorStore) -> None:
 
 
 @contextlib.contextmanager
-def open_checked_store(s: Settings) -> Iterator[tuple[VectorStore, dict]]:
+def open_checked_store(config: Settings) -> Iterator[tuple[VectorStore, dict]]:
     """The store the receipt names, checked against it, with the receipt."""
-    receipt = read_receipt(s)
-    with store_for(s, receipt["collection"]) as store:
+    receipt = read_receipt(config)
+    with store_for(config, receipt["collection"]) as store:
         check_receipt(receipt, store)
         yield store, receipt

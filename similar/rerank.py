@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .evaluation import ranking_metrics
+from .evaluation import RECALL_KS, ranking_metrics
 from .verification.base import PairResult
 from .verification.runner import verify_pairs
-
-RECALL_KS = (1, 5, 10)
 
 
 def extend_lists(

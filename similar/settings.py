@@ -112,7 +112,7 @@ def _scheduler(key: str, value: str) -> str:
 def _model_name(key: str, value: str) -> str:
     if value not in MODEL_NAMES:
         raise UserError(
-            f"params.yaml: '{key}' {value!r} is not an img2vec model; "
+            f"params.yaml: '{key}' {value!r} is not a known model; "
             f"choose one of {', '.join(sorted(MODEL_NAMES))}"
         )
     return value
@@ -137,6 +137,15 @@ class DataSettings:
         choices=("stem", "relpath"),
     )
     iiif_csv: Path = param(Path("data/sample/iiif.csv"), "CSV of image id -> IIIF URL")
+    fetch: bool = param(
+        False,
+        "bring the images from their IIIF links first (stage fetch; data.images must then be "
+        "paths.fetched)",
+    )
+    manifests: Path = param(
+        Path("data/manifests.txt"),
+        "IIIF Presentation manifest or collection URLs (v2, v3), one per line, for fetch",
+    )
     queries: Path = param(Path("data/sample/queries.txt"), "reference image ids, one per line")
     groups: Path = param(
         Path("data/sample/groups.csv"),
@@ -144,11 +153,49 @@ class DataSettings:
     )
 
 
+def _iiif_size(key: str, value: str) -> str:
+    if not re.fullmatch(r"max|full|!\d+,\d+|\d+,|,\d+|\d+,\d+", value) or re.search(
+        r"(^|[!,])0+(,|$)", value
+    ):
+        raise UserError(
+            f"params.yaml: '{key}' {value!r} is not an IIIF size; use !w,h (fit inside), "
+            "w,h, w, ,h, max or full"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    size: str = param(
+        "!1024,1024",
+        "IIIF size asked for: !w,h w,h w, ,h max full (region kept); scaled here where the "
+        "server cannot",
+        check=_iiif_size,
+    )
+    concurrency: int = param(4, "requests in parallel per host", lo=1, hi=64)
+    timeout: float = param(
+        30.0, "seconds a request may take before it is retried", lo=0.1, hi=3600.0
+    )
+    retries: int = param(4, "tries after the first on a timeout, a 5xx or a 429", lo=0, hi=20)
+    backoff: float = param(
+        1.0,
+        "seconds before the first retry, doubled each time (a longer Retry-After wins)",
+        lo=0.0,
+        hi=600.0,
+    )
+
+
 @dataclass(frozen=True)
 class EmbedSettings:
-    model: str = param("efficientnet_b3", "any img2vec_pytorch model name", check=_model_name)
+    model: str = param(
+        "efficientnet_b3",
+        "an img2vec_pytorch model name, or efficientnet_lite0/1/2 (weights installed with them)",
+        check=_model_name,
+    )
     weights: str = param(
-        "imagenet", "imagenet (downloaded once), random (seeded; offline), or a state-dict file"
+        "imagenet",
+        "imagenet (downloaded once; for Lite, the file its package ships), random (seeded), "
+        "or a state-dict file",
     )
     seed: int = param(0, "seed of the random weights", lo=0, hi=2**32 - 1)
     device: str = param(
@@ -333,9 +380,8 @@ class GroupsSettings:
     )
     min_score: float = param(0.0, "candidate edges: at least this score", lo=-1.0, hi=1.0)
     mutual: bool = param(False, "candidate edges: only pairs in each other's lists")
-    verify: bool = param(True, "keep a candidate edge only when the verifier confirms it")
-    min_inliers: int = param(
-        15, "RANSAC inliers that confirm an edge (matching as verify.*)", lo=3, hi=10000
+    verify: bool = param(
+        True, "keep a candidate edge only when the verifier confirms it (verify.* as in verify)"
     )
 
 
@@ -364,6 +410,14 @@ class PreviewSettings:
 
 @dataclass(frozen=True)
 class PathSettings:
+    fetched: Path = param(
+        Path("data/fetched"), "fetch: the images, their iiif.csv and failed.csv (data.fetch)"
+    )
+    fetch_cache: Path | None = param(
+        Path(".cache/fetch"),
+        'downloaded images and manifests by URL and size ("" disables)',
+        empty=True,
+    )
     embeddings: Path = param(Path("data/embeddings/vectors.npy"), "embed: N x D float32 vectors")
     image_index: Path = param(
         Path("data/embeddings/images.csv"), "embed: id, path, width, height, sha256"
@@ -416,25 +470,10 @@ class PathSettings:
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
 
-GROUPS: dict[str, type] = {
-    "data": DataSettings,
-    "embed": EmbedSettings,
-    "reduce": ReduceSettings,
-    "attach_iiif": AttachIiifSettings,
-    "qdrant": QdrantSettings,
-    "bulk_query": BulkQuerySettings,
-    "graph": GraphSettings,
-    "verify": VerifySettings,
-    "groups": GroupsSettings,
-    "compute": ComputeSettings,
-    "preview": PreviewSettings,
-    "paths": PathSettings,
-}
-
-
 @dataclass(frozen=True)
 class Settings:
     data: DataSettings
+    fetch: FetchSettings
     embed: EmbedSettings
     reduce: ReduceSettings
     attach_iiif: AttachIiifSettings
@@ -447,6 +486,12 @@ class Settings:
     preview: PreviewSettings
     paths: PathSettings
     source: str = "params.yaml"
+
+
+# the parameter groups in params.yaml order, from the fields of Settings
+GROUPS: dict[str, type] = {
+    f.name: globals()[f.type] for f in dataclasses.fields(Settings) if f.name != "source"
+}
 
 
 # ---------------------------------------------------------------- parsing
@@ -542,6 +587,12 @@ def from_mapping(raw: Any, source: str = "params.yaml") -> Settings:
                 raise _unknown(f"{name}.{key}", known)
         groups[name] = cls(
             **{k: coerce(f"{name}.{k}", v, fields[k].metadata) for k, v in values.items()}
+        )
+    data, paths = groups["data"], groups["paths"]
+    if data.fetch and Path(data.images) != Path(paths.fetched):
+        raise UserError(
+            f"params.yaml: 'data.fetch' is true, so embed reads the fetched images: set "
+            f"data.images: {paths.fetched} (it is {data.images})"
         )
     return Settings(**groups, source=source)
 

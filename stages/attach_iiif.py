@@ -8,19 +8,16 @@ Images without a row in the IIIF CSV keep `url: null` and are counted and warned
 from __future__ import annotations
 
 import numpy as np
-import orjson
 
 from similar import settings
 from similar.errors import UserError, run, warn
-from similar.files import json_bytes, read_csv, require_file, staged_outputs
-from similar.iiif import read_iiif_csv
-
-CHUNK = 4096
+from similar.files import json_bytes, read_csv, require_file, staged_outputs, write_vector_records
+from similar.iiif import links_csv, read_iiif_csv
 
 
 def main() -> None:
-    s = settings.load()
-    a, paths = s.attach_iiif, s.paths
+    config = settings.load()
+    options, paths = config.attach_iiif, config.paths
     index_path = require_file(paths.image_index, "image index", "run `dvc repro embed`")
     vectors = np.load(
         require_file(paths.reduced, "reduced vectors", "run `dvc repro reduce`"), mmap_mode="r"
@@ -31,26 +28,16 @@ def main() -> None:
             f"{index_path} has {len(index)} rows but the reduced vectors have "
             f"{vectors.shape[0]}; rerun with `dvc repro -f reduce`"
         )
-    urls = read_iiif_csv(s.data.iiif_csv, a.id_column, a.url_column)
+    links = links_csv(config)
+    urls = read_iiif_csv(links, options.id_column, options.url_column)
     missing = [row["id"] for row in index if urls.get(row["id"]) is None]
-    if missing and a.on_missing == "error":
+    if missing and options.on_missing == "error":
         raise UserError(
-            f"{len(missing)} images have no URL in {s.data.iiif_csv} "
+            f"{len(missing)} images have no URL in {links} "
             f"(first: {missing[0]}); add them or set attach_iiif.on_missing: warn"
         )
     with staged_outputs() as out:
-        with open(out.path(paths.vectors), "wb") as fh:
-            for start in range(0, len(index), CHUNK):
-                block = np.array(vectors[start : start + CHUNK], dtype=np.float32)
-                for row, vector in zip(index[start : start + CHUNK], block):
-                    # orjson writes float32 as its shortest exact decimal: compact and lossless
-                    fh.write(
-                        orjson.dumps(
-                            {"id": row["id"], "url": urls.get(row["id"]), "vector": vector},
-                            option=orjson.OPT_SERIALIZE_NUMPY,
-                        )
-                    )
-                    fh.write(b"\n")
+        write_vector_records(out.path(paths.vectors), index, vectors, urls)
         out.write_bytes(
             paths.attach_metrics,
             json_bytes({"matched": len(index) - len(missing), "missing": len(missing)}),

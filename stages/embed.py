@@ -18,61 +18,33 @@ from similar.images import index_collection  # noqa: E402
 
 
 def main() -> None:
-    s = settings.load()
+    config = settings.load()
     started = time.perf_counter()
-    entries = index_collection(s.data.images, s.data.patterns, s.data.id_from)
+    entries = index_collection(config.data.images, config.data.patterns, config.data.id_from)
     if not entries:
         raise UserError(
-            f"{s.data.images}: no images matching data.patterns ({', '.join(s.data.patterns)})"
+            f"{config.data.images}: no images matching data.patterns "
+            f"({', '.join(config.data.patterns)})"
         )
-    p = embedding.plan(s.embed)
-    paths = s.paths
+    plan = embedding.plan(config.embed)
+    paths = config.paths
     with staged_outputs() as out:
-        done = embedding.embed_collection(entries, p, paths.embed_cache, paths.embeddings, out)
+        done = embedding.embed_collection(entries, plan, paths.embed_cache, paths.embeddings, out)
         seconds = time.perf_counter() - started
         images, failed = len(done["index"]), len(done["failed"])
-        random_weights = p.spec.weights == "random"
         out.write_bytes(
             paths.image_index, csv_bytes(["id", "path", "width", "height", "sha256"], done["index"])
         )
         out.write_bytes(paths.failed, csv_bytes(["path", "reason"], done["failed"]))
-        out.write_bytes(paths.embed_identity, json_bytes(embedding.identity(p)))
-        out.write_bytes(
-            paths.embed_metrics,
-            json_bytes(
-                {
-                    "images": images,
-                    "failed": failed,
-                    "dim": done["dim"],
-                    "random_weights": random_weights,
-                }
-            ),
-        )
-        out.write_bytes(
-            paths.reports / "embed.json",
-            json_bytes(
-                {
-                    "images": images,
-                    "failed": failed,
-                    "dim": done["dim"],
-                    "computed": done["computed"],
-                    "reused": done["reused"],
-                    "seconds": round(seconds, 3),
-                    "images_per_second": round(images / seconds, 3),
-                    "startup_seconds": round(done["first_batch_at"] - STARTED, 3),
-                    "device": p.device,
-                    "precision": p.precision,
-                    "batch_size": p.batch_size,
-                    "num_workers": p.num_workers,
-                    "decoder": p.decoder,
-                    "params": settings.as_plain(s.embed),
-                }
-            ),
-        )
+        out.write_bytes(paths.embed_identity, json_bytes(embedding.identity(plan)))
+        out.write_bytes(paths.embed_metrics, json_bytes(embedding.run_metrics(done, plan)))
+        report = embedding.run_report(done, plan, config.embed, seconds, STARTED)
+        out.write_bytes(paths.reports / "embed.json", json_bytes(report))
+    random_weights = plan.spec.weights == "random"
     note = " (random weights: the vectors carry no meaning)" if random_weights else ""
     print(
         f"embed: {images} images -> {done['dim']}-d vectors ({done['computed']} computed, "
-        f"{done['reused']} from cache) on {p.device}, {failed} failed, {seconds:.1f}s{note}"
+        f"{done['reused']} from cache) on {plan.device}, {failed} failed, {seconds:.1f}s{note}"
     )
     if failed:
         warn(f"{failed} images could not be read; see {paths.failed}")

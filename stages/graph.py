@@ -17,41 +17,33 @@ from similar.files import json_bytes, staged_outputs
 
 
 def main() -> None:
-    s = settings.load()
-    g = s.graph
+    config = settings.load()
+    options, paths = config.graph, config.paths
     started = time.perf_counter()
-    x, ids = graph.read_inputs(s.paths.reduced, s.paths.image_index, g.k)
-    device, engine = knn.engine_for(g.device, g.engine)
-    with tqdm(
-        total=knn.blocks_of_work(len(ids), g.block, engine),
-        desc="graph",
-        unit="block",
-        disable=None,
-    ) as bar:
+    x, ids = graph.read_inputs(paths.reduced, paths.image_index, options.k)
+    device, engine = knn.engine_for(options.device, options.engine)
+    steps = knn.blocks_of_work(len(ids), options.block, engine)
+    with tqdm(total=steps, desc="graph", unit="block", disable=None) as bar:
         neighbours, scores = knn.exact_knn(
-            x, ids, g.k, s.qdrant.distance, device, engine, g.block, bar.update
+            x, ids, options.k, config.qdrant.distance, device, engine, options.block, bar.update
         )
     seconds = time.perf_counter() - started
     metrics = graph.graph_metrics(neighbours, scores)
+    report = {
+        "images": len(ids),
+        "k": options.k,
+        "device": device,
+        "engine": engine,
+        "block": options.block,
+    }
+    report["seconds"] = round(seconds, 3)
     with staged_outputs() as out:
-        graph.write_graph(out.path(s.paths.graph), ids, neighbours, scores)
-        out.write_bytes(s.paths.graph_metrics, json_bytes(metrics))
-        out.write_bytes(
-            s.paths.reports / "graph.json",
-            json_bytes(
-                {
-                    "images": len(ids),
-                    "k": g.k,
-                    "device": device,
-                    "engine": engine,
-                    "block": g.block,
-                    "seconds": round(seconds, 3),
-                }
-            ),
-        )
+        graph.write_graph(out.path(paths.graph), ids, neighbours, scores)
+        out.write_bytes(paths.graph_metrics, json_bytes(metrics))
+        out.write_bytes(paths.reports / "graph.json", json_bytes(report))
     print(
-        f"graph: {len(ids)} images x {g.k} neighbours ({engine} on {device}) -> {s.paths.graph}, "
-        f"{seconds:.1f}s"
+        f"graph: {len(ids)} images x {options.k} neighbours ({engine} on {device}) -> "
+        f"{paths.graph}, {seconds:.1f}s"
     )
 
 

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import time
 
-from similar import groups, query, settings
+from similar import groups, settings
 from similar.errors import run
-from similar.files import csv_bytes, json_bytes, read_csv, require_file, staged_outputs
+from similar.files import (
+    csv_bytes,
+    json_bytes,
+    read_csv,
+    read_ids_urls,
+    require_file,
+    staged_outputs,
+)
 from similar.graph import read_graph
 from similar.groundtruth import read_groups
 from similar.images import require_images
@@ -33,21 +40,15 @@ def main() -> None:
         require_images(config.data.images, groups.NEEDS_IMAGES)
         images = image_refs(index, config.data.images)
         pairs = groups.edge_pairs(ids, edges)
+        where = {"max_pixels": config.embed.max_pixels, "scheduler": config.compute.scheduler}
         results, described = verify_pairs(
-            pairs,
-            verify,
-            images,
-            paths.feature_cache,
-            verify.workers,
-            "groups",
-            max_pixels=config.embed.max_pixels,
-            scheduler=config.compute.scheduler,
+            pairs, verify, images, paths.feature_cache, verify.workers, "groups", **where
         )
-        edges = groups.verified(edges, results, grouping.min_inliers)
+        edges = groups.verified(edges, results, verify.min_inliers)
     found = groups.kept_groups(ids, edges)
     seconds = time.perf_counter() - started
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
-    urls = dict(zip(*query.read_ids_urls(vectors)))
+    urls = dict(zip(*read_ids_urls(vectors)))
     metrics, plot = groups.figures(
         ids, edges, found, read_groups(config.data.groups), grouping.min_score
     )

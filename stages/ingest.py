@@ -20,28 +20,31 @@ from similar.store import collection_name, collection_settings, describe, store_
 
 
 def main() -> None:
-    s = settings.load()
-    q = s.qdrant
-    source = require_file(s.paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
+    config = settings.load()
+    options = config.qdrant
+    source = require_file(config.paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     started = time.perf_counter()
     fingerprint = receipts.fingerprint(source)
     with open(source, "rb") as fh:
-        config = collection_settings(q, sum(1 for _ in fh))
-    name = collection_name(q.collection, q.target)
+        collection = collection_settings(options, sum(1 for _ in fh))
+    name = collection_name(options.collection, options.target)
     count, dim = 0, None
-    with store_for(s, name) as store:
+    with store_for(config, name) as store:
         for ids, vectors, urls in tqdm(
-            read_vector_batches(source, q.batch_size), desc="ingest", unit="batch", disable=None
+            read_vector_batches(source, options.batch_size),
+            desc="ingest",
+            unit="batch",
+            disable=None,
         ):
             if dim is None:
                 dim = vectors.shape[1]
-                store.recreate(dim, config)
+                store.recreate(dim, collection)
             store.upsert(ids, vectors, urls)
             count += len(ids)
         if dim is None:
             raise UserError(f"{source}: no vectors to load")
         receipt = receipts.make_receipt(
-            store.backend, name, config.distance, config.hnsw_index, count, dim, fingerprint
+            store.backend, name, collection.distance, collection.hnsw_index, count, dim, fingerprint
         )
         store.commit(receipts.stamp_of(receipt))
         stored = store.count()
@@ -49,9 +52,9 @@ def main() -> None:
         raise RuntimeError(f"store holds {stored} points after loading {count}: duplicate ids?")
     seconds = time.perf_counter() - started
     with staged_outputs() as out:
-        out.write_bytes(s.paths.receipt, json_bytes(receipt))
-        out.write_bytes(s.paths.ingest_metrics, json_bytes({"points": count}))
-    print(f"ingest: {count} points of {dim} dimensions -> {describe(s, name)}, {seconds:.1f}s")
+        out.write_bytes(config.paths.receipt, json_bytes(receipt))
+        out.write_bytes(config.paths.ingest_metrics, json_bytes({"points": count}))
+    print(f"ingest: {count} points of {dim} dimensions -> {describe(config, name)}, {seconds:.1f}s")
 
 
 if __name__ == "__main__":

@@ -16,30 +16,30 @@ from similar.files import NpyRowWriter, csv_bytes, json_bytes, require_file, sta
 
 
 def main() -> None:
-    s = settings.load()
-    r, paths = s.reduce, s.paths
+    config = settings.load()
+    options, paths = config.reduce, config.paths
     source = require_file(paths.embeddings, "embeddings", "run `dvc repro embed`")
     vectors = np.load(source, mmap_mode="r")
     n, d = vectors.shape
-    if r.n_components > min(n, d):
+    if options.n_components > min(n, d):
         raise UserError(
-            f"params.yaml: 'reduce.n_components' is {r.n_components}, but {n} images of {d} "
+            f"params.yaml: 'reduce.n_components' is {options.n_components}, but {n} images of {d} "
             f"dimensions allow at most {min(n, d)}; lower it (e.g. dvc exp run -S "
             f"reduce.n_components={min(n, d)})"
         )
-    model = pca.fit(vectors, r.n_components, r.whiten)
+    model = pca.fit(vectors, options.n_components, options.whiten)
     kept = float(np.sum(model.explained_variance_ratio))
     cumulative = np.cumsum(model.explained_variance_ratio)
     with staged_outputs() as out:
-        with NpyRowWriter(paths.reduced, r.n_components) as writer:
+        with NpyRowWriter(paths.reduced, options.n_components) as writer:
             for start in range(0, n, 8192):
                 writer.write(model.project(vectors[start : start + 8192]))
             reduced = np.load(writer.finish_into(out), mmap_mode="r")
         pca.save(model, out.path(paths.pca))
         metrics = {
-            "n_components": r.n_components,
+            "n_components": options.n_components,
             "explained_variance": round(kept, 6),
-            f"knn_preservation@{KNN_K}": knn_preservation(vectors, reduced, r.seed),
+            f"knn_preservation@{KNN_K}": knn_preservation(vectors, reduced, options.seed),
         }
         out.write_bytes(paths.reduce_metrics, json_bytes(metrics))
         out.write_bytes(
@@ -50,7 +50,7 @@ def main() -> None:
             ),
         )
     print(
-        f"reduce: {n} x {d} -> {n} x {r.n_components}, variance kept {kept:.3f}, "
+        f"reduce: {n} x {d} -> {n} x {options.n_components}, variance kept {kept:.3f}, "
         f"knn_preservation@{KNN_K} {metrics[f'knn_preservation@{KNN_K}']:.3f}"
     )
 

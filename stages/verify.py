@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from similar import query, rerank, settings
+from similar import product, rerank, settings
 from similar.errors import run
 from similar.files import json_bytes, read_csv, read_json, require_file, staged_outputs
 from similar.groundtruth import read_groups
 from similar.images import require_images
+from similar.neighbours import neighbours_bytes
 from similar.verification.runner import image_refs, method_for
 
 
@@ -30,7 +31,7 @@ def main() -> None:
         require_images(config.data.images, "verify needs them; `make pull` fetches its results")
         vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
         index = read_csv(require_file(paths.image_index, "image index", "run `dvc repro embed`"))
-        more = partial(query.exact_lists, vectors, paths.reduced, config.qdrant.distance)
+        more = partial(product.exact_lists, vectors, paths.reduced, config.qdrant.distance)
         candidates = rerank.extend_lists(candidates, verify.top, more)
         images = image_refs(index, config.data.images)
         verified, matches, described = rerank.verify_lists(
@@ -45,7 +46,7 @@ def main() -> None:
     m = rerank.metrics(verified, candidates, read_groups(config.data.groups), verify.top)
     report = rerank.report(m, described, seconds)
     with staged_outputs() as out:
-        out.write_bytes(paths.verified, query.neighbours_bytes(verified))
+        out.write_bytes(paths.verified, neighbours_bytes(verified))
         out.write_bytes(paths.matches, json_bytes(matches, indent=None))
         out.write_bytes(paths.verify_metrics, json_bytes(m))
         out.write_bytes(paths.reports / "verify.json", json_bytes(report))

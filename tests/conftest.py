@@ -27,6 +27,7 @@ PROJECT_FILES = [
     ".dvcignore",
     ".gitignore",
     "data/.gitignore",
+    "data/manifests.txt",
 ]
 
 
@@ -128,6 +129,13 @@ def small_collection(project, photos):
         "id,group\n" + "".join(f"{i},{g}\n" for i, g in sorted(groups))
     )
     return project
+
+
+def pytest_collection_modifyitems(items):
+    """A test on the `pipeline` fixture runs every stage first: it is end to end."""
+    for item in items:
+        if "pipeline" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 def run_stage(name: str) -> None:

@@ -31,6 +31,9 @@ def test_quick_bench_reports_every_key(tmp_path):
     ):
         assert report["embed"][key] > 0, key
     assert report["embed"]["min_cosine_to_reference"] > 0.99
+    for model in ("efficientnet_b0", "efficientnet_lite0"):
+        assert report["models"][model]["ips"] > 0 and report["models"][model]["stage_ips"] > 0
+    assert report["models"]["lite0_over_efficientnet_b0"] > 0
     assert report["embed"]["min_cosine_baseline_to_reference"] < 0.99  # the top-left cell bug
     for key in ("ours_pps", "baseline_pps", "speedup"):
         assert report["store"]["ingest"][key] > 0
@@ -51,6 +54,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     assert report["scale"]["bulk_query_store"]["seconds"] > 0
 
 
+@pytest.mark.e2e  # embed stage processes and a model: minutes on 2 cores
 def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):
     """On a CPU-only machine `make bench` says the GPU section was skipped; its code is the
     same for any device, so it is exercised here on the CPU with tiny sizes."""
@@ -68,3 +72,14 @@ def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):
         out["seed_loop_ips"] > 0 and out["model_ceiling_ips"] > 0 and out["decode_ceiling_ips"] > 0
     )
     assert out["pil"]["min_cosine_to_cpu_fp32"] > 0.999  # the CPU path against itself
+
+
+def test_models_section_times_lite0_beside_another_model(tmp_path):
+    from tools.bench.models import measure, rows
+
+    options = SimpleNamespace(quick=True, images=3, repeat=1, scan_size=(200, 150))
+    figures = measure(tmp_path, options)
+    for model in ("efficientnet_b0", "efficientnet_lite0"):
+        assert figures[model]["ips"] > 0 and figures[model]["peak_rss_mib"] > 0
+    lines = rows(figures)
+    assert lines[0].ratio and "efficientnet_lite0 / efficientnet_b0" in lines[0].what

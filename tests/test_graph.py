@@ -154,7 +154,7 @@ def test_product_search_needs_no_store(pipeline):
 
 
 def test_sampled_recall_sees_a_wrong_list():
-    from similar.query import sampled_recall
+    from similar.evaluation import sampled_recall
 
     x = knn.unit_rows(np.random.default_rng(2).standard_normal((50, 8)).astype(np.float32))
     ids = [f"i{n:02d}" for n in range(50)]

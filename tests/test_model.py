@@ -10,7 +10,15 @@ from conftest import real_photo
 from img2vec_pytorch.img_to_vec import Img2Vec
 
 from similar.errors import UserError
-from similar.model import Embedder, ModelSpec, build_network, preprocess, weights_identity
+from similar.model import (
+    UNIT_NORMALISATION,
+    Embedder,
+    ModelSpec,
+    build_network,
+    normalise_pixels,
+    preprocess,
+    weights_identity,
+)
 
 
 def cosines(a, b):
@@ -97,7 +105,7 @@ def test_weights_file_errors(tmp_path):
         build_network(ModelSpec("efficientnet_b0", str(tmp_path / "missing.pth")))
     other, _ = build_network(ModelSpec("resnet18", "random"))
     torch.save(other.state_dict(), tmp_path / "resnet.pth")
-    with pytest.raises(UserError, match="does not fit model efficientnet_b0"):
+    with pytest.raises(UserError, match="does not fit embed.model efficientnet_b0"):
         build_network(ModelSpec("efficientnet_b0", str(tmp_path / "resnet.pth")))
 
     class Evil:
@@ -110,7 +118,7 @@ def test_weights_file_errors(tmp_path):
 
 
 def test_unknown_model_is_user_error():
-    with pytest.raises(UserError, match="not an img2vec model"):
+    with pytest.raises(UserError, match="not a known model"):
         build_network(ModelSpec("vit_b_16", "random"))
 
 
@@ -124,3 +132,73 @@ def test_imagenet_unavailable_names_file_and_ways_out(monkeypatch):
     msg = str(err.value)
     assert "efficientnet_b3_rwightman" in msg and ".pth" in msg
     assert "embed.weights: random" in msg and "local state-dict path" in msg
+    assert "MODEL=efficientnet_lite0" in msg  # real weights that need no network come first
+
+
+# ---------------------------------------------------------------- EfficientNet-Lite
+
+
+def lite_pixels(size=64):
+    photos = [real_photo(name, size=size) for name in ("astronaut", "coffee")]
+    return torch.from_numpy(np.stack([np.asarray(p).transpose(2, 0, 1) for p in photos]))
+
+
+def test_lite_vectors_are_mean_of_its_last_feature_map_in_unit_scale():
+    emb = Embedder(ModelSpec("efficientnet_lite0", "random", seed=2, image_size=64))
+    pixels = lite_pixels()
+    x = (pixels.float() - 127.0) / 128.0  # TF-Lite's [-1, 1]
+    assert torch.equal(normalise_pixels(pixels, UNIT_NORMALISATION), x)
+    with torch.no_grad():
+        fmap = emb.net.extract_features(x)
+    assert fmap.shape[1:] == (1280, 2, 2)
+    got = emb.embed_pixels(pixels)
+    assert got.shape == (2, 1280) and emb.dim == 1280
+    np.testing.assert_allclose(got, fmap.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lite_imagenet_weights_come_from_the_package_never_the_network(monkeypatch, tmp_path):
+    def no_download(*a, **k):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    spec = ModelSpec("efficientnet_lite0", "imagenet", image_size=64)
+    emb = Embedder(spec)
+    assert not (tmp_path / "torch").exists()
+    assert weights_identity(spec) == "imagenet:efficientnet-lite0-57934424.pth"
+    random = Embedder(ModelSpec("efficientnet_lite0", "random", image_size=64))
+    assert cosines(emb.embed_pixels(lite_pixels()), random.embed_pixels(lite_pixels())).max() < 0.9
+
+
+def test_lite_random_is_seeded_and_a_file_loads_like_the_package(tmp_path):
+    a = Embedder(ModelSpec("efficientnet_lite0", "random", seed=4, image_size=64))
+    b = Embedder(ModelSpec("efficientnet_lite0", "random", seed=4, image_size=64))
+    np.testing.assert_array_equal(a.embed_pixels(lite_pixels()), b.embed_pixels(lite_pixels()))
+    net, _ = build_network(ModelSpec("efficientnet_lite0", "imagenet"))
+    f = tmp_path / "lite0.pth"
+    torch.save(net.state_dict(), f)
+    from_file = Embedder(ModelSpec("efficientnet_lite0", str(f), image_size=64))
+    packaged = Embedder(ModelSpec("efficientnet_lite0", "imagenet", image_size=64))
+    np.testing.assert_array_equal(
+        from_file.embed_pixels(lite_pixels()), packaged.embed_pixels(lite_pixels())
+    )
+    assert weights_identity(from_file.spec).startswith("file:")
+
+
+@pytest.mark.parametrize(
+    "saved,loaded",
+    [
+        ("efficientnet_lite0", "efficientnet_b3"),
+        ("efficientnet_b3", "efficientnet_lite0"),
+        ("efficientnet_lite0", "efficientnet_lite1"),
+    ],
+)
+def test_weights_of_another_model_are_one_line_naming_file_and_model(tmp_path, saved, loaded):
+    net, _ = build_network(ModelSpec(saved, "random"))
+    f = tmp_path / f"{saved}.pth"
+    torch.save(net.state_dict(), f)
+    with pytest.raises(UserError) as err:
+        build_network(ModelSpec(loaded, str(f)))
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1 and len(msg) < 400
+    assert str(f) in msg and f"embed.model {loaded}" in msg

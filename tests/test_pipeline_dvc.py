@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_project
 
+pytestmark = pytest.mark.e2e  # DVC runs of a whole project
+
 
 def sh(args, cwd, env):
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
@@ -31,7 +33,12 @@ def repo(tmp_path_factory):
     }
     py = sys.executable
     sh([py, "-m", "tools.sample", "--out", "data/sample", "--pictures", "12"], proj, env)
-    sh([py, "-m", "tools.set_params", "embed.weights=random", "reduce.n_components=32"], proj, env)
+    # real features that need no network: the quality floors below mean something
+    sh(
+        [py, "-m", "tools.set_params", "embed.model=efficientnet_lite0", "reduce.n_components=32"],
+        proj,
+        env,
+    )
     sh(["git", "init", "-q", "-b", "main"], proj, env)
     sh(["git", "add", "-A"], proj, env)
     sh(["git", "commit", "-qm", "init"], proj, env)
@@ -135,7 +142,8 @@ def test_every_metric_present_and_in_range(repo):
         name: json.loads((proj / f"metrics/{name}.json").read_text())
         for name in ("embed", "reduce", "attach_iiif", "ingest", "bulk_query")
     }
-    assert m["embed"]["images"] > 50 and m["embed"]["failed"] == 0 and m["embed"]["dim"] == 1536
+    assert m["embed"]["images"] > 50 and m["embed"]["failed"] == 0 and m["embed"]["dim"] == 1280
+    assert m["embed"]["random_weights"] is False
     assert (
         0 < m["reduce"]["explained_variance"] <= 1 and 0 <= m["reduce"]["knn_preservation@10"] <= 1
     )
@@ -149,6 +157,9 @@ def test_every_metric_present_and_in_range(repo):
     g = json.loads((proj / "metrics/groups.json").read_text())
     assert g["groups"] > 0 and g["pairwise_precision"] >= 0.9
     assert q["recall@1"] <= q["recall@5"] <= q["recall@10"]
+    # floors on real features (Lite0), well below what the sample gives, to catch a regression
+    assert q["mAP"] >= 0.8 and q["recall@10"] >= 0.8, q
+    assert v["mAP"] >= 0.9 and v["candidate_recall"] >= 0.9, v
     assert -1 <= q["mean_score@10"] <= q["mean_top1_score"] <= 1
 
 

@@ -17,6 +17,9 @@ VENV = Path(sys.executable).resolve().parent.parent
 REFS = ["iiif.csv", "queries.txt", "groups.csv"]
 
 
+pytestmark = pytest.mark.e2e  # DVC runs of a whole project
+
+
 def make(target, cwd, env, *extra):
     return sh(["make", "--no-print-directory", target, f"VENV={VENV}", *extra], cwd, env)
 

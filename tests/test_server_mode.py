@@ -12,7 +12,7 @@ from conftest import run_stage
 
 from similar import errors as cfg
 from similar import settings
-from similar.query import search_mode
+from similar.search import search_mode
 from similar.settings import StoreTarget
 from similar.store import collection_name
 from similar.store.client import ClientStore

@@ -1,7 +1,7 @@
 """The code each DVC stage runs: the modules its entry point imports, transitively.
 
-    python -m tools.code_deps           # exit 1 and name the stages whose code deps differ
-    python -m tools.code_deps --write   # rewrite the .py deps of every stage in dvc.yaml
+    python -m tools.code_deps           # exit 1 and name the stages whose deps or params differ
+    python -m tools.code_deps --write   # rewrite the .py deps and the params of every stage
 
 A stage must rerun when any module it imports changes, and only then: dvc.yaml's code deps
 are exactly this list (tests/test_layout.py checks it). Lazy imports inside functions count,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -92,6 +93,67 @@ def code_deps(stage: str) -> list[str]:
     return [entry] + [f for f in files if f != entry]
 
 
+def properties(cls: type, name: str) -> set[str]:
+    """The fields a settings property (`qdrant.target`) reads: `self.<field>` in its body."""
+    prop = cls.__dict__.get(name)
+    if not isinstance(prop, property):
+        return set()
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(prop.fget)))
+    return {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+    }
+
+
+def read_params(stage: str) -> list[str]:
+    """dvc.yaml's params of `stage`: the keys its code reads, found in the modules it imports.
+    `x.<group>.<key>` reads that key; a group taken whole (`config.verify`, handed to library
+    functions) reads each of its keys whose name is read as an attribute anywhere in those
+    modules. Paths are deps and outs, not params. A group read whole is written as its name."""
+    from similar import settings
+
+    groups = {g: [f for f in dataclasses.fields(cls)] for g, cls in settings.GROUPS.items()}
+    read, names, whole = set(), set(), set()
+    for module in closure(f"stages.{stage}"):
+        tree = ast.parse(module_file(module).read_text())
+        parents = {id(c): n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            names.add(node.attr)
+            # a group is an attribute of a name (`config.verify`), never of a group (`data.groups`)
+            named = isinstance(node.value, ast.Name) and node.value.id not in groups
+            if node.attr not in groups or not named:
+                continue
+            parent = parents.get(id(node))
+            if isinstance(parent, ast.Call) and parent.func is node:
+                continue  # a method of the same name (`store.fetch(...)`)
+            if isinstance(parent, ast.Attribute) and parent.value is node:
+                read.add((node.attr, parent.attr))
+                read |= {
+                    (node.attr, k) for k in properties(settings.GROUPS[node.attr], parent.attr)
+                }
+            else:
+                whole.add(node.attr)
+    out = []
+    for group, fields in groups.items():
+        keys = [
+            f.name
+            for f in fields
+            if f.metadata["kind"] != "path"
+            and ((group, f.name) in read or (group in whole and f.name in names))
+        ]
+        if keys and len(keys) == len(fields):
+            out.append(group)
+        else:
+            out += [f"{group}.{k}" for k in keys]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     from ruamel.yaml import YAML
 
@@ -114,13 +176,17 @@ def main(argv: list[str] | None = None) -> None:
             others = [d for d in deps if not str(d).endswith(".py")]
             deps.clear()
             deps.extend(wanted + others)
+        params = read_params(stage)
+        if [str(p) for p in spec.get("params", [])] != params:
+            stale.append(stage)
+            spec["params"] = params
     if args.write and stale:
         with open(dvc_file, "w") as fh:
             rt.dump(data, fh)
-        print(f"dvc.yaml: code deps rewritten for {', '.join(stale)}")
+        print(f"dvc.yaml: code deps and params rewritten for {', '.join(sorted(set(stale)))}")
     elif stale:
         print(
-            f"dvc.yaml: code deps differ for {', '.join(stale)}; "
+            f"dvc.yaml: code deps or params differ for {', '.join(sorted(set(stale)))}; "
             "run `python -m tools.code_deps --write`",
             file=sys.stderr,
         )

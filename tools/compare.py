@@ -98,13 +98,13 @@ def main(argv: list[str] | None = None) -> None:
     if not str(args.k).isdigit() or int(args.k) < 1:
         raise UserError(f"K must be a whole number of at least 1, got {args.k!r}")
     args.k = int(args.k)
-    s = settings.load()
-    path = str(s.paths.neighbours)
+    config = settings.load()
+    path = str(config.paths.neighbours)
     result = compare(
         read_neighbours(path, resolve(args.a)), read_neighbours(path, resolve(args.b)), args.k
     )
     result = {"a": args.a, "b": args.b, **result}
-    write_json(s.paths.reports / "compare.json", result)
+    write_json(config.paths.reports / "compare.json", result)
     key = f"mean_jaccard@{args.k}"
     print(
         f"{args.a} vs {args.b}: {result['references']} shared references, {key} {result[key]:.4f}"
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     for side in ("only_in_a", "only_in_b"):
         if result[side]:
             print(f"{len(result[side])} references {side.replace('_', ' ')}", file=sys.stderr)
-    print(f"written: {s.paths.reports / 'compare.json'}")
+    print(f"written: {config.paths.reports / 'compare.json'}")
 
 
 if __name__ == "__main__":

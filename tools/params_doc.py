@@ -22,6 +22,7 @@ from similar.files import write_bytes
 DOC = Path("docs/parameters.md")
 GROUP_NOTES = {
     "data": "the collection and the files that describe it",
+    "fetch": "downloading the images from IIIF servers (stage fetch, with data.fetch)",
     "embed": "the image model (stage embed)",
     "reduce": "PCA (stage reduce)",
     "attach_iiif": "joining the IIIF links (stage attach_iiif)",

@@ -1,20 +1,20 @@
 """What `make all` (and the Qdrant-server and pull targets) decide, in one tested module.
 
-    python -m tools.pipeline all [--weights W]   # the whole pipeline, whatever this clone holds
+    python -m tools.pipeline all [--weights W] [--model M]   # the whole pipeline
     python -m tools.pipeline pull-vectors         # pull only what the query side needs
     python -m tools.pipeline db up|down|status|logs [--url URL]
 
 `make all` first looks at this clone (`facts`), then decides what to run (`decide`), then
 runs it (`execute`):
-* a WEIGHTS= value is written into params.yaml first, so dvc.lock records what ran;
+* a WEIGHTS= or MODEL= value is written into params.yaml first, so dvc.lock records what ran;
 * the sample collection is built when `data.images` points into it and it is not current;
 * a Qdrant server that `qdrant.url` places on this machine is started (`db up`);
 * a store that no longer holds what the ingest receipt records (a fresh clone, `make clean`,
   a wiped server, another revision's vectors) is reloaded; a store held by another process
   is reported and nothing runs;
-* with the image folder here, `dvc repro`; without it (a clone that pulled the vectors),
-  only the stages that need no images, each where it is stale and has its inputs: never
-  embed, verify or groups.
+* with the image folder here (or `data.fetch`, which brings it), `dvc repro`; without it
+  (a clone that pulled the vectors), only the stages that need no images, each where it is
+  stale and has its inputs: never embed, verify or groups.
 Every expected failure is one line and exit status 2 (`similar.errors`).
 """
 
@@ -61,20 +61,21 @@ class Facts:
     local_server: str  # qdrant.url when it names a server on this machine, else ""
     store: str  # "none" (nothing ingested yet), "ok", or "reload"
     images_present: bool
+    fetches: bool = False  # data.fetch: the fetch stage brings the images
 
 
-def local_server_url(s: Settings) -> str:
-    t = s.qdrant.target
+def local_server_url(config: Settings) -> str:
+    t = config.qdrant.target
     return t.url if t.kind == "server" and urlsplit(t.url).hostname in LOCAL_HOSTS else ""
 
 
-def store_state(s: Settings) -> str:
+def store_state(config: Settings) -> str:
     """Whether the store holds what the receipt records. A busy store is an error (StoreBusy),
     never a reason to reload."""
-    if not s.paths.receipt.is_file() or not s.paths.vectors.is_file():
+    if not config.paths.receipt.is_file() or not config.paths.vectors.is_file():
         return "none"
-    receipt = read_receipt(s)
-    with store_for(s, receipt["collection"]) as store:
+    receipt = read_receipt(config)
+    with store_for(config, receipt["collection"]) as store:
         try:
             check_receipt(receipt, store)
         except UserError as exc:
@@ -88,18 +89,19 @@ def store_state(s: Settings) -> str:
     return "ok"
 
 
-def facts(s: Settings, server_state=store_state) -> Facts:
+def facts(config: Settings, server_state=store_state) -> Facts:
     from tools.sample import DEFAULT_OUT, is_current, uses_sample
 
-    sample = uses_sample(s.data.images, DEFAULT_OUT)
-    server = local_server_url(s)
+    sample = uses_sample(config.data.images, DEFAULT_OUT)
+    server = local_server_url(config)
     return Facts(
         uses_sample=sample,
         sample_current=sample and is_current(DEFAULT_OUT),
         local_server=server,
         # a local server must be up before its collection can be checked
-        store="unknown" if server else server_state(s),
-        images_present=Path(s.data.images).is_dir(),
+        store="unknown" if server else server_state(config),
+        images_present=Path(config.data.images).is_dir(),
+        fetches=config.data.fetch,
     )
 
 
@@ -113,7 +115,7 @@ def decide(f: Facts) -> list[tuple]:
         steps.append(("check_store",))
     elif f.store == "reload":
         steps.append(("reload_store",))
-    if f.images_present or f.uses_sample:
+    if f.images_present or f.uses_sample or f.fetches:
         steps.append(("dvc", "repro"))
     else:
         # not a blanket `dvc repro --allow-missing`: verify and groups would then try to run
@@ -176,11 +178,12 @@ def execute(steps: list[tuple]) -> None:
             raise ValueError(step)
 
 
-def make_all(weights: str) -> None:
-    if weights:
+def make_all(weights: str, model: str = "") -> None:
+    values = {key: v for key, v in (("embed.model", model), ("embed.weights", weights)) if v}
+    if values:
         from tools.set_params import set_values
 
-        changed = set_values(Path(settings.PARAMS_FILE), {"embed.weights": weights})
+        changed = set_values(Path(settings.PARAMS_FILE), values)
         if changed:
             print(f"params.yaml: set {', '.join(changed)}")
     execute(decide(facts(settings.load())))
@@ -252,8 +255,8 @@ def db(action: str, url: str = "") -> None:
 
 
 def pull_vectors() -> None:
-    s = settings.load()
-    sh(["dvc", "pull", *(str(getattr(s.paths, key)) for key in QUERY_SIDE_OUTPUTS)])
+    config = settings.load()
+    sh(["dvc", "pull", *(str(getattr(config.paths, key)) for key in QUERY_SIDE_OUTPUTS)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -261,13 +264,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = ap.add_subparsers(dest="command", required=True)
     a = sub.add_parser("all")
     a.add_argument("--weights", default="")
+    a.add_argument("--model", default="")
     sub.add_parser("pull-vectors")
     d = sub.add_parser("db")
     d.add_argument("action", choices=["up", "down", "status", "logs"])
     d.add_argument("--url", default="")
     args = ap.parse_args(argv)
     if args.command == "all":
-        make_all(args.weights.strip())
+        make_all(args.weights.strip(), args.model.strip())
     elif args.command == "pull-vectors":
         pull_vectors()
     else:

@@ -22,8 +22,9 @@ from similar.cache import EmbedCache
 from similar.errors import UserError, run, warn
 from similar.files import read_json, require_file
 from similar.images import ImageEntry, discover
-from similar.query import search_mode
+from similar.neighbours import entry
 from similar.receipt import open_checked_store
+from similar.search import search_mode
 from similar.settings import Settings
 
 BATCH = 64
@@ -63,18 +64,20 @@ def embed_queries(
     return done, np.stack(vectors)
 
 
-def search(target: Path, limit: int, s: Settings) -> list[dict]:
+def search(target: Path, limit: int, config: Settings) -> list[dict]:
     built = read_json(
         require_file(
-            s.paths.embed_identity,
+            config.paths.embed_identity,
             "record of the embedding",
             "no pipeline run found; run `make all` first",
         )
     )
-    p = embedding.plan(s.embed)
+    p = embedding.plan(config.embed)
     embedding.check_same_identity(embedding.identity(p), built, warn)
-    pca_path = require_file(s.paths.pca, "PCA model", "run `make all` first")
-    entries, raw = embed_queries(query_entries(target, s.data.patterns), p, s.paths.embed_cache)
+    pca_path = require_file(config.paths.pca, "PCA model", "run `make all` first")
+    entries, raw = embed_queries(
+        query_entries(target, config.data.patterns), p, config.paths.embed_cache
+    )
     model = pca.load(pca_path)
     if raw.shape[1] != model.mean.shape[0]:
         raise UserError(
@@ -82,20 +85,14 @@ def search(target: Path, limit: int, s: Settings) -> list[dict]:
             f"{model.mean.shape[0]}; rebuild with `make all`"
         )
     reduced = model.project(raw)
-    with open_checked_store(s) as (store, receipt):
-        exact, hnsw_ef = search_mode(s.bulk_query, receipt)
+    with open_checked_store(config) as (store, receipt):
+        exact, hnsw_ef = search_mode(config.bulk_query, receipt)
         results = []
         for start in range(0, len(reduced), BATCH):
             results.extend(
                 store.search_vectors(reduced[start : start + BATCH], limit, exact, hnsw_ef)
             )
-    return [
-        {
-            "reference": {"id": e.id, "url": None},
-            "neighbours": [{"id": h.id, "url": h.url, "score": h.score} for h in hits],
-        }
-        for e, hits in zip(entries, results)
-    ]
+    return [entry(e.id, None, hits) for e, hits in zip(entries, results)]
 
 
 def print_table(entries: list[dict]) -> None:

@@ -33,15 +33,15 @@ def collection_name(base: str, target: StoreTarget) -> str:
     return f"{base}-{exp}" if exp and target.kind != "edge" else base
 
 
-def store_for(s: Settings, collection: str | None = None) -> VectorStore:
+def store_for(config: Settings, collection: str | None = None) -> VectorStore:
     """The store of these settings; `collection` (from a receipt) overrides the name."""
-    q = s.qdrant
+    q = config.qdrant
     name = collection or collection_name(q.collection, q.target)
-    return open_store(q.target, name, s.paths.store, q.lock_timeout)
+    return open_store(q.target, name, config.paths.store, q.lock_timeout)
 
 
-def describe(s: Settings, collection: str) -> str:
-    return s.qdrant.target.describe(collection, Path(s.paths.store))
+def describe(config: Settings, collection: str) -> str:
+    return config.qdrant.target.describe(collection, Path(config.paths.store))
 
 
 def collection_settings(q: QdrantSettings, points: int) -> CollectionSettings:

@@ -5,6 +5,7 @@ line here."""
 
 SECTIONS = (
     "embed",
+    "models",
     "store",
     "embed_gpu",
     "graph",

@@ -53,14 +53,15 @@ def exact_options(project: Path, refs: list[str]) -> dict:
     """bulk_query's two ways to search exactly, in-process on the loaded scale project: the
     references' matrix product, and Qdrant's exact search asked for limit + 1 without a
     filter (the reference itself dropped), beside today's filtered search; seconds each."""
-    from similar import query
+    from similar import product
+    from similar.files import read_ids_urls
     from similar.ranking import rank
     from similar.store.edge import EdgeStore
 
     start = time.perf_counter()
-    ids, urls = query.read_ids_urls(project / "data/vectors/vectors.jsonl")
-    x = query.product_matrix(project / "data/reduced/vectors.npy", len(ids), "cosine")
-    product, _ = query.search_product(x, ids, urls, refs, NEIGHBOURS)
+    ids, urls = read_ids_urls(project / "data/vectors/vectors.jsonl")
+    x = product.product_matrix(project / "data/reduced/vectors.npy", len(ids), "cosine")
+    product, _ = product.search_product(x, ids, urls, refs, NEIGHBOURS)
     product_s = time.perf_counter() - start
     store = EdgeStore(project / "data/qdrant", "onit")
     store.count()  # opening the shard is not the search

@@ -29,7 +29,7 @@ def load(store, ids, x, batch: int = 512, collection=None) -> None:
 
 def measure(work: Path, options) -> dict:
     from similar import settings
-    from similar.query import search_mode
+    from similar.search import search_mode
     from similar.settings import StoreTarget
     from similar.store import CollectionSettings, collection_settings, open_store
     from similar.store.edge import EdgeStore

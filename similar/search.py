@@ -1,0 +1,67 @@
+"""How bulk_query searches: which engine for which collection, and the store's own search.
+
+Exact search (below qdrant.hnsw_above points) is the references' matrix product over the
+vectors the store was loaded from (`bulk_query.engine: product`, similar.product); HNSW
+search, and `engine: store`, ask the store. Both give entries as `neighbours.entry` builds
+them.
+"""
+
+from __future__ import annotations
+
+from tqdm import tqdm
+
+from .errors import UserError
+from .neighbours import entry
+from .product import search_product
+from .settings import BulkQuerySettings
+
+
+def search_mode(q: BulkQuerySettings, receipt: dict) -> tuple[bool, int | None]:
+    """(exact, hnsw_ef). `bulk_query.exact: auto` uses the HNSW index when ingest built one
+    (collections of at least qdrant.hnsw_above points), exact search otherwise."""
+    exact = q.exact
+    if exact == "auto":
+        exact = not receipt.get("hnsw_index", False)
+    return exact, None if exact else q.hnsw_ef
+
+
+def search_all(
+    store, refs: list[str], limit: int, batch_size: int, exact: bool, hnsw_ef: int | None = None
+):
+    """Entries for neighbours.json in reference order, and the ids not in the collection."""
+    entries, missing = [], []
+    for start in tqdm(
+        range(0, len(refs), batch_size), desc="bulk_query", unit="batch", disable=None
+    ):
+        chunk = refs[start : start + batch_size]
+        answers = store.search_ids(chunk, limit, exact, hnsw_ef)
+        for ref in chunk:
+            if ref not in answers:
+                missing.append(ref)
+                continue
+            url, hits = answers[ref]
+            entries.append(entry(ref, url, hits))
+    return entries, missing
+
+
+def search_lists(config, x, ids, urls, refs, receipt) -> tuple[list[dict], list[str], str]:
+    """bulk_query's lists (entries, ids not in the collection, the mode in words): the product
+    for exact search with `engine: product`, else the store, checked against its receipt."""
+    from .receipt import open_checked_store
+
+    options = config.bulk_query
+    exact, hnsw_ef = search_mode(options, receipt)
+    mode = f"exact, {options.engine}" if exact else f"HNSW ef={hnsw_ef}"
+    if exact and options.engine == "product":
+        entries, missing = search_product(x, ids, urls, refs, options.limit)
+    else:
+        with open_checked_store(config) as (store, _):
+            entries, missing = search_all(
+                store, refs, options.limit, options.batch_size, exact, hnsw_ef
+            )
+    if refs and not entries:
+        raise UserError(
+            f"{config.data.queries}: none of its {len(refs)} reference ids is in the "
+            f"collection (first: {refs[0]}); list ids as images.csv names them"
+        )
+    return entries, missing, mode

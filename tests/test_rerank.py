@@ -1,0 +1,71 @@
+"""Verified lists: the pair layout, re-ranking by inliers, extension past bulk_query.limit."""
+
+from similar import rerank
+from similar.verification.base import PairResult
+
+
+def entry(ref, *scores):
+    return {
+        "reference": {"id": ref, "url": None},
+        "neighbours": [{"id": f"{ref}{i}", "url": None, "score": s} for i, s in enumerate(scores)],
+    }
+
+
+def test_pair_layout_takes_each_references_first_candidates_in_order():
+    lists = [entry("a", 0.9, 0.8, 0.7), entry("b", 0.5)]
+    assert rerank.pair_layout(lists, 2) == [("a", "a0"), ("a", "a1"), ("b", "b0")]
+
+
+def test_verified_first_by_inliers_then_by_score_and_the_rest_unchecked():
+    e = entry("a", 0.9, 0.8, 0.7, 0.6)
+    out = rerank.rerank(e, [PairResult(3), PairResult(20), PairResult(40, True)], 15)
+    ns = out["neighbours"]
+    assert [n["id"] for n in ns] == ["a2", "a1", "a0", "a3"]
+    assert [n["inliers"] for n in ns] == [40, 20, 3, None]
+    assert [n["verified"] for n in ns] == [True, True, False, False]
+    assert [n["mirrored"] for n in ns] == [True, False, False, False]
+
+
+def test_rerank_lists_slices_results_by_the_layout_and_keeps_verified_points():
+    lists = [entry("a", 0.9, 0.8), entry("b", 0.5)]
+    pairs = rerank.pair_layout(lists, 5)
+    results = [PairResult(1), PairResult(30, False, ((0.1, 0.2, 0.3, 0.4),)), PairResult(16)]
+    assert len(pairs) == len(results)
+    verified, matches = rerank.rerank_lists(lists, results, 5, 15)
+    assert [n["id"] for n in verified[0]["neighbours"]] == ["a1", "a0"]
+    assert verified[1]["neighbours"][0]["inliers"] == 16
+    assert matches == {
+        "a": {"a1": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}},
+        "b": {"b0": {"mirrored": False, "points": []}},
+    }
+
+
+def test_short_lists_are_extended_without_repeats_or_the_reference():
+    lists = [entry("a", 0.9), entry("b", 0.9, 0.8)]
+    asked = []
+
+    def more(refs, top):
+        asked.append((refs, top))
+        extra = [{"id": i, "url": None, "score": 0.1} for i in ("a0", "a", "x", "y")]
+        return {"a": extra}
+
+    out = rerank.extend_lists(lists, 2, more)
+    assert asked == [(["a"], 2)]
+    assert [n["id"] for n in out[0]["neighbours"]] == ["a0", "x"]
+    assert out[1] == lists[1]
+
+
+def test_passed_through_keeps_the_cnn_ranking():
+    e = entry("a", 0.9, 0.8)
+    out = rerank.passed_through(e)
+    assert [n["id"] for n in out["neighbours"]] == ["a0", "a1"]
+    assert all(n["inliers"] is None and not n["verified"] for n in out["neighbours"])
+
+
+def test_metrics_count_pairs_and_measure_against_the_ceiling():
+    lists = [entry("a", 0.9, 0.8)]
+    verified = [rerank.rerank(lists[0], [PairResult(2), PairResult(30)], 15)]
+    truth = {"a": "g", "a1": "g"}
+    m = rerank.metrics(verified, lists, truth, 2)
+    assert m["pairs"] == 2 and m["verified_pairs"] == 1 and m["mirrored_matches"] == 0
+    assert m["recall@1"] == 1.0 and m["mAP"] == 1.0 and m["candidate_recall"] == 1.0
