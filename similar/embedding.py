@@ -258,6 +258,11 @@ def embedded_batches(
         if batch.order:
             for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
                 item = batch.items[pos]
+                if not np.isfinite(vector).all():
+                    raise UserError(
+                        f"{entries[item.index].path}: the model gave a NaN or infinite vector "
+                        "for this image; check embed.weights and embed.precision"
+                    )
                 item.vector = vector
                 if keep_new:
                     cache.put(item.digest, vector, item.size)

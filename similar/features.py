@@ -2,13 +2,17 @@
 
 RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot
 product compares like the Hellinger kernel) on the greyscale image scaled to at most
-`verify.max_side` pixels, the strongest `verify.features` keypoints. An image's mirror needs
-no second extraction: mirroring moves each keypoint to x' = w - 1 - x and permutes its
-descriptor (the 4 x 4 cells flip, the orientation bins run backwards).
+`verify.max_side` pixels, the strongest `verify.features` keypoints in OpenCV's order, with
+the indices of the `STRONGEST` strongest (what the prefilter compares). Decoding obeys
+`embed.max_pixels`, and a large PNG or TIFF is reduced by a whole factor as soon as it is
+decoded. An image's mirror needs no second extraction: mirroring moves each keypoint to
+x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells flip, the orientation bins
+run backwards).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
-keyed by the file's SHA-256 and the feature settings (`pack`, `unpack_entry`), so each image
-is described once.
+keyed by the SHA-256 of the bytes read and the feature settings (`pack`, `unpack_entry`), so
+each image is described once; an entry that is damaged, or holds positions that are not
+finite, is described again.
 An unreadable, tiny (under 32 px), blank or featureless image has no features: 0 inliers.
 """
 
@@ -22,7 +26,9 @@ import numpy as np
 
 from .images import open_rgb
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: the strongest keypoints' indices, large images reduced early
+STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first
+HEAD = 16  # width, height, keypoints, strongest kept (uint32 each)
 MIN_SIDE = 32
 QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001
 
@@ -32,6 +38,12 @@ class Features:
     xy: np.ndarray  # (n, 2) float32 keypoint positions, in the scaled image
     desc: np.ndarray  # (n, 128) float32 unit RootSIFT descriptors
     size: tuple[int, int]  # (w, h) of the scaled image
+    strongest: np.ndarray | None = None  # indices of the strongest keypoints, strongest first
+
+    @property
+    def top(self) -> np.ndarray:
+        """Descriptors of the strongest keypoints, strongest first."""
+        return self.desc if self.strongest is None else self.desc[self.strongest]
 
     @property
     def count(self) -> int:
@@ -42,34 +54,38 @@ class Features:
         xy = self.xy.copy()
         xy[:, 0] = self.size[0] - 1 - xy[:, 0]
         d = self.desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS]
-        return Features(xy, np.ascontiguousarray(d.reshape(-1, 128)), self.size)
+        return Features(xy, np.ascontiguousarray(d.reshape(-1, 128)), self.size, self.strongest)
 
 
 MIRROR_BINS = np.array([(-i) % 8 for i in range(8)])
 NONE = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (0, 0))
 
 
-def settings_of(max_side: int, max_features: int) -> dict:
+def settings_of(max_side: int, max_features: int, max_pixels: int) -> dict:
     import cv2
 
     return {
         "kind": "rootsift",
         "max_side": max_side,
         "max_features": max_features,
+        "max_pixels": max_pixels,
         "version": FEATURES_VERSION,
         "opencv": cv2.__version__,
     }
 
 
-def extract(data: bytes, max_side: int, max_features: int) -> Features:
-    """RootSIFT features of an image file's bytes; NONE for anything without usable features."""
+def extract(data: bytes, max_side: int, max_features: int, max_pixels: int) -> Features:
+    """RootSIFT features of an image file's bytes; NONE for anything without usable features
+    (and for an image over `max_pixels`, which embed refuses as well)."""
     import cv2
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            img, _ = open_rgb(io.BytesIO(data), max_pixels=1 << 40, draft_size=max_side)
+            img, _ = open_rgb(
+                io.BytesIO(data), max_pixels=max_pixels, draft_size=max_side, reduce_to=max_side
+            )
     except ValueError:
         return NONE
     if min(img.size) < MIN_SIDE:
@@ -87,30 +103,44 @@ def extract(data: bytes, max_side: int, max_features: int) -> Features:
         return NONE
     desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
     xy = np.array([k.pt for k in keypoints], dtype=np.float32)
-    return unpack(pack(Features(xy, desc.astype(np.float32), img.size)))
+    # ties keep OpenCV's order
+    strongest = np.argsort(-np.array([k.response for k in keypoints]), kind="stable")
+    return unpack(pack(Features(xy, desc.astype(np.float32), img.size, strongest[:STRONGEST])))
+
+
+def entry_size(count: int, strongest: int) -> int:
+    return HEAD + 136 * count + 2 * strongest
 
 
 def pack(f: Features) -> bytes:
-    """Cache entry: width, height, count, then positions (float32) and descriptors (uint8)."""
+    """Cache entry: width, height, count, strongest kept, then positions (float32),
+    descriptors (uint8) and the strongest keypoints' indices (uint16)."""
     q = np.clip(np.rint(f.desc * QUANT), 0, 255).astype(np.uint8)
-    head = np.array([f.size[0], f.size[1], f.count], dtype="<u4").tobytes()
-    return head + f.xy.astype("<f4").tobytes() + q.tobytes()
+    strongest = np.arange(min(f.count, STRONGEST)) if f.strongest is None else f.strongest
+    head = np.array([f.size[0], f.size[1], f.count, len(strongest)], dtype="<u4").tobytes()
+    return head + f.xy.astype("<f4").tobytes() + q.tobytes() + strongest.astype("<u2").tobytes()
 
 
 def unpack(raw: bytes) -> Features:
-    w, h, n = np.frombuffer(raw[:12], dtype="<u4")
-    xy = np.frombuffer(raw[12 : 12 + 8 * n], dtype="<f4").reshape(-1, 2)
-    q = np.frombuffer(raw[12 + 8 * n : 12 + 8 * n + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    w, h, n, k = (int(x) for x in np.frombuffer(raw[:HEAD], dtype="<u4"))
+    at = HEAD + 8 * n
+    xy = np.frombuffer(raw[HEAD:at], dtype="<f4").reshape(-1, 2)
+    q = np.frombuffer(raw[at : at + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    strongest = np.frombuffer(raw[at + 128 * n : at + 128 * n + 2 * k], dtype="<u2")
     d = q.astype(np.float32)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    return Features(xy.copy(), d, (int(w), int(h)))
+    return Features(xy.copy(), d, (w, h), strongest.astype(np.intp))
 
 
 def unpack_entry(raw: bytes | None) -> Features | None:
-    """The features of a cache entry; None for a missing or torn one (describe again)."""
-    if raw is None or len(raw) < 12:
+    """The features of a cache entry; None for a missing one or one that does not hold valid
+    features (wrong length, positions that are not finite, indices past its keypoints)."""
+    if raw is None or len(raw) < HEAD:
         return None
-    n = int(np.frombuffer(raw[8:12], dtype="<u4")[0])
-    if len(raw) != 12 + 136 * n:
+    n, k = (int(x) for x in np.frombuffer(raw[8:HEAD], dtype="<u4"))
+    if len(raw) != entry_size(n, k) or k > min(n, STRONGEST):
         return None
-    return unpack(raw)
+    f = unpack(raw)
+    if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n):
+        return None
+    return f

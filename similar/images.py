@@ -166,13 +166,30 @@ def stable_text(exc: BaseException) -> str:
     return re.sub(r"<([\w.]+) object at 0x[0-9a-fA-F]+>", r"<\1>", str(exc))
 
 
+def reduced(img: Image.Image, factor: int) -> Image.Image:
+    """`img` shrunk by a whole factor (box filter); modes reduce() refuses become 8-bit first."""
+    exif = img.getexif()
+    if img.mode.startswith("I;16"):
+        img = Image.fromarray((np.asarray(img) >> 8).astype(np.uint8), "L")
+    elif img.mode in ("P", "1"):
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    small = img.reduce(factor)
+    small.info["exif"] = exif.tobytes()  # exif_transpose still sees the orientation
+    return small
+
+
 def open_rgb(
-    path: str | os.PathLike, max_pixels: int, draft_size: int | None = None
+    path: str | os.PathLike,
+    max_pixels: int,
+    draft_size: int | None = None,
+    reduce_to: int | None = None,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """Decode an image file to RGB with EXIF orientation applied.
 
     Returns the image and its full displayed size. `draft_size` lets JPEG decoding skip
-    work by decoding at a reduced scale, never below that size on either side.
+    work by decoding at a reduced scale, never below that size on either side. `reduce_to`
+    shrinks any other format by a whole factor right after decoding (before the copies that
+    orientation and colour conversion make), keeping the longer side at least that long.
     Raises ValueError (with a reason fit for failed.csv) on anything undecodable.
     """
     pillow_limit = Image.MAX_IMAGE_PIXELS
@@ -188,6 +205,8 @@ def open_rgb(
                 # draft keeps both sides >= the requested size
                 img.draft("RGB", (draft_size, draft_size))
             img.load()
+            if reduce_to and max(img.size) >= 2 * reduce_to:
+                img = reduced(img, max(img.size) // reduce_to)
             img = ImageOps.exif_transpose(img) or img
             return to_rgb(img), size
     except ValueError:

@@ -60,12 +60,13 @@ def rerank_lists(
     return verified, matches
 
 
-def verify_lists(candidates: list[dict], settings, images: dict, cache_root) -> tuple:
+def verify_lists(candidates: list[dict], settings, images: dict, cache_root, **where) -> tuple:
     """(re-ranked lists, matched points, images described now): each reference's first
-    `verify.top` candidates checked by the method `verify.method` names."""
+    `verify.top` candidates checked by the method `verify.method` names (`where`: verify_pairs'
+    max_pixels and scheduler)."""
     pairs = pair_layout(candidates, settings.top)
     results, described = verify_pairs(
-        pairs, settings, images, cache_root, settings.workers, "verify"
+        pairs, settings, images, cache_root, settings.workers, "verify", **where
     )
     verified, matches = rerank_lists(candidates, results, settings.top, settings.min_inliers)
     return verified, matches, described

@@ -103,6 +103,12 @@ def _collection_name(key: str, value: str) -> str:
     return value
 
 
+def _scheduler(key: str, value: str) -> str:
+    from .compute import check_scheduler
+
+    return check_scheduler(key, value)
+
+
 def _model_name(key: str, value: str) -> str:
     if value not in MODEL_NAMES:
         raise UserError(
@@ -347,8 +353,20 @@ class VerifySettings:
         "homography (also photographed at an angle)",
         choices=("similarity", "homography"),
     )
+    prefilter: int = param(
+        6,
+        "a pair is checked only with this many ratio-test matches among the strongest 256 "
+        "keypoints, either orientation (0: check every pair)",
+        lo=0,
+        hi=256,
+    )
     workers: Any = param(
-        "auto", "processes matching pairs (auto: one per core)", lo=1, hi=256, kind=int, auto=True
+        "auto",
+        "processes checking pairs on the default scheduler (auto: by the work, up to one a core)",
+        lo=1,
+        hi=256,
+        kind=int,
+        auto=True,
     )
 
 
@@ -364,6 +382,17 @@ class GroupsSettings:
     mutual: bool = param(False, "candidate edges: only pairs in each other's lists")
     verify: bool = param(
         True, "keep a candidate edge only when the verifier confirms it (verify.* as in verify)"
+    )
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    scheduler: str = param(
+        "",
+        'where per-image and per-pair work runs: "" a process pool here, local:N a Dask '
+        "cluster of N workers here, tcp://host:8786 an existing Dask cluster",
+        empty=True,
+        check=_scheduler,
     )
 
 
@@ -453,6 +482,7 @@ class Settings:
     graph: GraphSettings
     verify: VerifySettings
     groups: GroupsSettings
+    compute: ComputeSettings
     preview: PreviewSettings
     paths: PathSettings
     source: str = "params.yaml"

@@ -40,8 +40,9 @@ def main() -> None:
         require_images(config.data.images, groups.NEEDS_IMAGES)
         images = image_refs(index, config.data.images)
         pairs = groups.edge_pairs(ids, edges)
+        where = {"max_pixels": config.embed.max_pixels, "scheduler": config.compute.scheduler}
         results, described = verify_pairs(
-            pairs, verify, images, paths.feature_cache, verify.workers, "groups"
+            pairs, verify, images, paths.feature_cache, verify.workers, "groups", **where
         )
         edges = groups.verified(edges, results, verify.min_inliers)
     found = groups.kept_groups(ids, edges)

@@ -35,7 +35,12 @@ def main() -> None:
         candidates = rerank.extend_lists(candidates, verify.top, more)
         images = image_refs(index, config.data.images)
         verified, matches, described = rerank.verify_lists(
-            candidates, verify, images, paths.feature_cache
+            candidates,
+            verify,
+            images,
+            paths.feature_cache,
+            max_pixels=config.embed.max_pixels,
+            scheduler=config.compute.scheduler,
         )
     seconds = time.perf_counter() - started
     m = rerank.metrics(verified, candidates, read_groups(config.data.groups), verify.top)

@@ -7,7 +7,7 @@ import pytest
 from conftest import real_photo, run_stage
 
 import similar.embedding as embed_stage
-from similar.cache import EmbedCache, settings_key
+from similar.cache import EmbedCache
 
 
 def report(root):
@@ -74,8 +74,49 @@ def test_cache_ignores_torn_entries(tmp_path):
     cache.put("ab" * 32, np.arange(4, dtype=np.float32), (10, 20))
     vec, size = cache.get("ab" * 32)
     assert size == (10, 20) and vec.tolist() == [0, 1, 2, 3]
-    (tmp_path / settings_key({"a": 1}) / "ab" / f"{'ab' * 32}.vec").write_bytes(b"short")
+    cache._file("ab" * 32).write_bytes(b"short")
     assert cache.get("ab" * 32) is None
+
+
+def test_a_damaged_vector_entry_is_computed_again_with_a_warning(tmp_path, capsys):
+    """A NaN written into an entry, or its bytes reversed: the checksum catches both."""
+    cache = EmbedCache(tmp_path, {"a": 1}, dim=4)
+    for damage in ("nan", "reversed"):
+        cache.put("cd" * 32, np.arange(4, dtype=np.float32), (10, 20))
+        entry = cache._file("cd" * 32)
+        raw = bytearray(entry.read_bytes())
+        if damage == "nan":
+            raw[8:12] = np.float32("nan").tobytes()
+        else:
+            raw[8:24] = raw[8:24][::-1]
+        entry.write_bytes(bytes(raw))
+        assert cache.get("cd" * 32) is None
+        assert f"cache entry {entry} is damaged" in capsys.readouterr().err
+
+
+def test_many_processes_fill_one_cache_at_once(tmp_path):
+    """Content-addressed entries written atomically: writers racing on the same keys never
+    leave a reader a torn or wrong entry."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    keys = [f"{i:02x}" * 32 for i in range(40)]
+    with ProcessPoolExecutor(4) as pool:
+        list(pool.map(fill_cache, [(str(tmp_path), keys)] * 8))
+    cache = EmbedCache(tmp_path, {"a": 1}, dim=4)
+    for i, key in enumerate(keys):
+        vec, size = cache.get(key)
+        assert vec.tolist() == [i, i, i, i] and size == (i, i)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def fill_cache(job):
+    root, keys = job
+    cache = EmbedCache(root, {"a": 1}, dim=4)
+    for _ in range(5):
+        for i, key in enumerate(keys):
+            cache.put(key, np.full(4, i, np.float32), (i, i))
+            found = cache.get(key)
+            assert found is not None and found[0].tolist() == [i, i, i, i]
 
 
 def test_bf16_stays_close_to_fp32(small_collection):

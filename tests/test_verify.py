@@ -1,7 +1,10 @@
 """Geometric verification: local features, RANSAC, mirrors, the feature cache, the verify stage."""
 
+import dataclasses
 import io
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +13,22 @@ from PIL import Image, ImageOps
 
 from similar import settings
 from similar.cache import ContentCache
+from similar.errors import UserError
 from similar.features import extract
-from similar.verification.runner import ImageRef, Verifier, method_for, seed_of, verify_pairs
+from similar.verification import prefilter
+from similar.verification.runner import (
+    ImageRef,
+    Job,
+    Verifier,
+    feature_cache,
+    method_for,
+    seed_of,
+    verify_pairs,
+)
 from similar.verification.sift import check_pair
 
 S = settings.VerifySettings(workers=1)
+MAX_PIXELS = settings.EmbedSettings().max_pixels
 
 
 def jpeg(img: Image.Image, **kw) -> bytes:
@@ -24,7 +38,7 @@ def jpeg(img: Image.Image, **kw) -> bytes:
 
 
 def features(img: Image.Image):
-    return extract(jpeg(img), S.max_side, S.features)
+    return extract(jpeg(img), S.max_side, S.features, MAX_PIXELS)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +99,7 @@ def test_bad_files_give_no_features_never_a_crash(original, data):
         data = jpeg(
             Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8))
         )
-    f = extract(data, S.max_side, S.features)
+    f = extract(data, S.max_side, S.features, MAX_PIXELS)
     r = check_pair(f, features(original), S, 1)
     assert r.inliers < S.min_inliers and not r.mirrored
 
@@ -130,8 +144,70 @@ def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_p
 def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
     cache = tmp_path / "cache"
     verify_pairs([("orig", "crop")], S, folder, cache, 1)
-    v = Verifier(S, folder, cache)
-    assert v.features("orig")[1] is False and v.features("rotate")[1] is True
+    v = Verifier(Job(S, folder, str(cache)))
+    assert v.describe("orig") is False and v.describe("rotate") is True
+
+
+def test_the_prefilter_loses_no_copy_and_rejects_unrelated_pairs(folder, tmp_path):
+    pairs = [("orig", other) for other in sorted(folder) if other != "orig"]
+    cache = tmp_path / "cache"
+    checked, _ = verify_pairs(pairs, dataclasses.replace(S, prefilter=0), folder, cache, 1)
+    filtered, _ = verify_pairs(pairs, S, folder, cache, 1)
+    assert filtered == checked
+    v = Verifier(Job(S, folder, str(cache)))
+    others = [v.features(b) for _, b in pairs]
+    counts = prefilter.ratio_counts(v.features("orig"), others, S.ratio, S.mirror).max(axis=1)
+    count = dict(zip([b for _, b in pairs], counts))
+    copies = [count[k] for k in ("crop", "rotate", "mirror", "mirror_crop", "halfsize_grey")]
+    assert min(copies) >= S.prefilter and count["broken"] == 0
+    assert max(count["coffee"], count["chelsea"]) < min(copies) / 2
+
+
+def test_a_changed_image_is_one_line_naming_it(folder, tmp_path, original):
+    Path(folder["crop"].path).write_bytes(jpeg(original.rotate(90)))
+    with pytest.raises(UserError, match="image crop .* changed since embed: rerun `dvc repro"):
+        verify_pairs([("orig", "crop")], S, folder, tmp_path / "cache", 1)
+
+
+@pytest.mark.parametrize("damage", ["flip", "nan", "header", "short"])
+def test_a_damaged_feature_entry_is_described_again_with_a_warning(
+    folder, tmp_path, capsys, damage
+):
+    pairs = [("orig", "crop"), ("orig", "mirror")]
+    cache = tmp_path / "cache"
+    good, _ = verify_pairs(pairs, S, folder, cache, 1)
+    entry = feature_cache(method_for(S), cache)._file(folder["crop"].sha256)
+    raw = bytearray(entry.read_bytes())
+    if damage == "flip":
+        raw[500:900] = bytes(255 - x for x in raw[500:900])
+    elif damage == "nan":
+        raw[16:20] = np.float32("nan").tobytes()
+    elif damage == "header":
+        raw[0:8] = np.array([60000, 60000], "<u4").tobytes()
+    else:
+        raw = raw[:-40]
+    entry.write_bytes(bytes(raw))
+    again, described = verify_pairs(pairs, S, folder, cache, 1)
+    assert again == good and described == 1
+    assert f"cache entry {entry} is damaged" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_feature_cache_is_one_line_before_any_worker(folder, tmp_path):
+    cache = tmp_path / "cache"
+    verify_pairs([("orig", "crop")], S, folder, cache, 1)
+    for path in [cache, *cache.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o555)
+    try:
+        with pytest.raises(
+            UserError, match="the cache folder is not writable.*paths.feature_cache"
+        ):
+            verify_pairs([("orig", "rotate")], S, folder, cache, 2)
+    finally:
+        for path in [cache, *cache.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
 
 
 # ---------------------------------------------------------------- the stage

@@ -31,6 +31,7 @@ GROUP_NOTES = {
     "graph": "the exact kNN graph of the whole collection (stage graph)",
     "verify": "geometric verification of the neighbours (stage verify)",
     "groups": "groups of copies over the whole collection (stage groups)",
+    "compute": "where per-image and per-pair work runs (stages verify and groups)",
     "preview": "the review pages (stage preview)",
     "paths": "where every stage writes; dvc.yaml reads the same values",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,10 @@ class Method:
     verifies = True
     suffix = ".bin"  # file name ending of its entries in the feature cache
 
-    def __init__(self, settings):
+    def __init__(self, settings, max_pixels: int | None = None):
         self.settings = settings  # VerifySettings
+        # embed.max_pixels: larger images have no features (None: embed's default)
+        self.max_pixels = max_pixels or _default_max_pixels()
 
     def describe(self, data: bytes) -> Features:
         """The features of an image file's bytes; never fails on a bad file."""
@@ -45,6 +48,11 @@ class Method:
         (`cache.canonical`): the feature cache keeps one folder per key."""
         raise NotImplementedError
 
+    def passing(self, a: Features, candidates: Sequence[Features]) -> Sequence[bool]:
+        """A cheap test before the check: False for a candidate that cannot be a copy of `a`
+        (then never checked). This default checks every one."""
+        return [True] * len(candidates)
+
     def pack(self, features: Features) -> bytes:
         """A feature cache entry."""
         raise NotImplementedError
@@ -52,3 +60,9 @@ class Method:
     def unpack(self, raw: bytes) -> Features | None:
         """The features of a cache entry; None for a torn or foreign one (describe again)."""
         raise NotImplementedError
+
+
+def _default_max_pixels() -> int:
+    from ..settings import EmbedSettings
+
+    return EmbedSettings().max_pixels

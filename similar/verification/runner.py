@@ -1,32 +1,44 @@
-"""Many pairs checked by the method `verify.method` names, in worker processes.
+"""Many pairs checked by the method `verify.method` names, wherever `compute.scheduler` says.
 
-Each image is described once, its features read from (or written to) the feature cache.
-Results do not depend on the order or the number of workers: each pair is computed alone,
-and random draws (RANSAC's) are seeded by the pair.
+Each image is described once into the feature cache, keyed by the SHA-256 of the bytes read
+now (an image changed since embed is one error line), then the pairs that share a first image
+go to one task: the method's prefilter rejects the candidates that cannot be copies, and
+those that pass are checked. Tasks run in a process pool here or on a Dask cluster
+(similar.compute). Results do not depend on the scheduler, the order or the number of
+workers: each pair is computed alone, and random draws (RANSAC's) are seeded by the pair.
 """
 
 from __future__ import annotations
 
 import importlib
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..cache import ContentCache
-from ..machine import cores
+from .. import compute
+from ..cache import ContentCache, content_hash
+from ..errors import UserError
 from .base import Method, PairResult
 from .registry import METHODS
 
-CHUNK = 64  # pairs per task of a worker
+MEMO_SIZE = 256  # unpacked features a worker keeps (about 0.5 MB each at 1000 keypoints)
+PAIRS_PER_TASK = 512
+IMAGES_PER_TASK = 16
+# below these a worker process costs more than it gives (measured on the sample:
+# docs/performance.md); `verify.workers: auto` starts one per this much work, up to the cores
+PAIRS_PER_WORKER = 4000
+IMAGES_PER_WORKER = 64
+NO_MATCH = PairResult(0)
 
 
-def method_for(settings) -> Method:
+def method_for(settings, max_pixels: int | None = None) -> Method:
     """The method `verify.method` names, set up with these VerifySettings."""
     module = importlib.import_module(f"{__package__}.{METHODS[settings.method]}")
-    return module.METHOD(settings)
+    return module.METHOD(settings, max_pixels)
 
 
 def seed_of(a_key: str, b_key: str) -> int:
@@ -35,7 +47,7 @@ def seed_of(a_key: str, b_key: str) -> int:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """Where an image's bytes are, and their SHA-256 (its cache key)."""
+    """Where an image's bytes are, and the SHA-256 embed recorded for them."""
 
     path: str
     sha256: str
@@ -46,65 +58,172 @@ def image_refs(index_rows: Iterable[dict], root) -> dict[str, ImageRef]:
     return {r["id"]: ImageRef(str(Path(root) / r["path"]), r.get("sha256", "")) for r in index_rows}
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs, sent to each once: the settings and where the images are."""
+
+    settings: object  # VerifySettings
+    images: dict[str, ImageRef]
+    cache_root: str | None
+    max_pixels: int | None = None
+
+
+def feature_cache(method: Method, root) -> ContentCache:
+    cache = ContentCache(root, method.cache_key())
+    cache.suffix = method.suffix
+    return cache
+
+
 class Verifier:
-    """Checks pairs of images by id; features come from (and go to) the feature cache."""
+    """Checks pairs of images by id in one process; features come from (and go to) the cache."""
 
-    def __init__(self, settings, images: dict[str, ImageRef], cache_root):
-        self.method = method_for(settings)
-        self.images = images
-        self.cache = ContentCache(cache_root, self.method.cache_key())
-        self.cache.suffix = self.method.suffix
-        self._memo: dict[str, object] = {}
+    def __init__(self, job: Job):
+        self.job = job
+        self.method = method_for(job.settings, job.max_pixels)
+        self.cache = feature_cache(self.method, job.cache_root)
+        self._memo: OrderedDict[str, object] = OrderedDict()
 
-    def features(self, image_id: str) -> tuple[object, bool]:
-        """(features, whether they were computed now)."""
-        if image_id in self._memo:
-            return self._memo[image_id], False
-        ref = self.images.get(image_id)
+    def _cached(self, key: str):
+        raw = self.cache.get_bytes(key)
+        found = self.method.unpack(raw)
+        if raw is not None and found is None:
+            self.cache.damaged(key, "it does not hold valid features")
+        return found
+
+    def describe(self, image_id: str) -> bool:
+        """Put the image's features in the cache unless they are there; whether it computed
+        them now. The image's bytes must still be those embed read."""
+        ref = self.job.images.get(image_id)
         if ref is None:
-            return self.method.describe(b""), False
-        fresh = False
-        found = self.method.unpack(self.cache.get_bytes(ref.sha256)) if ref.sha256 else None
-        if found is None:
+            return False
+        try:
+            with open(ref.path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise UserError(
+                f"{ref.path}: image {image_id!r} is missing (on a cluster, every worker must "
+                "see data.images under the same path)"
+            ) from None
+        except OSError:
+            data = b""
+        digest = content_hash(data) if data else ""
+        if ref.sha256 and digest and digest != ref.sha256:
+            raise UserError(
+                f"image {image_id} ({ref.path}) changed since embed: rerun `dvc repro embed`"
+            )
+        if digest and self.cache.folder is not None and self._cached(digest) is not None:
+            return False
+        found = self.method.describe(data)
+        if digest:
+            self.cache.put_bytes(digest, self.method.pack(found))
+        self._keep(image_id, found)
+        return True
+
+    def features(self, image_id: str):
+        if image_id in self._memo:
+            self._memo.move_to_end(image_id)
+            return self._memo[image_id]
+        ref = self.job.images.get(image_id)
+        if ref is None:
+            return self.method.describe(b"")
+        found = self._cached(ref.sha256) if ref.sha256 else None
+        if found is None:  # no cache, or an entry lost since describe
             try:
                 with open(ref.path, "rb") as fh:
                     data = fh.read()
             except OSError:
                 data = b""
             found = self.method.describe(data)
-            if data and ref.sha256:
-                self.cache.put_bytes(ref.sha256, self.method.pack(found))
-            fresh = True
-        if len(self._memo) > 512:
-            self._memo.clear()
+        self._keep(image_id, found)
+        return found
+
+    def _keep(self, image_id: str, found) -> None:
         self._memo[image_id] = found
-        return found, fresh
+        if len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
 
     def check(self, a: str, b: str) -> PairResult:
-        return self.method.check(self.features(a)[0], self.features(b)[0], seed_of(a, b))
+        return self.method.check(self.features(a), self.features(b), seed_of(a, b))
+
+    def check_many(self, a: str, others: Sequence[str]) -> list[PairResult]:
+        """`a` against each of `others`: the prefilter first, the check for those it passes."""
+        fa = self.features(a)
+        fbs = [self.features(b) for b in others]
+        keep = self.method.passing(fa, fbs)
+        return [
+            self.method.check(fa, fb, seed_of(a, b)) if ok else NO_MATCH
+            for b, fb, ok in zip(others, fbs, keep)
+        ]
 
 
-_WORKER: Verifier | None = None
+_VERIFIERS: dict[int, Verifier] = {}
 
 
-def _init_worker(settings, images, cache_root) -> None:
+def verifier_for(job: Job) -> Verifier:
+    """This process's verifier of `job`, kept across its tasks."""
+    found = _VERIFIERS.get(id(job))
+    if found is None or found.job is not job:
+        _VERIFIERS.clear()
+        found = _VERIFIERS[id(job)] = Verifier(job)
+    return found
+
+
+def worker_setup() -> None:
+    """One thread per worker process: the processes are the parallelism."""
     import cv2
+    from threadpoolctl import threadpool_limits
 
-    cv2.setNumThreads(1)  # one pair per process: the processes are the parallelism
-    global _WORKER
-    _WORKER = Verifier(settings, images, cache_root)
-
-
-def _describe(ids: list[str]) -> int:
-    return sum(_WORKER.features(i)[1] for i in ids)
+    cv2.setNumThreads(1)
+    threadpool_limits(1)
 
 
-def _check(pairs: list[tuple[str, str]]) -> list[PairResult]:
-    return [_WORKER.check(a, b) for a, b in pairs]
+def describe_task(job: Job, ids: list[str]) -> int:
+    v = verifier_for(job)
+    return sum(v.describe(i) for i in ids)
+
+
+def check_task(job: Job, groups: list[tuple[str, list[str]]]) -> list[list[PairResult]]:
+    v = verifier_for(job)
+    return [v.check_many(a, others) for a, others in groups]
+
+
+def pair_tasks(pairs: Sequence[tuple[str, str]]) -> tuple[list, list]:
+    """Pairs grouped by their first image, in tasks of about PAIRS_PER_TASK pairs: the tasks,
+    and for each task and group the positions of its pairs in `pairs`."""
+    by_first: dict[str, list[int]] = {}
+    for i, (a, _) in enumerate(pairs):
+        by_first.setdefault(a, []).append(i)
+    tasks, positions, task, where, size = [], [], [], [], 0
+    for a in sorted(by_first):
+        idx = by_first[a]
+        task.append((a, [pairs[i][1] for i in idx]))
+        where.append(idx)
+        size += len(idx)
+        if size >= PAIRS_PER_TASK:
+            tasks.append(task)
+            positions.append(where)
+            task, where, size = [], [], 0
+    if task:
+        tasks.append(task)
+        positions.append(where)
+    return tasks, positions
 
 
 def chunks(items: Sequence, size: int) -> list:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def workers_for(workers: int | str, pairs: int, images: int) -> int:
+    """`verify.workers`, with auto chosen by the work: a process per core only when each gets
+    enough pairs or images to repay its start and its own reading of the features."""
+    if workers != "auto":
+        return int(workers)
+    wanted = max(pairs // PAIRS_PER_WORKER, images // IMAGES_PER_WORKER, 1)
+    return min(compute.cores(), wanted)
+
+
+def default_workers() -> int:
+    return compute.cores()
 
 
 def verify_pairs(
@@ -114,35 +233,41 @@ def verify_pairs(
     cache_root,
     workers: int | str,
     label: str | None = None,
+    *,
+    max_pixels: int | None = None,
+    scheduler: str = "",
 ) -> tuple[list[PairResult], int]:
     """Results for `pairs` in their order, and how many images were described now. Images are
-    described first (each once, in parallel), then pairs are matched in parallel chunks; with
-    a `label`, a progress bar of that name counts the pairs."""
+    described first (each once, in parallel), then pairs are checked in parallel tasks that
+    share their first image; with a `label`, a progress bar of that name counts the pairs as
+    their tasks complete. The same results whichever scheduler and workers run them."""
+    job = Job(settings, images, str(cache_root) if cache_root else None, max_pixels)
+    feature_cache(method_for(settings, max_pixels), job.cache_root).check_writable(
+        "paths.feature_cache"
+    )
     needed = sorted({i for pair in pairs for i in pair})
-    workers = cores() if workers == "auto" else workers
+    tasks, positions = pair_tasks(pairs)
+    count = workers_for(workers, len(pairs), len(needed))
+    results: list[PairResult] = [NO_MATCH] * len(pairs)
     bar = tqdm(total=len(pairs), desc=label, unit="pair", disable=None if label else True)
-    with bar:
-        if workers <= 1 or len(pairs) < CHUNK:
-            _init_worker(settings, images, cache_root)
-            described = _describe(needed)
-            results = []
-            for chunk in chunks(list(pairs), CHUNK):
-                results.extend(_check(chunk))
-                bar.update(len(chunk))
-            return results, described
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        setup = (settings, images, cache_root)
-        with ctx.Pool(workers, initializer=_init_worker, initargs=setup) as pool:
-            described = sum(pool.imap(_describe, chunks(needed, 16)))
-            # pairs sharing their first image go to the same worker: its features stay in memory
-            order = sorted(range(len(pairs)), key=lambda i: pairs[i])
-            results: list[PairResult | None] = [None] * len(pairs)
-            batches = chunks(order, CHUNK)
-            tasks = [[pairs[i] for i in b] for b in batches]
-            for idx, found in zip(batches, pool.imap(_check, tasks)):
-                for i, r in zip(idx, found):
-                    results[i] = r
-                bar.update(len(idx))
+    with bar, compute.scheduler(scheduler, count, worker_setup) as run:
+        described = sum(
+            run.map(
+                describe_task,
+                chunks(needed, IMAGES_PER_TASK),
+                job,
+                label=lambda ids: f"describing images {ids[0]} to {ids[-1]}",
+            )
+        )
+        found = run.map(
+            check_task,
+            tasks,
+            job,
+            progress=lambda task: bar.update(sum(len(others) for _, others in task)),
+            label=lambda task: f"checking the pairs of {task[0][0]} to {task[-1][0]}",
+        )
+    for task_found, task_where in zip(found, positions):
+        for group_found, group_where in zip(task_found, task_where):
+            for r, i in zip(group_found, group_where):
+                results[i] = r
     return results, described

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..cache import canonical
 from ..features import Features, extract, pack, settings_of, unpack_entry
+from . import prefilter
 from .base import Method, PairResult
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
@@ -114,13 +115,18 @@ class Sift(Method):
     suffix = ".sift"
 
     def describe(self, data: bytes) -> Features:
-        return extract(data, self.settings.max_side, self.settings.features)
+        return extract(data, self.settings.max_side, self.settings.features, self.max_pixels)
+
+    def passing(self, a: Features, candidates) -> np.ndarray:
+        s = self.settings
+        return prefilter.passing(a, candidates, s.ratio, s.mirror, s.prefilter)
 
     def check(self, a: Features, b: Features, seed: int) -> PairResult:
         return check_pair(a, b, self.settings, seed)
 
     def cache_key(self) -> str:
-        return canonical(settings_of(self.settings.max_side, self.settings.features))
+        s = self.settings
+        return canonical(settings_of(s.max_side, s.features, self.max_pixels))
 
     def pack(self, features: Features) -> bytes:
         return pack(features)

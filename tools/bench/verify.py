@@ -1,9 +1,12 @@
 """Section verify: pairs/s of the verifier (`verify.method`'s default) on a sample collection,
-features fresh (every image described) and cached, on all cores; copies and unrelated pairs
-mixed."""
+features fresh (every image described) and cached, on the default pool; the same without the
+prefilter (every pair checked), and through a Dask LocalCluster of as many workers as the
+pool had (`local:N`), against the pool; copies and unrelated pairs mixed."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import time
 from pathlib import Path
 
@@ -14,11 +17,16 @@ from .runner import Row
 PAIRS_PER_PICTURE = 40
 
 
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
 def measure(work: Path, options) -> dict:
     from similar import settings
     from similar.files import read_csv, sha256_file
-    from similar.machine import cores
-    from similar.verification.runner import ImageRef, verify_pairs
+    from similar.verification.runner import ImageRef, verify_pairs, workers_for
     from tools.sample import build
 
     pictures = 8 if options.quick else 64
@@ -31,27 +39,56 @@ def measure(work: Path, options) -> dict:
     drawn = rng.integers(0, len(ids), size=(pictures * PAIRS_PER_PICTURE, 2))
     pairs = [(ids[i], ids[j]) for i, j in drawn if i != j]
     verify = settings.defaults().verify
+    unfiltered = dataclasses.replace(verify, prefilter=0)
     cache = work / "features"
-    start = time.perf_counter()
-    verify_pairs(pairs, verify, images, cache, verify.workers)
-    fresh = time.perf_counter() - start
-    start = time.perf_counter()
-    verify_pairs(pairs, verify, images, cache, verify.workers)
-    cached = time.perf_counter() - start
+    workers = workers_for(verify.workers, len(pairs), len(ids))
+
+    def run(how=verify, scheduler=""):
+        return verify_pairs(pairs, how, images, cache, verify.workers, scheduler=scheduler)[0]
+
+    fresh = timed(run)
+    cached = timed(run)
+    unfiltered_cached = timed(lambda: run(unfiltered))
+    shutil.rmtree(cache)
+    unfiltered_fresh = timed(lambda: run(unfiltered))
+    found = run()
+    dask = {}
+    if not options.quick:
+        same = run(scheduler=f"local:{workers}") == found
+        dask = {
+            "dask_pairs_per_second": round(
+                len(pairs) / timed(lambda: run(scheduler=f"local:{workers}")), 1
+            ),
+            "dask_same_results": same,
+        }
     return {
         "method": verify.method,
         "images": len(ids),
         "pairs": len(pairs),
-        "workers": cores(),
+        "workers": workers,
         "fresh_pairs_per_second": round(len(pairs) / fresh, 1),
         "pairs_per_second": round(len(pairs) / cached, 1),
+        "unfiltered_fresh_pairs_per_second": round(len(pairs) / unfiltered_fresh, 1),
+        "unfiltered_pairs_per_second": round(len(pairs) / unfiltered_cached, 1),
+        **dask,
     }
 
 
 def rows(v: dict) -> list[Row]:
-    return [
+    out = [
         Row(
             f"verify ({v['method']}), {v['pairs']} pairs on {v['workers']} processes",
-            f"{v['pairs_per_second']} pairs/s cached, {v['fresh_pairs_per_second']} fresh",
+            f"{v['pairs_per_second']} pairs/s cached, {v['fresh_pairs_per_second']} fresh; "
+            f"without the prefilter {v['unfiltered_pairs_per_second']} cached, "
+            f"{v['unfiltered_fresh_pairs_per_second']} fresh",
         )
     ]
+    if "dask_pairs_per_second" in v:
+        out.append(
+            Row(
+                f"verify through compute.scheduler local:{v['workers']}",
+                f"{v['dask_pairs_per_second']} pairs/s cached against the pool's "
+                f"{v['pairs_per_second']}; same results: {v['dask_same_results']}",
+            )
+        )
+    return out
