@@ -20,11 +20,11 @@ def main() -> None:
     config = settings.load()
     started = time.perf_counter()
     if not config.data.fetch:
-        with atomic_dir(config.paths.fetched) as folder:
+        with atomic_dir(config.paths.fetched, "paths.fetched") as folder:
             empty_folder(config, folder)
         print(f"fetch: data.fetch is false, nothing fetched (embed reads {config.data.images})")
         return
-    with staged_outputs() as out, atomic_dir(config.paths.fetched) as folder:
+    with staged_outputs() as out, atomic_dir(config.paths.fetched, "paths.fetched") as folder:
         done = fetch_collection(config, folder)
         seconds = time.perf_counter() - started
         out.write_bytes(
