@@ -101,12 +101,12 @@ def test_pull_vectors_then_all_runs_only_downstream(origin):
 
 
 def assert_query_side_clean(clone, env, pulled_everything=False):
-    """Everything that can run here is up to date; only the stages that need the image
-    folder (which this clone does not have), or their outputs, report missing inputs."""
+    """Everything that can run here is up to date; only the stages that bring or need the
+    image folder (which this clone does not have), or their outputs, report missing inputs."""
     stages = ["ingest", "bulk_query", "graph"] + (["preview"] if pulled_everything else [])
     assert "up to date" in sh(["dvc", "status", *stages], clone, env)
     stale = set(json.loads(sh(["dvc", "status", "--json"], clone, env)))
-    assert stale <= {"embed", "reduce", "attach_iiif", "verify", "groups", "preview"}
+    assert stale <= {"fetch", "embed", "reduce", "attach_iiif", "verify", "groups", "preview"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
