@@ -112,9 +112,22 @@ def signal_name(exitcode: int | None) -> str:
         return f"signal {-exitcode}"
 
 
+def worker_context(function):
+    """The fork server's context; its first use preloads `function`'s module, so each worker
+    starts with the imports done."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["numpy", getattr(function, "__module__", "numpy")])
+    return context
+
+
 class Pool:
-    """A process pool of this machine. Workers are forked, so `shared` is inherited, not
-    pickled; tasks and results are pickled. A dead worker is survived once."""
+    """A process pool of this machine. Workers start from a fork server, a clean process that
+    has imported the task's module but run no threads: forking the stage itself would copy
+    OpenCV's or OpenMP's thread pools mid-state, and a worker would hang on their locks.
+    `shared` is pickled once per worker, tasks and results once each. A dead worker is
+    survived once."""
 
     retries = 1
 
@@ -130,14 +143,12 @@ class Pool:
         progress: Progress | None = None,
         label: Callable[[Any], str] = str,
     ):
-        import multiprocessing
-
         results: list = [None] * len(tasks)
         left = list(range(len(tasks)))
         for attempt in range(self.retries + 1):
             executor = ProcessPoolExecutor(
                 self.workers,
-                mp_context=multiprocessing.get_context("fork"),
+                mp_context=worker_context(function),
                 initializer=_keep_shared,
                 initargs=(shared, self.setup),
             )
