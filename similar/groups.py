@@ -131,3 +131,64 @@ def threshold_curve(
             )
         )
     return rows
+
+
+def pairs_within(*labels: np.ndarray) -> int:
+    """Pairs of items that share every one of the given labels."""
+    if not len(labels[0]):
+        return 0
+    _, counts = np.unique(np.stack(labels), axis=1, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def pairwise_by_kind(pred: np.ndarray, truth: np.ndarray, kinds) -> dict:
+    """Pairwise precision and recall per kind of case: over the pairs with a member of that
+    kind (put together, for precision; truly together, for recall)."""
+    kinds = np.asarray(kinds)
+    out = {}
+    for kind in sorted(set(kinds.tolist())):
+        other = kinds != kind
+
+        def mine(*labels, other=other):  # pairs with at least one member of the kind
+            return pairs_within(*labels) - pairs_within(*(x[other] for x in labels))
+
+        put, expected, correct = mine(pred), mine(truth), mine(pred, truth)
+        out[str(kind)] = {
+            "pairwise_precision": round(correct / put, 6) if put else 1.0,
+            "pairwise_recall": round(correct / expected, 6) if expected else 1.0,
+            "pairs_put_together": put,
+            "pairs_expected": expected,
+        }
+    return out
+
+
+def sizes(labels: np.ndarray) -> dict:
+    """How many groups there are of each size (two or more), as {"size": count}."""
+    counts = np.bincount(np.bincount(labels))
+    return {str(size): int(counts[size]) for size in range(2, len(counts)) if counts[size]}
+
+
+def candidate_ceiling(n: int, a: np.ndarray, b: np.ndarray, truth: np.ndarray) -> float:
+    """The pairwise recall that a perfect check of the candidate edges would reach."""
+    same = truth[a] == truth[b]
+    return pairwise(components(n, a[same], b[same]), truth)["pairwise_recall"]
+
+
+def best_threshold(
+    n: int, a: np.ndarray, b: np.ndarray, scores: np.ndarray, truth: np.ndarray
+) -> dict:
+    """The CNN-score threshold alone (components of the candidate edges at least that score)
+    with the best pairwise F1, over the distinct scores' percentiles."""
+    best = {"pairwise_f1": -1.0}
+    for t in (
+        np.unique(np.quantile(scores, np.linspace(0, 1, 101), method="lower"))
+        if len(scores)
+        else []
+    ):
+        at = scores >= t
+        labels = components(n, a[at], b[at])
+        found = pairwise(labels, truth)
+        if found["pairwise_f1"] > best["pairwise_f1"]:
+            largest = int(np.bincount(labels).max()) if n else 0
+            best = {"min_score": round(float(t), 6), **found, "largest_group": largest}
+    return best if len(scores) else {}
