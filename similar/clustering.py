@@ -8,7 +8,7 @@ in none), then the strongest, ties by the pair's rows. Two groups join when the 
 pairs between them are at
 least `links(size_a, size_b)`. With `rule="two"` that is one pair for two lone images and
 two pairs otherwise: an image joins a group only when two members confirm it, and two
-groups join only when two of their pairs do. With `rule="components"` it is one pair
+groups join only when two of their pairs do. With `rule="one"` it is one pair
 (connected components). Images confirmed by only one member stay out, and are listed as
 the group's *possible* members.
 """
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-RULES = ("two", "components")
+RULES = ("two", "one")
 
 
 def links_needed(rule: str, size_a: int, size_b: int) -> int:
-    if rule == "components" or size_a == size_b == 1:
+    if rule == "one" or size_a == size_b == 1:
         return 1
     return 2
 

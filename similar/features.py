@@ -4,7 +4,9 @@ RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so tha
 product compares like the Hellinger kernel) on the greyscale image scaled to at most
 `verify.max_side` pixels, the strongest `verify.features` keypoints. An image's mirror needs
 no second extraction: mirroring moves each keypoint to x' = w - 1 - x and permutes its
-descriptor (the 4 x 4 cells flip, the orientation bins run backwards).
+descriptor (the 4 x 4 cells flip, the orientation bins run backwards). A greyscale thumbnail
+(longest side THUMB pixels) goes with them, so that a check can compare the aligned pictures
+themselves, not only their keypoints (similar/overlap.py).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
 keyed by the file's SHA-256 and the feature settings, so each image is described once.
@@ -15,16 +17,20 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .cache import ContentCache
 from .images import open_rgb
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
+THUMB = 96
 MIN_SIDE = 32
 QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001
+
+
+NO_THUMB = np.zeros((0, 0), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Features:
     xy: np.ndarray  # (n, 2) float32 keypoint positions, in the scaled image
     desc: np.ndarray  # (n, 128) float32 unit RootSIFT descriptors
     size: tuple[int, int]  # (w, h) of the scaled image
+    thumb: np.ndarray = field(default_factory=lambda: NO_THUMB)  # (th, tw) uint8 grey
 
     @property
     def count(self) -> int:
@@ -42,7 +49,8 @@ class Features:
         xy = self.xy.copy()
         xy[:, 0] = self.size[0] - 1 - xy[:, 0]
         d = self.desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS]
-        return Features(xy, np.ascontiguousarray(d.reshape(-1, 128)), self.size)
+        desc = np.ascontiguousarray(d.reshape(-1, 128))
+        return Features(xy, desc, self.size, np.ascontiguousarray(self.thumb[:, ::-1]))
 
 
 MIRROR_BINS = np.array([(-i) % 8 for i in range(8)])
@@ -87,23 +95,40 @@ def extract(data: bytes, max_side: int, max_features: int) -> Features:
         return NONE
     desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
     xy = np.array([k.pt for k in keypoints], dtype=np.float32)
-    return unpack(pack(Features(xy, desc.astype(np.float32), img.size)))
+    side = THUMB / max(img.size)
+    thumb = img.convert("L").resize(
+        (max(1, round(img.width * side)), max(1, round(img.height * side))),
+        Image.Resampling.BOX,
+    )
+    return unpack(pack(Features(xy, desc.astype(np.float32), img.size, np.asarray(thumb))))
+
+
+HEAD = 20  # width, height, count, thumbnail width and height: five uint32
 
 
 def pack(f: Features) -> bytes:
-    """Cache entry: width, height, count, then positions (float32) and descriptors (uint8)."""
+    """Cache entry: width, height, count, thumbnail width and height, then positions
+    (float32), descriptors (uint8) and the thumbnail (uint8)."""
     q = np.clip(np.rint(f.desc * QUANT), 0, 255).astype(np.uint8)
-    head = np.array([f.size[0], f.size[1], f.count], dtype="<u4").tobytes()
-    return head + f.xy.astype("<f4").tobytes() + q.tobytes()
+    th, tw = f.thumb.shape
+    head = np.array([f.size[0], f.size[1], f.count, tw, th], dtype="<u4").tobytes()
+    return head + f.xy.astype("<f4").tobytes() + q.tobytes() + f.thumb.tobytes()
+
+
+def entry_length(raw: bytes) -> int:
+    _, _, n, tw, th = np.frombuffer(raw[:HEAD], dtype="<u4").astype(np.int64)
+    return HEAD + 136 * n + tw * th
 
 
 def unpack(raw: bytes) -> Features:
-    w, h, n = np.frombuffer(raw[:12], dtype="<u4")
-    xy = np.frombuffer(raw[12 : 12 + 8 * n], dtype="<f4").reshape(-1, 2)
-    q = np.frombuffer(raw[12 + 8 * n : 12 + 8 * n + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    w, h, n, tw, th = np.frombuffer(raw[:HEAD], dtype="<u4").astype(np.int64)
+    at = HEAD + 8 * n
+    xy = np.frombuffer(raw[HEAD:at], dtype="<f4").reshape(-1, 2)
+    q = np.frombuffer(raw[at : at + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    thumb = np.frombuffer(raw[at + 128 * n :], dtype=np.uint8).reshape(th, tw)
     d = q.astype(np.float32)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    return Features(xy.copy(), d, (int(w), int(h)))
+    return Features(xy.copy(), d, (int(w), int(h)), thumb.copy())
 
 
 class FeatureCache(ContentCache):
@@ -111,11 +136,8 @@ class FeatureCache(ContentCache):
 
     def get(self, key: str) -> Features | None:
         raw = self.get_bytes(key)
-        if raw is None or len(raw) < 12:
-            return None
-        n = int(np.frombuffer(raw[8:12], dtype="<u4")[0])
-        if len(raw) != 12 + 136 * n:  # torn entry: describe again
-            return None
+        if raw is None or len(raw) < HEAD or len(raw) != entry_length(raw):
+            return None  # torn entry: describe again
         return unpack(raw)
 
     def put(self, key: str, f: Features) -> None:

@@ -8,7 +8,13 @@ texture, a figure drawn into another scene) has inliers on that part alone, and 
 keypoints inside the overlap unmatched, or inliers spread over a small share of the picture.
 
 * `inlier_ratio`: inliers / the keypoints inside the overlap, of the image with fewer there;
-* `coverage`: the share of each image inside the inliers' convex hull, the smaller of the two.
+* `coverage`: the share of each image inside the inliers' convex hull, the smaller of the two;
+* `agreement`: the first image's thumbnail laid onto the second's by the transform; the
+  overlap's bounding box cut into GRID x GRID cells, of which the inner CELLS x CELLS count
+  (the outer RING is where frames, borders, captions and a copy's trimmed edges lie); the
+  share of those cells with something drawn in them (not flat in both) whose pixels agree
+  (normalised correlation at least AGREE). Keypoints gather on high-contrast ornament, so a
+  shared border can hold most keypoints and inliers; the pictures' own pixels disagree.
 """
 
 from __future__ import annotations
@@ -17,14 +23,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+GRID = 12
+RING = 2
+CELLS = GRID - 2 * RING
+AGREE = 0.5  # normalised correlation of a cell's pixels that counts as the same drawing
+FLAT = 4.0  # grey levels of standard deviation below which a cell holds nothing drawn
+FILLED = 0.9  # share of a cell that must lie inside the overlap to be compared
+
 
 @dataclass(frozen=True)
 class Overlap:
     coverage: float
     inlier_ratio: float
+    agreement: float = 0.0
 
 
-NONE = Overlap(0.0, 0.0)
+NONE = Overlap(0.0, 0.0, 0.0)
 
 
 def frame(size: tuple[int, int]) -> np.ndarray:
@@ -96,3 +110,52 @@ def overlap(
     ratio = min(1.0, len(ia) / there) if there else 0.0
     coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
     return Overlap(round(coverage, 4), round(ratio, 4))
+
+
+def agreement(
+    a_thumb: np.ndarray,
+    a_size: tuple[int, int],
+    b_thumb: np.ndarray,
+    b_size: tuple[int, int],
+    transform: np.ndarray | None,
+) -> float:
+    """The share of the overlap's drawn cells where the aligned thumbnails agree."""
+    import cv2
+
+    if transform is None or not a_thumb.size or not b_thumb.size:
+        return 0.0
+    full = np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
+    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
+    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
+    try:
+        onto = to_b @ full @ np.linalg.inv(to_a)
+    except np.linalg.LinAlgError:
+        return 0.0
+    h, w = b_thumb.shape
+    laid = cv2.warpPerspective(a_thumb.astype(np.float32), onto, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpPerspective(np.ones(a_thumb.shape, np.float32), onto, (w, h)) > 0.99
+    target = b_thumb.astype(np.float32)
+    rows, cols = np.nonzero(valid)
+    if not len(rows):
+        return 0.0
+    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    drawn = agreeing = 0
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            inside_cell = valid[y0:y1, x0:x1]
+            if inside_cell.size < 4 or inside_cell.mean() < FILLED:
+                continue
+            first = laid[y0:y1, x0:x1][inside_cell]
+            second = target[y0:y1, x0:x1][inside_cell]
+            spread = first.std(), second.std()
+            if max(spread) < FLAT:
+                continue
+            drawn += 1
+            if min(spread) >= FLAT:
+                correlation = float(
+                    np.mean((first - first.mean()) * (second - second.mean()))
+                    / (spread[0] * spread[1])
+                )
+                agreeing += correlation >= AGREE
+    return round(agreeing / drawn, 4) if drawn else 0.0

@@ -3,9 +3,9 @@
 Each reference's first `verify.top` CNN neighbours are checked pair by pair. A list that is
 shorter than `verify.top` (bulk_query.limit is smaller) is first extended with the next CNN
 neighbours from the exact product over the vectors, so verification can find copies that
-bulk_query did not list. The re-ranked list puts verified neighbours first, by inliers, then
-the rest by CNN score; ties by id. Unchecked neighbours (beyond `verify.top`) keep their
-place after them, with `inliers: null`.
+bulk_query did not list. The re-ranked list puts copies first, then pairs that share a part,
+each by inliers, then the rest by CNN score; ties by id. Unchecked neighbours (beyond
+`verify.top`) keep their place after them, with `inliers: null`.
 """
 
 from __future__ import annotations
@@ -37,26 +37,52 @@ def extend_lists(
     return out
 
 
-def rerank(entry: dict, results: Sequence[PairResult], min_inliers: int) -> dict:
-    """The entry's first len(results) neighbours checked, verified ones first by inliers."""
-    checked = []
-    for n, r in zip(entry["neighbours"], results):
-        ok = r.inliers >= min_inliers
-        checked.append(
-            {**n, "inliers": r.inliers, "verified": ok, "mirrored": bool(ok and r.mirrored)}
-        )
+RANK = {"copy": 0, "shares_part": 1, None: 2}
+
+
+def figures(r: PairResult, min_inliers: int, min_agreement: float) -> dict:
+    """A checked pair's fields in the verified lists and groups.json."""
+    relation = r.relation(min_inliers, min_agreement)
+    return {
+        "inliers": r.inliers,
+        "verified": relation == "copy",
+        "mirrored": bool(relation == "copy" and r.mirrored),
+        "relation": relation,
+        "coverage": r.coverage,
+        "inlier_ratio": r.inlier_ratio,
+        "agreement": r.agreement,
+    }
+
+
+UNCHECKED = {
+    "inliers": None,
+    "verified": False,
+    "mirrored": False,
+    "relation": None,
+    "coverage": None,
+    "inlier_ratio": None,
+    "agreement": None,
+}
+
+
+def rerank(
+    entry: dict, results: Sequence[PairResult], min_inliers: int, min_agreement: float
+) -> dict:
+    """The entry's first len(results) neighbours checked: copies first, then shared parts,
+    each by inliers."""
+    checked = [
+        {**n, **figures(r, min_inliers, min_agreement)}
+        for n, r in zip(entry["neighbours"], results)
+    ]
     checked.sort(
         key=lambda n: (
-            not n["verified"],
-            -n["inliers"] if n["verified"] else 0,
+            RANK[n["relation"]],
+            -n["inliers"] if n["relation"] else 0,
             -n["score"],
             n["id"],
         )
     )
-    rest = [
-        {**n, "inliers": None, "verified": False, "mirrored": False}
-        for n in entry["neighbours"][len(results) :]
-    ]
+    rest = [{**n, **UNCHECKED} for n in entry["neighbours"][len(results) :]]
     return {"reference": entry["reference"], "neighbours": checked + rest}
 
 
@@ -64,10 +90,7 @@ def passed_through(entry: dict) -> dict:
     """`verify.method: none`: the CNN ranking as it is, in the verified lists' shape."""
     return {
         "reference": entry["reference"],
-        "neighbours": [
-            {**n, "inliers": None, "verified": False, "mirrored": False}
-            for n in entry["neighbours"]
-        ],
+        "neighbours": [{**n, **UNCHECKED} for n in entry["neighbours"]],
     }
 
 
@@ -81,6 +104,9 @@ def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int
         "top": top,
         "pairs": pairs,
         "verified_pairs": sum(n["verified"] for e in verified for n in e["neighbours"]),
+        "shared_part_pairs": sum(
+            n["relation"] == "shares_part" for e in verified for n in e["neighbours"]
+        ),
         "mirrored_matches": sum(n["mirrored"] for e in verified for n in e["neighbours"]),
     }
     if groups:

@@ -6,7 +6,9 @@ most once (one-to-one), and RANSAC fits a transform (`verify.transform`: a simil
 homography for copies photographed at an angle) and counts the matches it explains: the
 inliers. The mirrored first image is tried as well (`verify.mirror`), since reused
 woodcuts are often reversed; the better of the two counts. A pair with at least
-`verify.min_inliers` inliers is verified. This is how VISE confirms a match.
+`verify.min_inliers` inliers is verified. This is how VISE confirms a match. A verified pair
+is a `copy` when the aligned pictures also agree over their overlap (`verify.min_agreement`,
+similar/overlap.py), else it only `shares_part` (a border, a typeface, a figure).
 
 `Verifier` checks many pairs, in worker processes, reading each image's features from the
 feature cache (describing the image once if it is not there). Results do not depend on the
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .features import NONE, FeatureCache, Features, extract, settings_of
+from .overlap import agreement, overlap
 from .settings import VerifySettings
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
@@ -36,6 +39,15 @@ class PairResult:
     mirrored: bool = False
     # inlier matches as (x1, y1, x2, y2), each a share of its image's width or height
     matches: tuple = ()
+    coverage: float = 0.0
+    inlier_ratio: float = 0.0
+    agreement: float = 0.0
+
+    def relation(self, min_inliers: int, min_agreement: float) -> str | None:
+        """`copy`, `shares_part`, or None when the pair is not verified at all."""
+        if self.inliers < min_inliers:
+            return None
+        return "copy" if self.agreement >= min_agreement else "shares_part"
 
 
 def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -69,22 +81,22 @@ def seed_of(a_key: str, b_key: str) -> int:
 
 def fit(
     a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, s: VerifySettings, seed: int
-) -> np.ndarray:
-    """A boolean inlier mask of the matches under the best transform RANSAC finds."""
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The best transform RANSAC finds (a to b; None if none) and the matches' inlier mask."""
     import cv2
 
     n = len(ia)
     if n < (4 if s.transform == "homography" else 3):
-        return np.zeros(n, bool)
+        return None, np.zeros(n, bool)
     src, dst = a.xy[ia], b.xy[ib]
     threshold = THRESHOLD * max(b.size)
     cv2.setRNGSeed(seed)
     if s.transform == "homography":
-        _, mask = cv2.findHomography(
+        transform, mask = cv2.findHomography(
             src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999
         )
     else:
-        _, mask = cv2.estimateAffinePartial2D(
+        transform, mask = cv2.estimateAffinePartial2D(
             src,
             dst,
             method=cv2.RANSAC,
@@ -93,21 +105,34 @@ def fit(
             confidence=0.999,
             refineIters=10,
         )
-    return np.zeros(n, bool) if mask is None else mask.ravel().astype(bool)
+    if mask is None or transform is None:
+        return None, np.zeros(n, bool)
+    return transform, mask.ravel().astype(bool)
 
 
 def check_pair(a: Features, b: Features, s: VerifySettings, seed: int) -> PairResult:
-    """Inliers of the pair, and of the mirrored first image when that explains more."""
-    best = PairResult(0)
+    """Inliers of the pair, and of the mirrored first image when that explains more; the
+    overlap figures of the better one."""
+    best, found = PairResult(0), None
     for mirrored, fa in ((False, a), (True, a.mirrored() if s.mirror and a.count else None)):
         if fa is None:
             continue
         ia, ib = ratio_matches(fa, b, s.ratio)
-        mask = fit(fa, b, ia, ib, s, seed)
+        transform, mask = fit(fa, b, ia, ib, s, seed)
         inliers = int(mask.sum())
         if inliers > best.inliers:
             best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask], mirrored))
-    return best
+            found = (fa, ia[mask], ib[mask], transform)
+    if found is None or best.inliers < min(s.min_inliers, 3):
+        return best
+    fa, ia, ib, transform = found
+    figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
+    return replace(
+        best,
+        coverage=figures.coverage,
+        inlier_ratio=figures.inlier_ratio,
+        agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform),
+    )
 
 
 def matched_points(a: Features, b: Features, ia, ib, mirrored: bool) -> tuple:

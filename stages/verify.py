@@ -1,7 +1,8 @@
 """Stage `verify`: which neighbours are copies? Local features and RANSAC, the way VISE checks.
 
 Reads bulk_query's neighbour lists and the images; writes data/verified/neighbours.json (the
-same lists re-ranked, each neighbour with `inliers`, `verified` and `mirrored`), the matched
+same lists re-ranked, each neighbour with `inliers`, `verified`, `mirrored`, `relation` (copy
+or shares_part) and the overlap figures), the matched
 points of verified pairs for the preview, and metrics comparable with bulk_query's.
 Features are computed once per image (the feature cache); pairs are matched in parallel.
 """
@@ -60,7 +61,9 @@ def main() -> None:
         verified, start = [], 0
         for e in candidates:
             n = min(v.top, len(e["neighbours"]))
-            verified.append(rerank.rerank(e, results[start : start + n], v.min_inliers))
+            verified.append(
+                rerank.rerank(e, results[start : start + n], v.min_inliers, v.min_agreement)
+            )
             for nb, r in zip(e["neighbours"], results[start : start + n]):
                 if r.inliers >= v.min_inliers:
                     matches.setdefault(e["reference"]["id"], {})[nb["id"]] = {
@@ -87,8 +90,9 @@ def main() -> None:
         )
     summary = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
     print(
-        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} verified "
-        f"({m['mirrored_matches']} mirrored), {described} images described, {seconds:.1f}s"
+        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} copies "
+        f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
+        f"{described} images described, {seconds:.1f}s"
         f"{summary} -> {paths.verified}"
     )
 

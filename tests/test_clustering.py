@@ -15,7 +15,7 @@ def test_one_wrong_edge_does_not_chain_a_b_c():
     a, b = edges([(0, 1), (1, 2)])  # A-B a copy, B-C the wrong edge
     labels = agglomerate(3, a, b, np.array([90.0, 20.0]))
     assert labels[0] == labels[1] != labels[2]
-    assert agglomerate(3, a, b, np.array([90.0, 20.0]), rule="components").tolist() == [0, 0, 0]
+    assert agglomerate(3, a, b, np.array([90.0, 20.0]), rule="one").tolist() == [0, 0, 0]
 
 
 def test_two_groups_and_a_bridge_stay_two_groups_with_the_bridge_as_possible():

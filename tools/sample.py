@@ -8,8 +8,8 @@ re-compressed, with contrast or noise changed. The hard cases of tools/hard_case
 (different pictures sharing a texture, a typeface, a frame, a card template or a figure;
 one picture in different frames), each picture with a copy. Images are filed in book folders
 under ids that say nothing about their group; groups.csv holds the ground truth ("copies
-show the same picture"), kinds.csv each image's kind of case (`plain` or a hard one),
-iiif.csv realistic IIIF Image API URLs, queries.txt the reference list. Same code, same bytes.
+show the same picture") and each image's kind of case (`plain` or a hard one), iiif.csv
+realistic IIIF Image API URLs, queries.txt the reference list. Same code, same bytes.
 
     python -m tools.sample [--out data/sample] [--pictures 64]
 """
@@ -215,7 +215,7 @@ def build(out: Path, pictures: int, seed: int = 1843, hard: bool = True) -> dict
         images.append((p, variant(given[-1], str(rng.choice(KINDS)), rng), False, case))
     order = rng.permutation(len(images))
     pages = {book: 0 for book, _ in BOOKS}
-    rows_groups, rows_kinds, rows_iiif, originals = [], [], [], {}
+    rows_groups, rows_iiif, originals = [], [], {}
     with atomic_dir(out) as tmp:
         for n in order:
             p, img, original, case = images[n]
@@ -225,16 +225,14 @@ def build(out: Path, pictures: int, seed: int = 1843, hard: bool = True) -> dict
             folder = tmp / "images" / book
             folder.mkdir(parents=True, exist_ok=True)
             img.save(folder / f"{iid}.jpg", "JPEG", quality=90)
-            rows_groups.append((iid, f"g{p:03d}"))
-            rows_kinds.append((iid, case))
+            rows_groups.append((iid, f"g{p:03d}", case))
             box = (int(rng.integers(80, 400)), int(rng.integers(120, 600)), img.width, img.height)
             rows_iiif.append((iid, iiif_url(book, pages[book], box, 3 if version == 3 else 2)))
             if original:
                 originals[p] = iid
-        for rows in (rows_groups, rows_kinds, rows_iiif):
-            rows.sort()
-        write_csv(tmp / "groups.csv", ["id", "group"], rows_groups)
-        write_csv(tmp / "kinds.csv", ["id", "kind"], rows_kinds)
+        rows_groups.sort()
+        rows_iiif.sort()
+        write_csv(tmp / "groups.csv", ["id", "group", "kind"], rows_groups)
         write_csv(tmp / "iiif.csv", ["id", "iiif_url"], rows_iiif)
         refs = [originals[p] for p in range(len(plain))][: max(1, min(20, pictures))]
         for case in dict.fromkeys(case for case, _ in hard_cases):  # two of each hard case
