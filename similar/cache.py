@@ -21,9 +21,14 @@ import numpy as np
 HEADER = np.dtype("<u4")  # vector entries: width, height, then the float32 vector
 
 
-def settings_key(settings: dict) -> str:
-    blob = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
+def canonical(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def settings_key(settings: dict | str) -> str:
+    """The folder name of a cache's settings (a dict, or its `canonical` text)."""
+    blob = settings if isinstance(settings, str) else canonical(settings)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
 def content_hash(data: bytes) -> str:
@@ -35,13 +40,14 @@ class ContentCache:
 
     suffix = ".bin"
 
-    def __init__(self, root: str | os.PathLike | None, settings: dict):
+    def __init__(self, root: str | os.PathLike | None, settings: dict | str):
         self.folder = Path(root) / settings_key(settings) if root else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             about = self.folder / "settings.json"
             if not about.exists():
-                about.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+                plain = json.loads(settings) if isinstance(settings, str) else settings
+                about.write_text(json.dumps(plain, indent=2, sort_keys=True) + "\n")
 
     def _file(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}{self.suffix}"

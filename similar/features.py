@@ -9,7 +9,8 @@ descriptor (the 4 x 4 cells flip, the orientation bins run backwards). A greysca
 themselves, not only their keypoints (similar/overlap.py).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
-keyed by the file's SHA-256 and the feature settings, so each image is described once.
+keyed by the file's SHA-256 and the feature settings (`pack`, `unpack_entry`), so each image
+is described once.
 An unreadable, tiny (under 32 px), blank or featureless image has no features: 0 inliers.
 """
 
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cache import ContentCache
 from .images import open_rgb
 
 FEATURES_VERSION = 2
@@ -131,14 +131,8 @@ def unpack(raw: bytes) -> Features:
     return Features(xy.copy(), d, (int(w), int(h)), thumb.copy())
 
 
-class FeatureCache(ContentCache):
-    suffix = ".sift"
-
-    def get(self, key: str) -> Features | None:
-        raw = self.get_bytes(key)
-        if raw is None or len(raw) < HEAD or len(raw) != entry_length(raw):
-            return None  # torn entry: describe again
-        return unpack(raw)
-
-    def put(self, key: str, f: Features) -> None:
-        self.put_bytes(key, pack(f))
+def unpack_entry(raw: bytes | None) -> Features | None:
+    """The features of a cache entry; None for a missing or torn one (describe again)."""
+    if raw is None or len(raw) < HEAD or len(raw) != entry_length(raw):
+        return None
+    return unpack(raw)

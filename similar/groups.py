@@ -2,17 +2,61 @@
 
 Candidate edges are each image's first `groups.k` graph neighbours scoring at least
 `groups.min_score` (with `groups.mutual`, only pairs that are in each other's lists). With
-`groups.verify` each candidate is checked by the verifier and kept only with at least
-`groups.min_inliers` inliers. Groups are the connected components of the kept edges
-(scipy.sparse.csgraph), named by their smallest member id, so a name stays as long as its
-group does, and adding images changes only the groups they join.
+`groups.verify` each candidate is checked by the verifier and kept only as a copy: at least
+`groups.min_inliers` inliers and pictures that agree over their overlap
+(`verify.min_agreement`); a pair that only shares a part is listed, never kept. Groups join
+by `groups.join` (similar/clustering.py: two verified pairs, or one), named by their
+smallest member id, so a name stays as long as its group does, and adding images changes
+only the groups they join.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+import orjson
+
+from .clustering import agglomerate
+from .errors import UserError
+from .files import read_json, require_file
+from .rerank import figures as pair_figures
 
 PLOT_STEPS = 20
+NEEDS_IMAGES = (
+    "verified groups need them; `make pull` fetches the groups instead (or groups.verify: false)"
+)
+PLOT_HEADER = ["min_score", "precision", "recall", "f1", "cnn_precision", "cnn_recall", "cnn_f1"]
+
+
+@dataclass
+class Edges:
+    """Candidate edges (rows a < b of the graph, each with its best score), and once checked,
+    each one's inliers, whether it is kept (a copy; unchecked: `inliers` None, all kept),
+    whether it only shares a part, and the fields groups.json gives each pair."""
+
+    a: np.ndarray
+    b: np.ndarray
+    scores: np.ndarray
+    inliers: np.ndarray | None = None
+    kept: np.ndarray = field(default=None)
+    shared: np.ndarray = field(default=None)
+    fields: list | None = None
+
+    def __post_init__(self):
+        if self.kept is None:
+            self.kept = np.ones(len(self.a), bool)
+        if self.shared is None:
+            self.shared = np.zeros(len(self.a), bool)
+
+    @property
+    def strength(self) -> np.ndarray:
+        """What orders the joins: inliers once checked, else the score."""
+        return self.inliers if self.checked else self.scores
+
+    @property
+    def checked(self) -> bool:
+        return self.inliers is not None
 
 
 def candidate_edges(
@@ -38,6 +82,35 @@ def candidate_edges(
     first[1:] = key[1:] != key[:-1]
     key, s = key[first], s[first]
     return key // n, key % n, s.astype(np.float32)
+
+
+def check_index(ids, index: list[dict], graph_path, index_path) -> None:
+    """The graph must be of the images images.csv lists, in its order."""
+    if [r["id"] for r in index] != list(map(str, ids)):
+        raise UserError(
+            f"{graph_path} was built for other images than {index_path}; rerun `dvc repro graph`"
+        )
+
+
+def candidates(neighbours: np.ndarray, scores: np.ndarray, settings) -> Edges:
+    """The candidate edges `groups.k`, `groups.min_score` and `groups.mutual` choose."""
+    return Edges(
+        *candidate_edges(neighbours, scores, settings.k, settings.min_score, settings.mutual)
+    )
+
+
+def edge_pairs(ids, edges: Edges) -> list[tuple[str, str]]:
+    """The image ids of every candidate edge, the pairs to verify."""
+    return [(str(ids[i]), str(ids[j])) for i, j in zip(edges.a, edges.b)]
+
+
+def verified(edges: Edges, results, min_inliers: int, min_agreement: float) -> Edges:
+    """The edges with the verifier's results of `edge_pairs`: kept when a copy."""
+    inliers = np.array([r.inliers for r in results], dtype=np.int64)
+    fields = [pair_figures(r, min_inliers, min_agreement) for r in results]
+    kept = np.array([f["relation"] == "copy" for f in fields], dtype=bool)
+    shared = np.array([f["relation"] == "shares_part" for f in fields], dtype=bool)
+    return Edges(edges.a, edges.b, edges.scores, inliers, kept, shared, fields)
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -131,6 +204,136 @@ def threshold_curve(
             )
         )
     return rows
+
+
+def kept_labels(ids, edges: Edges, join: str) -> np.ndarray:
+    """Each image's group label: the kept edges joined by the rule `groups.join`."""
+    kept = edges.kept
+    return agglomerate(len(ids), edges.a[kept], edges.b[kept], edges.strength[kept], join)
+
+
+def group_of(n: int, found: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Each row's number in `found`, -1 for an image in no group."""
+    number = np.full(n, -1, dtype=np.int64)
+    for i, (_, members) in enumerate(found):
+        number[members] = i
+    return number
+
+
+def membership_rows(ids, found: list[tuple[str, np.ndarray]]) -> list[tuple[str, str]]:
+    """groups.csv's rows (id, group), by id."""
+    number = group_of(len(ids), found)
+    return sorted((str(ids[i]), found[number[i]][0]) for i in np.flatnonzero(number >= 0))
+
+
+def figures(
+    ids,
+    edges: Edges,
+    labels: np.ndarray,
+    found: list,
+    truth: dict[str, str],
+    kinds: dict[str, str],
+    min_score: float,
+) -> tuple[dict, list]:
+    """metrics/groups.json, and the threshold plot's rows (none without ground truth)."""
+    n, a, b, kept = len(ids), edges.a, edges.b, edges.kept
+    metrics = {
+        "groups": len(found),
+        "grouped_images": sum(len(members) for _, members in found),
+        "largest_group": len(found[0][1]) if found else 0,
+        "sizes": sizes(labels),
+        "edges_checked": int(len(a)) if edges.checked else 0,
+        "edges_verified": int(kept.sum()),
+        "shared_part_pairs": int(edges.shared.sum()),
+    }
+    if not truth:
+        return metrics, []
+    labels_true = truth_labels(ids, truth)
+    metrics.update(pairwise(labels, labels_true))
+    metrics["candidate_ceiling_recall"] = candidate_ceiling(n, a, b, labels_true)
+    metrics["cnn_only_pairwise_f1"] = pairwise(components(n, a, b), labels_true)["pairwise_f1"]
+    metrics["best_score_threshold_only"] = best_threshold(n, a, b, edges.scores, labels_true)
+    if kinds:
+        metrics["by_kind"] = pairwise_by_kind(
+            labels, labels_true, [kinds.get(str(i), "") for i in ids]
+        )
+    lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
+    return metrics, threshold_curve(n, a, b, edges.scores, kept, labels_true, lowest)
+
+
+def write_groups_json(target, ids, urls: dict, labels: np.ndarray, found: list, edges: Edges):
+    """groups.json, one group per line, largest first: its members (id, url), its copy edges
+    (a, b, score, and once checked inliers, relation and the overlap figures), its possible
+    members (a copy of one member only, which `groups.join: two` keeps out) and the pairs
+    that only share a part with a member. Written as it goes: a group at a time."""
+    by_label: dict[int, dict[str, list]] = {}
+    for e in np.flatnonzero(edges.kept | edges.shared):
+        la, lb = int(labels[edges.a[e]]), int(labels[edges.b[e]])
+        if edges.kept[e] and la == lb:
+            by_label.setdefault(la, {}).setdefault("edges", []).append(e)
+        else:
+            key = "possible" if edges.kept[e] else "shared_parts"
+            for label in {la, lb}:
+                by_label.setdefault(label, {}).setdefault(key, []).append(e)
+
+    def pair(e: int) -> dict:
+        out = {
+            "a": str(ids[edges.a[e]]),
+            "b": str(ids[edges.b[e]]),
+            "score": round(float(edges.scores[e]), 6),
+        }
+        return {**out, **edges.fields[e]} if edges.fields else {**out, "inliers": None}
+
+    with open(target, "wb") as fh:
+        fh.write(b"[\n")
+        for number, (name, members) in enumerate(found):
+            mine = by_label.get(int(labels[members[0]]), {})
+            record = {
+                "group": name,
+                "size": len(members),
+                "members": [{"id": str(ids[m]), "url": urls.get(str(ids[m]))} for m in members],
+                **{key: [pair(e) for e in mine.get(key, [])] for key in PAIR_LISTS},
+            }
+            fh.write(orjson.dumps(record))
+            fh.write(b",\n" if number < len(found) - 1 else b"\n")
+        fh.write(b"]\n")
+
+
+PAIR_LISTS = ("edges", "possible", "shared_parts")
+
+
+def read_groups_json(path) -> list[dict]:
+    """groups.json as written by `write_groups_json`."""
+    return read_json(require_file(path, "groups", "run `dvc repro groups`"))
+
+
+def report(ids, edges: Edges, described: int, seconds: float) -> dict:
+    """reports/groups.json: the run's timings."""
+    rate = round(len(edges.a) / seconds, 1) if edges.checked and seconds else None
+    return {
+        "images": len(ids),
+        "edges_checked": int(len(edges.a)) if edges.checked else 0,
+        "images_described": described,
+        "seconds": round(seconds, 3),
+        "pairs_per_second": rate,
+    }
+
+
+def summary(metrics: dict, edges: Edges, seconds: float) -> str:
+    """The groups stage's one line."""
+    quality = (
+        f", pairwise precision {metrics['pairwise_precision']:.3f} recall "
+        f"{metrics['pairwise_recall']:.3f} F1 {metrics['pairwise_f1']:.3f} (CNN alone "
+        f"{metrics['cnn_only_pairwise_f1']:.3f})"
+        if "pairwise_f1" in metrics
+        else ""
+    )
+    rate = f" ({len(edges.a) / seconds:.0f} pairs/s)" if edges.checked and seconds else ""
+    return (
+        f"groups: {metrics['groups']} groups of {metrics['grouped_images']} images, largest "
+        f"{metrics['largest_group']}, {metrics['edges_verified']} of {len(edges.a)} candidate "
+        f"edges copies, {metrics['shared_part_pairs']} share a part, {seconds:.1f}s{rate}{quality}"
+    )
 
 
 def pairs_within(*labels: np.ndarray) -> int:

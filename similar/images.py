@@ -176,3 +176,9 @@ def open_rgb(
         ) from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+def require_images(folder: Path, needs: str) -> None:
+    """A UserError when the collection's folder is not here (a clone that pulled results)."""
+    if not Path(folder).is_dir():
+        raise UserError(f"{folder}: the images are not here, and {needs}")

@@ -21,6 +21,7 @@ from PIL import Image
 
 from .errors import warn
 from .files import atomic_dir, read_csv, read_json, require_file
+from .groups import read_groups_json
 from .iiif import safe_link, thumbnail_url
 from .images import open_rgb
 from .settings import Settings
@@ -253,9 +254,7 @@ def build_preview(s: Settings) -> None:
         require_file(s.paths.verified, "verified neighbours", "run `dvc repro verify`")
     )
     matches = read_json(require_file(s.paths.matches, "matched points", "run `dvc repro verify`"))
-    grouped = group_entries(
-        read_json(require_file(s.paths.groups_json, "groups", "run `dvc repro groups`"))
-    )
+    grouped = group_entries(read_groups_json(s.paths.groups_json))
     index = {
         r["id"]: r["path"]
         for r in read_csv(require_file(s.paths.image_index, "image index", "run `dvc repro embed`"))

@@ -170,6 +170,14 @@ def search_product(x: np.ndarray, ids: list[str], urls: list, refs: list[str], l
     return entries, missing
 
 
+def exact_lists(vectors_file, reduced_path, distance: str, refs: list[str], top: int) -> dict:
+    """id -> the `top` neighbour entries of each of `refs`, by the exact product search."""
+    ids, urls = read_ids_urls(vectors_file)
+    x = product_matrix(reduced_path, len(ids), distance)
+    found, _ = search_product(x, ids, urls, refs, top)
+    return {e["reference"]["id"]: e["neighbours"] for e in found}
+
+
 def sampled_recall(
     entries: list[dict],
     x: np.ndarray,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .evaluation import ranking_metrics
-from .verify import PairResult
+from .verification.base import PairResult
+from .verification.runner import verify_pairs
 
 RECALL_KS = (1, 5, 10)
 
@@ -35,6 +36,47 @@ def extend_lists(
             ]
         out.append({"reference": e["reference"], "neighbours": ns})
     return out
+
+
+def pair_layout(candidates: list[dict], top: int) -> list[tuple[str, str]]:
+    """The pairs to check, in order: each reference with its first `top` candidates."""
+    return [(e["reference"]["id"], n["id"]) for e in candidates for n in e["neighbours"][:top]]
+
+
+def rerank_lists(
+    candidates: list[dict],
+    results: Sequence[PairResult],
+    top: int,
+    min_inliers: int,
+    min_agreement: float,
+) -> tuple[list[dict], dict]:
+    """The re-ranked lists, and the matched points of verified pairs (reference -> neighbour ->
+    mirrored, points), from the results of `pair_layout(candidates, top)`'s pairs."""
+    verified, matches, start = [], {}, 0
+    for e in candidates:
+        mine = results[start : start + min(top, len(e["neighbours"]))]
+        start += len(mine)
+        verified.append(rerank(e, mine, min_inliers, min_agreement))
+        for n, r in zip(e["neighbours"], mine):
+            if r.inliers >= min_inliers:
+                matches.setdefault(e["reference"]["id"], {})[n["id"]] = {
+                    "mirrored": r.mirrored,
+                    "points": [list(p) for p in r.matches],
+                }
+    return verified, matches
+
+
+def verify_lists(candidates: list[dict], settings, images: dict, cache_root) -> tuple:
+    """(re-ranked lists, matched points, images described now): each reference's first
+    `verify.top` candidates checked by the method `verify.method` names."""
+    pairs = pair_layout(candidates, settings.top)
+    results, described = verify_pairs(
+        pairs, settings, images, cache_root, settings.workers, "verify"
+    )
+    verified, matches = rerank_lists(
+        candidates, results, settings.top, settings.min_inliers, settings.min_agreement
+    )
+    return verified, matches, described
 
 
 RANK = {"copy": 0, "shares_part": 1, None: 2}
@@ -121,3 +163,24 @@ def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int
         out["evaluated_references"] = ranked["evaluated_references"]
         out["candidate_recall"] = ceiling[f"recall@{top}"]
     return out
+
+
+def report(m: dict, described: int, seconds: float) -> dict:
+    """reports/verify.json: the run's timings beside the deterministic figures."""
+    return {
+        "pairs": m["pairs"],
+        "images_described": described,
+        "seconds": round(seconds, 3),
+        "pairs_per_second": round(m["pairs"] / seconds, 1) if m["pairs"] else None,
+    }
+
+
+def summary(m: dict, described: int, seconds: float, target) -> str:
+    """The verify stage's one line."""
+    quality = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
+    return (
+        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} copies "
+        f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
+        f"{described} images described, {seconds:.1f}s"
+        f"{quality} -> {target}"
+    )

@@ -23,6 +23,7 @@ import yaml
 
 from .errors import UserError, not_utf8
 from .networks import MODEL_NAMES
+from .verification.registry import METHODS
 
 PARAMS_FILE = os.environ.get("SIMILAR_PARAMS", "params.yaml")
 AUTO = "auto"
@@ -276,7 +277,7 @@ class VerifySettings:
     method: str = param(
         "sift",
         "sift: verify by local features and RANSAC; none: pass the CNN ranking through",
-        choices=("sift", "none"),
+        choices=tuple(METHODS),
     )
     top: int = param(
         100,

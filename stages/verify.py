@@ -1,8 +1,7 @@
-"""Stage `verify`: which neighbours are copies? Local features and RANSAC, the way VISE checks.
+"""Stage `verify`: which neighbours are copies? The method `verify.method` names re-ranks them.
 
 Reads bulk_query's neighbour lists and the images; writes data/verified/neighbours.json (the
-same lists re-ranked, each neighbour with `inliers`, `verified`, `mirrored`, `relation` (copy
-or shares_part) and the overlap figures), the matched
+same lists re-ranked, each neighbour with `inliers`, `verified` and `mirrored`), the matched
 points of verified pairs for the preview, and metrics comparable with bulk_query's.
 Features are computed once per image (the feature cache); pairs are matched in parallel.
 """
@@ -10,91 +9,42 @@ Features are computed once per image (the feature cache); pairs are matched in p
 from __future__ import annotations
 
 import time
-
-from tqdm import tqdm
+from functools import partial
 
 from similar import query, rerank, settings
-from similar.errors import UserError, run
+from similar.errors import run
 from similar.files import json_bytes, read_csv, read_json, require_file, staged_outputs
 from similar.groundtruth import read_groups
-from similar.verify import image_refs, verify_pairs
+from similar.images import require_images
+from similar.verification.runner import image_refs, method_for
 
 
 def main() -> None:
-    s = settings.load()
-    v, paths = s.verify, s.paths
+    config = settings.load()
+    verify, paths = config.verify, config.paths
     started = time.perf_counter()
-    entries = read_json(
-        require_file(paths.neighbours, "neighbours.json", "run `dvc repro bulk_query`")
-    )
-    described, matches = 0, {}
-    if v.method == "none":
-        candidates = entries
-        verified = [rerank.passed_through(e) for e in entries]
-    else:
-        if not s.data.images.is_dir():
-            raise UserError(
-                f"{s.data.images}: the images are not here, and verify needs them; "
-                "`make pull` fetches its results instead"
-            )
-        ids, urls = query.read_ids_urls(
-            require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
+    neighbours = require_file(paths.neighbours, "neighbours.json", "run `dvc repro bulk_query`")
+    candidates = read_json(neighbours)
+    verified, matches, described = [rerank.passed_through(e) for e in candidates], {}, 0
+    if method_for(verify).verifies:
+        require_images(config.data.images, "verify needs them; `make pull` fetches its results")
+        vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
+        index = read_csv(require_file(paths.image_index, "image index", "run `dvc repro embed`"))
+        more = partial(query.exact_lists, vectors, paths.reduced, config.qdrant.distance)
+        candidates = rerank.extend_lists(candidates, verify.top, more)
+        images = image_refs(index, config.data.images)
+        verified, matches, described = rerank.verify_lists(
+            candidates, verify, images, paths.feature_cache
         )
-
-        def more(refs: list[str], top: int) -> dict:
-            x = query.product_matrix(paths.reduced, len(ids), s.qdrant.distance)
-            found, _ = query.search_product(x, ids, urls, refs, top)
-            return {e["reference"]["id"]: e["neighbours"] for e in found}
-
-        candidates = rerank.extend_lists(entries, v.top, more)
-        pairs = [
-            (e["reference"]["id"], n["id"]) for e in candidates for n in e["neighbours"][: v.top]
-        ]
-        images = image_refs(
-            read_csv(require_file(paths.image_index, "image index", "run `dvc repro embed`")),
-            s.data.images,
-        )
-        with tqdm(total=len(pairs), desc="verify", unit="pair", disable=None) as bar:
-            results, described = verify_pairs(
-                pairs, v, images, paths.feature_cache, v.workers, bar.update
-            )
-        verified, start = [], 0
-        for e in candidates:
-            n = min(v.top, len(e["neighbours"]))
-            verified.append(
-                rerank.rerank(e, results[start : start + n], v.min_inliers, v.min_agreement)
-            )
-            for nb, r in zip(e["neighbours"], results[start : start + n]):
-                if r.inliers >= v.min_inliers:
-                    matches.setdefault(e["reference"]["id"], {})[nb["id"]] = {
-                        "mirrored": r.mirrored,
-                        "points": [list(p) for p in r.matches],
-                    }
-            start += n
     seconds = time.perf_counter() - started
-    m = rerank.metrics(verified, candidates, read_groups(s.data.groups), v.top)
+    m = rerank.metrics(verified, candidates, read_groups(config.data.groups), verify.top)
+    report = rerank.report(m, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(paths.verified, query.neighbours_bytes(verified))
         out.write_bytes(paths.matches, json_bytes(matches, indent=None))
         out.write_bytes(paths.verify_metrics, json_bytes(m))
-        out.write_bytes(
-            paths.reports / "verify.json",
-            json_bytes(
-                {
-                    "pairs": m["pairs"],
-                    "images_described": described,
-                    "seconds": round(seconds, 3),
-                    "pairs_per_second": round(m["pairs"] / seconds, 1) if m["pairs"] else None,
-                }
-            ),
-        )
-    summary = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
-    print(
-        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} copies "
-        f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
-        f"{described} images described, {seconds:.1f}s"
-        f"{summary} -> {paths.verified}"
-    )
+        out.write_bytes(paths.reports / "verify.json", json_bytes(report))
+    print(rerank.summary(m, described, seconds, paths.verified))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from PIL import Image, ImageOps
 from similar import settings
 from similar.clustering import agglomerate
 from similar.features import extract
-from similar.verify import check_pair, seed_of
+from similar.verification.runner import seed_of
+from similar.verification.sift import check_pair
 from tools.hard_cases import card, framed, text_block
 
 S = settings.VerifySettings(workers=1)

@@ -9,8 +9,10 @@ from conftest import real_photo, run_stage
 from PIL import Image, ImageOps
 
 from similar import settings
-from similar.features import FeatureCache, extract, settings_of
-from similar.verify import ImageRef, Verifier, check_pair, seed_of, verify_pairs
+from similar.cache import ContentCache
+from similar.features import extract
+from similar.verification.runner import ImageRef, Verifier, method_for, seed_of, verify_pairs
+from similar.verification.sift import check_pair
 
 S = settings.VerifySettings(workers=1)
 
@@ -121,7 +123,7 @@ def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_p
     by_name = dict(zip([p[1] for p in pairs], serial))
     assert by_name["broken"].inliers == 0 and by_name["coffee"].inliers < S.min_inliers
     assert by_name["mirror"].mirrored
-    entries = list(FeatureCache(cache, settings_of(S.max_side, S.features)).folder.rglob("*.sift"))
+    entries = list(ContentCache(cache, method_for(S).cache_key()).folder.rglob("*.sift"))
     assert len(entries) == len(folder)
 
 
@@ -143,13 +145,16 @@ def test_verify_stage_outputs(pipeline):
     for e in verified:
         ns = e["neighbours"]
         assert len(ns) == 6 and all(
-            set(n) == {"id", "url", "score", "inliers", "verified", "mirrored"} for n in ns
+            set(n)
+            == {"id", "url", "score", "inliers", "verified", "mirrored", "relation"}
+            | {"agreement", "coverage", "inlier_ratio"}
+            for n in ns
         )
         flags = [n["verified"] for n in ns]
         assert flags == sorted(flags, reverse=True)  # verified first
         ok = [n["inliers"] for n in ns if n["verified"]]
         assert ok == sorted(ok, reverse=True)
-        rest = [n["score"] for n in ns if not n["verified"]]
+        rest = [n["score"] for n in ns if n["relation"] is None]
         assert rest == sorted(rest, reverse=True)
     # the small collection: each photo's mirror and crop are verified copies
     astro = {n["id"]: n for n in verified[0]["neighbours"]}

@@ -4,7 +4,9 @@
     python -m tools.code_deps --write   # rewrite the .py deps of every stage in dvc.yaml
 
 A stage must rerun when any module it imports changes, and only then: dvc.yaml's code deps
-are exactly this list (tests/test_layout.py checks it). Lazy imports inside functions count.
+are exactly this list (tests/test_layout.py checks it). Lazy imports inside functions count,
+and a module that loads modules by name (`importlib.import_module`, as a registry does)
+depends on every module of its package.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def imports(path: Path, parents: bool = True) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and "import_module" in ast.unparse(node.func):
+            found |= {module_name(p) for p in path.parent.glob("*.py")}
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):

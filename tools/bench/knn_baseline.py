@@ -1,6 +1,6 @@
 """The approach `make bench` compares the graph stage against: faiss.knn over all vectors.
 
-    python -m tools.bench_knn_baseline VECTORS.npy K OUT.npy
+    python -m tools.bench.knn_baseline VECTORS.npy K OUT.npy
 
 The same unit-length float32 vectors, every row searched against all of them (faiss's
 blocked product and heaps); the row itself is dropped from its k+1 results.

@@ -5,7 +5,7 @@ with the weights loaded from a local file instead of downloaded. Besides what th
 returned (img2vec 1.0.2's top-left cell of EfficientNet's map), the same forward pass
 also yields the mean-pooled reference vector, used to check our vectors' accuracy.
 
-    python -m tools.bench_baseline IMAGES_DIR WEIGHTS_FILE MODEL OUT.npz [--device cuda] [--limit N]
+    python -m tools.bench.embed_baseline IMAGES WEIGHTS MODEL OUT.npz [--device cuda] [--limit N]
 """
 
 from __future__ import annotations

@@ -1,0 +1,65 @@
+"""The interface every verification method implements, and what checking a pair gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+Features = Any  # whatever a method's describe() returns; only that method reads it
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """What checking a pair found. Methods may add figures (coverage, relation) as fields with
+    defaults, so that results of other methods stay equal to themselves."""
+
+    inliers: int
+    mirrored: bool = False
+    # inlier matches as (x1, y1, x2, y2), each a share of its image's width or height
+    matches: tuple = ()
+    # the overlap figures (similar/overlap.py); 0 where a method does not measure them
+    coverage: float = 0.0
+    inlier_ratio: float = 0.0
+    agreement: float = 0.0
+
+    def relation(self, min_inliers: int, min_agreement: float) -> str | None:
+        """`copy`, `shares_part` (inliers enough, but the pictures disagree over their
+        overlap), or None when the pair is not verified at all."""
+        if self.inliers < min_inliers:
+            return None
+        return "copy" if self.agreement >= min_agreement else "shares_part"
+
+
+class Method:
+    """A verification method: describes each image once (the result is cached by content, under
+    `cache_key()`), then checks pairs of descriptions."""
+
+    name = ""
+    # False for a method that checks nothing: stages then pass the CNN ranking through and
+    # need no images
+    verifies = True
+    suffix = ".bin"  # file name ending of its entries in the feature cache
+
+    def __init__(self, settings):
+        self.settings = settings  # VerifySettings
+
+    def describe(self, data: bytes) -> Features:
+        """The features of an image file's bytes; never fails on a bad file."""
+        raise NotImplementedError
+
+    def check(self, a: Features, b: Features, seed: int) -> PairResult:
+        """Whether a and b show the same picture; random draws seeded by `seed`."""
+        raise NotImplementedError
+
+    def cache_key(self) -> str:
+        """Every setting that changes what describe() returns, as canonical JSON
+        (`cache.canonical`): the feature cache keeps one folder per key."""
+        raise NotImplementedError
+
+    def pack(self, features: Features) -> bytes:
+        """A feature cache entry."""
+        raise NotImplementedError
+
+    def unpack(self, raw: bytes) -> Features | None:
+        """The features of a cache entry; None for a torn or foreign one (describe again)."""
+        raise NotImplementedError

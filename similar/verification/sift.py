@@ -1,0 +1,150 @@
+"""RootSIFT, Lowe's ratio test and RANSAC: the way VISE confirms that two images are copies.
+
+For a pair, each RootSIFT descriptor of the first image finds its two nearest in the second;
+Lowe's ratio test keeps the distinctive ones, each keypoint of the second image is used at
+most once (one-to-one), and RANSAC fits a transform (`verify.transform`: a similarity, or a
+homography for copies photographed at an angle) and counts the matches it explains: the
+inliers. The mirrored first image is tried as well (`verify.mirror`), since reused
+woodcuts are often reversed; the better of the two counts. A pair with at least
+`verify.min_inliers` inliers is verified; it is a `copy` when the aligned pictures also agree
+over their overlap (`verify.min_agreement`, similar/overlap.py), else it only `shares_part`
+(a border, a typeface, a figure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..cache import canonical
+from ..features import Features, extract, pack, settings_of, unpack_entry
+from ..overlap import agreement, overlap
+from .base import Method, PairResult
+
+MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
+# RANSAC's largest reprojection error, as a share of the longer side of the second image
+THRESHOLD = 0.02
+
+
+def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into a, into b) of one-to-one matches passing Lowe's ratio test."""
+    if a.count < 2 or b.count < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sims = a.desc @ b.desc.T
+    rows = np.arange(len(sims))
+    best = sims.argmax(axis=1)
+    s1 = sims[rows, best]
+    sims[rows, best] = -np.inf
+    s2 = sims.max(axis=1)
+    # unit descriptors: distance^2 = 2 - 2 * similarity
+    d1 = np.sqrt(np.maximum(2 - 2 * s1, 0))
+    d2 = np.sqrt(np.maximum(2 - 2 * s2, 0))
+    keep = np.flatnonzero(d1 < ratio * d2)
+    if not len(keep):
+        return keep, keep
+    # one-to-one: a keypoint of b matched from several of a keeps only its closest
+    order = keep[np.lexsort((keep, d1[keep]))]
+    _, first_use = np.unique(best[order], return_index=True)
+    chosen = np.sort(order[first_use])
+    return chosen, best[chosen]
+
+
+def fit(
+    a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, settings, seed: int
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The best transform RANSAC finds (a to b; None if none) and the matches' inlier mask."""
+    import cv2
+
+    n = len(ia)
+    if n < (4 if settings.transform == "homography" else 3):
+        return None, np.zeros(n, bool)
+    src, dst = a.xy[ia], b.xy[ib]
+    threshold = THRESHOLD * max(b.size)
+    cv2.setRNGSeed(seed)
+    if settings.transform == "homography":
+        transform, mask = cv2.findHomography(
+            src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999
+        )
+    else:
+        transform, mask = cv2.estimateAffinePartial2D(
+            src,
+            dst,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=threshold,
+            maxIters=2000,
+            confidence=0.999,
+            refineIters=10,
+        )
+    if mask is None or transform is None:
+        return None, np.zeros(n, bool)
+    return transform, mask.ravel().astype(bool)
+
+
+def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
+    """Inliers of the pair, and of the mirrored first image when that explains more; the
+    overlap figures of the better one."""
+    best, found = PairResult(0), None
+    mirror = a.mirrored() if settings.mirror and a.count else None
+    for mirrored, fa in ((False, a), (True, mirror)):
+        if fa is None:
+            continue
+        ia, ib = ratio_matches(fa, b, settings.ratio)
+        transform, mask = fit(fa, b, ia, ib, settings, seed)
+        inliers = int(mask.sum())
+        if inliers > best.inliers:
+            best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask]))
+            found = (fa, ia[mask], ib[mask], transform)
+    if found is None or best.inliers < 3:
+        return best
+    fa, ia, ib, transform = found
+    figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
+    return replace(
+        best,
+        coverage=figures.coverage,
+        inlier_ratio=figures.inlier_ratio,
+        agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform),
+    )
+
+
+def matched_points(a: Features, b: Features, ia, ib) -> tuple:
+    """Up to MAX_STORED_MATCHES inlier matches, positions as shares of each image's size, in
+    the original (not mirrored) first image; evenly spread over the list."""
+    pick = np.linspace(0, len(ia) - 1, min(len(ia), MAX_STORED_MATCHES)).round().astype(int)
+    out = []
+    for i, j in zip(np.asarray(ia)[pick], np.asarray(ib)[pick]):
+        x1, y1 = a.xy[i]
+        out.append(
+            (
+                round(float(x1) / max(a.size[0], 1), 4),
+                round(float(y1) / max(a.size[1], 1), 4),
+                round(float(b.xy[j][0]) / max(b.size[0], 1), 4),
+                round(float(b.xy[j][1]) / max(b.size[1], 1), 4),
+            )
+        )
+    return tuple(out)
+
+
+class Sift(Method):
+    """RootSIFT features (`similar.features`), checked by ratio test and RANSAC."""
+
+    name = "sift"
+    suffix = ".sift"
+
+    def describe(self, data: bytes) -> Features:
+        return extract(data, self.settings.max_side, self.settings.features)
+
+    def check(self, a: Features, b: Features, seed: int) -> PairResult:
+        return check_pair(a, b, self.settings, seed)
+
+    def cache_key(self) -> str:
+        return canonical(settings_of(self.settings.max_side, self.settings.features))
+
+    def pack(self, features: Features) -> bytes:
+        return pack(features)
+
+    def unpack(self, raw: bytes) -> Features | None:
+        return unpack_entry(raw)
+
+
+METHOD = Sift

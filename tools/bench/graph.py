@@ -1,0 +1,52 @@
+"""Section graph: the graph stage (whole process) against faiss.knn (whole process) on the same
+synthetic vectors (`--graph-points`, 100k by default)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .runner import Row, python_module, run_process, run_stage, vector_project, write_params
+
+K = 20
+
+
+def measure(work: Path, options) -> dict:
+    from similar.graph import read_graph
+
+    n = options.graph_points
+    project = work / f"graph-{n}"
+    vector_project(project, n, seed=4)
+    write_params(project, graph={"k": K})
+    seconds, rss = run_stage("graph", project)
+    knn = python_module("tools.bench.knn_baseline", "data/reduced/vectors.npy", K, "faiss.npy")
+    faiss_s, faiss_rss = run_process(knn, project)
+    _, ours, _ = read_graph(project / "data/graph/knn.npz")
+    theirs = np.load(project / "faiss.npy")
+    agree = np.mean([len(set(a) & set(b)) / K for a, b in zip(ours.tolist(), theirs.tolist())])
+    engine = json.loads((project / "reports/graph.json").read_text())["engine"]
+    shutil.rmtree(project)
+    return {
+        "points": n,
+        "k": K,
+        "engine": engine,
+        "seconds": round(seconds, 2),
+        "faiss_seconds": round(faiss_s, 2),
+        "seconds_over_faiss": round(seconds / faiss_s, 3),
+        "peak_rss_mib": rss,
+        "faiss_peak_rss_mib": faiss_rss,
+        "neighbours_agreeing_with_faiss": round(float(agree), 6),
+    }
+
+
+def rows(g: dict) -> list[Row]:
+    return [
+        Row(
+            f"graph {g['points']} x {g['k']} ({g['engine']}) / faiss.knn, whole processes",
+            f"{g['seconds']} s / {g['faiss_seconds']} s = {g['seconds_over_faiss']}, "
+            f"peak RSS {g['peak_rss_mib']} MiB (faiss {g['faiss_peak_rss_mib']} MiB)",
+        )
+    ]
