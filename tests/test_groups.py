@@ -154,3 +154,28 @@ def test_figures_per_kind_sizes_and_ceiling_hand_computed():
     assert groups.candidate_ceiling(6, a, b, truth) == round(2 / 4, 6)
     best = groups.best_threshold(6, a, b, np.array([0.9, 0.2, 0.8], np.float32), truth)
     assert best["min_score"] == 0.8 and best["pairwise_precision"] == 1.0
+
+
+def test_two_copies_whose_centred_cosine_is_minus_one_are_candidates():
+    # N = 2: PCA centring puts the two vectors opposite, cosine exactly -1.0
+    from similar.settings import GroupsSettings
+
+    neighbours, scores = np.array([[1], [0]]), np.array([[-1.0], [-1.0]], np.float32)
+    edges = groups.candidates(neighbours, scores, GroupsSettings())
+    assert list(zip(edges.a.tolist(), edges.b.tolist())) == [(0, 1)]
+
+
+def test_groups_k_past_graph_k_names_both(grouped, capsys):
+    grouped.set("groups.k", 50)
+    run_stage("groups")
+    assert "groups.k (50) is more than graph.k (11" in capsys.readouterr().err
+
+
+def test_groups_json_lists_figures_and_no_shared_part_inside_a_group(grouped):
+    found = json.loads((grouped.root / "data/groups/groups.json").read_text())
+    for g in found:
+        assert set(g) == {"group", "size", "members", "edges", "possible", "shared_parts"}
+        for e in g["edges"]:
+            assert e["relation"] == "copy" and 0 <= e["agreement"] <= 1
+            assert {"coverage", "inlier_ratio", "inliers"} <= set(e)
+        assert all(e["relation"] == "shares_part" for e in g["shared_parts"])
