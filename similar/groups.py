@@ -104,6 +104,14 @@ def edge_pairs(ids, edges: Edges) -> list[tuple[str, str]]:
     return [(str(ids[i]), str(ids[j])) for i, j in zip(edges.a, edges.b)]
 
 
+def checking(verify, min_inliers: int):
+    """The verify settings groups checks with: the overlap figures are measured from the
+    lower of `verify.min_inliers` and `groups.min_inliers`."""
+    from dataclasses import replace
+
+    return replace(verify, min_inliers=min(verify.min_inliers, min_inliers))
+
+
 def verified(edges: Edges, results, min_inliers: int, min_agreement: float) -> Edges:
     """The edges with the verifier's results of `edge_pairs`: kept when a copy."""
     inliers = np.array([r.inliers for r in results], dtype=np.int64)

@@ -41,7 +41,12 @@ def main() -> None:
         images = image_refs(index, config.data.images)
         pairs = groups.edge_pairs(ids, edges)
         results, described = verify_pairs(
-            pairs, verify, images, paths.feature_cache, verify.workers, "groups"
+            pairs,
+            groups.checking(verify, grouping.min_inliers),
+            images,
+            paths.feature_cache,
+            verify.workers,
+            "groups",
         )
         edges = groups.verified(edges, results, grouping.min_inliers, verify.min_agreement)
     labels = groups.kept_labels(ids, edges, grouping.join)

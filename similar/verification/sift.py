@@ -95,7 +95,7 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
         if inliers > best.inliers:
             best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask]))
             found = (fa, ia[mask], ib[mask], transform)
-    if found is None or best.inliers < 3:
+    if found is None or best.inliers < settings.min_inliers:  # not verified: no figures needed
         return best
     fa, ia, ib, transform = found
     figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
