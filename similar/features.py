@@ -7,7 +7,9 @@ the indices of the `STRONGEST` strongest (what the prefilter compares). Decoding
 `embed.max_pixels`, and a large PNG or TIFF is reduced by a whole factor as soon as it is
 decoded. An image's mirror needs no second extraction: mirroring moves each keypoint to
 x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells flip, the orientation bins
-run backwards).
+run backwards). A greyscale thumbnail (longest side THUMB pixels) goes with them, so that a
+check can compare the aligned pictures themselves, not only their keypoints
+(similar/overlap.py).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
 keyed by the SHA-256 of the bytes read and the feature settings (`pack`, `unpack_entry`), so
@@ -20,17 +22,23 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .images import open_rgb
 
-FEATURES_VERSION = 2  # 2: the strongest keypoints' indices, large images reduced early
+FEATURES_VERSION = (
+    3  # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail
+)
 STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first
-HEAD = 16  # width, height, keypoints, strongest kept (uint32 each)
+THUMB = 96  # longest side of the greyscale thumbnail an entry keeps
+HEAD = 24  # width, height, keypoints, strongest kept, thumbnail width and height (uint32 each)
 MIN_SIDE = 32
 QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001
+
+
+NO_THUMB = np.zeros((0, 0), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Features:
     desc: np.ndarray  # (n, 128) float32 unit RootSIFT descriptors
     size: tuple[int, int]  # (w, h) of the scaled image
     strongest: np.ndarray | None = None  # indices of the strongest keypoints, strongest first
+    thumb: np.ndarray = field(default_factory=lambda: NO_THUMB)  # (th, tw) uint8 grey
 
     @property
     def top(self) -> np.ndarray:
@@ -54,7 +63,9 @@ class Features:
         xy = self.xy.copy()
         xy[:, 0] = self.size[0] - 1 - xy[:, 0]
         d = self.desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS]
-        return Features(xy, np.ascontiguousarray(d.reshape(-1, 128)), self.size, self.strongest)
+        desc = np.ascontiguousarray(d.reshape(-1, 128))
+        thumb = np.ascontiguousarray(self.thumb[:, ::-1])
+        return Features(xy, desc, self.size, self.strongest, thumb)
 
 
 MIRROR_BINS = np.array([(-i) % 8 for i in range(8)])
@@ -105,31 +116,50 @@ def extract(data: bytes, max_side: int, max_features: int, max_pixels: int) -> F
     xy = np.array([k.pt for k in keypoints], dtype=np.float32)
     # ties keep OpenCV's order
     strongest = np.argsort(-np.array([k.response for k in keypoints]), kind="stable")
-    return unpack(pack(Features(xy, desc.astype(np.float32), img.size, strongest[:STRONGEST])))
+    side = THUMB / max(img.size)
+    thumb = img.convert("L").resize(
+        (max(1, round(img.width * side)), max(1, round(img.height * side))),
+        Image.Resampling.BOX,
+    )
+    found = Features(
+        xy, desc.astype(np.float32), img.size, strongest[:STRONGEST], np.asarray(thumb)
+    )
+    return unpack(pack(found))
 
 
-def entry_size(count: int, strongest: int) -> int:
-    return HEAD + 136 * count + 2 * strongest
+def entry_size(count: int, strongest: int, thumb_pixels: int) -> int:
+    return HEAD + 136 * count + 2 * strongest + thumb_pixels
 
 
 def pack(f: Features) -> bytes:
-    """Cache entry: width, height, count, strongest kept, then positions (float32),
-    descriptors (uint8) and the strongest keypoints' indices (uint16)."""
+    """Cache entry: width, height, count, strongest kept, thumbnail width and height, then
+    positions (float32), descriptors (uint8), the strongest keypoints' indices (uint16) and
+    the thumbnail (uint8)."""
     q = np.clip(np.rint(f.desc * QUANT), 0, 255).astype(np.uint8)
     strongest = np.arange(min(f.count, STRONGEST)) if f.strongest is None else f.strongest
-    head = np.array([f.size[0], f.size[1], f.count, len(strongest)], dtype="<u4").tobytes()
-    return head + f.xy.astype("<f4").tobytes() + q.tobytes() + strongest.astype("<u2").tobytes()
+    th, tw = f.thumb.shape
+    sizes = [f.size[0], f.size[1], f.count, len(strongest), tw, th]
+    return (
+        np.array(sizes, dtype="<u4").tobytes()
+        + f.xy.astype("<f4").tobytes()
+        + q.tobytes()
+        + strongest.astype("<u2").tobytes()
+        + np.ascontiguousarray(f.thumb, dtype=np.uint8).tobytes()
+    )
 
 
 def unpack(raw: bytes) -> Features:
-    w, h, n, k = (int(x) for x in np.frombuffer(raw[:HEAD], dtype="<u4"))
+    w, h, n, k, tw, th = (int(x) for x in np.frombuffer(raw[:HEAD], dtype="<u4"))
     at = HEAD + 8 * n
     xy = np.frombuffer(raw[HEAD:at], dtype="<f4").reshape(-1, 2)
     q = np.frombuffer(raw[at : at + 128 * n], dtype=np.uint8).reshape(-1, 128)
-    strongest = np.frombuffer(raw[at + 128 * n : at + 128 * n + 2 * k], dtype="<u2")
+    at += 128 * n
+    strongest = np.frombuffer(raw[at : at + 2 * k], dtype="<u2")
+    at += 2 * k
+    thumb = np.frombuffer(raw[at : at + tw * th], dtype=np.uint8).reshape(th, tw)
     d = q.astype(np.float32)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    return Features(xy.copy(), d, (w, h), strongest.astype(np.intp))
+    return Features(xy.copy(), d, (w, h), strongest.astype(np.intp), thumb.copy())
 
 
 def unpack_entry(raw: bytes | None) -> Features | None:
@@ -137,8 +167,8 @@ def unpack_entry(raw: bytes | None) -> Features | None:
     features (wrong length, positions that are not finite, indices past its keypoints)."""
     if raw is None or len(raw) < HEAD:
         return None
-    n, k = (int(x) for x in np.frombuffer(raw[8:HEAD], dtype="<u4"))
-    if len(raw) != entry_size(n, k) or k > min(n, STRONGEST):
+    n, k, tw, th = (int(x) for x in np.frombuffer(raw[8:HEAD], dtype="<u4"))
+    if len(raw) != entry_size(n, k, tw * th) or k > min(n, STRONGEST):
         return None
     f = unpack(raw)
     if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n):

@@ -47,3 +47,12 @@ def groups_from_pairs(pairs) -> dict[str, str]:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     return {x: root(x) for x in parent}
+
+
+def read_kinds(path) -> dict[str, str]:
+    """id -> kind of case, from the optional `kind` column of an id,group ground truth (the
+    sample's: `plain` or a hard case); empty without that column."""
+    rows = read_csv(require_file(path, "ground-truth groups file", "set data.groups"))
+    if not rows or "kind" not in rows[0]:
+        return {}
+    return {r["id"]: r["kind"] or "" for r in rows if r["id"]}

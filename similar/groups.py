@@ -2,10 +2,12 @@
 
 Candidate edges are each image's first `groups.k` graph neighbours scoring at least
 `groups.min_score` (with `groups.mutual`, only pairs that are in each other's lists). With
-`groups.verify` each candidate is checked by the verifier and kept only with at least
-`verify.min_inliers` inliers. Groups are the connected components of the kept edges
-(scipy.sparse.csgraph), named by their smallest member id, so a name stays as long as its
-group does, and adding images changes only the groups they join.
+`groups.verify` each candidate is checked by the verifier and kept only as a copy: at least
+`verify.min_inliers` inliers and pictures that agree over their overlap
+(`verify.min_agreement`); a pair that only shares a part is listed, never kept. Groups join
+by `groups.join` (similar/clustering.py: two verified pairs, or one), named by their
+smallest member id, so a name stays as long as its group does, and adding images changes
+only the groups they join.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
+from .clustering import agglomerate
 from .errors import UserError
 from .files import read_json, require_file
 
@@ -28,17 +31,27 @@ PLOT_HEADER = ["min_score", "precision", "recall", "f1", "cnn_precision", "cnn_r
 @dataclass
 class Edges:
     """Candidate edges (rows a < b of the graph, each with its best score), and once checked,
-    each one's inliers and whether it is kept (unchecked: `inliers` None, all kept)."""
+    each one's inliers, whether it is kept (a copy; unchecked: `inliers` None, all kept),
+    whether it only shares a part, and the fields groups.json gives each pair."""
 
     a: np.ndarray
     b: np.ndarray
     scores: np.ndarray
     inliers: np.ndarray | None = None
     kept: np.ndarray = field(default=None)
+    shared: np.ndarray = field(default=None)
+    fields: list | None = None
 
     def __post_init__(self):
         if self.kept is None:
             self.kept = np.ones(len(self.a), bool)
+        if self.shared is None:
+            self.shared = np.zeros(len(self.a), bool)
+
+    @property
+    def strength(self) -> np.ndarray:
+        """What orders the joins: inliers once checked, else the score."""
+        return self.inliers if self.checked else self.scores
 
     @property
     def checked(self) -> bool:
@@ -90,10 +103,13 @@ def edge_pairs(ids, edges: Edges) -> list[tuple[str, str]]:
     return [(str(ids[i]), str(ids[j])) for i, j in zip(edges.a, edges.b)]
 
 
-def verified(edges: Edges, results, min_inliers: int) -> Edges:
-    """The edges with the verifier's results of `edge_pairs`: kept with enough inliers."""
+def verified(edges: Edges, results, min_inliers: int, min_agreement: float) -> Edges:
+    """The edges with the verifier's results of `edge_pairs`: kept when a copy."""
     inliers = np.array([r.inliers for r in results], dtype=np.int64)
-    return Edges(edges.a, edges.b, edges.scores, inliers, inliers >= min_inliers)
+    fields = [r.fields(min_inliers, min_agreement) for r in results]
+    kept = np.array([f["relation"] == "copy" for f in fields], dtype=bool)
+    shared = np.array([f["relation"] == "shares_part" for f in fields], dtype=bool)
+    return Edges(edges.a, edges.b, edges.scores, inliers, kept, shared, fields)
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,9 +205,10 @@ def threshold_curve(
     return rows
 
 
-def kept_groups(ids, edges: Edges) -> list[tuple[str, np.ndarray]]:
-    """The named groups (`named_groups`) of the kept edges."""
-    return named_groups(components(len(ids), edges.a[edges.kept], edges.b[edges.kept]), ids)
+def kept_labels(ids, edges: Edges, join: str) -> np.ndarray:
+    """Each image's group label: the kept edges joined by the rule `groups.join`."""
+    kept = edges.kept
+    return agglomerate(len(ids), edges.a[kept], edges.b[kept], edges.strength[kept], join)
 
 
 def group_of(n: int, found: list[tuple[str, np.ndarray]]) -> np.ndarray:
@@ -209,7 +226,13 @@ def membership_rows(ids, found: list[tuple[str, np.ndarray]]) -> list[tuple[str,
 
 
 def figures(
-    ids, edges: Edges, found: list, truth: dict[str, str], min_score: float
+    ids,
+    edges: Edges,
+    labels: np.ndarray,
+    found: list,
+    truth: dict[str, str],
+    kinds: dict[str, str],
+    min_score: float,
 ) -> tuple[dict, list]:
     """metrics/groups.json, and the threshold plot's rows (none without ground truth)."""
     n, a, b, kept = len(ids), edges.a, edges.b, edges.kept
@@ -217,53 +240,65 @@ def figures(
         "groups": len(found),
         "grouped_images": sum(len(members) for _, members in found),
         "largest_group": len(found[0][1]) if found else 0,
+        "sizes": sizes(labels),
         "edges_checked": int(len(a)) if edges.checked else 0,
         "edges_verified": int(kept.sum()),
+        "shared_part_pairs": int(edges.shared.sum()),
     }
     if not truth:
         return metrics, []
     labels_true = truth_labels(ids, truth)
-    metrics.update(pairwise(components(n, a[kept], b[kept]), labels_true))
+    metrics.update(pairwise(labels, labels_true))
+    metrics["candidate_ceiling_recall"] = candidate_ceiling(n, a, b, labels_true)
     metrics["cnn_only_pairwise_f1"] = pairwise(components(n, a, b), labels_true)["pairwise_f1"]
+    metrics["best_score_threshold_only"] = best_threshold(n, a, b, edges.scores, labels_true)
+    if kinds:
+        metrics["by_kind"] = pairwise_by_kind(
+            labels, labels_true, [kinds.get(str(i), "") for i in ids]
+        )
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
     return metrics, threshold_curve(n, a, b, edges.scores, kept, labels_true, lowest)
 
 
-def write_groups_json(target, ids, urls: dict, found: list, edges: Edges) -> None:
-    """groups.json, one group per line, largest first: its members (id, url) and its kept
-    edges (a, b, score, inliers). Written as it goes: a group at a time."""
-    kept = edges.kept
-    edge_group = group_of(len(ids), found)[edges.a[kept]]
-    order = np.argsort(edge_group, kind="stable")
-    ea, eb, es = edges.a[kept][order], edges.b[kept][order], edges.scores[kept][order]
-    ei = edges.inliers[kept][order] if edges.checked else None
-    bounds = np.searchsorted(edge_group[order], np.arange(len(found) + 1))
+def write_groups_json(target, ids, urls: dict, labels: np.ndarray, found: list, edges: Edges):
+    """groups.json, one group per line, largest first: its members (id, url), its copy edges
+    (a, b, score, and once checked inliers, relation and the overlap figures), its possible
+    members (a copy of one member only, which `groups.join: two` keeps out) and the pairs
+    that only share a part with a member. Written as it goes: a group at a time."""
+    by_label: dict[int, dict[str, list]] = {}
+    for e in np.flatnonzero(edges.kept | edges.shared):
+        la, lb = int(labels[edges.a[e]]), int(labels[edges.b[e]])
+        if edges.kept[e] and la == lb:
+            by_label.setdefault(la, {}).setdefault("edges", []).append(e)
+        else:
+            key = "possible" if edges.kept[e] else "shared_parts"
+            for label in {la, lb}:
+                by_label.setdefault(label, {}).setdefault(key, []).append(e)
+
+    def pair(e: int) -> dict:
+        out = {
+            "a": str(ids[edges.a[e]]),
+            "b": str(ids[edges.b[e]]),
+            "score": round(float(edges.scores[e]), 6),
+        }
+        return {**out, **edges.fields[e]} if edges.fields else {**out, "inliers": None}
+
     with open(target, "wb") as fh:
         fh.write(b"[\n")
         for number, (name, members) in enumerate(found):
-            lo, hi = bounds[number], bounds[number + 1]
-            members_out = [{"id": str(ids[m]), "url": urls.get(str(ids[m]))} for m in members]
-            edges_out = [
-                {
-                    "a": str(ids[x]),
-                    "b": str(ids[y]),
-                    "score": round(float(z), 6),
-                    "inliers": None if ei is None else int(ei[lo + i]),
-                }
-                for i, (x, y, z) in enumerate(zip(ea[lo:hi], eb[lo:hi], es[lo:hi]))
-            ]
-            fh.write(
-                orjson.dumps(
-                    {
-                        "group": name,
-                        "size": len(members),
-                        "members": members_out,
-                        "edges": edges_out,
-                    }
-                )
-            )
+            mine = by_label.get(int(labels[members[0]]), {})
+            record = {
+                "group": name,
+                "size": len(members),
+                "members": [{"id": str(ids[m]), "url": urls.get(str(ids[m]))} for m in members],
+                **{key: [pair(e) for e in mine.get(key, [])] for key in PAIR_LISTS},
+            }
+            fh.write(orjson.dumps(record))
             fh.write(b",\n" if number < len(found) - 1 else b"\n")
         fh.write(b"]\n")
+
+
+PAIR_LISTS = ("edges", "possible", "shared_parts")
 
 
 def read_groups_json(path) -> list[dict]:
@@ -296,5 +331,66 @@ def summary(metrics: dict, edges: Edges, seconds: float) -> str:
     return (
         f"groups: {metrics['groups']} groups of {metrics['grouped_images']} images, largest "
         f"{metrics['largest_group']}, {metrics['edges_verified']} of {len(edges.a)} candidate "
-        f"edges kept, {seconds:.1f}s{rate}{quality}"
+        f"edges copies, {metrics['shared_part_pairs']} share a part, {seconds:.1f}s{rate}{quality}"
     )
+
+
+def pairs_within(*labels: np.ndarray) -> int:
+    """Pairs of items that share every one of the given labels."""
+    if not len(labels[0]):
+        return 0
+    _, counts = np.unique(np.stack(labels), axis=1, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def pairwise_by_kind(pred: np.ndarray, truth: np.ndarray, kinds) -> dict:
+    """Pairwise precision and recall per kind of case: over the pairs with a member of that
+    kind (put together, for precision; truly together, for recall)."""
+    kinds = np.asarray(kinds)
+    out = {}
+    for kind in sorted(set(kinds.tolist())):
+        other = kinds != kind
+
+        def mine(*labels, other=other):  # pairs with at least one member of the kind
+            return pairs_within(*labels) - pairs_within(*(x[other] for x in labels))
+
+        put, expected, correct = mine(pred), mine(truth), mine(pred, truth)
+        out[str(kind)] = {
+            "pairwise_precision": round(correct / put, 6) if put else 1.0,
+            "pairwise_recall": round(correct / expected, 6) if expected else 1.0,
+            "pairs_put_together": put,
+            "pairs_expected": expected,
+        }
+    return out
+
+
+def sizes(labels: np.ndarray) -> dict:
+    """How many groups there are of each size (two or more), as {"size": count}."""
+    counts = np.bincount(np.bincount(labels))
+    return {str(size): int(counts[size]) for size in range(2, len(counts)) if counts[size]}
+
+
+def candidate_ceiling(n: int, a: np.ndarray, b: np.ndarray, truth: np.ndarray) -> float:
+    """The pairwise recall that a perfect check of the candidate edges would reach."""
+    same = truth[a] == truth[b]
+    return pairwise(components(n, a[same], b[same]), truth)["pairwise_recall"]
+
+
+def best_threshold(
+    n: int, a: np.ndarray, b: np.ndarray, scores: np.ndarray, truth: np.ndarray
+) -> dict:
+    """The CNN-score threshold alone (components of the candidate edges at least that score)
+    with the best pairwise F1, over the distinct scores' percentiles."""
+    best = {"pairwise_f1": -1.0}
+    for t in (
+        np.unique(np.quantile(scores, np.linspace(0, 1, 101), method="lower"))
+        if len(scores)
+        else []
+    ):
+        at = scores >= t
+        labels = components(n, a[at], b[at])
+        found = pairwise(labels, truth)
+        if found["pairwise_f1"] > best["pairwise_f1"]:
+            largest = int(np.bincount(labels).max()) if n else 0
+            best = {"min_score": round(float(t), 6), **found, "largest_group": largest}
+    return best if len(scores) else {}

@@ -70,6 +70,11 @@ def card(item: dict, thumbs: dict[str, str], views: dict[str, str], books: dict[
         "inliers": item.get("inliers"),
         "verified": bool(item.get("verified")),
         "mirrored": bool(item.get("mirrored")),
+        "relation": item.get("relation"),
+        "agreement": item.get("agreement"),
+        "coverage": item.get("coverage"),
+        "inlier_ratio": item.get("inlier_ratio"),
+        "possible": bool(item.get("possible")),
         "book": books.get(item["id"], ""),
     }
 
@@ -179,22 +184,42 @@ def shown_ids(entries: list[dict], min_score: float) -> dict[str, str | None]:
 
 
 def group_entries(found: list[dict]) -> list[dict]:
-    """groups.json as pages of entries: the group's name member first, then the others."""
+    """groups.json as pages of entries: the group's name member first, then the others, each
+    with the figures of its strongest copy pair in the group; then the possible members and
+    the images that only share a part with a member, apart."""
     out = []
     for g in found:
         members = {m["id"]: m for m in g["members"]}
         head = members[g["group"]]
+        best: dict[str, dict] = {}
+        for e in g["edges"]:
+            for x in (e["a"], e["b"]):
+                if (e.get("inliers") or 0) > (best.get(x, {}).get("inliers") or 0):
+                    best[x] = e
+        outside = []
+        for key in ("possible", "shared_parts"):
+            for e in g.get(key, []):
+                other = e["b"] if e["a"] in members else e["a"]
+                outside.append(
+                    {"id": other, "url": None, **figures(e), "possible": key == "possible"}
+                )
         out.append(
             {
                 "reference": {"id": head["id"], "url": head.get("url")},
                 "neighbours": [
-                    {"id": m["id"], "url": m.get("url"), "score": None}
+                    {"id": m["id"], "url": m.get("url"), **figures(best.get(m["id"], {}))}
                     for m in g["members"]
                     if m["id"] != g["group"]
-                ],
+                ]
+                + outside,
             }
         )
     return out
+
+
+def figures(edge: dict) -> dict:
+    keys = ("inliers", "verified", "mirrored", "relation", "agreement", "coverage", "inlier_ratio")
+    return {"score": None, **{k: edge.get(k) for k in keys}}
 
 
 class Pictures:

@@ -3,9 +3,9 @@
 Each reference's first `verify.top` CNN neighbours are checked pair by pair. A list that is
 shorter than `verify.top` (bulk_query.limit is smaller) is first extended with the next CNN
 neighbours from the exact product over the vectors, so verification can find copies that
-bulk_query did not list. The re-ranked list puts verified neighbours first, by inliers, then
-the rest by CNN score; ties by id. Unchecked neighbours (beyond `verify.top`) keep their
-place after them, with `inliers: null`.
+bulk_query did not list. The re-ranked list puts copies first, then pairs that share a part,
+each by inliers, then the rest by CNN score; ties by id. Unchecked neighbours (beyond
+`verify.top`) keep their place after them, with `inliers: null`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ def pair_layout(candidates: list[dict], top: int) -> list[tuple[str, str]]:
 
 
 def rerank_lists(
-    candidates: list[dict], results: Sequence[PairResult], top: int, min_inliers: int
+    candidates: list[dict],
+    results: Sequence[PairResult],
+    top: int,
+    min_inliers: int,
+    min_agreement: float,
 ) -> tuple[list[dict], dict]:
     """The re-ranked lists, and the matched points of verified pairs (reference -> neighbour ->
     mirrored, points), from the results of `pair_layout(candidates, top)`'s pairs."""
@@ -50,7 +54,7 @@ def rerank_lists(
     for e in candidates:
         mine = results[start : start + min(top, len(e["neighbours"]))]
         start += len(mine)
-        verified.append(rerank(e, mine, min_inliers))
+        verified.append(rerank(e, mine, min_inliers, min_agreement))
         for n, r in zip(e["neighbours"], mine):
             if r.inliers >= min_inliers:
                 matches.setdefault(e["reference"]["id"], {})[n["id"]] = {
@@ -68,30 +72,43 @@ def verify_lists(candidates: list[dict], settings, images: dict, cache_root, **w
     results, described = verify_pairs(
         pairs, settings, images, cache_root, settings.workers, "verify", **where
     )
-    verified, matches = rerank_lists(candidates, results, settings.top, settings.min_inliers)
+    verified, matches = rerank_lists(
+        candidates, results, settings.top, settings.min_inliers, settings.min_agreement
+    )
     return verified, matches, described
 
 
-def rerank(entry: dict, results: Sequence[PairResult], min_inliers: int) -> dict:
-    """The entry's first len(results) neighbours checked, verified ones first by inliers."""
-    checked = []
-    for n, r in zip(entry["neighbours"], results):
-        ok = r.inliers >= min_inliers
-        checked.append(
-            {**n, "inliers": r.inliers, "verified": ok, "mirrored": bool(ok and r.mirrored)}
-        )
+RANK = {"copy": 0, "shares_part": 1, None: 2}
+
+
+UNCHECKED = {
+    "inliers": None,
+    "verified": False,
+    "mirrored": False,
+    "relation": None,
+    "coverage": None,
+    "inlier_ratio": None,
+    "agreement": None,
+}
+
+
+def rerank(
+    entry: dict, results: Sequence[PairResult], min_inliers: int, min_agreement: float
+) -> dict:
+    """The entry's first len(results) neighbours checked: copies first, then shared parts,
+    each by inliers."""
+    checked = [
+        {**n, **r.fields(min_inliers, min_agreement)} for n, r in zip(entry["neighbours"], results)
+    ]
     checked.sort(
         key=lambda n: (
-            not n["verified"],
-            -n["inliers"] if n["verified"] else 0,
+            RANK[n["relation"]],
+            -n["inliers"] if n["relation"] else 0,
             -n["score"],
             n["id"],
         )
     )
-    rest = [
-        {**n, "inliers": None, "verified": False, "mirrored": False}
-        for n in entry["neighbours"][len(results) :]
-    ]
+    rest = [{**n, **UNCHECKED} for n in entry["neighbours"][len(results) :]]
     return {"reference": entry["reference"], "neighbours": checked + rest}
 
 
@@ -99,10 +116,7 @@ def passed_through(entry: dict) -> dict:
     """`verify.method: none`: the CNN ranking as it is, in the verified lists' shape."""
     return {
         "reference": entry["reference"],
-        "neighbours": [
-            {**n, "inliers": None, "verified": False, "mirrored": False}
-            for n in entry["neighbours"]
-        ],
+        "neighbours": [{**n, **UNCHECKED} for n in entry["neighbours"]],
     }
 
 
@@ -116,6 +130,9 @@ def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int
         "top": top,
         "pairs": pairs,
         "verified_pairs": sum(n["verified"] for e in verified for n in e["neighbours"]),
+        "shared_part_pairs": sum(
+            n["relation"] == "shares_part" for e in verified for n in e["neighbours"]
+        ),
         "mirrored_matches": sum(n["mirrored"] for e in verified for n in e["neighbours"]),
     }
     if groups:
@@ -146,7 +163,8 @@ def summary(m: dict, described: int, seconds: float, target) -> str:
     """The verify stage's one line."""
     quality = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
     return (
-        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} verified "
-        f"({m['mirrored_matches']} mirrored), {described} images described, {seconds:.1f}s"
+        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} copies "
+        f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
+        f"{described} images described, {seconds:.1f}s"
         f"{quality} -> {target}"
     )

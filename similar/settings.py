@@ -345,7 +345,14 @@ class VerifySettings:
     ratio: float = param(
         0.8, "Lowe's ratio test: best match closer than this share of the second", lo=0.1, hi=1.0
     )
-    min_inliers: int = param(15, "RANSAC inliers that make a verified copy", lo=3, hi=10000)
+    min_inliers: int = param(15, "RANSAC inliers that make a verified pair", lo=3, hi=10000)
+    min_agreement: float = param(
+        0.6,
+        "a verified pair is a copy when its aligned pictures agree in at least this share of "
+        "their overlap; below, it only shares a part (a border, a typeface, a figure)",
+        lo=0.0,
+        hi=1.0,
+    )
     mirror: bool = param(True, "also try the mirrored image (reversed copies)")
     transform: str = param(
         "similarity",
@@ -378,10 +385,22 @@ class GroupsSettings:
         lo=1,
         hi=1000,
     )
-    min_score: float = param(0.0, "candidate edges: at least this score", lo=-1.0, hi=1.0)
+    min_score: float = param(
+        -1.0,
+        "candidate edges: at least this score (-1: every one of the k, whatever the sign of "
+        "a centred cosine)",
+        lo=-1.0,
+        hi=1.0,
+    )
     mutual: bool = param(False, "candidate edges: only pairs in each other's lists")
     verify: bool = param(
         True, "keep a candidate edge only when the verifier confirms it (verify.* as in verify)"
+    )
+    join: str = param(
+        "two",
+        "two: an image joins a group, or two groups join, only when two verified copy pairs "
+        "link them (one for two lone images); one: connected components (one pair chains)",
+        choices=("two", "one"),
     )
 
 

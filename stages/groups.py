@@ -1,17 +1,18 @@
 """Stage `groups`: which illustrations are reused, and where: the groups of copies.
 
 Reads the kNN graph and the images; candidate edges from the graph are verified by the same
-verifier and feature cache as `verify`; groups are the connected components. Writes
-data/groups/groups.csv (`id,group`, the format data.groups reads, so a reviewed run can be
-the next run's ground truth), groups.json (largest first, members and verified edges),
-metrics, and precision and recall against min_score.
+verifier and feature cache as `verify`, and kept when the pair is a copy, not a shared part;
+groups join by `groups.join`. Writes data/groups/groups.csv (`id,group`, the format
+data.groups reads, so a reviewed run can be the next run's ground truth), groups.json
+(largest first, members and verified edges), metrics, and precision and recall against
+min_score.
 """
 
 from __future__ import annotations
 
 import time
 
-from similar import groups, settings
+from similar import edge_checks, groups, settings
 from similar.errors import run
 from similar.files import (
     csv_bytes,
@@ -22,42 +23,31 @@ from similar.files import (
     staged_outputs,
 )
 from similar.graph import read_graph
-from similar.groundtruth import read_groups
-from similar.images import require_images
-from similar.verification.runner import image_refs, method_for, verify_pairs
+from similar.groundtruth import read_groups, read_kinds
 
 
 def main() -> None:
     config = settings.load()
-    grouping, verify, paths = config.groups, config.verify, config.paths
+    grouping, paths = config.groups, config.paths
     started = time.perf_counter()
     ids, neighbours, scores = read_graph(paths.graph)
     index = read_csv(require_file(paths.image_index, "image index", "run `dvc repro embed`"))
     groups.check_index(ids, index, paths.graph, paths.image_index)
-    edges = groups.candidates(neighbours, scores, grouping)
-    described = 0
-    if grouping.verify and method_for(verify).verifies:
-        require_images(config.data.images, groups.NEEDS_IMAGES)
-        images = image_refs(index, config.data.images)
-        pairs = groups.edge_pairs(ids, edges)
-        where = {"max_pixels": config.embed.max_pixels, "scheduler": config.compute.scheduler}
-        results, described = verify_pairs(
-            pairs, verify, images, paths.feature_cache, verify.workers, "groups", **where
-        )
-        edges = groups.verified(edges, results, verify.min_inliers)
-    found = groups.kept_groups(ids, edges)
+    edges = edge_checks.candidate_edges(neighbours, scores, grouping, paths.graph)
+    edges, described = edge_checks.verify_edges(config, ids, index, edges)
+    labels = groups.kept_labels(ids, edges, grouping.join)
+    found = groups.named_groups(labels, ids)
     seconds = time.perf_counter() - started
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     urls = dict(zip(*read_ids_urls(vectors)))
-    metrics, plot = groups.figures(
-        ids, edges, found, read_groups(config.data.groups), grouping.min_score
-    )
+    truth, kinds = read_groups(config.data.groups), read_kinds(config.data.groups)
+    metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping.min_score)
     report = groups.report(ids, edges, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(
             paths.groups_csv, csv_bytes(["id", "group"], groups.membership_rows(ids, found))
         )
-        groups.write_groups_json(out.path(paths.groups_json), ids, urls, found, edges)
+        groups.write_groups_json(out.path(paths.groups_json), ids, urls, labels, found, edges)
         out.write_bytes(paths.groups_metrics, json_bytes(metrics))
         out.write_bytes(paths.groups_plot, csv_bytes(groups.PLOT_HEADER, plot))
         out.write_bytes(paths.reports / "groups.json", json_bytes(report))

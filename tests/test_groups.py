@@ -132,3 +132,50 @@ def test_adding_images_changes_only_the_groups_they_join(grouped):
         assert [m["id"] for m in after[name]["members"]] == [
             m["id"] for m in before[name]["members"]
         ]
+
+
+def test_figures_per_kind_sizes_and_ceiling_hand_computed():
+    pred = np.array([0, 0, 0, 1, 1, 2])  # pairs: 01 02 12 34
+    truth = np.array([0, 0, 1, 1, 1, 2])  # pairs: 01 23 24 34
+    kinds = ["plain", "plain", "frame", "frame", "frame", "plain"]
+    by_kind = groups.pairwise_by_kind(pred, truth, kinds)
+    # plain: put 01 02 12 (01 right); expected 01
+    assert by_kind["plain"] == {
+        "pairwise_precision": round(1 / 3, 6),
+        "pairwise_recall": 1.0,
+        "pairs_put_together": 3,
+        "pairs_expected": 1,
+    }
+    # frame: put 02 12 34 (34 right); expected 23 24 34
+    assert by_kind["frame"]["pairwise_precision"] == round(1 / 3, 6)
+    assert by_kind["frame"]["pairwise_recall"] == round(1 / 3, 6)
+    assert groups.sizes(pred) == {"2": 1, "3": 1}
+    a, b = np.array([0, 1, 2]), np.array([1, 2, 3])  # candidates 01 12 23: 24 and 34 missing
+    assert groups.candidate_ceiling(6, a, b, truth) == round(2 / 4, 6)
+    best = groups.best_threshold(6, a, b, np.array([0.9, 0.2, 0.8], np.float32), truth)
+    assert best["min_score"] == 0.8 and best["pairwise_precision"] == 1.0
+
+
+def test_two_copies_whose_centred_cosine_is_minus_one_are_candidates():
+    # N = 2: PCA centring puts the two vectors opposite, cosine exactly -1.0
+    from similar.settings import GroupsSettings
+
+    neighbours, scores = np.array([[1], [0]]), np.array([[-1.0], [-1.0]], np.float32)
+    edges = groups.candidates(neighbours, scores, GroupsSettings())
+    assert list(zip(edges.a.tolist(), edges.b.tolist())) == [(0, 1)]
+
+
+def test_groups_k_past_graph_k_names_both(grouped, capsys):
+    grouped.set("groups.k", 50)
+    run_stage("groups")
+    assert "groups.k (50) is more than graph.k (11" in capsys.readouterr().err
+
+
+def test_groups_json_lists_figures_and_no_shared_part_inside_a_group(grouped):
+    found = json.loads((grouped.root / "data/groups/groups.json").read_text())
+    for g in found:
+        assert set(g) == {"group", "size", "members", "edges", "possible", "shared_parts"}
+        for e in g["edges"]:
+            assert e["relation"] == "copy" and 0 <= e["agreement"] <= 1
+            assert {"coverage", "inlier_ratio", "inliers"} <= set(e)
+        assert all(e["relation"] == "shares_part" for e in g["shared_parts"])

@@ -156,3 +156,26 @@ def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
     assert 'src="https://iiif.example.org/iiif/3/astronaut/full/!160,160/0/default.jpg"' in html
     coffee = html.split('data-reference="coffee"')[1].split("</section>")[0]
     assert 'src="thumbs/' in coffee
+
+
+def test_group_pages_show_members_figures_and_shared_parts_apart():
+    from similar.preview import group_entries
+
+    def pair(a, b, inliers, relation):
+        return {"a": a, "b": b, "score": 0.5, "inliers": inliers, "relation": relation}
+
+    found = [
+        {
+            "group": "a",
+            "size": 2,
+            "members": [{"id": "a", "url": None}, {"id": "b", "url": None}],
+            "edges": [{**pair("a", "b", 80, "copy"), "agreement": 0.9}],
+            "possible": [pair("b", "c", 30, "copy")],
+            "shared_parts": [{**pair("a", "d", 400, "shares_part"), "agreement": 0.2}],
+        }
+    ]
+    (entry,) = group_entries(found)
+    shown = {n["id"]: n for n in entry["neighbours"]}
+    assert entry["reference"]["id"] == "a" and list(shown) == ["b", "c", "d"]
+    assert shown["b"]["inliers"] == 80 and shown["b"]["agreement"] == 0.9
+    assert shown["c"]["possible"] and shown["d"]["relation"] == "shares_part"

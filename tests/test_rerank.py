@@ -16,22 +16,28 @@ def test_pair_layout_takes_each_references_first_candidates_in_order():
     assert rerank.pair_layout(lists, 2) == [("a", "a0"), ("a", "a1"), ("b", "b0")]
 
 
-def test_verified_first_by_inliers_then_by_score_and_the_rest_unchecked():
-    e = entry("a", 0.9, 0.8, 0.7, 0.6)
-    out = rerank.rerank(e, [PairResult(3), PairResult(20), PairResult(40, True)], 15)
+def copy(inliers, mirrored=False, matches=()):
+    return PairResult(inliers, mirrored, matches, agreement=0.9)
+
+
+def test_copies_first_by_inliers_then_shared_parts_then_the_rest_unchecked():
+    e = entry("a", 0.9, 0.8, 0.7, 0.6, 0.5)
+    part = PairResult(90, agreement=0.2)  # many inliers, but the pictures disagree
+    out = rerank.rerank(e, [copy(3), copy(20), copy(40, True), part], 15, 0.6)
     ns = out["neighbours"]
-    assert [n["id"] for n in ns] == ["a2", "a1", "a0", "a3"]
-    assert [n["inliers"] for n in ns] == [40, 20, 3, None]
-    assert [n["verified"] for n in ns] == [True, True, False, False]
-    assert [n["mirrored"] for n in ns] == [True, False, False, False]
+    assert [n["id"] for n in ns] == ["a2", "a1", "a3", "a0", "a4"]
+    assert [n["inliers"] for n in ns] == [40, 20, 90, 3, None]
+    assert [n["relation"] for n in ns] == ["copy", "copy", "shares_part", None, None]
+    assert [n["verified"] for n in ns] == [True, True, False, False, False]
+    assert [n["mirrored"] for n in ns] == [True, False, False, False, False]
 
 
 def test_rerank_lists_slices_results_by_the_layout_and_keeps_verified_points():
     lists = [entry("a", 0.9, 0.8), entry("b", 0.5)]
     pairs = rerank.pair_layout(lists, 5)
-    results = [PairResult(1), PairResult(30, False, ((0.1, 0.2, 0.3, 0.4),)), PairResult(16)]
+    results = [copy(1), copy(30, False, ((0.1, 0.2, 0.3, 0.4),)), copy(16)]
     assert len(pairs) == len(results)
-    verified, matches = rerank.rerank_lists(lists, results, 5, 15)
+    verified, matches = rerank.rerank_lists(lists, results, 5, 15, 0.6)
     assert [n["id"] for n in verified[0]["neighbours"]] == ["a1", "a0"]
     assert verified[1]["neighbours"][0]["inliers"] == 16
     assert matches == {
@@ -64,7 +70,7 @@ def test_passed_through_keeps_the_cnn_ranking():
 
 def test_metrics_count_pairs_and_measure_against_the_ceiling():
     lists = [entry("a", 0.9, 0.8)]
-    verified = [rerank.rerank(lists[0], [PairResult(2), PairResult(30)], 15)]
+    verified = [rerank.rerank(lists[0], [copy(2), copy(30)], 15, 0.6)]
     truth = {"a": "g", "a1": "g"}
     m = rerank.metrics(verified, lists, truth, 2)
     assert m["pairs"] == 2 and m["verified_pairs"] == 1 and m["mirrored_matches"] == 0

@@ -21,8 +21,8 @@ def tree_digest(root: Path) -> str:
 
 
 def test_sample_is_deterministic_and_consistent(tmp_path):
-    stats = build(tmp_path / "a", pictures=4)
-    build(tmp_path / "b", pictures=4)
+    stats = build(tmp_path / "a", pictures=4, hard=False)
+    build(tmp_path / "b", pictures=4, hard=False)
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
     images = sorted((tmp_path / "a/images").rglob("*.jpg"))
     assert len(images) == stats["images"] and 4 * 4 <= len(images) <= 4 * 6
@@ -37,9 +37,28 @@ def test_sample_is_deterministic_and_consistent(tmp_path):
 
 
 def test_full_sample_has_enough_pictures():
-    from tools.sample import distinct_pictures
+    from tools.sample import DEFAULT_PICTURES, distinct_pictures
 
-    assert len(distinct_pictures(64)) == 64
+    assert len(distinct_pictures(DEFAULT_PICTURES)) == DEFAULT_PICTURES
+
+
+def test_sample_hard_cases_have_their_kind_and_copies_show_the_same_picture(tmp_path):
+    from collections import Counter
+
+    from tools.hard_cases import KINDS
+
+    build(tmp_path, pictures=2)
+    rows = read_csv(tmp_path / "groups.csv")
+    kinds = {r["id"]: r["kind"] for r in rows}
+    groups = {r["id"]: r["group"] for r in rows}
+    assert kinds.keys() == groups.keys() and set(kinds.values()) == {"plain", *KINDS}
+    sizes = Counter(groups.values())
+    for kind in KINDS:
+        members = {groups[i] for i, k in kinds.items() if k == kind}
+        # each distinct picture has one copy; a framed copy is plain, in two frames and a copy
+        assert {sizes[g] for g in members} == ({4} if kind == "framed_copy" else {2})
+    refs = (tmp_path / "queries.txt").read_text().split()
+    assert Counter(kinds[r] for r in refs) == {"plain": 2, **{kind: 2 for kind in KINDS}}
 
 
 def test_set_params_keeps_comments(tmp_path):

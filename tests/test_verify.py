@@ -221,13 +221,16 @@ def test_verify_stage_outputs(pipeline):
     for e in verified:
         ns = e["neighbours"]
         assert len(ns) == 6 and all(
-            set(n) == {"id", "url", "score", "inliers", "verified", "mirrored"} for n in ns
+            set(n)
+            == {"id", "url", "score", "inliers", "verified", "mirrored", "relation"}
+            | {"agreement", "coverage", "inlier_ratio"}
+            for n in ns
         )
         flags = [n["verified"] for n in ns]
         assert flags == sorted(flags, reverse=True)  # verified first
         ok = [n["inliers"] for n in ns if n["verified"]]
         assert ok == sorted(ok, reverse=True)
-        rest = [n["score"] for n in ns if not n["verified"]]
+        rest = [n["score"] for n in ns if n["relation"] is None]
         assert rest == sorted(rest, reverse=True)
     # the small collection: each photo's mirror and crop are verified copies
     astro = {n["id"]: n for n in verified[0]["neighbours"]}

@@ -4,8 +4,11 @@ Each distinct picture (a whole photograph, or one tile of a photograph that is o
 tiles: distinct pictures never share pixels) appears once as an
 "original" and 2-5 times as the kind of copy printers made when they reused an
 illustration: cropped, rescaled, grayscale or sepia, mirrored, slightly rotated,
-re-compressed, with contrast or noise changed. Images are filed in book folders under
-ids that say nothing about their group; groups.csv holds the ground truth, iiif.csv
+re-compressed, with contrast or noise changed. The hard cases of tools/hard_cases.py follow
+(different pictures sharing a texture, a typeface, a frame, a card template or a figure;
+one picture in different frames), each picture with a copy. Images are filed in book folders
+under ids that say nothing about their group; groups.csv holds the ground truth ("copies
+show the same picture") and each image's kind of case (`plain` or a hard one), iiif.csv
 realistic IIIF Image API URLs, queries.txt the reference list. Same code, same bytes.
 
     python -m tools.sample [--out data/sample] [--pictures 64]
@@ -24,7 +27,9 @@ from PIL import Image, ImageEnhance, ImageOps
 from similar.errors import UserError, run
 from similar.files import atomic_dir, write_csv
 
-VERSION = "2"
+from .hard_cases import hard_pictures
+
+VERSION = "3"
 SKIMAGE_FILES = [
     "astronaut.png",
     "camera.png",
@@ -50,7 +55,9 @@ SKIMAGE_FILES = [
     "horse.png",
 ]
 SKLEARN_FILES = ["china.jpg", "flower.jpg"]
-TEXTURES = {"brick", "grass", "gravel"}  # used whole: their tiles would be the same picture
+TEXTURES = {"brick", "grass", "gravel"}  # their tiles are the hard case of one texture
+PAGES = {"page", "text"}  # text: "page" gives the hard case of one typeface
+RESERVED = {"china", "flower", "coffee", "rocket", "astronaut"}  # tiles for the hard cases
 TOO_SMALL = {"microaneurysms"}  # 102 px: its copies would be too small to show anything
 BOOKS = [
     ("voyage_orient_1843", 3),
@@ -93,21 +100,31 @@ def tiles(img: Image.Image, n: int) -> list[Image.Image]:
 
 
 def distinct_pictures(count: int) -> list[Image.Image]:
-    """Pictures that share no pixels: each photograph is used either whole (the small ones and
-    the textures, whose parts would look alike) or cut into tiles (the large ones), never
-    both, so that no "distinct" picture is a crop of another. Wholes first, then tiles."""
+    """Pictures that share no pixels: each photograph is used either whole (the small ones)
+    or cut into tiles (the large ones), never both, so that no "distinct" picture is a crop
+    of another. Wholes first, then tiles. Textures, pages and the RESERVED photographs are
+    left to the hard cases."""
     wholes, parts = [], []
     for name, img in source_photos():
-        if name in TOO_SMALL:
+        if name in TOO_SMALL | TEXTURES | PAGES | RESERVED:
             continue
-        if min(img.size) < 400 or name in TEXTURES:
+        if min(img.size) < 400:
             wholes.append(img)
         else:
-            parts.extend(tiles(img, 3 if min(img.size) >= 1200 else 2))
+            parts.extend(tiles(img, 3 if min(img.size) >= 800 else 2))
     pictures = wholes + parts
     if count > len(pictures):
-        raise UserError(f"at most {len(pictures)} distinct pictures can be made")
+        raise UserError(f"--pictures: at most {len(pictures)} distinct pictures can be made")
     return pictures[:count]
+
+
+def hard_case_pictures() -> list[tuple[str, list[Image.Image]]]:
+    """The hard cases, from the photographs distinct_pictures leaves out."""
+    photos = dict(source_photos())
+    reserved = [tiles(photos[name], 2) for name in sorted(RESERVED)]
+    contents = [tile for group in zip(*reserved) for tile in group]  # one of each in turn
+    textures = [photos[name] for name in sorted(TEXTURES)]
+    return hard_pictures(textures, photos["page"], contents, tiles)
 
 
 def _sepia(img: Image.Image) -> Image.Image:
@@ -180,51 +197,67 @@ def iiif_url(book: str, page: int, box: tuple[int, int, int, int], version: int)
     return f"{IIIF_HOST}/iiif/{version}/{ident}/{x},{y},{w},{h}/{size}/0/default.jpg"
 
 
-def build(out: Path, pictures: int, seed: int = 1843) -> dict:
+def build(out: Path, pictures: int, seed: int = 1843, hard: bool = True) -> dict:
     rng = np.random.default_rng(seed)
-    images = []  # (picture index, PIL image, is the original)
-    for p, pic in enumerate(distinct_pictures(pictures)):
-        images.append((p, pic, True))
+    images = []  # (picture index, PIL image, is the original, kind of case)
+    plain = distinct_pictures(pictures)
+    for p, pic in enumerate(plain):
+        images.append((p, pic, True, "plain"))
         for _ in range(int(rng.integers(3, 6))):  # 3 to 5 copies
             kinds = rng.choice(KINDS, size=int(rng.integers(1, 3)), replace=False)
             img = pic
             for kind in kinds:
                 img = variant(img, str(kind), rng)
-            images.append((p, img, False))
+            images.append((p, img, False, "plain"))
+    hard_cases = hard_case_pictures() if hard else []
+    for p, (case, given) in enumerate(hard_cases, start=len(plain)):
+        images += [(p, img, n == 0, case) for n, img in enumerate(given)]
+        images.append((p, variant(given[-1], str(rng.choice(KINDS)), rng), False, case))
     order = rng.permutation(len(images))
     pages = {book: 0 for book, _ in BOOKS}
     rows_groups, rows_iiif, originals = [], [], {}
     with atomic_dir(out, "--out") as tmp:
         for n in order:
-            p, img, original = images[n]
+            p, img, original, case = images[n]
             book, version = BOOKS[int(rng.integers(0, len(BOOKS)))]
             pages[book] += int(rng.integers(1, 9))
             iid = f"{book}_p{pages[book]:04d}"
             folder = tmp / "images" / book
             folder.mkdir(parents=True, exist_ok=True)
             img.save(folder / f"{iid}.jpg", "JPEG", quality=90)
-            rows_groups.append((iid, f"g{p:03d}"))
+            rows_groups.append((iid, f"g{p:03d}", case))
             box = (int(rng.integers(80, 400)), int(rng.integers(120, 600)), img.width, img.height)
             rows_iiif.append((iid, iiif_url(book, pages[book], box, 3 if version == 3 else 2)))
             if original:
                 originals[p] = iid
         rows_groups.sort()
         rows_iiif.sort()
-        write_csv(tmp / "groups.csv", ["id", "group"], rows_groups)
+        write_csv(tmp / "groups.csv", ["id", "group", "kind"], rows_groups)
         write_csv(tmp / "iiif.csv", ["id", "iiif_url"], rows_iiif)
-        refs = [originals[p] for p in sorted(originals)][: max(1, min(20, pictures))]
+        refs = [originals[p] for p in range(len(plain))][: max(1, min(20, pictures))]
+        for case in dict.fromkeys(case for case, _ in hard_cases):  # two of each hard case
+            first = [p for p, (c, _) in enumerate(hard_cases, start=len(plain)) if c == case]
+            refs += [originals[p] for p in first[:2]]
         (tmp / "queries.txt").write_text("\n".join(refs) + "\n", encoding="utf-8")
-        (tmp / "VERSION").write_text(f"{VERSION} pictures={pictures} seed={seed}\n")
-    return {"images": len(images), "pictures": pictures, "references": len(refs)}
+        (tmp / "VERSION").write_text(marker(pictures, seed, hard))
+    return {
+        "images": len(images),
+        "pictures": len(plain) + len(hard_cases),
+        "references": len(refs),
+    }
+
+
+def marker(pictures: int, seed: int, hard: bool) -> str:
+    return f"{VERSION} pictures={pictures} seed={seed}" + ("" if hard else " plain") + "\n"
 
 
 DEFAULT_OUT = Path("data/sample")
-DEFAULT_PICTURES = 64
+DEFAULT_PICTURES = 46
 
 
 def is_current(out: Path, pictures: int = DEFAULT_PICTURES, seed: int = 1843) -> bool:
-    marker = out / "VERSION"
-    return marker.is_file() and marker.read_text() == f"{VERSION} pictures={pictures} seed={seed}\n"
+    found = out / "VERSION"
+    return found.is_file() and found.read_text() == marker(pictures, seed, True)
 
 
 def uses_sample(images: Path, out: Path = DEFAULT_OUT) -> bool:
@@ -251,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(args.out, ignore_errors=True)
     stats = build(args.out, args.pictures)
     print(
-        f"sample: {stats['images']} images of {stats['pictures']} pictures, "
+        f"sample: {stats['images']} images of {stats['pictures']} pictures (hard cases "
+        f"included), "
         f"{stats['references']} references -> {args.out}"
     )
 

@@ -18,6 +18,30 @@ class PairResult:
     mirrored: bool = False
     # inlier matches as (x1, y1, x2, y2), each a share of its image's width or height
     matches: tuple = ()
+    # the overlap figures (similar/overlap.py); 0 where a method does not measure them
+    coverage: float = 0.0
+    inlier_ratio: float = 0.0
+    agreement: float = 0.0
+
+    def relation(self, min_inliers: int, min_agreement: float) -> str | None:
+        """`copy`, `shares_part` (inliers enough, but the pictures disagree over their
+        overlap), or None when the pair is not verified at all."""
+        if self.inliers < min_inliers:
+            return None
+        return "copy" if self.agreement >= min_agreement else "shares_part"
+
+    def fields(self, min_inliers: int, min_agreement: float) -> dict:
+        """The checked pair's fields in the verified lists and groups.json."""
+        relation = self.relation(min_inliers, min_agreement)
+        return {
+            "inliers": self.inliers,
+            "verified": relation == "copy",
+            "mirrored": bool(relation == "copy" and self.mirrored),
+            "relation": relation,
+            "coverage": self.coverage,
+            "inlier_ratio": self.inlier_ratio,
+            "agreement": self.agreement,
+        }
 
 
 class Method:

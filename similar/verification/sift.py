@@ -6,15 +6,20 @@ most once (one-to-one), and RANSAC fits a transform (`verify.transform`: a simil
 homography for copies photographed at an angle) and counts the matches it explains: the
 inliers. The mirrored first image is tried as well (`verify.mirror`), since reused
 woodcuts are often reversed; the better of the two counts. A pair with at least
-`verify.min_inliers` inliers is verified.
+`verify.min_inliers` inliers is verified; it is a `copy` when the aligned pictures also agree
+over their overlap (`verify.min_agreement`, similar/overlap.py), else it only `shares_part`
+(a border, a typeface, a figure).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from ..cache import canonical
 from ..features import Features, extract, pack, settings_of, unpack_entry
+from ..overlap import agreement, overlap
 from . import prefilter
 from .base import Method, PairResult
 
@@ -48,22 +53,22 @@ def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, n
 
 def fit(
     a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, settings, seed: int
-) -> np.ndarray:
-    """A boolean inlier mask of the matches under the best transform RANSAC finds."""
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The best transform RANSAC finds (a to b; None if none) and the matches' inlier mask."""
     import cv2
 
     n = len(ia)
     if n < (4 if settings.transform == "homography" else 3):
-        return np.zeros(n, bool)
+        return None, np.zeros(n, bool)
     src, dst = a.xy[ia], b.xy[ib]
     threshold = THRESHOLD * max(b.size)
     cv2.setRNGSeed(seed)
     if settings.transform == "homography":
-        _, mask = cv2.findHomography(
+        transform, mask = cv2.findHomography(
             src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999
         )
     else:
-        _, mask = cv2.estimateAffinePartial2D(
+        transform, mask = cv2.estimateAffinePartial2D(
             src,
             dst,
             method=cv2.RANSAC,
@@ -72,22 +77,35 @@ def fit(
             confidence=0.999,
             refineIters=10,
         )
-    return np.zeros(n, bool) if mask is None else mask.ravel().astype(bool)
+    if mask is None or transform is None:
+        return None, np.zeros(n, bool)
+    return transform, mask.ravel().astype(bool)
 
 
 def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
-    """Inliers of the pair, and of the mirrored first image when that explains more."""
-    best = PairResult(0)
+    """Inliers of the pair, and of the mirrored first image when that explains more; the
+    overlap figures of the better one."""
+    best, found = PairResult(0), None
     mirror = a.mirrored() if settings.mirror and a.count else None
     for mirrored, fa in ((False, a), (True, mirror)):
         if fa is None:
             continue
         ia, ib = ratio_matches(fa, b, settings.ratio)
-        mask = fit(fa, b, ia, ib, settings, seed)
+        transform, mask = fit(fa, b, ia, ib, settings, seed)
         inliers = int(mask.sum())
         if inliers > best.inliers:
             best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask]))
-    return best
+            found = (fa, ia[mask], ib[mask], transform)
+    if found is None or best.inliers < settings.min_inliers:  # not verified: no figures needed
+        return best
+    fa, ia, ib, transform = found
+    figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
+    return replace(
+        best,
+        coverage=figures.coverage,
+        inlier_ratio=figures.inlier_ratio,
+        agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform),
+    )
 
 
 def matched_points(a: Features, b: Features, ia, ib) -> tuple:

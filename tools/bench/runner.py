@@ -141,10 +141,10 @@ def make_scans(folder: Path, count: int, size: tuple[int, int]) -> None:
     """Realistic scan-sized JPEGs (default about 1600x1200) from the sample's real photographs."""
     from PIL import Image
 
-    from tools.sample import distinct_pictures
+    from tools.sample import DEFAULT_PICTURES, distinct_pictures
 
     folder.mkdir(parents=True, exist_ok=True)
-    pictures = distinct_pictures(64)
+    pictures = distinct_pictures(DEFAULT_PICTURES)  # the sample's plain pictures
     rng = np.random.default_rng(600)
     for i in range(count):
         pic = pictures[i % len(pictures)]

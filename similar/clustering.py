@@ -1,0 +1,96 @@
+"""Groups that do not chain: joining two groups takes more than one verified pair.
+
+Connected components put two groups together as soon as one pair between them verifies, so
+one wrong edge (a shared border, a typeface) chains two groups, and a few of them a whole
+collection. Here groups grow by agglomeration over the verified copy edges, the best
+supported first (in the most triangles of verified pairs: a wrong edge between two groups is
+in none), then the strongest, ties by the pair's rows. Two groups join when the verified
+pairs between them are at
+least `links(size_a, size_b)`. With `rule="two"` that is one pair for two lone images and
+two pairs otherwise: an image joins a group only when two members confirm it, and two
+groups join only when two of their pairs do. With `rule="one"` it is one pair
+(connected components). Images confirmed by only one member stay out, and are listed as
+the group's *possible* members.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RULES = ("two", "one")
+
+
+def links_needed(rule: str, size_a: int, size_b: int) -> int:
+    if rule == "one" or size_a == size_b == 1:
+        return 1
+    return 2
+
+
+def agglomerate(
+    n: int, a: np.ndarray, b: np.ndarray, strength: np.ndarray, rule: str = "two"
+) -> np.ndarray:
+    """A label per node (0..c-1, by first member): groups joined by the rule over edges a-b."""
+    parent = np.arange(n)
+    size = np.ones(n, dtype=np.int64)
+    # cross[root] = {other root: verified pairs between the two groups}
+    cross: dict[int, dict[int, int]] = {}
+    for x, y in zip(a.tolist(), b.tolist()):
+        if x != y:
+            cross.setdefault(x, {})[y] = cross.get(x, {}).get(y, 0) + 1
+            cross.setdefault(y, {})[x] = cross.get(y, {}).get(x, 0) + 1
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return int(x)
+
+    order = np.lexsort((b, a, -np.asarray(strength, dtype=np.float64), -triangles(a, b)))
+    changed = True
+    while changed:  # a pair refused now may pass once its groups have grown
+        changed = False
+        for e in order:
+            x, y = root(int(a[e])), root(int(b[e]))
+            if x == y or cross[x].get(y, 0) < links_needed(rule, size[x], size[y]):
+                continue
+            if size[x] < size[y]:
+                x, y = y, x
+            parent[y] = x
+            size[x] += size[y]
+            for other, count in cross.pop(y).items():
+                del cross[other][y]
+                if other != x:
+                    cross[x][other] = cross[x].get(other, 0) + count
+                    cross[other][x] = cross[other].get(x, 0) + count
+            cross[x].pop(y, None)
+            changed = True
+    roots = np.array([root(x) for x in range(n)], dtype=np.int64)
+    _, labels = np.unique(roots, return_inverse=True)
+    return labels
+
+
+def triangles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each edge, the nodes verified with both its ends."""
+    near: dict[int, set[int]] = {}
+    for x, y in zip(a.tolist(), b.tolist()):
+        near.setdefault(x, set()).add(y)
+        near.setdefault(y, set()).add(x)
+    return np.array(
+        [len(near[x] & near[y]) for x, y in zip(a.tolist(), b.tolist())], dtype=np.int64
+    )
+
+
+def possible_members(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> dict[int, list[tuple[int, int]]]:
+    """label -> sorted (outside row, member row) verified pairs of a group of two or more with
+    an image the rule kept out of it."""
+    sizes = np.bincount(labels)
+    out: dict[int, list[tuple[int, int]]] = {}
+    for x, y in zip(a.tolist(), b.tolist()):
+        if labels[x] == labels[y]:
+            continue
+        for member, outside in ((x, y), (y, x)):
+            if sizes[labels[member]] >= 2:
+                out.setdefault(int(labels[member]), []).append((outside, member))
+    return {label: sorted(pairs) for label, pairs in out.items()}

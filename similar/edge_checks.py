@@ -1,0 +1,47 @@
+"""The groups stage's candidate edges, and their check by the verifier `verify.method` names.
+
+Kept apart from similar/groups.py (the graph work, which the preview reads too), so that only
+the groups stage depends on the verifier and its settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import groups
+from .errors import warn
+from .images import require_images
+from .verification.runner import image_refs, method_for, verify_pairs
+
+
+def candidate_edges(neighbours: np.ndarray, scores: np.ndarray, grouping, graph_path):
+    """The candidate edges of `groups.*`; a `groups.k` past the graph's width is a warning."""
+    width = neighbours.shape[1]
+    if grouping.k > width:
+        warn(
+            f"groups.k ({grouping.k}) is more than graph.k ({width}, the neighbours "
+            f"{graph_path} holds): candidate edges are the graph's first {width}"
+        )
+    return groups.candidates(neighbours, scores, grouping)
+
+
+def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges, int]:
+    """The edges with the verifier's results (kept when a copy), and how many images were
+    described now; the edges unchanged when `groups.verify` is off or the method checks
+    nothing."""
+    verify = config.verify
+    if not (config.groups.verify and method_for(verify).verifies):
+        return edges, 0
+    require_images(config.data.images, groups.NEEDS_IMAGES)
+    images = image_refs(index, config.data.images)
+    results, described = verify_pairs(
+        groups.edge_pairs(ids, edges),
+        verify,
+        images,
+        config.paths.feature_cache,
+        verify.workers,
+        "groups",
+        max_pixels=config.embed.max_pixels,
+        scheduler=config.compute.scheduler,
+    )
+    return groups.verified(edges, results, verify.min_inliers, verify.min_agreement), described

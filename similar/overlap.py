@@ -1,0 +1,161 @@
+"""Copy or shared part: how much of each picture a verified transform explains.
+
+RANSAC's transform maps the first image onto the second; its *overlap* is the part of the
+second image that the first one's frame covers (and its image in the first). A copy shows the
+same picture, so most keypoints inside the overlap agree with the transform. A pair that
+shares only a part (a printed border or frame, a card's border and pips, a typeface, a
+texture, a figure drawn into another scene) has inliers on that part alone, and most
+keypoints inside the overlap unmatched, or inliers spread over a small share of the picture.
+
+* `inlier_ratio`: inliers / the keypoints inside the overlap, of the image with fewer there;
+* `coverage`: the share of each image inside the inliers' convex hull, the smaller of the two;
+* `agreement`: the first image's thumbnail laid onto the second's by the transform; the
+  overlap's bounding box cut into GRID x GRID cells, of which the inner CELLS x CELLS count
+  (the outer RING is where frames, borders, captions and a copy's trimmed edges lie); the
+  share of those cells with something drawn in them (not flat in both) whose pixels agree
+  (normalised correlation at least AGREE). Keypoints gather on high-contrast ornament, so a
+  shared border can hold most keypoints and inliers; the pictures' own pixels disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID = 12
+RING = 2
+CELLS = GRID - 2 * RING
+AGREE = 0.5  # normalised correlation of a cell's pixels that counts as the same drawing
+FLAT = 4.0  # grey levels of standard deviation below which a cell holds nothing drawn
+FILLED = 0.9  # share of a cell that must lie inside the overlap to be compared
+
+
+@dataclass(frozen=True)
+class Overlap:
+    coverage: float
+    inlier_ratio: float
+    agreement: float = 0.0
+
+
+NONE = Overlap(0.0, 0.0, 0.0)
+
+
+def frame(size: tuple[int, int]) -> np.ndarray:
+    w, h = size
+    return np.array([(0, 0), (w, 0), (w, h), (0, h)], dtype=np.float32)
+
+
+def mapped(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """Points under a 2 x 3 (similarity, affine) or 3 x 3 (homography) transform."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    full = np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
+    moved = np.c_[points, np.ones(len(points))] @ full.T
+    return (moved[:, :2] / moved[:, 2:3]).astype(np.float32)
+
+
+def intersection(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The convex polygon shared by two convex polygons (possibly empty)."""
+    import cv2
+
+    area, polygon = cv2.intersectConvexConvex(first.astype(np.float32), second.astype(np.float32))
+    if polygon is None or area <= 0:
+        return np.zeros((0, 2), np.float32)
+    return polygon.reshape(-1, 2)
+
+
+def inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which points lie inside (or on) a convex polygon, whichever its orientation."""
+    if len(polygon) < 3 or not len(points):
+        return np.zeros(len(points), bool)
+    edge = np.roll(polygon, -1, axis=0) - polygon
+    rel = points[:, None, :] - polygon[None, :, :]
+    cross = edge[None, :, 0] * rel[..., 1] - edge[None, :, 1] * rel[..., 0]
+    return np.all(cross >= -1e-3, axis=1) | np.all(cross <= 1e-3, axis=1)
+
+
+def hull_share(points: np.ndarray, size: tuple[int, int]) -> float:
+    """The share of an image of `size` inside the convex hull of the points."""
+    import cv2
+
+    if len(points) < 3 or not size[0] or not size[1]:
+        return 0.0
+    hull = cv2.convexHull(np.asarray(points, dtype=np.float32))
+    return min(1.0, float(cv2.contourArea(hull)) / (size[0] * size[1]))
+
+
+def overlap(
+    a_xy: np.ndarray,
+    a_size: tuple[int, int],
+    b_xy: np.ndarray,
+    b_size: tuple[int, int],
+    ia: np.ndarray,
+    ib: np.ndarray,
+    transform: np.ndarray | None,
+) -> Overlap:
+    """The figures of inlier matches a_xy[ia] -> b_xy[ib] under `transform` (a to b)."""
+    if transform is None or len(ia) < 3:
+        return NONE
+    try:
+        back = np.linalg.inv(
+            np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
+        )
+    except np.linalg.LinAlgError:
+        return NONE
+    in_b = intersection(mapped(frame(a_size), transform), frame(b_size))
+    if len(in_b) < 3:
+        return NONE
+    in_a = mapped(in_b, back)
+    there = min(int(inside(a_xy, in_a).sum()), int(inside(b_xy, in_b).sum()))
+    ratio = min(1.0, len(ia) / there) if there else 0.0
+    coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
+    return Overlap(round(coverage, 4), round(ratio, 4))
+
+
+def agreement(
+    a_thumb: np.ndarray,
+    a_size: tuple[int, int],
+    b_thumb: np.ndarray,
+    b_size: tuple[int, int],
+    transform: np.ndarray | None,
+) -> float:
+    """The share of the overlap's drawn cells where the aligned thumbnails agree."""
+    import cv2
+
+    if transform is None or not a_thumb.size or not b_thumb.size:
+        return 0.0
+    full = np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
+    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
+    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
+    try:
+        onto = to_b @ full @ np.linalg.inv(to_a)
+    except np.linalg.LinAlgError:
+        return 0.0
+    h, w = b_thumb.shape
+    laid = cv2.warpPerspective(a_thumb.astype(np.float32), onto, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpPerspective(np.ones(a_thumb.shape, np.float32), onto, (w, h)) > 0.99
+    target = b_thumb.astype(np.float32)
+    rows, cols = np.nonzero(valid)
+    if not len(rows):
+        return 0.0
+    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    drawn = agreeing = 0
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            inside_cell = valid[y0:y1, x0:x1]
+            if inside_cell.size < 4 or inside_cell.mean() < FILLED:
+                continue
+            first = laid[y0:y1, x0:x1][inside_cell]
+            second = target[y0:y1, x0:x1][inside_cell]
+            spread = first.std(), second.std()
+            if max(spread) < FLAT:
+                continue
+            drawn += 1
+            if min(spread) >= FLAT:
+                correlation = float(
+                    np.mean((first - first.mean()) * (second - second.mean()))
+                    / (spread[0] * spread[1])
+                )
+                agreeing += correlation >= AGREE
+    return round(agreeing / drawn, 4) if drawn else 0.0

@@ -1,0 +1,36 @@
+"""Groups that do not chain: agglomeration over verified pairs, and the possible members."""
+
+import numpy as np
+
+from similar.clustering import agglomerate, possible_members
+
+
+def edges(pairs):
+    a = np.array([x for x, _ in pairs])
+    b = np.array([y for _, y in pairs])
+    return a, b
+
+
+def test_one_wrong_edge_does_not_chain_a_b_c():
+    a, b = edges([(0, 1), (1, 2)])  # A-B a copy, B-C the wrong edge
+    labels = agglomerate(3, a, b, np.array([90.0, 20.0]))
+    assert labels[0] == labels[1] != labels[2]
+    assert agglomerate(3, a, b, np.array([90.0, 20.0]), rule="one").tolist() == [0, 0, 0]
+
+
+def test_two_groups_and_a_bridge_stay_two_groups_with_the_bridge_as_possible():
+    # triangles 0-1-2 and 3-4-5, one wrong edge 2-3, stronger than some true ones
+    a, b = edges([(0, 1), (0, 2), (1, 2), (3, 4), (3, 5), (4, 5), (2, 3)])
+    strength = np.array([40, 30, 20, 40, 30, 20, 35], dtype=float)
+    labels = agglomerate(6, a, b, strength)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert possible_members(labels, a, b) == {0: [(3, 2)], 1: [(2, 3)]}
+
+
+def test_an_image_confirmed_by_two_members_joins_in_any_order():
+    # 3 matches 0 and 1 of the group 0-1-2, and its edges come first
+    a, b = edges([(0, 3), (1, 3), (0, 1), (1, 2), (0, 2), (2, 4)])
+    strength = np.array([90, 80, 50, 40, 30, 99], dtype=float)
+    labels = agglomerate(5, a, b, strength)
+    assert labels.tolist()[:4] == [0, 0, 0, 0] and labels[4] != 0
+    assert np.array_equal(labels, agglomerate(5, a[::-1], b[::-1], strength[::-1]))

@@ -1,0 +1,87 @@
+"""A copy shows the same picture; a shared border, typeface or texture is only a shared part."""
+
+import io
+
+import numpy as np
+import pytest
+from conftest import real_photo
+from PIL import Image, ImageOps
+
+from similar import settings
+from similar.clustering import agglomerate
+from similar.features import extract
+from similar.verification.runner import seed_of
+from similar.verification.sift import check_pair
+from tools.hard_cases import card, framed, text_block
+
+S = settings.VerifySettings(workers=1)
+
+
+def features(img: Image.Image):
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=90)
+    return extract(buf.getvalue(), S.max_side, S.features, settings.EmbedSettings().max_pixels)
+
+
+def relation(first: Image.Image, second: Image.Image):
+    found = check_pair(features(first), features(second), S, seed_of("a", "b"))
+    return found.relation(S.min_inliers, S.min_agreement), found
+
+
+def halftone(img: Image.Image) -> Image.Image:
+    """Printed as dots: dithered to black and white at twice the size."""
+    w, h = img.size
+    return ImageOps.grayscale(img).resize((2 * w, 2 * h)).convert("1").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def picture():
+    return real_photo("astronaut", size=None).resize((400, 400))
+
+
+def shared_parts():
+    coffee, rocket = real_photo("coffee", size=None), real_photo("rocket", size=None)
+    brick = real_photo("brick", size=None)
+    rng = np.random.default_rng(3)
+    return {
+        "border": (framed(coffee, 7, "Fig. 1. Temple Gate"), framed(rocket, 7, "Fig. 2. Harbour")),
+        "card": (card(coffee, "A"), card(rocket, "K")),
+        "typeface": (text_block(rng), text_block(rng)),
+        "texture": (brick.crop((0, 0, 256, 256)), brick.crop((256, 256, 512, 512))),
+    }
+
+
+@pytest.mark.parametrize("part", ["border", "card", "typeface", "texture"])
+def test_a_shared_part_is_never_a_copy(part):
+    first, second = shared_parts()[part]
+    kind, found = relation(first, second)
+    assert kind in ("shares_part", None), found
+
+
+def copies(picture):
+    return {
+        "crop": picture.crop((60, 40, 330, 300)),
+        "halftone": halftone(picture),
+        "mirror": ImageOps.mirror(picture),
+        "framed": framed(picture, 7, "Fig. 3. Column"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["crop", "halftone", "mirror", "framed"])
+def test_a_picture_and_its_copy_are_a_copy(picture, kind):
+    found, figures = relation(picture, copies(picture)[kind])
+    assert found == "copy", figures
+
+
+def test_copies_are_grouped_and_shared_parts_never(picture):
+    images = [picture, *copies(picture).values(), *shared_parts()["border"]]
+    described = [features(img) for img in images]
+    edges = [
+        (i, j, check_pair(described[i], described[j], S, seed_of(str(i), str(j))))
+        for i in range(len(images))
+        for j in range(i + 1, len(images))
+    ]
+    kept = [(i, j, r.inliers) for i, j, r in edges if r.relation(15, S.min_agreement) == "copy"]
+    a, b, strength = (np.array(x) for x in zip(*kept))
+    labels = agglomerate(len(images), a, b, strength).tolist()
+    assert len(set(labels[:5])) == 1 and len(set(labels)) == 3

@@ -1,0 +1,42 @@
+"""Copy or shared part: the overlap figures of a transform on hand-made keypoints."""
+
+import numpy as np
+import pytest
+
+from similar.overlap import NONE, hull_share, inside, overlap
+
+GRID = np.array([(x, y) for y in range(5, 100, 10) for x in range(5, 100, 10)], np.float32)
+IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+
+
+def test_a_copy_agrees_inside_its_whole_overlap():
+    every = np.arange(len(GRID))
+    o = overlap(GRID, (100, 100), GRID, (100, 100), every, every, IDENTITY)
+    assert o.inlier_ratio == 1.0 and o.coverage == pytest.approx(0.81)
+
+
+def test_a_shared_border_covers_the_picture_but_most_features_inside_disagree():
+    border = np.flatnonzero((GRID.min(axis=1) < 10) | (GRID.max(axis=1) > 90))
+    o = overlap(GRID, (100, 100), GRID, (100, 100), border, border, IDENTITY)
+    assert o.coverage > 0.8 and o.inlier_ratio == pytest.approx(36 / 100)
+
+
+def test_a_figure_in_another_scene_covers_a_small_part():
+    figure = np.flatnonzero((GRID[:, 0] < 30) & (GRID[:, 1] < 30))
+    o = overlap(GRID, (100, 100), GRID, (100, 100), figure, figure, IDENTITY)
+    assert o.coverage == pytest.approx(0.04) and o.inlier_ratio == pytest.approx(0.09)
+
+
+def test_a_crop_counts_only_the_keypoints_of_the_original_inside_the_crop():
+    # b is the top-left quarter of a, twice as large: a -> b is x * 2
+    crop = np.flatnonzero((GRID[:, 0] < 50) & (GRID[:, 1] < 50))
+    b_xy = GRID[crop] * 2
+    o = overlap(GRID, (100, 100), b_xy, (100, 100), crop, np.arange(len(crop)), IDENTITY * 2)
+    assert o.inlier_ratio == 1.0 and o.coverage == pytest.approx(0.16)
+
+
+def test_degenerate_inputs_give_none():
+    assert overlap(GRID, (100, 100), GRID, (100, 100), np.arange(2), np.arange(2), IDENTITY) == NONE
+    assert overlap(GRID, (100, 100), GRID, (100, 100), np.arange(9), np.arange(9), None) == NONE
+    assert hull_share(GRID[:2], (100, 100)) == 0.0
+    assert not inside(GRID, np.zeros((0, 2), np.float32)).any()
