@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import errno
 import shutil
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,35 @@ import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def tmpfs(folder: Path, size: str = "1m"):
+    """A real tmpfs of `size` mounted on `folder` (made if needed) for the block; the test
+    skips where mounting is not permitted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
+    if subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def fill_up(folder: Path) -> None:
+    """Write into `folder` until its file system is full."""
+    try:
+        with open(folder / "filler", "wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+
+
+def remount_read_only(folder: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
 
 
 PROJECT_FILES = [

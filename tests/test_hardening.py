@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, real_photo, run_stage
+from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs
 
 from similar import settings
 from similar.errors import UserError, os_error_message
@@ -218,26 +218,12 @@ def test_immutable_output_folder(pipeline):
 
 
 def test_full_disk(pipeline, tmp_path):
-    mnt = tmp_path / "full"
-    mnt.mkdir()
-    if subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
-    ).returncode:
-        pytest.skip("mounting a tmpfs is not permitted here")
-    try:
-        try:  # fill it up
-            with open(mnt / "filler", "wb") as fh:
-                while True:
-                    fh.write(b"\0" * 4096)
-                    fh.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
+    with tmpfs(tmp_path / "full") as mnt:
+        fill_up(mnt)
         pipeline.set("paths.neighbours", str(mnt / "neighbours.json"))
         proc = run_module("stages.bulk_query", cwd=pipeline.root)
         one_line_error(proc, "no space left")
         assert [p.name for p in mnt.iterdir()] == ["filler"]  # nothing half-written left
-    finally:
-        subprocess.run(["umount", str(mnt)])
 
 
 @pytest.mark.parametrize("bad", ["file_in_the_way", "too_long"])

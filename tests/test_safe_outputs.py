@@ -1,7 +1,6 @@
 """Never delete, never leave a half-written file, never a traceback: folders only this project
 wrote are replaced, a full disk names the file, odd file names and ids survive every CSV."""
 
-import errno
 import json
 import os
 import shutil
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, real_photo, run_stage, write_collection
+from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs, write_collection
 
 from similar.cache import EmbedCache
 from similar.errors import UserError
@@ -253,24 +252,10 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_listed(small_collection):
 @pytest.fixture
 def full_disk(tmp_path):
     """A real 1 MiB tmpfs, filled up."""
-    mnt = tmp_path / "full"
-    mnt.mkdir()
-    if subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
-    ).returncode:
-        pytest.skip("mounting a tmpfs is not permitted here")
-    (mnt / "cache").mkdir()
-    try:
-        with open(mnt / "filler", "wb") as fh:
-            while True:
-                fh.write(b"\0" * 4096)
-                fh.flush()
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    try:
+    with tmpfs(tmp_path / "full") as mnt:
+        (mnt / "cache").mkdir()
+        fill_up(mnt)
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)])
 
 
 def leftovers(folder: Path) -> list[str]:
