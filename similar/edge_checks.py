@@ -11,6 +11,7 @@ import numpy as np
 from . import groups
 from .errors import warn
 from .images import require_images
+from .verification.base import CopyRule
 from .verification.runner import image_refs, method_for, verify_pairs
 
 
@@ -44,4 +45,4 @@ def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges,
         max_pixels=config.embed.max_pixels,
         scheduler=config.compute.scheduler,
     )
-    return groups.verified(edges, results, verify.min_inliers, verify.min_agreement), described
+    return groups.verified(edges, results, CopyRule.of(verify)), described

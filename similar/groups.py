@@ -103,10 +103,10 @@ def edge_pairs(ids, edges: Edges) -> list[tuple[str, str]]:
     return [(str(ids[i]), str(ids[j])) for i, j in zip(edges.a, edges.b)]
 
 
-def verified(edges: Edges, results, min_inliers: int, min_agreement: float) -> Edges:
+def verified(edges: Edges, results, rule) -> Edges:
     """The edges with the verifier's results of `edge_pairs`: kept when a copy."""
     inliers = np.array([r.inliers for r in results], dtype=np.int64)
-    fields = [r.fields(min_inliers, min_agreement) for r in results]
+    fields = [r.fields(rule) for r in results]
     kept = np.array([f["relation"] == "copy" for f in fields], dtype=bool)
     shared = np.array([f["relation"] == "shares_part" for f in fields], dtype=bool)
     return Edges(edges.a, edges.b, edges.scores, inliers, kept, shared, fields)

@@ -9,6 +9,9 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
 
 * `inlier_ratio`: inliers / the keypoints inside the overlap, of the image with fewer there;
 * `coverage`: the share of each image inside the inliers' convex hull, the smaller of the two;
+* `contained`: the share of each image inside the overlap, the larger of the two: a copy, even
+  a crop, lies (almost) whole inside the other picture; two different crops of one scene, or
+  two tiles of one texture with a patch in common, overlap over a part of each;
 * `agreement`: the first image's thumbnail laid onto the second's by the transform; the
   overlap's bounding box cut into GRID x GRID cells, of which the inner CELLS x CELLS count
   (the outer RING is where frames, borders, captions and a copy's trimmed edges lie); the
@@ -35,7 +38,7 @@ FILLED = 0.9  # share of a cell that must lie inside the overlap to be compared
 class Overlap:
     coverage: float
     inlier_ratio: float
-    agreement: float = 0.0
+    contained: float = 0.0
 
 
 NONE = Overlap(0.0, 0.0, 0.0)
@@ -109,7 +112,17 @@ def overlap(
     there = min(int(inside(a_xy, in_a).sum()), int(inside(b_xy, in_b).sum()))
     ratio = min(1.0, len(ia) / there) if there else 0.0
     coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
-    return Overlap(round(coverage, 4), round(ratio, 4))
+    contained = max(area_share(in_a, a_size), area_share(in_b, b_size))
+    return Overlap(round(coverage, 4), round(ratio, 4), round(contained, 4))
+
+
+def area_share(polygon: np.ndarray, size: tuple[int, int]) -> float:
+    """The share of an image of `size` that a polygon inside it covers."""
+    import cv2
+
+    if len(polygon) < 3 or not size[0] or not size[1]:
+        return 0.0
+    return min(1.0, abs(float(cv2.contourArea(polygon.astype(np.float32)))) / (size[0] * size[1]))
 
 
 def agreement(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .evaluation import RECALL_KS, ranking_metrics
-from .verification.base import PairResult
+from .verification.base import CopyRule, PairResult
 from .verification.runner import verify_pairs
 
 
@@ -45,8 +45,7 @@ def rerank_lists(
     candidates: list[dict],
     results: Sequence[PairResult],
     top: int,
-    min_inliers: int,
-    min_agreement: float,
+    rule: CopyRule,
 ) -> tuple[list[dict], dict]:
     """The re-ranked lists, and the matched points of verified pairs (reference -> neighbour ->
     mirrored, points), from the results of `pair_layout(candidates, top)`'s pairs."""
@@ -54,9 +53,9 @@ def rerank_lists(
     for e in candidates:
         mine = results[start : start + min(top, len(e["neighbours"]))]
         start += len(mine)
-        verified.append(rerank(e, mine, min_inliers, min_agreement))
+        verified.append(rerank(e, mine, rule))
         for n, r in zip(e["neighbours"], mine):
-            if r.inliers >= min_inliers:
+            if r.inliers >= rule.min_inliers:
                 matches.setdefault(e["reference"]["id"], {})[n["id"]] = {
                     "mirrored": r.mirrored,
                     "points": [list(p) for p in r.matches],
@@ -72,9 +71,7 @@ def verify_lists(candidates: list[dict], settings, images: dict, cache_root, **w
     results, described = verify_pairs(
         pairs, settings, images, cache_root, settings.workers, "verify", **where
     )
-    verified, matches = rerank_lists(
-        candidates, results, settings.top, settings.min_inliers, settings.min_agreement
-    )
+    verified, matches = rerank_lists(candidates, results, settings.top, CopyRule.of(settings))
     return verified, matches, described
 
 
@@ -89,17 +86,14 @@ UNCHECKED = {
     "coverage": None,
     "inlier_ratio": None,
     "agreement": None,
+    "contained": None,
 }
 
 
-def rerank(
-    entry: dict, results: Sequence[PairResult], min_inliers: int, min_agreement: float
-) -> dict:
+def rerank(entry: dict, results: Sequence[PairResult], rule: CopyRule) -> dict:
     """The entry's first len(results) neighbours checked: copies first, then shared parts,
     each by inliers."""
-    checked = [
-        {**n, **r.fields(min_inliers, min_agreement)} for n, r in zip(entry["neighbours"], results)
-    ]
+    checked = [{**n, **r.fields(rule)} for n, r in zip(entry["neighbours"], results)]
     checked.sort(
         key=lambda n: (
             RANK[n["relation"]],

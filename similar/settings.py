@@ -353,6 +353,13 @@ class VerifySettings:
         lo=0.0,
         hi=1.0,
     )
+    min_overlap: float = param(
+        0.7,
+        "and when their overlap holds at least this share of one of the two pictures; below, "
+        "it only shares a part (two crops of one scene, two tiles of one texture)",
+        lo=0.0,
+        hi=1.0,
+    )
     mirror: bool = param(True, "also try the mirrored image (reversed copies)")
     transform: str = param(
         "similarity",

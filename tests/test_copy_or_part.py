@@ -10,6 +10,7 @@ from PIL import Image, ImageOps
 from similar import settings
 from similar.clustering import agglomerate
 from similar.features import extract
+from similar.verification.base import CopyRule
 from similar.verification.runner import seed_of
 from similar.verification.sift import check_pair
 from tools.hard_cases import card, framed, text_block
@@ -25,7 +26,7 @@ def features(img: Image.Image):
 
 def relation(first: Image.Image, second: Image.Image):
     found = check_pair(features(first), features(second), S, seed_of("a", "b"))
-    return found.relation(S.min_inliers, S.min_agreement), found
+    return found.relation(CopyRule.of(S)), found
 
 
 def halftone(img: Image.Image) -> Image.Image:
@@ -71,6 +72,18 @@ def copies(picture):
 def test_a_picture_and_its_copy_are_a_copy(picture, kind):
     found, figures = relation(picture, copies(picture)[kind])
     assert found == "copy", figures
+    assert figures.contained >= 0.9, figures  # a copy lies whole inside the other picture
+
+
+@pytest.mark.parametrize("name", ["grass", "astronaut"])
+def test_two_crops_that_share_a_strip_share_a_part(name):
+    """Pixel for pixel the same over their strip, so they agree there: only the overlap's
+    size tells them from a copy."""
+    photo = real_photo(name, size=None).convert("RGB").resize((512, 512))
+    first, second = photo.crop((0, 0, 280, 280)), photo.crop((180, 100, 460, 380))
+    found, figures = relation(first, second)
+    assert figures.inliers >= S.min_inliers and figures.agreement >= S.min_agreement, figures
+    assert figures.contained < 0.3 and found == "shares_part", figures
 
 
 def test_copies_are_grouped_and_shared_parts_never(picture):
@@ -81,7 +94,11 @@ def test_copies_are_grouped_and_shared_parts_never(picture):
         for i in range(len(images))
         for j in range(i + 1, len(images))
     ]
-    kept = [(i, j, r.inliers) for i, j, r in edges if r.relation(15, S.min_agreement) == "copy"]
+    kept = [
+        (i, j, r.inliers)
+        for i, j, r in edges
+        if r.relation(CopyRule(15, S.min_agreement, S.min_overlap)) == "copy"
+    ]
     a, b, strength = (np.array(x) for x in zip(*kept))
     labels = agglomerate(len(images), a, b, strength).tolist()
     assert len(set(labels[:5])) == 1 and len(set(labels)) == 3

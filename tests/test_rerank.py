@@ -1,7 +1,9 @@
 """Verified lists: the pair layout, re-ranking by inliers, extension past bulk_query.limit."""
 
 from similar import rerank
-from similar.verification.base import PairResult
+from similar.verification.base import CopyRule, PairResult
+
+RULE = CopyRule(15, 0.6, 0.7)
 
 
 def entry(ref, *scores):
@@ -17,13 +19,13 @@ def test_pair_layout_takes_each_references_first_candidates_in_order():
 
 
 def copy(inliers, mirrored=False, matches=()):
-    return PairResult(inliers, mirrored, matches, agreement=0.9)
+    return PairResult(inliers, mirrored, matches, agreement=0.9, contained=1.0)
 
 
 def test_copies_first_by_inliers_then_shared_parts_then_the_rest_unchecked():
     e = entry("a", 0.9, 0.8, 0.7, 0.6, 0.5)
     part = PairResult(90, agreement=0.2)  # many inliers, but the pictures disagree
-    out = rerank.rerank(e, [copy(3), copy(20), copy(40, True), part], 15, 0.6)
+    out = rerank.rerank(e, [copy(3), copy(20), copy(40, True), part], RULE)
     ns = out["neighbours"]
     assert [n["id"] for n in ns] == ["a2", "a1", "a3", "a0", "a4"]
     assert [n["inliers"] for n in ns] == [40, 20, 90, 3, None]
@@ -37,7 +39,7 @@ def test_rerank_lists_slices_results_by_the_layout_and_keeps_verified_points():
     pairs = rerank.pair_layout(lists, 5)
     results = [copy(1), copy(30, False, ((0.1, 0.2, 0.3, 0.4),)), copy(16)]
     assert len(pairs) == len(results)
-    verified, matches = rerank.rerank_lists(lists, results, 5, 15, 0.6)
+    verified, matches = rerank.rerank_lists(lists, results, 5, RULE)
     assert [n["id"] for n in verified[0]["neighbours"]] == ["a1", "a0"]
     assert verified[1]["neighbours"][0]["inliers"] == 16
     assert matches == {
@@ -70,7 +72,7 @@ def test_passed_through_keeps_the_cnn_ranking():
 
 def test_metrics_count_pairs_and_measure_against_the_ceiling():
     lists = [entry("a", 0.9, 0.8)]
-    verified = [rerank.rerank(lists[0], [copy(2), copy(30)], 15, 0.6)]
+    verified = [rerank.rerank(lists[0], [copy(2), copy(30)], RULE)]
     truth = {"a": "g", "a1": "g"}
     m = rerank.metrics(verified, lists, truth, 2)
     assert m["pairs"] == 2 and m["verified_pairs"] == 1 and m["mirrored_matches"] == 0

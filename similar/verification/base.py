@@ -22,17 +22,19 @@ class PairResult:
     coverage: float = 0.0
     inlier_ratio: float = 0.0
     agreement: float = 0.0
+    contained: float = 0.0
 
-    def relation(self, min_inliers: int, min_agreement: float) -> str | None:
+    def relation(self, rule: CopyRule) -> str | None:
         """`copy`, `shares_part` (inliers enough, but the pictures disagree over their
-        overlap), or None when the pair is not verified at all."""
-        if self.inliers < min_inliers:
+        overlap, or overlap over a small part of both), or None when not verified at all."""
+        if self.inliers < rule.min_inliers:
             return None
-        return "copy" if self.agreement >= min_agreement else "shares_part"
+        same = self.agreement >= rule.min_agreement and self.contained >= rule.min_overlap
+        return "copy" if same else "shares_part"
 
-    def fields(self, min_inliers: int, min_agreement: float) -> dict:
+    def fields(self, rule: CopyRule) -> dict:
         """The checked pair's fields in the verified lists and groups.json."""
-        relation = self.relation(min_inliers, min_agreement)
+        relation = self.relation(rule)
         return {
             "inliers": self.inliers,
             "verified": relation == "copy",
@@ -41,7 +43,22 @@ class PairResult:
             "coverage": self.coverage,
             "inlier_ratio": self.inlier_ratio,
             "agreement": self.agreement,
+            "contained": self.contained,
         }
+
+
+@dataclass(frozen=True)
+class CopyRule:
+    """When a checked pair is verified (`verify.min_inliers`), and a copy rather than a pair
+    that only shares a part (`verify.min_agreement`, `verify.min_overlap`)."""
+
+    min_inliers: int
+    min_agreement: float = 0.0
+    min_overlap: float = 0.0
+
+    @classmethod
+    def of(cls, settings) -> CopyRule:
+        return cls(settings.min_inliers, settings.min_agreement, settings.min_overlap)
 
 
 class Method:

@@ -104,6 +104,7 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
         best,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
+        contained=figures.contained,
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform),
     )
 
