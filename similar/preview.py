@@ -217,9 +217,20 @@ def group_entries(found: list[dict]) -> list[dict]:
     return out
 
 
+PAIR_FIGURES = (
+    "inliers",
+    "verified",
+    "mirrored",
+    "relation",
+    "agreement",
+    "contained",
+    "coverage",
+    "inlier_ratio",
+)
+
+
 def figures(edge: dict) -> dict:
-    keys = ("inliers", "verified", "mirrored", "relation", "agreement", "coverage", "inlier_ratio")
-    return {"score": None, **{k: edge.get(k) for k in keys}}
+    return {"score": None, **{k: edge.get(k) for k in PAIR_FIGURES}}
 
 
 class Pictures:
