@@ -58,6 +58,18 @@ def book_of(path: str) -> str:
     return str(PurePosixPath(path).parent) if "/" in path else ""
 
 
+PAIR_FIGURES = (
+    "inliers",
+    "verified",
+    "mirrored",
+    "relation",
+    "agreement",
+    "contained",
+    "coverage",
+    "inlier_ratio",
+)
+
+
 def card(item: dict, thumbs: dict[str, str], views: dict[str, str], books: dict[str, str]) -> dict:
     url = item.get("url")
     return {
@@ -67,13 +79,9 @@ def card(item: dict, thumbs: dict[str, str], views: dict[str, str], books: dict[
         "thumb": thumbs.get(item["id"]),
         "view": views.get(item["id"]) or thumbs.get(item["id"]),
         "score": item.get("score"),
-        "inliers": item.get("inliers"),
+        **{key: item.get(key) for key in PAIR_FIGURES},
         "verified": bool(item.get("verified")),
         "mirrored": bool(item.get("mirrored")),
-        "relation": item.get("relation"),
-        "agreement": item.get("agreement"),
-        "coverage": item.get("coverage"),
-        "inlier_ratio": item.get("inlier_ratio"),
         "possible": bool(item.get("possible")),
         "book": books.get(item["id"], ""),
     }
@@ -215,18 +223,6 @@ def group_entries(found: list[dict]) -> list[dict]:
             }
         )
     return out
-
-
-PAIR_FIGURES = (
-    "inliers",
-    "verified",
-    "mirrored",
-    "relation",
-    "agreement",
-    "contained",
-    "coverage",
-    "inlier_ratio",
-)
 
 
 def figures(edge: dict) -> dict:
