@@ -49,11 +49,15 @@ def frame(size: tuple[int, int]) -> np.ndarray:
     return np.array([(0, 0), (w, 0), (w, h), (0, h)], dtype=np.float32)
 
 
+def homogeneous(transform: np.ndarray) -> np.ndarray:
+    """A 2 x 3 (similarity, affine) transform as 3 x 3; a homography as it is."""
+    return np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
+
+
 def mapped(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     """Points under a 2 x 3 (similarity, affine) or 3 x 3 (homography) transform."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    full = np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
-    moved = np.c_[points, np.ones(len(points))] @ full.T
+    moved = np.c_[points, np.ones(len(points))] @ homogeneous(transform).T
     return (moved[:, :2] / moved[:, 2:3]).astype(np.float32)
 
 
@@ -100,9 +104,7 @@ def overlap(
     if transform is None or len(ia) < 3:
         return NONE
     try:
-        back = np.linalg.inv(
-            np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
-        )
+        back = np.linalg.inv(homogeneous(transform))
     except np.linalg.LinAlgError:
         return NONE
     in_b = intersection(mapped(frame(a_size), transform), frame(b_size))
@@ -137,7 +139,7 @@ def agreement(
 
     if transform is None or not a_thumb.size or not b_thumb.size:
         return 0.0
-    full = np.vstack([transform, [0, 0, 1]]) if transform.shape == (2, 3) else transform
+    full = homogeneous(transform)
     to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
     to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
     try:
