@@ -33,9 +33,17 @@ def repo(tmp_path_factory):
     }
     py = sys.executable
     sh([py, "-m", "tools.sample", "--out", "data/sample", "--pictures", "12"], proj, env)
-    # real features that need no network: the quality floors below mean something
+    # real features that need no network: the quality floors below mean something (weights
+    # named, since the copied params.yaml is the checkout's, which `make all WEIGHTS=random` sets)
     sh(
-        [py, "-m", "tools.set_params", "embed.model=efficientnet_lite0", "reduce.n_components=32"],
+        [
+            py,
+            "-m",
+            "tools.set_params",
+            "embed.model=efficientnet_lite0",
+            "embed.weights=imagenet",
+            "reduce.n_components=32",
+        ],
         proj,
         env,
     )
