@@ -1,5 +1,5 @@
 # Entry points of the image-similarity pipeline. `make` (or `make help`) lists them.
-# Each target is one line: what it decides lives in Python (tools/pipeline.py and friends).
+# Each target is one line: what it decides lives in Python (tools/make_all.py and friends).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -74,10 +74,8 @@ pull: $(STAMP) ## pull every pipeline output from the default DVC remote
 pull-vectors: $(STAMP) ## pull only what the query side needs: vectors, PCA model, image index
 	$(PY) -m tools.pipeline pull-vectors
 
-clean: ## remove pipeline outputs (not the sample, not the venv, not the caches)
-	rm -rf data/embeddings/* data/reduced/* data/vectors/* data/ingest/* data/neighbours/* \
-	  data/graph/* data/verified/* data/groups/* data/*/.*.tmp data/qdrant data/preview \
-	  metrics/*.json metrics/.*.tmp plots/*.csv plots/.*.tmp reports
+clean: $(STAMP) ## remove pipeline outputs where paths.* puts them, data/fetched and .cache/fetch included (not the sample, the venv, the embed and feature caches)
+	$(PY) -m tools.clean
 
 clean-cache: ## remove the per-image caches (.cache/embed, .cache/features)
 	rm -rf .cache/embed .cache/features

@@ -100,7 +100,7 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
         (root / p).write_bytes(data)
     with pytest.raises(UserError, match=r"collection 'onit' holds another revision's vectors"):
         run_stage("bulk_query")
-    from tools.pipeline import store_state
+    from tools.make_all import store_state
 
     assert store_state(settings.load()) == "reload"
     run_stage("ingest")  # what make all does for "reload"
