@@ -67,3 +67,28 @@ def test_verified_pairs_gained_and_lost_by_relation():
     out = compare_verified(a, b)
     assert out["copy"] == {"a": 2, "b": 2, "gained": [["r", "w"]], "lost": [["r", "y"]]}
     assert out["shares_part"] == {"a": 1, "b": 1, "gained": [["r", "y"]], "lost": [["r", "z"]]}
+
+
+def test_metrics_table_fits_a_terminal_and_names_what_is_missing(tmp_path, monkeypatch, capsys):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from tools.metrics import main
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/embed.json").write_text(
+        json.dumps({"images": 310, "random_weights": False})
+    )
+    groups = {"groups": 41, "largest_group": 6, "pairwise_precision": 1.0}
+    (tmp_path / "metrics/groups.json").write_text(json.dumps(groups))
+    main([])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = {line[:31].strip(): line[31:].strip() for line in lines[1:]}
+    assert rows["random weights"] == "false" and rows["images embedded"] == "310"
+    assert rows["groups pairwise precision"] == "1.0000" and rows["largest group"] == "6"
+    assert rows["CNN mAP"] == "-"  # bulk_query has not run here

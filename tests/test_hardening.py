@@ -49,6 +49,8 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
         ("compare", [f"A={HOSTILE}", "B=workspace"]),
         ("compare", ["A=HEAD", f"B={HOSTILE}"]),
         ("compare", ["A=HEAD", "B=workspace", f"K={HOSTILE}"]),
+        ("metrics", [f"A={HOSTILE}"]),
+        ("metrics", ["A=workspace", f"B={HOSTILE}"]),
         ("all", [f"WEIGHTS={HOSTILE}"]),
         ("all", [f"MODEL={HOSTILE}"]),
         ("db-up", [f"DB_URL={HOSTILE}"]),
