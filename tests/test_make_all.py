@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_project
 
 from similar import settings
 from similar.errors import StoreBusy
@@ -22,6 +23,7 @@ from tools.make_all import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(sys.executable).resolve().parent.parent
 
 
 def facts(**kw):
@@ -156,3 +158,37 @@ def test_what_stays_is_said(params_here):
     lines = make_all.write_choices("imagenet", "")
     assert "keeps embed.model='efficientnet_b0'" in lines[-1]
     assert make_all.write_choices("", "") == []
+
+
+def test_an_absent_input_file_is_named_with_its_fix_not_blamed_on_fetch(tmp_path):
+    """A collection without IIIF: `make all` names data.iiif_csv and the way out."""
+    proj = copy_project(tmp_path / "p")
+    subprocess.run(
+        [sys.executable, "-m", "tools.set_params", "data.iiif_csv=mine/iiif.csv"],
+        cwd=proj,
+        check=True,
+    )
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "all", f"VENV={VENV}"],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert (
+        "error: mine/iiif.csv: 'data.iiif_csv' names no file; write the CSV of IIIF links "
+        "(id,iiif_url), or, for a collection without IIIF, set data.iiif_csv: "
+        "data/no-links.csv" in proc.stderr
+    )
+    assert "fetch" not in proc.stderr
+    assert not (proj / "data/sample").exists()  # the sample is built only for a sample run
+
+
+def test_the_sample_inputs_are_not_missing_before_the_sample_is_built(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = settings.from_mapping({}, "params.yaml")
+    assert make_all.missing_inputs(config, Path("data/sample")) == (
+        ("data.manifests", "data/manifests.txt"),
+    )
+    assert make_all.missing_inputs(config, None)[0] == ("data.iiif_csv", "data/sample/iiif.csv")

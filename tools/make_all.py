@@ -57,6 +57,7 @@ class Facts:
     fetches: bool = False  # data.fetch: the fetch stage brings the images
     images_recorded: bool = True  # dvc.lock records data.images (a clone that pulled)
     images: str = ""  # data.images, for the message when it is neither here nor recorded
+    missing_inputs: tuple[tuple[str, str], ...] = ()  # (parameter, path) of absent inputs
 
 
 def store_state(config: Settings) -> str:
@@ -94,7 +95,27 @@ def facts(config: Settings, server_state=store_state) -> Facts:
         images_recorded=recorded("deps", str(config.data.images)),
         images=str(config.data.images),
         fetches=config.data.fetch,
+        missing_inputs=missing_inputs(config, DEFAULT_OUT if sample else None),
     )
+
+
+def missing_inputs(config: Settings, sample: Path | None) -> tuple[tuple[str, str], ...]:
+    """The input parameters of dvc.yaml that name no file (beside the sample, which is built
+    first when it is used)."""
+    inputs = (("data.iiif_csv", config.data.iiif_csv), ("data.manifests", config.data.manifests))
+    return tuple(
+        (param, str(path))
+        for param, path in inputs
+        if not Path(path).is_file() and not (sample and Path(path).is_relative_to(sample))
+    )
+
+
+INPUT_FIXES = {
+    "data.iiif_csv": "write the CSV of IIIF links (id,iiif_url), or, for a collection "
+    "without IIIF, set data.iiif_csv: data/no-links.csv",
+    "data.manifests": "create it (one manifest URL per line; it may be empty), or restore "
+    "data/manifests.txt",
+}
 
 
 # ---------------------------------------------------------------- steps
@@ -192,6 +213,8 @@ def decide(f: Facts) -> list[Step]:
             f"{f.images}: image folder not found, and dvc.lock records no run on it; fix "
             "data.images in params.yaml (a clone without the images: `make pull-vectors`)"
         )
+    for param, path in f.missing_inputs:  # DVC would blame the fetch stage
+        raise UserError(f"{path}: '{param}' names no file; {INPUT_FIXES[param]}")
     if f.local_server:
         steps += [StartServer(f.local_server), CheckStore()]
     elif f.store == "reload":
