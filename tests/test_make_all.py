@@ -154,7 +154,7 @@ def test_what_stays_is_said(params_here):
     make_all.write_choices("random", "")
     lines = make_all.write_choices("", "efficientnet_b0")  # its weights are downloaded, not shipped
     assert settings.load().embed.weights == "random"
-    assert lines[-1].startswith("params.yaml: keeps embed.weights='random' from earlier runs")
+    assert lines[-1].startswith("params.yaml: keeps embed.weights='random' (what MODEL= or")
     lines = make_all.write_choices("imagenet", "")
     assert "keeps embed.model='efficientnet_b0'" in lines[-1]
     assert make_all.write_choices("", "") == []

@@ -265,8 +265,8 @@ def kept_note(config: Settings, values: dict) -> str:
     if not kept:
         return ""
     return (
-        f"params.yaml: keeps {', '.join(kept)} from earlier runs "
-        "(values set by make all stay until changed; MODEL= or WEIGHTS= change them)"
+        f"params.yaml: keeps {', '.join(kept)} (what MODEL= or WEIGHTS= set stays "
+        "for later runs until one of them changes it)"
     )
 
 
