@@ -17,7 +17,7 @@ USER_VARS := IMAGE LIMIT JSON A B K WEIGHTS MODEL DB_URL QUICK SCALE
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: help install sample all lint test compare metrics search bench push pull pull-vectors clean \
+.PHONY: help install sample all lint test compare metrics plots search bench push pull pull-vectors clean \
         clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
@@ -42,6 +42,9 @@ compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|wor
 
 metrics: $(STAMP) ## the main figures, narrow: make metrics [A=<rev|experiment>] [B=<...>] (default: the workspace)
 	@$(PY) -m tools.metrics -- $(call arg,A) $(call arg,B)
+
+plots: $(STAMP) ## dvc.yaml's plots in reports/plots.html, offline: make plots [A=<rev|experiment>] [B=<...>]
+	@$(PY) -m tools.plots -- $(call arg,A) $(call arg,B)
 
 search: $(STAMP) ## find an outside image in the collection: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]
 	@$(PY) -m tools.search --limit=$(if $(value LIMIT),$(call arg,LIMIT),10) $(if $(value JSON),--json) -- $(call arg,IMAGE)

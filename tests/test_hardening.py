@@ -51,6 +51,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
         ("compare", ["A=HEAD", "B=workspace", f"K={HOSTILE}"]),
         ("metrics", [f"A={HOSTILE}"]),
         ("metrics", ["A=workspace", f"B={HOSTILE}"]),
+        ("plots", [f"A={HOSTILE}"]),
         ("all", [f"WEIGHTS={HOSTILE}"]),
         ("all", [f"MODEL={HOSTILE}"]),
         ("db-up", [f"DB_URL={HOSTILE}"]),

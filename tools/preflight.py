@@ -16,7 +16,7 @@ LOCK_FILE = Path("dvc.lock")
 BUILT_IN_WEIGHTS = ("imagenet", "random")
 
 
-def _yaml_file(path: Path) -> dict:
+def yaml_file(path: Path) -> dict:
     try:
         return yaml.safe_load(read_text(path)) or {} if path.is_file() else {}
     except yaml.YAMLError:
@@ -26,7 +26,7 @@ def _yaml_file(path: Path) -> dict:
 def dvc_outputs(config: Settings) -> list[tuple[str, str]]:
     """(parameter, path) of every stage's outs in dvc.yaml, `${group.key}` taken from `config`."""
     outs = []
-    for stage in (_yaml_file(DVC_FILE).get("stages") or {}).values():
+    for stage in (yaml_file(DVC_FILE).get("stages") or {}).values():
         for out in stage.get("outs") or []:
             name = next(iter(out)) if isinstance(out, dict) else str(out)
             if name.startswith("${") and name.endswith("}"):
@@ -42,7 +42,7 @@ def dvc_outputs(config: Settings) -> list[tuple[str, str]]:
 def recorded(kind: str, path: str) -> bool:
     """Whether dvc.lock records `path` among some stage's `kind` ("outs" or "deps")."""
     wanted = os.path.normpath(path)
-    for stage in (_yaml_file(LOCK_FILE).get("stages") or {}).values():
+    for stage in (yaml_file(LOCK_FILE).get("stages") or {}).values():
         for entry in stage.get(kind) or []:
             if os.path.normpath(str(entry.get("path", ""))) == wanted:
                 return True
