@@ -74,9 +74,25 @@ def successor(group: frozenset[str] | None, other: dict) -> frozenset[str] | Non
     return min(set(held), key=lambda g: (-held.count(g), min(g)))
 
 
+def reshaped(changed: set[frozenset[str]], a: dict, b: dict, smaller: bool) -> list[dict]:
+    """The changed groups of `a` that lived on in one group of `b` that holds only some of
+    their members (smaller) or all of them and more (not smaller)."""
+    out = []
+    for g in sorted(changed, key=min):
+        parts = {b[i] for i in g if i in b}
+        if len(parts) != 1:
+            continue
+        (after,) = parts
+        alone = all(a.get(i, g) == g for i in after)  # not merged with another group
+        if alone and (smaller and after < g or not smaller and after > g):
+            out.append({"group": named(g), "now": named(after)})
+    return out
+
+
 def compare_groups(a_rows: list[dict], b_rows: list[dict]) -> dict:
-    """Which groups split, merged, appeared or vanished from `a` to `b`, and which images
-    moved: joined a group, left one, or went to another than the rest of theirs did."""
+    """Which groups split, merged, shrank, grew, appeared or vanished from `a` to `b`, and
+    which images moved: joined a group, left one, or went to another than the rest of theirs
+    did."""
     a, b = group_sets(a_rows), group_sets(b_rows)
     sets_a, sets_b = set(a.values()), set(b.values())
     changed_a, changed_b = sets_a - sets_b, sets_b - sets_a
@@ -101,6 +117,8 @@ def compare_groups(a_rows: list[dict], b_rows: list[dict]) -> dict:
             {"group": named(g), "from": sorted(named(p) for p in parts)}
             for g, parts in sorted(merged, key=lambda x: min(x[0]))
         ],
+        "shrank": reshaped(changed_a, a, b, smaller=True),
+        "grew": reshaped(changed_a, a, b, smaller=False),
         "vanished": sorted(named(g) for g in changed_a if not into(g, b)),
         "appeared": sorted(named(g) for g in changed_b if not into(g, a)),
         "moved": [

@@ -34,6 +34,8 @@ def test_groups_split_merge_appear_vanish_and_images_move():
     assert out["merged"] == [{"group": "b1 (5)", "from": ["b1 (2)", "c1 (3)"]}]
     assert out["appeared"] == ["n1 (2)"]
     assert out["vanished"] == ["d1 (2)"]
+    assert out["grew"] == [{"group": "f1 (2)", "now": "f1 (3)"}]  # the merge is not growth
+    assert out["shrank"] == []
     moved = {m["id"]: (m["a"], m["b"]) for m in out["moved"]}
     assert moved == {
         "a3": ("a1 (4)", "a3 (2)"),
@@ -44,6 +46,13 @@ def test_groups_split_merge_appear_vanish_and_images_move():
         "n2": (None, "n1 (2)"),
         "x1": (None, "f1 (3)"),
     }
+
+
+def test_a_group_that_lost_members_shrank_and_they_moved():
+    out = compare_groups(rows({"g1": ["p", "q", "r", "s"]}), rows({"h1": ["q", "r", "s"]}))
+    assert out["shrank"] == [{"group": "p (4)", "now": "q (3)"}]
+    assert out["grew"] == out["split"] == out["vanished"] == []
+    assert out["moved"] == [{"id": "p", "a": "p (4)", "b": None}]
 
 
 def test_the_same_groups_under_other_labels_are_unchanged():

@@ -71,11 +71,14 @@ def report_groups(g: dict, top: int) -> list[str]:
     n = g["groups"]
     lines = [
         f"groups: {n['a']} -> {n['b']} ({n['unchanged']} unchanged); {len(g['split'])} split, "
-        f"{len(g['merged'])} merged, {len(g['appeared'])} appeared, "
-        f"{len(g['vanished'])} vanished; {len(g['moved'])} images moved"
+        f"{len(g['merged'])} merged, {len(g['shrank'])} shrank, {len(g['grew'])} grew, "
+        f"{len(g['appeared'])} appeared, {len(g['vanished'])} vanished; "
+        f"{len(g['moved'])} images moved"
     ]
     lines += [f"  split:    {s['group']} -> {', '.join(s['into'])}" for s in g["split"][:top]]
     lines += [f"  merged:   {', '.join(m['from'])} -> {m['group']}" for m in g["merged"][:top]]
+    lines += [f"  shrank:   {x['group']} -> {x['now']}" for x in g["shrank"][:top]]
+    lines += [f"  grew:     {x['group']} -> {x['now']}" for x in g["grew"][:top]]
     lines += [f"  appeared: {x}" for x in g["appeared"][:top]]
     lines += [f"  vanished: {x}" for x in g["vanished"][:top]]
     lines += [

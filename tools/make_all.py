@@ -213,13 +213,13 @@ def decide(f: Facts) -> list[Step]:
             f"{f.images}: image folder not found, and dvc.lock records no run on it; fix "
             "data.images in params.yaml (a clone without the images: `make pull-vectors`)"
         )
-    for param, path in f.missing_inputs:  # DVC would blame the fetch stage
-        raise UserError(f"{path}: '{param}' names no file; {INPUT_FIXES[param]}")
     if f.local_server:
         steps += [StartServer(f.local_server), CheckStore()]
     elif f.store == "reload":
         steps.append(ReloadStore())
     if f.images_present or f.uses_sample or f.fetches:
+        for param, path in f.missing_inputs:  # `dvc repro` would blame the fetch stage
+            raise UserError(f"{path}: '{param}' names no file; {INPUT_FIXES[param]}")
         steps.append(Repro())
     else:
         # not a blanket `dvc repro --allow-missing`: verify and groups would then try to run
