@@ -101,3 +101,29 @@ def test_metrics_table_fits_a_terminal_and_names_what_is_missing(tmp_path, monke
     assert rows["random weights"] == "false" and rows["images embedded"] == "310"
     assert rows["groups pairwise precision"] == "1.0000" and rows["largest group"] == "6"
     assert rows["CNN mAP"] == "-"  # bulk_query has not run here
+
+
+def test_compare_reports_every_section_and_says_what_a_side_lacks(tmp_path, monkeypatch, capsys):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from tools.compare import main
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    lists = [{"reference": {"id": "r"}, "neighbours": [{"id": "x", "relation": "copy"}]}]
+    for name in ("data/neighbours/neighbours.json", "data/verified/neighbours.json"):
+        (tmp_path / name).parent.mkdir(parents=True)
+        (tmp_path / name).write_text(json.dumps(lists))
+    main(["workspace", "workspace"])
+    out = capsys.readouterr().out
+    assert "mean_jaccard@10 1.0000" in out and "verified copies: 1 -> 1 pairs" in out
+    assert "groups: not in both" in out  # groups have not run here
+    (tmp_path / "data/groups").mkdir()
+    (tmp_path / "data/groups/groups.csv").write_text("id,group\nr,g0\nx,g0\n")
+    main(["workspace", "workspace"])
+    out = capsys.readouterr().out
+    assert "groups: 1 -> 1 (1 unchanged); 0 split, 0 merged" in out
+    assert json.loads((tmp_path / "reports/compare.json").read_text())["groups"]["moved"] == []

@@ -24,20 +24,29 @@ from tools.revisions import read_output, resolve
 
 
 def read_side(config, rev: str | None) -> dict:
-    """The neighbour lists, verified lists and groups of one side."""
+    """The neighbour lists of one side, and its verified lists and groups where it has them
+    (None for a revision from before verify or groups ran)."""
     paths = config.paths
     return {
         "neighbours": json.loads(read_output(str(paths.neighbours), rev)),
-        "verified": json.loads(read_output(str(paths.verified), rev)),
-        "groups": parse_csv(read_output(str(paths.groups_csv), rev)),
+        "verified": optional(lambda: json.loads(read_output(str(paths.verified), rev))),
+        "groups": optional(lambda: parse_csv(read_output(str(paths.groups_csv), rev))),
     }
 
 
+def optional(read):
+    try:
+        return read()
+    except (UserError, OSError):
+        return None
+
+
 def compare(a: dict, b: dict, k: int) -> dict:
+    both = {key: a[key] is not None and b[key] is not None for key in ("verified", "groups")}
     return {
         **compare_lists(a["neighbours"], b["neighbours"], k),
-        "verified": compare_verified(a["verified"], b["verified"]),
-        "groups": compare_groups(a["groups"], b["groups"]),
+        "verified": compare_verified(a["verified"], b["verified"]) if both["verified"] else None,
+        "groups": compare_groups(a["groups"], b["groups"]) if both["groups"] else None,
     }
 
 
@@ -111,8 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     write_json(config.paths.reports / "compare.json", result)
     print(f"{args.a} vs {args.b} (names: first member and size of a group)")
     lines = report_lists(result, args.k, args.top)
-    lines += report_verified(result["verified"], args.top)
-    lines += report_groups(result["groups"], args.top)
+    for key, report in (("verified", report_verified), ("groups", report_groups)):
+        if result[key] is None:
+            lines.append(f"{key}: not in both (run verify and groups there, or `dvc pull`)")
+        else:
+            lines += report(result[key], args.top)
     print("\n".join(lines))
     for side in ("only_in_a", "only_in_b"):
         if result[side]:
