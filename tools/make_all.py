@@ -218,7 +218,8 @@ def decide(f: Facts) -> list[Step]:
     elif f.store == "reload":
         steps.append(ReloadStore())
     if f.images_present or f.uses_sample or f.fetches:
-        for param, path in f.missing_inputs:  # `dvc repro` would blame the fetch stage
+        if f.missing_inputs:  # `dvc repro` would blame the fetch stage
+            param, path = f.missing_inputs[0]
             raise UserError(f"{path}: '{param}' names no file; {INPUT_FIXES[param]}")
         steps.append(Repro())
     else:
