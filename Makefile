@@ -1,5 +1,5 @@
 # Entry points of the image-similarity pipeline. `make` (or `make help`) lists them.
-# Each target is one line: what it decides lives in Python (tools/pipeline.py and friends).
+# Each target is one line: what it decides lives in Python (tools/make_all.py and friends).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -17,7 +17,7 @@ USER_VARS := IMAGE LIMIT JSON A B K WEIGHTS MODEL DB_URL QUICK SCALE
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: help install sample all lint test compare search bench push pull pull-vectors clean \
+.PHONY: help install sample all lint test compare metrics plots search bench push pull pull-vectors clean \
         clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
@@ -39,6 +39,12 @@ all: $(STAMP) ## run the whole pipeline; WEIGHTS=random|imagenet|<file>, MODEL=<
 
 compare: $(STAMP) ## compare neighbour lists: make compare A=<rev|experiment|workspace> B=<...> [K=10]
 	$(PY) -m tools.compare --k=$(if $(value K),$(call arg,K),10) -- $(call arg,A) $(call arg,B)
+
+metrics: $(STAMP) ## the main figures, narrow: make metrics [A=<rev|experiment>] [B=<...>] (default: the workspace)
+	@$(PY) -m tools.metrics -- $(call arg,A) $(call arg,B)
+
+plots: $(STAMP) ## dvc.yaml's plots in reports/plots.html, offline: make plots [A=<rev|experiment>] [B=<...>]
+	@$(PY) -m tools.plots -- $(call arg,A) $(call arg,B)
 
 search: $(STAMP) ## find an outside image in the collection: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1]
 	@$(PY) -m tools.search --limit=$(if $(value LIMIT),$(call arg,LIMIT),10) $(if $(value JSON),--json) -- $(call arg,IMAGE)
@@ -74,10 +80,8 @@ pull: $(STAMP) ## pull every pipeline output from the default DVC remote
 pull-vectors: $(STAMP) ## pull only what the query side needs: vectors, PCA model, image index
 	$(PY) -m tools.pipeline pull-vectors
 
-clean: ## remove pipeline outputs (not the sample, not the venv, not the caches)
-	rm -rf data/embeddings/* data/reduced/* data/vectors/* data/ingest/* data/neighbours/* \
-	  data/graph/* data/verified/* data/groups/* data/*/.*.tmp data/qdrant data/preview \
-	  metrics/*.json metrics/.*.tmp plots/*.csv plots/.*.tmp reports
+clean: $(STAMP) ## remove pipeline outputs where paths.* puts them, data/fetched and .cache/fetch included (not the sample, the venv, the embed and feature caches)
+	$(PY) -m tools.clean
 
 clean-cache: ## remove the per-image caches (.cache/embed, .cache/features)
 	rm -rf .cache/embed .cache/features

@@ -274,9 +274,8 @@ def embed_collection(
 ) -> dict:
     """Embed every entry into `vectors_target` (staged); returns the index rows, failures and
     counts. Raises before anything is staged when no image could be decoded."""
-    from tqdm import tqdm
-
     from .files import NpyRowWriter
+    from .progress import over
 
     embedder = make_embedder(p)
     cache = EmbedCache(cache_root, identity(p), embedder.dim)
@@ -286,13 +285,7 @@ def embed_collection(
     writer = NpyRowWriter(vectors_target, embedder.dim)
     try:
         batches = embedded_batches(entries, p, embedder, cache)
-        for batch in tqdm(
-            batches,
-            desc="embed",
-            unit="batch",
-            disable=None,
-            total=-(-len(entries) // p.batch_size),
-        ):
+        for batch in over(batches, len(entries), "embed", "img", size=len):
             first_batch_at = first_batch_at or time.perf_counter()
             good = [it for it in batch if it.vector is not None]
             fresh = sum(1 for it in good if it.fresh)

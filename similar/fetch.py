@@ -24,9 +24,8 @@ from itertools import zip_longest
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
-from . import manifests
+from . import manifests, progress
 from .cache import ContentCache, content_hash
 from .download import Client, Failure, host_of, http_scheme
 from .errors import UserError, warn
@@ -301,7 +300,7 @@ def fetch_collection(s, folder: Path) -> dict:
     workers = max(1, min(64, f.concurrency * len(hosts)))
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(wanted), desc="fetch", unit="img", disable=None) as bar,
+        progress.bar(len(wanted), "fetch", "img") as bar,
     ):
         jobs = {pool.submit(fetcher.obtain, w, folder): w for w in fair_order(wanted)}
         for job in as_completed(jobs):

@@ -276,7 +276,12 @@ def read_text(source: str | os.PathLike) -> str:
 
 def read_csv(source: str | os.PathLike) -> list[dict[str, str]]:
     """Rows of a UTF-8 CSV as dicts, each cell as `csv_bytes` was given it (see `cell`)."""
-    rows = csv.DictReader(io.StringIO(read_text(source), newline=""))
+    return parse_csv(read_text(source))
+
+
+def parse_csv(text: str) -> list[dict[str, str]]:
+    """Rows of CSV text as dicts, each cell as `csv_bytes` was given it (see `cell`)."""
+    rows = csv.DictReader(io.StringIO(text, newline=""))
     return [{cell(k): cell(v or "") for k, v in row.items() if k is not None} for row in rows]
 
 

@@ -1,10 +1,12 @@
 """Finding the images of a collection, naming them, and decoding them to clean RGB.
 
 Discovery is recursive, case-insensitive on extensions, sorted, and safe on symlink
-loops. A file whose name is not UTF-8 cannot be an id in UTF-8 outputs: it is skipped and
-listed under its name with the bad bytes escaped (`caf\\xe9.jpg`). Decoding applies EXIF
-orientation and turns every mode Pillow reads (palette, alpha, CMYK, 16-bit, float) into
-8-bit RGB, so the model sees what a person sees.
+loops. Files that would share an id (`plate.jpg` beside `plate.tif`, a master beside its
+derivative) keep their extension in it (`plate.jpg`, `plate.tif`). A file whose name is not
+UTF-8 cannot be an id in UTF-8 outputs: it is skipped and listed under its name with the
+bad bytes escaped (`caf\\xe9.jpg`). Decoding applies EXIF orientation and turns every mode
+Pillow reads (palette, alpha, CMYK, 16-bit, float) into 8-bit RGB, so the model sees what a
+person sees.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -24,7 +27,10 @@ from .errors import UserError
 # A truncated file must fail loudly, not decode as a grey half-image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-DEFAULT_PATTERNS = ("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp")
+DEFAULT_PATTERNS = (
+    *("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp"),
+    *("*.jp2", "*.j2k", "*.ppm", "*.pgm", "*.pbm", "*.pnm"),  # JPEG 2000 masters, netpbm
+)
 ORIENTATION_TAG = 0x0112
 TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 
@@ -97,26 +103,43 @@ def index_collection(
     id_from: str = "stem",
     skipped: list[tuple[str, str]] | None = None,
 ) -> list[ImageEntry]:
-    """Discover images and give each an id; two files with one id are a UserError. Files
-    that cannot have an id go to `skipped` as (shown path, reason)."""
+    """Discover images and give each an id. Files that would share one keep their extension
+    in it; two that still share one are a UserError. Files that cannot have an id go to
+    `skipped` as (shown path, reason)."""
     root = Path(root)
-    entries: list[ImageEntry] = []
-    by_id: dict[str, str] = {}
+    named = []
     for full in discover(root, patterns):
         rel = full.relative_to(root).as_posix()
         if (shown := shown_name(rel)) is not None:
             if skipped is not None:
                 skipped.append((shown, NOT_UTF8_NAME))
             continue
-        iid = image_id(rel, id_from)
+        named.append((image_id(rel, id_from), rel, full))
+    shared = Counter(iid for iid, _, _ in named)
+    entries: list[ImageEntry] = []
+    by_id: dict[str, str] = {}
+    for iid, rel, full in named:
+        if shared[iid] > 1:
+            iid = id_with_extension(rel, id_from)
         if iid in by_id:
             raise UserError(
-                f"two images have the id '{iid}': {root / by_id[iid]} and {full}; rename one, "
-                "or set data.id_from: relpath in params.yaml"
+                f"two images have the id '{iid}': {root / by_id[iid]} and {full} (files that "
+                f"differ only in extension keep it in their ids); {duplicate_fix(id_from)}"
             )
         by_id[iid] = rel
         entries.append(ImageEntry(iid, rel, full))
     return entries
+
+
+def id_with_extension(relpath: str, id_from: str) -> str:
+    """The id of a file whose plain id another file shares: the extension kept."""
+    return PurePosixPath(relpath).name if id_from == "stem" else relpath
+
+
+def duplicate_fix(id_from: str) -> str:
+    if id_from == "stem":
+        return "rename one, or set data.id_from: relpath in params.yaml"
+    return "rename one"
 
 
 def oriented_size(img: Image.Image) -> tuple[int, int]:

@@ -7,12 +7,12 @@ import os
 from collections.abc import Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from .errors import UserError
 from .files import read_ids_urls, require_file
 from .knn import unit_rows
 from .neighbours import entry
+from .progress import over
 from .ranking import TIE_MARGIN, Hit, rank
 
 QUERY_BLOCK = 4096  # references per faiss.knn call (it multiplies them in blocks of its own)
@@ -64,13 +64,7 @@ def search_product(x: np.ndarray, ids: list[str], urls: list, refs: list[str], l
         entry(ids[r], urls[r], hits)
         for r, hits in zip(
             rows,
-            tqdm(
-                top_hits(x, rows, ids, urls, limit),
-                total=len(rows),
-                desc="bulk_query",
-                unit="ref",
-                disable=None,
-            ),
+            over(top_hits(x, rows, ids, urls, limit), len(rows), "bulk_query", "ref"),
         )
     ]
     return entries, missing

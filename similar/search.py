@@ -8,11 +8,10 @@ them.
 
 from __future__ import annotations
 
-from tqdm import tqdm
-
 from .errors import UserError
 from .neighbours import entry
 from .product import search_product
+from .progress import over
 from .settings import BulkQuerySettings
 
 
@@ -30,9 +29,11 @@ def search_all(
 ):
     """Entries for neighbours.json in reference order, and the ids not in the collection."""
     entries, missing = [], []
-    for start in tqdm(
-        range(0, len(refs), batch_size), desc="bulk_query", unit="batch", disable=None
-    ):
+
+    def size(start: int) -> int:
+        return min(batch_size, len(refs) - start)
+
+    for start in over(range(0, len(refs), batch_size), len(refs), "bulk_query", "ref", size):
         chunk = refs[start : start + batch_size]
         answers = store.search_ids(chunk, limit, exact, hnsw_ef)
         for ref in chunk:

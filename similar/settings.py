@@ -127,7 +127,10 @@ class DataSettings:
         Path("data/sample/images"), "the collection: a folder, searched recursively"
     )
     patterns: tuple = param(
-        ("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp"),
+        (
+            *("*.jpg", "*.jpeg", "*.png", "*.tif", "*.tiff", "*.bmp", "*.gif", "*.webp"),
+            *("*.jp2", "*.j2k", "*.ppm", "*.pgm", "*.pbm", "*.pnm"),
+        ),
         "file name patterns of images (case-insensitive); one pattern may be a plain string",
         kind="patterns",
     )

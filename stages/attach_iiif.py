@@ -2,7 +2,8 @@
 
 One JSON object per line, `{"id", "url", "vector"}`, in the order of the image index.
 Images without a row in the IIIF CSV keep `url: null` and are counted and warned about
-(`attach_iiif.on_missing: error` makes that fatal).
+(`attach_iiif.on_missing: error` makes that fatal); a CSV with no rows at all (a collection
+without IIIF, `data/no-links.csv`) is said once.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def main() -> None:
         f"attach_iiif: {len(index)} vectors -> {paths.vectors}, {len(index) - len(missing)} "
         f"with a URL, {len(missing)} without"
     )
-    if missing:
+    if not urls:
+        print(f"attach_iiif: {links} holds no IIIF links: images are shown without one")
+    elif missing:
         warn(
             f"{len(missing)} images have no row in the IIIF CSV (first: {missing[0]}); "
             "their url is null"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import time
 
-from tqdm import tqdm
-
 from similar import graph, knn, settings
 from similar.errors import run
 from similar.files import json_bytes, staged_outputs
+from similar.progress import bar
 
 
 def main() -> None:
@@ -23,9 +22,9 @@ def main() -> None:
     x, ids = graph.read_inputs(paths.reduced, paths.image_index, options.k)
     device, engine = knn.engine_for(options.device, options.engine)
     steps = knn.blocks_of_work(len(ids), options.block, engine)
-    with tqdm(total=steps, desc="graph", unit="block", disable=None) as bar:
+    with bar(steps, "graph", "block") as shown:
         neighbours, scores = knn.exact_knn(
-            x, ids, options.k, config.qdrant.distance, device, engine, options.block, bar.update
+            x, ids, options.k, config.qdrant.distance, device, engine, options.block, shown.update
         )
     seconds = time.perf_counter() - started
     metrics = graph.graph_metrics(neighbours, scores)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import time
 
-from tqdm import tqdm
-
 from similar import receipt as receipts
 from similar import settings
 from similar.errors import UserError, run
 from similar.files import json_bytes, read_vector_batches, require_file, staged_outputs
+from similar.progress import over
 from similar.store import collection_name, collection_settings, describe, store_for
 
 
@@ -30,12 +29,8 @@ def main() -> None:
     name = collection_name(options.collection, options.target)
     count, dim = 0, None
     with store_for(config, name) as store:
-        for ids, vectors, urls in tqdm(
-            read_vector_batches(source, options.batch_size),
-            desc="ingest",
-            unit="batch",
-            disable=None,
-        ):
+        batches = read_vector_batches(source, options.batch_size)
+        for ids, vectors, urls in over(batches, None, "ingest", "batch"):
             if dim is None:
                 dim = vectors.shape[1]
                 store.recreate(dim, collection)

@@ -83,3 +83,35 @@ def test_models_section_times_lite0_beside_another_model(tmp_path):
         assert figures[model]["ips"] > 0 and figures[model]["peak_rss_mib"] > 0
     lines = rows(figures)
     assert lines[0].ratio and "efficientnet_lite0 / efficientnet_b0" in lines[0].what
+
+
+@pytest.mark.parametrize("argv", [[], ["--quick"]], ids=["make bench", "make bench QUICK=1"])
+def test_every_section_accepts_the_sizes_make_bench_uses(argv):
+    """The quick run the e2e test makes cannot see a size only the full run asks for (the
+    verify section once asked the sample maker for more pictures than it can make)."""
+    import importlib
+
+    from tools.bench.__main__ import options
+    from tools.bench.registry import SECTIONS
+
+    args = options(argv)
+    checked = []
+    for name in SECTIONS:
+        section = importlib.import_module(f"tools.bench.{name}")
+        if hasattr(section, "check"):
+            section.check(args)
+            checked.append(name)
+    assert "verify" in checked
+
+
+def test_a_size_no_section_can_run_fails_before_the_first_section(monkeypatch, tmp_path):
+    """64 pictures, as the verify section once asked: refused before embed's minutes."""
+    from similar.errors import UserError
+    from tools.bench import verify
+    from tools.bench.__main__ import main
+
+    monkeypatch.setattr(verify, "PICTURES", 64)
+    monkeypatch.chdir(tmp_path)  # nothing may be written; settings fall back to defaults
+    with pytest.raises(UserError, match="at most .* distinct pictures"):
+        main(["--only", "embed,verify"])
+    assert not (tmp_path / "reports").exists()

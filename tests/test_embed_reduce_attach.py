@@ -1,6 +1,7 @@
 """Stages embed, reduce and attach_iiif on a small generated collection, in-process."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from conftest import real_photo, run_stage
 from similar import errors as cfg
 from similar import pca
 from similar.files import read_csv
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_embed_writes_aligned_outputs_and_lists_failures(small_collection):
@@ -109,6 +112,21 @@ def test_attach_iiif_keeps_images_without_url(small_collection, capsys):
     small_collection.set("attach_iiif.on_missing", "error")
     with pytest.raises(cfg.UserError, match="1 images have no URL"):
         run_stage("attach_iiif")
+
+
+def test_a_collection_without_iiif_says_so_once(small_collection, capsys):
+    """data.iiif_csv: data/no-links.csv, the header the project ships."""
+    root = small_collection.root
+    (root / "iiif.csv").write_bytes((ROOT / "data/no-links.csv").read_bytes())
+    for stage in ("embed", "reduce", "attach_iiif"):
+        run_stage(stage)
+    captured = capsys.readouterr()
+    assert captured.out.count("holds no IIIF links: images are shown without one") == 1
+    assert "have no row" not in captured.err
+    assert json.loads((root / "metrics/attach_iiif.json").read_text()) == {
+        "matched": 0,
+        "missing": 12,
+    }
 
 
 def test_attach_iiif_bad_columns(small_collection):

@@ -296,7 +296,7 @@ def test_manifest_canvases_and_regions_become_images_with_stable_ids():
 
 
 def test_make_all_runs_the_pipeline_when_fetch_brings_the_images():
-    from tools.pipeline import Facts, decide
+    from tools.make_all import Facts, Repro, decide
 
     facts = Facts(
         uses_sample=False,
@@ -306,7 +306,7 @@ def test_make_all_runs_the_pipeline_when_fetch_brings_the_images():
         images_present=False,
         fetches=True,
     )
-    assert decide(facts) == [("dvc", "repro")]
+    assert decide(facts) == [Repro()]
 
 
 def test_embed_max_pixels_applies_to_new_and_cached_images(fetching):

@@ -49,6 +49,9 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
         ("compare", [f"A={HOSTILE}", "B=workspace"]),
         ("compare", ["A=HEAD", f"B={HOSTILE}"]),
         ("compare", ["A=HEAD", "B=workspace", f"K={HOSTILE}"]),
+        ("metrics", [f"A={HOSTILE}"]),
+        ("metrics", ["A=workspace", f"B={HOSTILE}"]),
+        ("plots", [f"A={HOSTILE}"]),
         ("all", [f"WEIGHTS={HOSTILE}"]),
         ("all", [f"MODEL={HOSTILE}"]),
         ("db-up", [f"DB_URL={HOSTILE}"]),
@@ -100,7 +103,7 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
         (root / p).write_bytes(data)
     with pytest.raises(UserError, match=r"collection 'onit' holds another revision's vectors"):
         run_stage("bulk_query")
-    from tools.pipeline import store_state
+    from tools.make_all import store_state
 
     assert store_state(settings.load()) == "reload"
     run_stage("ingest")  # what make all does for "reload"

@@ -51,8 +51,71 @@ def test_ids_and_duplicates(tmp_path):
         index_collection(tmp_path, ["*.jpg"])
     assert "one/p1.jpg" in str(err.value) and "two/p1.jpg" in str(err.value)
     assert "data.id_from: relpath" in str(err.value)
+    assert "differ only in extension keep it" in str(err.value)
     entries = index_collection(tmp_path, ["*.jpg"], "relpath")
     assert [e.id for e in entries] == ["one/p1", "two/p1"]
+
+
+@pytest.mark.parametrize(
+    "id_from, expected",
+    [
+        ("stem", ["other", "plate.jpg", "plate.tif", "scan.jp2", "scan.png"]),
+        ("relpath", ["book/other", "book/plate.jpg", "book/plate.tif", "m/scan", "w/scan"]),
+    ],
+)
+def test_files_that_would_share_an_id_keep_their_extension(tmp_path, id_from, expected):
+    """The same picture saved in several formats: a master beside its derivative."""
+    img = real_photo(size=64)
+    for rel, fmt in [
+        ("book/plate.jpg", "JPEG"),
+        ("book/plate.tif", "TIFF"),
+        ("book/other.jpg", "JPEG"),
+        ("m/scan.jp2", "JPEG2000"),
+        ("w/scan.png", "PNG"),
+    ]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        img.save(tmp_path / rel, fmt)
+    entries = index_collection(tmp_path, id_from=id_from)
+    assert [e.id for e in entries] == expected
+    assert sorted(e.relpath for e in entries)[0] == "book/other.jpg"
+
+
+def test_an_id_that_still_collides_with_its_extension_is_refused(tmp_path):
+    img = real_photo(size=16)
+    for rel in ["a/p.jpg", "a/p.png", "b/p.jpg"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        img.save(tmp_path / rel)
+    with pytest.raises(UserError, match="two images have the id 'p.jpg'"):
+        index_collection(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name, fmt, mode",
+    [
+        ("master.jp2", "JPEG2000", "RGB"),
+        ("stream.j2k", "JPEG2000", "RGB"),
+        ("colour.ppm", "PPM", "RGB"),
+        ("grey.pgm", "PPM", "L"),
+        ("bilevel.pbm", "PPM", "1"),
+        ("any.pnm", "PPM", "RGB"),
+    ],
+)
+def test_archival_formats_are_found_and_read(tmp_path, name, fmt, mode):
+    """JPEG 2000 (the usual archival master) and netpbm, as Pillow writes them."""
+    img = real_photo(size=None).resize((120, 80)).convert(mode)
+    img.save(tmp_path / name, fmt)
+    assert [p.name for p in discover(tmp_path)] == [name]  # the default patterns
+    decoded, size = open_rgb(tmp_path / name, BIG)
+    assert size == (120, 80) and decoded.mode == "RGB"
+    expected = np.asarray(img.convert("RGB"), np.float32)
+    assert np.abs(np.asarray(decoded, np.float32) - expected).mean() < 2.0
+
+
+def test_the_default_patterns_are_the_settings_default():
+    from similar import settings
+    from similar.images import DEFAULT_PATTERNS
+
+    assert settings.defaults().data.patterns == DEFAULT_PATTERNS
 
 
 def test_exif_orientation_applied(tmp_path):

@@ -1,4 +1,4 @@
-"""What `make all` decides (tools/pipeline.py), for every kind of clone, without running DVC."""
+"""What `make all` decides (tools/make_all.py), for every kind of clone, without running DVC."""
 
 import os
 import subprocess
@@ -6,13 +6,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_project
 
 from similar import settings
 from similar.errors import StoreBusy
-from tools import pipeline
-from tools.pipeline import Facts, decide
+from tools import make_all, qdrant_server
+from tools.make_all import (
+    BuildSample,
+    CheckStore,
+    Facts,
+    QuerySide,
+    ReloadStore,
+    Repro,
+    StartServer,
+    decide,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+VENV = Path(sys.executable).resolve().parent.parent
 
 
 def facts(**kw):
@@ -24,29 +35,29 @@ def facts(**kw):
 
 def test_a_fresh_sample_clone_builds_the_sample_then_runs_everything():
     assert decide(facts(uses_sample=True, sample_current=False, store="none")) == [
-        ("sample",),
-        ("dvc", "repro"),
+        BuildSample(),
+        Repro(),
     ]
 
 
 def test_a_store_that_lost_its_data_is_reloaded_before_repro():
-    assert decide(facts(store="reload")) == [("reload_store",), ("dvc", "repro")]
+    assert decide(facts(store="reload")) == [ReloadStore(), Repro()]
 
 
 def test_a_clone_without_images_runs_only_the_query_side():
     steps = decide(facts(images_present=False, store="none"))
-    assert steps[-1] == ("query_side",)
-    assert not [s for s in steps if s[0] == "dvc"]
+    assert steps[-1] == QuerySide()
+    assert Repro() not in steps
 
 
 def test_a_local_server_is_started_and_then_checked():
     steps = decide(facts(local_server="http://127.0.0.1:6400", store="unknown"))
-    assert steps == [("db_up", "http://127.0.0.1:6400"), ("check_store",), ("dvc", "repro")]
+    assert steps == [StartServer("http://127.0.0.1:6400"), CheckStore(), Repro()]
 
 
 def test_local_server_url_only_for_this_machine():
     def url(value):
-        return pipeline.local_server_url(settings.from_mapping({"qdrant": {"url": value}}))
+        return qdrant_server.local_server_url(settings.from_mapping({"qdrant": {"url": value}}))
 
     assert url("http://127.0.0.1:6400") == "http://127.0.0.1:6400"
     assert url("http://localhost:6333/") == "http://localhost:6333"
@@ -56,11 +67,11 @@ def test_local_server_url_only_for_this_machine():
 
 def test_compose_gets_the_port_of_qdrant_url_and_the_key_only_when_set(monkeypatch):
     monkeypatch.delenv("QDRANT_API_KEY", raising=False)
-    env = pipeline.compose_env("http://127.0.0.1:6400")
+    env = qdrant_server.compose_env("http://127.0.0.1:6400")
     assert env["QDRANT_PORT"] == "6400" and "QDRANT__SERVICE__API_KEY" not in env
     monkeypatch.setenv("QDRANT_API_KEY", "s3cret")
-    assert pipeline.compose_env("http://localhost")["QDRANT__SERVICE__API_KEY"] == "s3cret"
-    assert pipeline.compose_env("http://localhost")["QDRANT_PORT"] == "6333"
+    assert qdrant_server.compose_env("http://localhost")["QDRANT__SERVICE__API_KEY"] == "s3cret"
+    assert qdrant_server.compose_env("http://localhost")["QDRANT_PORT"] == "6333"
 
 
 def test_store_state_tells_missing_from_matching_from_stale(pipeline):
@@ -75,7 +86,7 @@ def test_store_state_tells_missing_from_matching_from_stale(pipeline):
 
 
 def pipeline_state(s):
-    return pipeline.store_state(s)
+    return make_all.store_state(s)
 
 
 def test_a_busy_store_is_an_error_never_a_reload(pipeline):
@@ -113,3 +124,71 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
         holder.kill()
         holder.wait()
     assert pipeline_state(settings.load()) == "ok"  # nothing was reloaded under the holder
+
+
+@pytest.fixture
+def params_here(tmp_path, monkeypatch):
+    """A copy of params.yaml in a folder of its own, as the working directory."""
+    (tmp_path / "params.yaml").write_bytes((ROOT / "params.yaml").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "params.yaml"
+
+
+def test_a_model_that_ships_its_weights_replaces_random_ones(params_here):
+    """`make all WEIGHTS=random`, then `make all MODEL=efficientnet_lite0`: real weights."""
+    make_all.write_choices("random", "")
+    lines = make_all.write_choices("", "efficientnet_lite0")
+    embed = settings.load().embed
+    assert (embed.model, embed.weights) == ("efficientnet_lite0", "imagenet")
+    assert lines[0] == "params.yaml: set embed.model='efficientnet_lite0', embed.weights='imagenet'"
+    assert "ships its ImageNet weights" in lines[1]
+
+
+def test_weights_given_with_the_model_win(params_here):
+    make_all.write_choices("random", "efficientnet_lite0")
+    embed = settings.load().embed
+    assert (embed.model, embed.weights) == ("efficientnet_lite0", "random")
+
+
+def test_what_stays_is_said(params_here):
+    make_all.write_choices("random", "")
+    lines = make_all.write_choices("", "efficientnet_b0")  # its weights are downloaded, not shipped
+    assert settings.load().embed.weights == "random"
+    assert lines[-1].startswith("params.yaml: keeps embed.weights='random' (what MODEL= or")
+    lines = make_all.write_choices("imagenet", "")
+    assert "keeps embed.model='efficientnet_b0'" in lines[-1]
+    assert make_all.write_choices("", "") == []
+
+
+def test_an_absent_input_file_is_named_with_its_fix_not_blamed_on_fetch(tmp_path):
+    """A collection without IIIF: `make all` names data.iiif_csv and the way out."""
+    proj = copy_project(tmp_path / "p")
+    subprocess.run(
+        [sys.executable, "-m", "tools.set_params", "data.iiif_csv=mine/iiif.csv"],
+        cwd=proj,
+        check=True,
+    )
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "all", f"VENV={VENV}"],
+        cwd=proj,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert (
+        "error: mine/iiif.csv: 'data.iiif_csv' names no file; write the CSV of IIIF links "
+        "(id,iiif_url), or, for a collection without IIIF, set data.iiif_csv: "
+        "data/no-links.csv" in proc.stderr
+    )
+    assert "fetch" not in proc.stderr
+    assert not (proj / "data/sample").exists()  # the sample is built only for a sample run
+
+
+def test_the_sample_inputs_are_not_missing_before_the_sample_is_built(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = settings.from_mapping({}, "params.yaml")
+    assert make_all.missing_inputs(config, Path("data/sample")) == (
+        ("data.manifests", "data/manifests.txt"),
+    )
+    assert make_all.missing_inputs(config, None)[0] == ("data.iiif_csv", "data/sample/iiif.csv")

@@ -25,8 +25,8 @@ from similar.files import (
 )
 from similar.groundtruth import read_groups
 from similar.images import NOT_UTF8_NAME
-from tools.pipeline import decide
-from tools.pipeline import facts as clone_facts
+from tools.make_all import QuerySide, decide
+from tools.make_all import facts as clone_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -170,7 +170,7 @@ def test_a_misspelt_image_folder_fails_make_all(copied):
 
 
 def clone_facts_without_images():
-    from tools.pipeline import Facts
+    from tools.make_all import Facts
 
     return Facts(
         uses_sample=False,
@@ -194,7 +194,7 @@ def test_a_clone_whose_lock_records_the_images_runs_the_query_side(copied, monke
 
     found = clone_facts(settings.load(), server_state=lambda s: "none")
     assert found.images_recorded and not found.images_present
-    assert decide(found)[-1] == ("query_side",)
+    assert decide(found)[-1] == QuerySide()
 
 
 # ---------------------------------------------------------------- collections too small for PCA

@@ -1,87 +1,100 @@
-"""Compare the neighbour lists of two revisions or experiments, reference by reference.
+"""Compare two revisions or experiments: CNN lists, verified lists and groups.
 
     python -m tools.compare A B [--k 10] [--top 10]
 
 A and B are git revisions (HEAD, a tag, a commit), DVC experiment names (as `dvc exp show`
-lists them) or `workspace`. neighbours.json is read through DVC from each, so it need not
-be checked out. Prints the mean Jaccard@k of the two lists and the references whose
-neighbours changed most; writes reports/compare.json.
+lists them) or `workspace`. The outputs are read through DVC from each, so they need not
+be checked out. Prints the mean Jaccard@k of the CNN lists and the references whose lists
+changed most; the copies and shared parts the verifier found, gained and lost; the groups
+that split, merged, appeared or vanished, and the images that moved. Writes
+reports/compare.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 
 from similar import settings
+from similar.changes import compare_groups, compare_lists, compare_verified
 from similar.errors import UserError, run
-from similar.evaluation import jaccard
-from similar.files import read_text, write_json
+from similar.files import parse_csv, write_json
+from tools.revisions import read_output, resolve
 
 
-def resolve(rev: str) -> str | None:
-    """A git revision for `rev`; None for the workspace.
-
-    Experiment names resolve to their commit.
-    """
-    if rev in ("workspace", ""):
-        return None
-    if rev.startswith("-"):
-        raise UserError(f"'{rev}' is not a revision or experiment name")
-    if (
-        subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], capture_output=True
-        ).returncode
-        == 0
-    ):
-        return rev
-    refs = subprocess.run(
-        ["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"],
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    matches = [line.split()[1] for line in refs if line.split()[0].rsplit("/", 1)[-1] == rev]
-    if len(matches) == 1:
-        return matches[0]
-    raise UserError(
-        f"'{rev}' is neither a git revision nor a DVC experiment name (see `dvc exp show`)"
-    )
-
-
-def read_neighbours(path: str, rev: str | None) -> list[dict]:
-    if rev is None:
-        return json.loads(read_text(path))
-    import dvc.api
-
-    try:
-        return json.loads(dvc.api.read(path, rev=rev, encoding="utf-8"))
-    except Exception as exc:  # dvc raises many kinds for a missing file or cache entry
-        raise UserError(
-            f"cannot read {path} at {rev} ({exc.__class__.__name__}); was the "
-            "pipeline run and committed there? `dvc pull` may fetch it"
-        ) from None
-
-
-def compare(a: list[dict], b: list[dict], k: int) -> dict:
-    """Per shared reference, the Jaccard overlap of the two top-k neighbour lists."""
-    lists_b = {e["reference"]["id"]: [n["id"] for n in e["neighbours"][:k]] for e in b}
-    per_ref = {}
-    for e in a:
-        ref = e["reference"]["id"]
-        if ref in lists_b:
-            per_ref[ref] = round(jaccard([n["id"] for n in e["neighbours"][:k]], lists_b[ref]), 6)
-    mean = round(sum(per_ref.values()) / len(per_ref), 6) if per_ref else 0.0
-    only_a = sorted({e["reference"]["id"] for e in a} - set(lists_b))
-    only_b = sorted(set(lists_b) - {e["reference"]["id"] for e in a})
+def read_side(config, rev: str | None) -> dict:
+    """The neighbour lists of one side, and its verified lists and groups where it has them
+    (None for a revision from before verify or groups ran)."""
+    paths = config.paths
     return {
-        f"mean_jaccard@{k}": mean,
-        "references": len(per_ref),
-        "only_in_a": only_a,
-        "only_in_b": only_b,
-        "per_reference": per_ref,
+        "neighbours": json.loads(read_output(str(paths.neighbours), rev)),
+        "verified": optional(lambda: json.loads(read_output(str(paths.verified), rev))),
+        "groups": optional(lambda: parse_csv(read_output(str(paths.groups_csv), rev))),
     }
+
+
+def optional(read):
+    try:
+        return read()
+    except (UserError, OSError):
+        return None
+
+
+def compare(a: dict, b: dict, k: int) -> dict:
+    both = {key: a[key] is not None and b[key] is not None for key in ("verified", "groups")}
+    return {
+        **compare_lists(a["neighbours"], b["neighbours"], k),
+        "verified": compare_verified(a["verified"], b["verified"]) if both["verified"] else None,
+        "groups": compare_groups(a["groups"], b["groups"]) if both["groups"] else None,
+    }
+
+
+def report_lists(result: dict, k: int, top: int) -> list[str]:
+    key = f"mean_jaccard@{k}"
+    lines = [f"CNN lists: {result['references']} shared references, {key} {result[key]:.4f}"]
+    changed = sorted(
+        ((ref, v) for ref, v in result["per_reference"].items() if v < 1),
+        key=lambda kv: (kv[1], kv[0]),
+    )
+    if changed:
+        lines.append(f"  most changed (Jaccard@{k}):")
+        lines += [f"    {value:.3f}  {ref}" for ref, value in changed[:top]]
+    return lines
+
+
+def report_verified(verified: dict, top: int) -> list[str]:
+    lines = []
+    for relation, label in (("copy", "copies"), ("shares_part", "shared parts")):
+        v = verified[relation]
+        lines.append(
+            f"verified {label}: {v['a']} -> {v['b']} pairs "
+            f"(+{len(v['gained'])} gained, -{len(v['lost'])} lost)"
+        )
+        for sign, pairs in (("+", v["gained"]), ("-", v["lost"])):
+            lines += [f"    {sign} {r} ~ {n}" for r, n in pairs[:top]]
+    return lines
+
+
+def report_groups(g: dict, top: int) -> list[str]:
+    n = g["groups"]
+    lines = [
+        f"groups: {n['a']} -> {n['b']} ({n['unchanged']} unchanged); {len(g['split'])} split, "
+        f"{len(g['merged'])} merged, {len(g['shrank'])} shrank, {len(g['grew'])} grew, "
+        f"{len(g['appeared'])} appeared, {len(g['vanished'])} vanished; "
+        f"{len(g['moved'])} images moved"
+    ]
+    lines += [f"  split:    {s['group']} -> {', '.join(s['into'])}" for s in g["split"][:top]]
+    lines += [f"  merged:   {', '.join(m['from'])} -> {m['group']}" for m in g["merged"][:top]]
+    lines += [f"  shrank:   {x['group']} -> {x['now']}" for x in g["shrank"][:top]]
+    lines += [f"  grew:     {x['group']} -> {x['now']}" for x in g["grew"][:top]]
+    lines += [f"  appeared: {x}" for x in g["appeared"][:top]]
+    lines += [f"  vanished: {x}" for x in g["vanished"][:top]]
+    lines += [
+        f"  moved:    {m['id']}: {m['a'] or 'no group'} -> {m['b'] or 'no group'}"
+        for m in g["moved"][:top]
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,21 +112,20 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"K must be a whole number of at least 1, got {args.k!r}")
     args.k = int(args.k)
     config = settings.load()
-    path = str(config.paths.neighbours)
-    result = compare(
-        read_neighbours(path, resolve(args.a)), read_neighbours(path, resolve(args.b)), args.k
-    )
-    result = {"a": args.a, "b": args.b, **result}
+    result = {
+        "a": args.a,
+        "b": args.b,
+        **compare(read_side(config, resolve(args.a)), read_side(config, resolve(args.b)), args.k),
+    }
     write_json(config.paths.reports / "compare.json", result)
-    key = f"mean_jaccard@{args.k}"
-    print(
-        f"{args.a} vs {args.b}: {result['references']} shared references, {key} {result[key]:.4f}"
-    )
-    changed = sorted(result["per_reference"].items(), key=lambda kv: (kv[1], kv[0]))[: args.top]
-    if changed:
-        print(f"most changed (Jaccard@{args.k}):")
-        for ref, value in changed:
-            print(f"  {value:.3f}  {ref}")
+    print(f"{args.a} vs {args.b} (names: first member and size of a group)")
+    lines = report_lists(result, args.k, args.top)
+    for key, report in (("verified", report_verified), ("groups", report_groups)):
+        if result[key] is None:
+            lines.append(f"{key}: not in both (run verify and groups there, or `dvc pull`)")
+        else:
+            lines += report(result[key], args.top)
+    print("\n".join(lines))
     for side in ("only_in_a", "only_in_b"):
         if result[side]:
             print(f"{len(result[side])} references {side.replace('_', ' ')}", file=sys.stderr)

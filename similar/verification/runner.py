@@ -17,9 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .. import compute
+from .. import compute, progress
 from ..cache import ContentCache, content_hash
 from ..errors import UserError
 from .base import Method, PairResult
@@ -249,7 +247,7 @@ def verify_pairs(
     tasks, positions = pair_tasks(pairs)
     count = workers_for(workers, len(pairs), len(needed))
     results: list[PairResult] = [NO_MATCH] * len(pairs)
-    bar = tqdm(total=len(pairs), desc=label, unit="pair", disable=None if label else True)
+    bar = progress.bar(len(pairs), label, "pair", shown=bool(label))
     with bar, compute.scheduler(scheduler, count, worker_setup) as run:
         described = sum(
             run.map(

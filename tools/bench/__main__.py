@@ -68,12 +68,15 @@ def report_name(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = options(argv)
+    sections = [importlib.import_module(f"{__package__}.{name}") for name in args.sections]
+    for section in sections:
+        if hasattr(section, "check"):
+            section.check(args)
     target = settings.load().paths.reports / report_name(args)
     report: dict = {"quick": args.quick, "repeat": args.repeat, "cpus": os.cpu_count()}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        for name in args.sections:
-            section = importlib.import_module(f"{__package__}.{name}")
+        for name, section in zip(args.sections, sections, strict=True):
             work = Path(tmp) / name
             work.mkdir()
             report[name] = section.measure(work, args)

@@ -1,0 +1,15 @@
+"""`make pull-vectors`: pull from the DVC remote only what the query side needs."""
+
+from __future__ import annotations
+
+from similar import settings
+from tools.shell import sh
+
+# the vectors the store is loaded from, what bulk_query multiplies, the PCA model and
+# embedding identity that `make search` needs, the image index
+QUERY_SIDE_OUTPUTS = ("vectors", "reduced", "pca", "image_index", "embed_identity")
+
+
+def pull_vectors() -> None:
+    config = settings.load()
+    sh(["dvc", "pull", *(str(getattr(config.paths, key)) for key in QUERY_SIDE_OUTPUTS)])
