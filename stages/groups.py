@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from similar import edge_checks, groups, settings
+from similar import edge_checks, groups, parameters
 from similar.errors import run
 from similar.files import (
     csv_bytes,
@@ -27,7 +27,7 @@ from similar.groundtruth import read_groups, read_kinds
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     grouping, paths = config.groups, config.paths
     started = time.perf_counter()
     ids, neighbours, scores = read_graph(paths.graph)

@@ -12,15 +12,15 @@ import time
 
 from tqdm import tqdm
 
+from similar import parameters
 from similar import receipt as receipts
-from similar import settings
 from similar.errors import UserError, run
 from similar.files import json_bytes, read_vector_batches, require_file, staged_outputs
 from similar.store import collection_name, collection_settings, describe, store_for
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     options = config.qdrant
     source = require_file(config.paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     started = time.perf_counter()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, os_error_message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
         run_stage("bulk_query")
     from tools.pipeline import store_state
 
-    assert store_state(settings.load()) == "reload"
+    assert store_state(parameters.load()) == "reload"
     run_stage("ingest")  # what make all does for "reload"
     run_stage("bulk_query")
     assert (root / "data/neighbours/neighbours.json").read_bytes() == before
@@ -117,7 +117,7 @@ def test_search_refuses_another_revisions_store(pipeline, tmp_path):
     receipt.write_text(json.dumps(data))
     shutil.copy(pipeline.root / "images/book_a/rocket.jpg", tmp_path / "r.jpg")
     with pytest.raises(UserError, match="another revision's vectors"):
-        search(tmp_path / "r.jpg", 3, settings.load())
+        search(tmp_path / "r.jpg", 3, parameters.load())
 
 
 def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
@@ -126,7 +126,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
     from similar.store import store_for
 
     receipt = json.loads((pipeline.root / "data/ingest/receipt.json").read_text())
-    with store_for(settings.load()) as store:
+    with store_for(parameters.load()) as store:
         assert store.stamp() == {"fingerprint": receipt["fingerprint"], "count": 12, "dim": 4}
     receipt["fingerprint"] = "sha256:" + "1" * 64
     (pipeline.root / "data/ingest/receipt.json").write_text(json.dumps(receipt))
@@ -139,7 +139,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
 
 HOLD = (
     "import sys, time\nfrom similar import settings\nfrom similar.store import store_for\n"
-    "s = store_for(settings.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
+    "s = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
 )
 
 
@@ -336,10 +336,10 @@ def test_no_decodable_image_changes_no_output(small_collection):
 
 
 def test_patterns_as_one_string_is_one_pattern():
-    s = settings.from_mapping({"data": {"patterns": "*.jpg"}})
+    s = parameters.from_mapping({"data": {"patterns": "*.jpg"}})
     assert s.data.patterns == ("*.jpg",)
     with pytest.raises(UserError, match="'data.patterns' must be a list"):
-        settings.from_mapping({"data": {"patterns": [1, 2]}})
+        parameters.from_mapping({"data": {"patterns": [1, 2]}})
 
 
 def test_sizes_have_sensible_bounds(project):

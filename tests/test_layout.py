@@ -53,8 +53,13 @@ def test_dvc_params_are_exactly_the_keys_each_stage_reads():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for stage, spec in stages.items():
         assert spec.get("params", []) == read_params(stage), f"{stage}: run tools.code_deps --write"
-    # the groups stage does not rerun for a verify setting it never reads
-    assert "verify.top" not in stages["groups"]["params"]
+    # the groups stage does not rerun for a bulk_query setting it never reads, and neither
+    # verify nor groups for where their work runs (compute.scheduler changes no byte)
+    assert not [p for p in stages["groups"]["params"] if p.startswith("bulk_query")]
+    for stage in ("verify", "groups"):
+        assert "compute" not in stages[stage]["params"]
+        assert "compute.scheduler" not in stages[stage]["params"]
+        assert "verify.workers" not in stages[stage]["params"]
 
 
 def test_stage_modules_are_thin_entry_points():
@@ -86,8 +91,8 @@ def test_parameter_reference_and_params_comments_are_current():
 
 
 def test_params_yaml_has_exactly_the_declared_keys():
-    from similar import settings
+    from similar import parameters
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     keys = [f"{g}.{k}" for g, values in raw.items() for k in values]
-    assert keys == settings.known_keys()
+    assert keys == parameters.known_keys()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from similar import settings
+from similar import parameters
 from similar.errors import StoreBusy
 from tools import pipeline
 from tools.pipeline import Facts, decide
@@ -46,7 +46,7 @@ def test_a_local_server_is_started_and_then_checked():
 
 def test_local_server_url_only_for_this_machine():
     def url(value):
-        return pipeline.local_server_url(settings.from_mapping({"qdrant": {"url": value}}))
+        return pipeline.local_server_url(parameters.from_mapping({"qdrant": {"url": value}}))
 
     assert url("http://127.0.0.1:6400") == "http://127.0.0.1:6400"
     assert url("http://localhost:6333/") == "http://localhost:6333"
@@ -64,7 +64,7 @@ def test_compose_gets_the_port_of_qdrant_url_and_the_key_only_when_set(monkeypat
 
 
 def test_store_state_tells_missing_from_matching_from_stale(pipeline):
-    s = settings.load()
+    s = parameters.load()
     assert pipeline_state(s) == "ok"
     import shutil
 
@@ -85,7 +85,7 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
             sys.executable,
             "-c",
             "import time\nfrom similar import settings\nfrom similar.store import "
-            "store_for\ns = store_for(settings.load())\ns.count()\nprint('held', flush=True)\n"
+            "store_for\ns = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\n"
             "time.sleep(30)",
         ],
         cwd=pipeline.root,
@@ -99,7 +99,7 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
         with pytest.raises(
             StoreBusy, match=r"data/qdrant/onit: the embedded store is in use by pid"
         ):
-            pipeline_state(settings.load())
+            pipeline_state(parameters.load())
         proc = subprocess.run(
             [sys.executable, "-m", "tools.pipeline", "all"],
             cwd=pipeline.root,
@@ -112,4 +112,4 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
     finally:
         holder.kill()
         holder.wait()
-    assert pipeline_state(settings.load()) == "ok"  # nothing was reloaded under the holder
+    assert pipeline_state(parameters.load()) == "ok"  # nothing was reloaded under the holder

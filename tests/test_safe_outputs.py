@@ -190,9 +190,9 @@ def test_a_clone_whose_lock_records_the_images_runs_the_query_side(copied, monke
         yaml.safe_dump({"stages": {"embed": {"deps": [{"path": "collection/images"}]}}})
     )
     monkeypatch.chdir(proj)
-    from similar import settings
+    from similar import parameters
 
-    found = clone_facts(settings.load(), server_state=lambda s: "none")
+    found = clone_facts(parameters.load(), server_state=lambda s: "none")
     assert found.images_recorded and not found.images_present
     assert decide(found)[-1] == ("query_side",)
 

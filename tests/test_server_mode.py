@@ -11,7 +11,7 @@ import yaml
 from conftest import run_stage
 
 from similar import errors as cfg
-from similar import settings
+from similar import parameters
 from similar.search import search_mode
 from similar.settings import StoreTarget
 from similar.store import collection_name
@@ -129,7 +129,7 @@ def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, mo
 
 def test_search_mode_auto():
     def mode(exact, receipt):
-        q = settings.from_mapping({"bulk_query": {"exact": exact, "hnsw_ef": 64}}).bulk_query
+        q = parameters.from_mapping({"bulk_query": {"exact": exact, "hnsw_ef": 64}}).bulk_query
         return search_mode(q, receipt)
 
     assert mode("auto", {"hnsw_index": False}) == (True, None)

@@ -113,7 +113,9 @@ def read_params(stage: str) -> list[str]:
     """dvc.yaml's params of `stage`: the keys its code reads, found in the modules it imports.
     `x.<group>.<key>` reads that key; a group taken whole (`config.verify`, handed to library
     functions) reads each of its keys whose name is read as an attribute anywhere in those
-    modules. Paths are deps and outs, not params. A group read whole is written as its name."""
+    modules. Paths are deps and outs, not params, and so is a key declared `results=False`
+    (where or how fast work runs: `compute.scheduler`). A group read whole is written as its
+    name."""
     from similar import settings
 
     groups = {g: [f for f in dataclasses.fields(cls)] for g, cls in settings.GROUPS.items()}
@@ -145,6 +147,7 @@ def read_params(stage: str) -> list[str]:
             f.name
             for f in fields
             if f.metadata["kind"] != "path"
+            and f.metadata["results"]
             and ((group, f.name) in read or (group in whole and f.name in names))
         ]
         if keys and len(keys) == len(fields):

@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from similar.evaluation import jaccard
 from similar.files import read_text, write_json
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     if not str(args.k).isdigit() or int(args.k) < 1:
         raise UserError(f"K must be a whole number of at least 1, got {args.k!r}")
     args.k = int(args.k)
-    config = settings.load()
+    config = parameters.load()
     path = str(config.paths.neighbours)
     result = compare(
         read_neighbours(path, resolve(args.a)), read_neighbours(path, resolve(args.b)), args.k

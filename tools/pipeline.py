@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from similar.files import check_replaceable, read_text
 from similar.receipt import check_receipt, read_receipt
@@ -234,7 +234,7 @@ def execute(steps: list[tuple]) -> None:
         elif kind == "db_up":
             db("up", step[1])
         elif kind == "check_store":
-            if store_state(settings.load()) == "reload":
+            if store_state(parameters.load()) == "reload":
                 sh(["dvc", "repro", "--single-item", "--force", "ingest"])
         elif kind == "reload_store":
             sh(["dvc", "repro", "--single-item", "--force", "ingest"])
@@ -253,10 +253,10 @@ def make_all(weights: str, model: str = "") -> None:
     if values:
         from tools.set_params import set_values
 
-        changed = set_values(Path(settings.PARAMS_FILE), values, check=preflight)
+        changed = set_values(Path(parameters.PARAMS_FILE), values, check=preflight)
         if changed:
             print(f"params.yaml: set {', '.join(changed)}")
-    execute(decide(facts(preflight(settings.load()))))
+    execute(decide(facts(preflight(parameters.load()))))
 
 
 # ---------------------------------------------------------------- the Qdrant server
@@ -310,7 +310,7 @@ def db(action: str, url: str = "") -> None:
             "failed); start Docker, or keep qdrant.url empty to use the embedded store"
         )
     if not url:
-        url = local_server_url(settings.load()) or DEFAULT_SERVER
+        url = local_server_url(parameters.load()) or DEFAULT_SERVER
     compose = ["docker", "compose", "-f", COMPOSE_FILE]
     env = compose_env(url)
     if action == "up":
@@ -325,7 +325,7 @@ def db(action: str, url: str = "") -> None:
 
 
 def pull_vectors() -> None:
-    config = settings.load()
+    config = parameters.load()
     sh(["dvc", "pull", *(str(getattr(config.paths, key)) for key in QUERY_SIDE_OUTPUTS)])
 
 

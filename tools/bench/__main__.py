@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from similar.files import write_json
 
@@ -68,7 +68,7 @@ def report_name(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = options(argv)
-    target = settings.load().paths.reports / report_name(args)
+    target = parameters.load().paths.reports / report_name(args)
     report: dict = {"quick": args.quick, "repeat": args.repeat, "cpus": os.cpu_count()}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

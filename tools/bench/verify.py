@@ -24,7 +24,7 @@ def timed(function) -> float:
 
 
 def measure(work: Path, options) -> dict:
-    from similar import settings
+    from similar import parameters
     from similar.files import read_csv, sha256_file
     from similar.verification.runner import ImageRef, verify_pairs, workers_for
     from tools.sample import build
@@ -38,7 +38,7 @@ def measure(work: Path, options) -> dict:
     rng = np.random.default_rng(7)
     drawn = rng.integers(0, len(ids), size=(pictures * PAIRS_PER_PICTURE, 2))
     pairs = [(ids[i], ids[j]) for i, j in drawn if i != j]
-    verify = settings.defaults().verify
+    verify = parameters.defaults().verify
     unfiltered = dataclasses.replace(verify, prefilter=0)
     cache = work / "features"
     workers = workers_for(verify.workers, len(pairs), len(ids))
