@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from .errors import UserError
-from .files import read_json, require_file, sha256_file, write_json
+from .files import read_json, require_file, sha256_file
 from .settings import Settings
 from .store import VectorStore, store_for
 
@@ -47,10 +47,6 @@ def make_receipt(
 def stamp_of(receipt: dict) -> dict:
     """What the collection itself keeps of its receipt."""
     return {"fingerprint": receipt["fingerprint"], "count": receipt["count"], "dim": receipt["dim"]}
-
-
-def write_receipt(config: Settings, receipt: dict) -> None:
-    write_json(config.paths.receipt, receipt)
 
 
 def read_receipt(config: Settings) -> dict:

@@ -41,7 +41,7 @@ def main() -> None:
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     urls = dict(zip(*read_ids_urls(vectors)))
     truth, kinds = read_groups(config.data.groups), read_kinds(config.data.groups)
-    metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping.min_score)
+    metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping)
     report = groups.report(ids, edges, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(
