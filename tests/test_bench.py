@@ -7,17 +7,22 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.e2e
 def test_quick_bench_reports_every_key(tmp_path):
+    project = copy_project(tmp_path / "p")
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "tools.bench", "--quick"],
+        cwd=project,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads((ROOT / "reports/bench-quick.json").read_text())
+    report = json.loads((project / "reports/bench-quick.json").read_text())
     for key in (
         "ours_ips",
         "ours_bf16_ips",

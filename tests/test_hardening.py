@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs
+from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs, venv_stub
 
 from similar import parameters
 from similar.errors import UserError, os_error_message
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = Path(sys.executable).resolve().parent.parent
 HOSTILE = "x`touch PWNED1`$(touch PWNED2)$(shell touch PWNED3)\"'; touch PWNED4 #"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -40,6 +39,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 # ---------------------------------------------------------------- 0. make and the shell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "target,assignments",
     [
@@ -61,8 +61,9 @@ def test_make_targets_never_run_what_a_value_holds(tmp_path, target, assignments
     params["data"]["images"] = "nowhere"
     params["qdrant"]["url"] = "http://127.0.0.1:9"  # make all stops at db-up: no Docker here
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
+    venv = venv_stub(tmp_path / "venv")
     proc = subprocess.run(
-        ["make", "--no-print-directory", target, f"VENV={VENV}", *assignments],
+        ["make", "--no-print-directory", target, f"VENV={venv}", *assignments],
         cwd=proj,
         capture_output=True,
         text=True,
