@@ -139,7 +139,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
 # ---------------------------------------------------------------- 2. one process at a time
 
 HOLD = (
-    "import sys, time\nfrom similar import settings\nfrom similar.store import store_for\n"
+    "import sys, time\nfrom similar import parameters\nfrom similar.store import store_for\n"
     "s = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
 )
 
