@@ -51,10 +51,9 @@ def test_embed_empty_folder_is_user_error(project):
         run_stage("embed")
 
 
-def test_reduce_saves_a_model_that_projects_new_vectors(small_collection):
-    run_stage("embed")
+def test_reduce_saves_a_model_that_projects_new_vectors(embedded):
     run_stage("reduce")
-    root = small_collection.root
+    root = embedded.root
     raw = np.load(root / "data/embeddings/vectors.npy")
     reduced = np.load(root / "data/reduced/vectors.npy")
     model = pca.load(root / "data/reduced/pca.npz")
@@ -69,17 +68,15 @@ def test_reduce_saves_a_model_that_projects_new_vectors(small_collection):
     )
 
 
-def test_reduce_whiten_gives_unit_variance(small_collection):
-    run_stage("embed")
-    small_collection.set("reduce.whiten", True)
+def test_reduce_whiten_gives_unit_variance(embedded):
+    embedded.set("reduce.whiten", True)
     run_stage("reduce")
-    reduced = np.load(small_collection.root / "data/reduced/vectors.npy")
+    reduced = np.load(embedded.root / "data/reduced/vectors.npy")
     np.testing.assert_allclose(reduced.var(axis=0, ddof=1), 1.0, rtol=1e-3)
 
 
-def test_reduce_too_many_components_is_clear(small_collection):
-    run_stage("embed")
-    small_collection.set("reduce.n_components", 500)
+def test_reduce_too_many_components_is_clear(embedded):
+    embedded.set("reduce.n_components", 500)
     with pytest.raises(cfg.UserError, match="at most 11"):
         run_stage("reduce")
 
