@@ -22,7 +22,7 @@ from similar.receipt import read_receipt
 def main() -> None:
     config = parameters.load()
     options, paths = config.bulk_query, config.paths
-    receipt = read_receipt(config)
+    receipt = read_receipt(config.paths)
     ids, urls = read_ids_urls(
         require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     )

@@ -137,7 +137,7 @@ def store_state(config: Settings) -> str:
     never a reason to reload."""
     if not config.paths.receipt.is_file() or not config.paths.vectors.is_file():
         return "none"
-    receipt = read_receipt(config)
+    receipt = read_receipt(config.paths)
     with store_for(config, receipt["collection"]) as store:
         try:
             check_receipt(receipt, store)
