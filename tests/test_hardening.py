@@ -27,6 +27,24 @@ def run_module(module: str, *args: str, cwd: Path) -> subprocess.CompletedProces
     )
 
 
+def run_in_process(module: str, capsys) -> subprocess.CompletedProcess:
+    """An entry point's main run here, through the one error convention, as its process would
+    run it (in the current folder): exit status and output, without a process's start-up."""
+    import importlib
+
+    from similar.errors import run
+
+    main = importlib.import_module(module).main
+    capsys.readouterr()
+    code = 0
+    try:
+        run(main)
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([module], code, out.out, out.err)
+
+
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     err = proc.stderr.strip()
@@ -343,19 +361,19 @@ def test_patterns_as_one_string_is_one_pattern():
         parameters.from_mapping({"data": {"patterns": [1, 2]}})
 
 
-def test_sizes_have_sensible_bounds(project):
+def test_sizes_have_sensible_bounds(project, capsys):
     project.set("embed.image_size", 100000)
     one_line_error(
-        run_module("stages.embed", cwd=project.root),
+        run_in_process("stages.embed", capsys),
         "'embed.image_size' must be at most 2048, got 100000",
     )
 
 
-def test_unknown_group_or_key_names_the_closest(project):
+def test_unknown_group_or_key_names_the_closest(project, capsys):
     project.values["bulk_qeury"] = {"limit": 5}
     project.write()
     one_line_error(
-        run_module("stages.reduce", cwd=project.root),
+        run_in_process("stages.reduce", capsys),
         "unknown parameter 'bulk_qeury'; did you mean 'bulk_query'",
     )
 
