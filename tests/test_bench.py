@@ -79,6 +79,7 @@ def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):
     assert out["pil"]["min_cosine_to_cpu_fp32"] > 0.999  # the CPU path against itself
 
 
+@pytest.mark.e2e  # two models built and timed on scans: about 18 s on 2 cores
 def test_models_section_times_lite0_beside_another_model(tmp_path):
     from tools.bench.models import measure, rows
 

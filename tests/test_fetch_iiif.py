@@ -63,6 +63,7 @@ def fetch_on(project, **fetch) -> None:
     project.write()
 
 
+@pytest.mark.e2e  # the whole sample built, served and fetched: about 35 s on 2 cores
 def test_the_sample_from_iiif_is_the_local_collection_and_a_rerun_asks_nothing(served_sample):
     project, server = served_sample, served_sample.server
     for stage in ("embed", "reduce", "graph"):
