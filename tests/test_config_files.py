@@ -38,6 +38,7 @@ def test_settings_validate_types_and_ranges():
         parameters.from_mapping({"preview": {"min_score": 2}})
 
 
+@pytest.mark.slow
 def test_user_error_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "params.yaml").write_text("data: [unclosed\n")
     proc = subprocess.run(

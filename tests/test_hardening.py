@@ -339,6 +339,7 @@ def test_max_pixels_applies_to_cached_images_too(small_collection):
     assert (small_collection.root / "data/embeddings/failed.csv").read_bytes() == cached
 
 
+@pytest.mark.slow
 def test_no_decodable_image_changes_no_output(small_collection):
     root = small_collection.root
     run_stage("embed")

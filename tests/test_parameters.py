@@ -86,12 +86,12 @@ def test_a_key_given_twice_is_refused_in_one_line(tmp_path):
 
 
 def test_a_long_value_is_cut_in_the_message(tmp_path):
-    huge = "x " * 2_500_000
+    huge = "x " * 100_000
     path = write(tmp_path, yaml.safe_dump({"qdrant": {"collection": huge}}))
     with pytest.raises(UserError) as err:
         parameters.load(path)
     message = str(err.value)
-    assert "'qdrant.collection'" in message and "(5000002 characters)" in message
+    assert "'qdrant.collection'" in message and "(200002 characters)" in message
     assert len(message) < SHOWN_CHARS + 200
     with pytest.raises(UserError) as err:
         parameters.from_mapping({"reduce": {"n_components": [1] * 100_000}})
