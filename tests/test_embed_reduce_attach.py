@@ -81,13 +81,13 @@ def test_reduce_too_many_components_is_clear(embedded):
         run_stage("reduce")
 
 
-def test_attach_iiif_keeps_images_without_url(small_collection, capsys):
-    root = small_collection.root
+def test_attach_iiif_keeps_images_without_url(embedded, capsys):
+    root = embedded.root
     lines = (root / "iiif.csv").read_text().splitlines()
     (root / "iiif.csv").write_text(
         "\n".join(line for line in lines if not line.startswith("rocket,")) + "\n"
     )
-    for stage in ("embed", "reduce", "attach_iiif"):
+    for stage in ("reduce", "attach_iiif"):
         run_stage(stage)
     records = [
         json.loads(line) for line in (root / "data/vectors/vectors.jsonl").read_text().splitlines()
@@ -103,14 +103,13 @@ def test_attach_iiif_keeps_images_without_url(small_collection, capsys):
     # the JSONL vectors are exactly the reduced float32 vectors
     reduced = np.load(root / "data/reduced/vectors.npy")
     np.testing.assert_array_equal(np.asarray([r["vector"] for r in records], np.float32), reduced)
-    small_collection.set("attach_iiif.on_missing", "error")
+    embedded.set("attach_iiif.on_missing", "error")
     with pytest.raises(cfg.UserError, match="1 images have no URL"):
         run_stage("attach_iiif")
 
 
-def test_attach_iiif_bad_columns(small_collection):
-    for stage in ("embed", "reduce"):
-        run_stage(stage)
-    small_collection.set("attach_iiif.url_column", "manifest")
+def test_attach_iiif_bad_columns(embedded):
+    run_stage("reduce")
+    embedded.set("attach_iiif.url_column", "manifest")
     with pytest.raises(cfg.UserError, match="no column 'manifest'.*id, iiif_url"):
         run_stage("attach_iiif")
