@@ -17,7 +17,7 @@ USER_VARS := IMAGE LIMIT JSON A B K WEIGHTS MODEL DB_URL QUICK SCALE
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: help install sample all lint test compare metrics plots search bench push pull pull-vectors clean \
+.PHONY: help install sample all lint test test-fast compare metrics plots search bench push pull pull-vectors clean \
         clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
@@ -58,6 +58,9 @@ lint: $(STAMP) ## check style and formatting (ruff check, ruff format --check)
 
 test: $(STAMP) ## run the test suite (pytest)
 	$(PY) -m pytest
+
+test-fast: $(STAMP) ## the loop while changing code: no whole pipeline, no make or process per case
+	$(PY) -m pytest -m "not e2e and not slow" -p no:cacheprovider
 
 db-up: $(STAMP) ## start the Qdrant server (database/docker-compose.yml) and wait until it is ready
 	$(PY) -m tools.pipeline db up --url=$(call arg,DB_URL)

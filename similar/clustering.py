@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-RULES = ("two", "one")
-
 
 def links_needed(rule: str, size_a: int, size_b: int) -> int:
     if rule == "one" or size_a == size_b == 1:
@@ -78,19 +76,3 @@ def triangles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(
         [len(near[x] & near[y]) for x, y in zip(a.tolist(), b.tolist())], dtype=np.int64
     )
-
-
-def possible_members(
-    labels: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> dict[int, list[tuple[int, int]]]:
-    """label -> sorted (outside row, member row) verified pairs of a group of two or more with
-    an image the rule kept out of it."""
-    sizes = np.bincount(labels)
-    out: dict[int, list[tuple[int, int]]] = {}
-    for x, y in zip(a.tolist(), b.tolist()):
-        if labels[x] == labels[y]:
-            continue
-        for member, outside in ((x, y), (y, x)):
-            if sizes[labels[member]] >= 2:
-                out.setdefault(int(labels[member]), []).append((outside, member))
-    return {label: sorted(pairs) for label, pairs in out.items()}

@@ -16,7 +16,6 @@ scheduler's spelling:
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,41 +24,16 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import UserError
+from .machine import cores  # noqa: F401 (compute.cores: the pool's size)
+from .settings import SCHEDULER_KEY as KEY
+from .settings import scheduler_kind
 
-KEY = "compute.scheduler"
 CONNECT_TIMEOUT = 10  # seconds to reach an existing cluster before giving up
 
 
-def cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def check_scheduler(key: str, value: str) -> str:
-    """params.yaml's check of `compute.scheduler`: one of the registered spellings."""
-    kind_of(value, key)
-    return value
-
-
 def kind_of(spec: str, key: str = KEY) -> tuple[str, str]:
-    """(registry name, its argument) of a scheduler's spelling."""
-    spec = (spec or "").strip()
-    if not spec:
-        return "pool", ""
-    if spec.startswith("local:"):
-        count = spec[len("local:") :]
-        if not count.isdigit() or not 1 <= int(count) <= 1024:
-            raise UserError(
-                f"params.yaml: '{key}' {spec!r}: local:N needs a number of workers, e.g. local:4"
-            )
-        return "local", count
-    if spec.startswith(("tcp://", "tls://")) and len(spec.split("://", 1)[1]) > 0:
-        return "cluster", spec
-    raise UserError(
-        f"params.yaml: '{key}' {spec!r} must be empty (a process pool here), local:N (a Dask "
-        "cluster of N workers here) or tcp://host:port (an existing Dask scheduler)"
-    )
+    """(registry name, its argument) of a scheduler's spelling; settings owns the spellings."""
+    return scheduler_kind(spec, key)
 
 
 Progress = Callable[[Any], None]

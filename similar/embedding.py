@@ -333,7 +333,7 @@ def run_metrics(done: dict, plan: EmbedPlan) -> dict:
 
 def run_report(done: dict, plan: EmbedPlan, embed: EmbedSettings, seconds: float, started):
     """reports/embed.json: the run's timings and what ran (`started`: when the process began)."""
-    from .settings import as_plain
+    from .parameters import as_plain
 
     images = len(done["index"])
     return {

@@ -16,6 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 EXIT_USER = 2
+SHOWN_CHARS = 80  # the most of a user's value a message repeats
+
+
+def shown(value: Any) -> str:
+    """A user's value as a message repeats it: its repr, cut to `SHOWN_CHARS` characters."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
 
 
 class UserError(Exception):

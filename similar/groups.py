@@ -176,15 +176,19 @@ def threshold_curve(
     kept: np.ndarray,
     truth: np.ndarray,
     lowest: float,
+    strength: np.ndarray,
+    join: str,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
-    from the kept (verified) edges scoring at least each threshold, and from all candidate
-    edges at that threshold (what the CNN score alone would give)."""
+    the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
+    least each threshold, and the connected components of all candidate edges at that
+    threshold (what the CNN score alone would give)."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
         at = scores >= t
-        v = pairwise(components(n, a[at & kept], b[at & kept]), truth)
+        use = at & kept
+        v = pairwise(agglomerate(n, a[use], b[use], strength[use], join), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
             (
@@ -232,9 +236,10 @@ def figures(
     found: list,
     truth: dict[str, str],
     kinds: dict[str, str],
-    min_score: float,
+    grouping,
 ) -> tuple[dict, list]:
-    """metrics/groups.json, and the threshold plot's rows (none without ground truth)."""
+    """metrics/groups.json, and the threshold plot's rows (none without ground truth), from
+    `grouping` (the groups settings: min_score, join)."""
     n, a, b, kept = len(ids), edges.a, edges.b, edges.kept
     metrics = {
         "groups": len(found),
@@ -256,8 +261,12 @@ def figures(
         metrics["by_kind"] = pairwise_by_kind(
             labels, labels_true, [kinds.get(str(i), "") for i in ids]
         )
+    min_score = grouping.min_score
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
-    return metrics, threshold_curve(n, a, b, edges.scores, kept, labels_true, lowest)
+    curve = threshold_curve(
+        n, a, b, edges.scores, kept, labels_true, lowest, edges.strength, grouping.join
+    )
+    return metrics, curve
 
 
 def write_groups_json(target, ids, urls: dict, labels: np.ndarray, found: list, edges: Edges):

@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import Iterator
 
 from .errors import UserError
-from .files import read_json, require_file, sha256_file, write_json
-from .settings import Settings
+from .files import read_json, require_file, sha256_file
+from .settings import PathSettings, Settings
 from .store import VectorStore, store_for
 
 RELOAD = "reload it with `dvc repro -f ingest` (`make all` does this by itself)"
@@ -49,12 +49,9 @@ def stamp_of(receipt: dict) -> dict:
     return {"fingerprint": receipt["fingerprint"], "count": receipt["count"], "dim": receipt["dim"]}
 
 
-def write_receipt(config: Settings, receipt: dict) -> None:
-    write_json(config.paths.receipt, receipt)
-
-
-def read_receipt(config: Settings) -> dict:
-    return read_json(require_file(config.paths.receipt, "ingest receipt", "run `dvc repro ingest`"))
+def read_receipt(paths: PathSettings) -> dict:
+    """The receipt ingest wrote (`paths.receipt`)."""
+    return read_json(require_file(paths.receipt, "ingest receipt", "run `dvc repro ingest`"))
 
 
 def check_receipt(receipt: dict, store: VectorStore) -> None:
@@ -94,7 +91,7 @@ def check_receipt(receipt: dict, store: VectorStore) -> None:
 @contextlib.contextmanager
 def open_checked_store(config: Settings) -> Iterator[tuple[VectorStore, dict]]:
     """The store the receipt names, checked against it, with the receipt."""
-    receipt = read_receipt(config)
+    receipt = read_receipt(config.paths)
     with store_for(config, receipt["collection"]) as store:
         check_receipt(receipt, store)
         yield store, receipt

@@ -1,32 +1,50 @@
-"""params.yaml, parsed once into frozen, typed settings: one dataclass per parameter group.
+"""Every parameter of params.yaml, declared once: frozen, typed settings, one dataclass a group.
 
 Each field is declared with `param()`: its default, its bounds or choices, and one line that
 says what it does. This module is the only place those live: the reference in
 docs/parameters.md and the comments in params.yaml are generated from it
-(`python -m tools.params_doc`), and a test keeps both current. Unknown keys are refused
-with the closest known key, so a typo never runs silently with a default. Every error
-names the key and is one line (a `UserError`).
+(`python -m tools.params_doc`), and a test keeps both current. `similar.parameters` reads
+params.yaml into these declarations.
+
+A leaf: it imports nothing of the library but `errors` (itself a leaf), so a change in any
+other module never reruns every stage. It owns the names a choice may take where a registry
+elsewhere implements them (`VERIFY_METHODS`, `MODEL_NAMES`, `SCHEDULER_KINDS`); a test
+checks that each registry's keys equal them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
+from .errors import UserError, shown
 
-from .errors import UserError, not_utf8
-from .networks import MODEL_NAMES
-from .verification.registry import METHODS
-
-PARAMS_FILE = os.environ.get("SIMILAR_PARAMS", "params.yaml")
 AUTO = "auto"
+Auto = Literal["auto"]
+
+# verify.method: the verification registry's names (similar/verification/registry.py)
+VERIFY_METHODS = ("sift", "none")
+
+# embed.model: img2vec_pytorch's names and EfficientNet-Lite's (similar/networks.py)
+MODEL_NAMES = (
+    "resnet",
+    *(f"resnet{n}" for n in (18, 34, 50, 101, 152)),
+    "alexnet",
+    "vgg",
+    *(f"vgg{n}" for n in (11, 13, 16, 19)),
+    "densenet",
+    *(f"densenet{n}" for n in (121, 161, 169, 201)),
+    *(f"efficientnet_b{n}" for n in range(8)),
+    *(f"efficientnet_lite{n}" for n in range(3)),
+)
+
+# compute.scheduler's kinds: the compute registry's names (similar/compute.py)
+SCHEDULER_KINDS = ("pool", "local", "cluster")
+SCHEDULER_KEY = "compute.scheduler"
 
 
 def param(
@@ -40,11 +58,14 @@ def param(
     empty: bool = False,
     auto: bool = False,
     check: Callable[[str, Any], Any] | None = None,
+    results: bool = True,
 ):
     """A field of a settings group. `kind` defaults to the default's type; `auto` also accepts
     the word auto (resolved later, by the code that knows the machine); `empty` lets a string
-    or path be empty; `check(key, value)` may refuse or convert the value."""
+    or path be empty; `check(key, value)` may refuse or convert the value. `results=False`
+    says where or how fast work runs, never what it writes: no stage reruns when it changes."""
     meta = {
+        "results": results,
         "doc": doc,
         "lo": lo,
         "hi": hi,
@@ -79,7 +100,7 @@ class StoreTarget:
         if re.match(r"https?://[^/\s]+", url):
             return StoreTarget("server", url.rstrip("/"))
         raise UserError(
-            f"params.yaml: 'qdrant.url' {url!r} must be empty (embedded Qdrant Edge), "
+            f"params.yaml: 'qdrant.url' {shown(url)} must be empty (embedded Qdrant Edge), "
             "http(s)://host:port, or local:<dir>"
         )
 
@@ -97,22 +118,42 @@ def _store_url(key: str, value: str) -> str:
 def _collection_name(key: str, value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
         raise UserError(
-            f"params.yaml: '{key}' {value!r} is not a valid collection name "
+            f"params.yaml: '{key}' {shown(value)} is not a valid collection name "
             "(letters, digits, _ . -)"
         )
     return value
 
 
-def _scheduler(key: str, value: str) -> str:
-    from .compute import check_scheduler
+def scheduler_kind(spec: str, key: str = SCHEDULER_KEY) -> tuple[str, str]:
+    """(kind, its argument) of a scheduler's spelling: one of `SCHEDULER_KINDS`."""
+    spec = (spec or "").strip()
+    if not spec:
+        return "pool", ""
+    if spec.startswith("local:"):
+        count = spec[len("local:") :]
+        if not count.isdigit() or not 1 <= int(count) <= 1024:
+            raise UserError(
+                f"params.yaml: '{key}' {shown(spec)}: local:N needs a number of workers, "
+                "e.g. local:4"
+            )
+        return "local", count
+    if spec.startswith(("tcp://", "tls://")) and len(spec.split("://", 1)[1]) > 0:
+        return "cluster", spec
+    raise UserError(
+        f"params.yaml: '{key}' {shown(spec)} must be empty (a process pool here), local:N (a "
+        "Dask cluster of N workers here) or tcp://host:port (an existing Dask scheduler)"
+    )
 
-    return check_scheduler(key, value)
+
+def _scheduler(key: str, value: str) -> str:
+    scheduler_kind(value, key)
+    return value
 
 
 def _model_name(key: str, value: str) -> str:
     if value not in MODEL_NAMES:
         raise UserError(
-            f"params.yaml: '{key}' {value!r} is not a known model; "
+            f"params.yaml: '{key}' {shown(value)} is not a known model; "
             f"choose one of {', '.join(sorted(MODEL_NAMES))}"
         )
     return value
@@ -161,7 +202,7 @@ def _iiif_size(key: str, value: str) -> str:
         r"(^|[!,])0+(,|$)", value
     ):
         raise UserError(
-            f"params.yaml: '{key}' {value!r} is not an IIIF size; use !w,h (fit inside), "
+            f"params.yaml: '{key}' {shown(value)} is not an IIIF size; use !w,h (fit inside), "
             "w,h, w, ,h, max or full"
         )
     return value
@@ -210,7 +251,7 @@ class EmbedSettings:
         choices=("auto", "fp32", "bf16"),
     )
     image_size: int = param(224, "images are resized to this square", lo=32, hi=2048)
-    batch_size: Any = param(
+    batch_size: int | Auto = param(
         "auto",
         "images per forward pass (auto: 256 on a GPU, 4 on the CPU)",
         lo=1,
@@ -218,13 +259,14 @@ class EmbedSettings:
         kind=int,
         auto=True,
     )
-    num_workers: Any = param(
+    num_workers: int | Auto = param(
         "auto",
         "decoding processes beside the model (auto: 2 on the CPU, all cores but two beside a GPU)",
         lo=0,
         hi=256,
         kind=int,
         auto=True,
+        results=False,
     )
     draft: bool = param(True, "decode large JPEGs at reduced scale (never below image_size)")
     max_pixels: int = param(
@@ -279,7 +321,11 @@ class QdrantSettings:
     shard_number: int = param(1, "server or cluster: shards of the collection", lo=1, hi=1000)
     replication_factor: int = param(1, "server or cluster: copies of each shard", lo=1, hi=100)
     lock_timeout: float = param(
-        10.0, "seconds to wait for another process holding the embedded store", lo=0.0, hi=86400.0
+        10.0,
+        "seconds to wait for another process holding the embedded store",
+        lo=0.0,
+        hi=86400.0,
+        results=False,
     )
 
     @property
@@ -294,7 +340,7 @@ class BulkQuerySettings:
     )
     limit: int = param(50, "neighbours per reference", lo=1, hi=10000)
     batch_size: int = param(64, "references per search call", lo=1, hi=100000)
-    exact: Any = param(
+    exact: bool | Auto = param(
         "auto",
         "auto: HNSW when ingest built the index, else exact",
         choices=("auto", True, False),
@@ -333,7 +379,7 @@ class VerifySettings:
     method: str = param(
         "sift",
         "sift: verify by local features and RANSAC; none: pass the CNN ranking through",
-        choices=tuple(METHODS),
+        choices=VERIFY_METHODS,
     )
     top: int = param(
         100,
@@ -377,13 +423,14 @@ class VerifySettings:
         lo=0,
         hi=256,
     )
-    workers: Any = param(
+    workers: int | Auto = param(
         "auto",
         "processes checking pairs on the default scheduler (auto: by the work, up to one a core)",
         lo=1,
         hi=256,
         kind=int,
         auto=True,
+        results=False,
     )
 
 
@@ -422,6 +469,7 @@ class ComputeSettings:
         "cluster of N workers here, tcp://host:8786 an existing Dask cluster",
         empty=True,
         check=_scheduler,
+        results=False,
     )
 
 
@@ -521,181 +569,3 @@ class Settings:
 GROUPS: dict[str, type] = {
     f.name: globals()[f.type] for f in dataclasses.fields(Settings) if f.name != "source"
 }
-
-
-# ---------------------------------------------------------------- parsing
-
-
-def _is_choice(value: Any, choices: tuple) -> bool:
-    return any(type(value) is type(c) and value == c for c in choices)
-
-
-def _show(choice: Any) -> str:
-    return str(choice).lower() if isinstance(choice, bool) else str(choice)
-
-
-def coerce(key: str, value: Any, meta: dict) -> Any:
-    """The value of `key` checked against its declaration; a UserError names the key."""
-    kind, lo, hi = meta["kind"], meta["lo"], meta["hi"]
-    if meta["auto"] and value == AUTO:
-        return AUTO
-    if meta["choices"] is not None:
-        if not _is_choice(value, meta["choices"]):
-            raise UserError(
-                f"params.yaml: '{key}' must be one of "
-                f"{', '.join(_show(c) for c in meta['choices'])}; got {value!r}"
-            )
-    elif kind is bool:
-        if not isinstance(value, bool):
-            raise UserError(f"params.yaml: '{key}' must be true or false, got {value!r}")
-    elif kind in (int, float):
-        numeric = (int,) if kind is int else (int, float)
-        if isinstance(value, bool) or not isinstance(value, numeric):
-            what = "a whole number" if kind is int else "a number"
-            raise UserError(f"params.yaml: '{key}' must be {what}, got {value!r}")
-        if lo is not None and hi is not None and not lo <= value <= hi and kind is float:
-            raise UserError(f"params.yaml: '{key}' must be between {lo} and {hi}, got {value}")
-        if lo is not None and value < lo:
-            raise UserError(f"params.yaml: '{key}' must be at least {lo}, got {value}")
-        if hi is not None and value > hi:
-            raise UserError(f"params.yaml: '{key}' must be at most {hi}, got {value}")
-        value = kind(value)
-    elif kind == "patterns":
-        if isinstance(value, str):
-            value = [value]
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(p, str) and p for p in value)
-        ):
-            raise UserError(
-                f"params.yaml: '{key}' must be a list of file name patterns "
-                f'such as ["*.jpg"], got {value!r}'
-            )
-        value = tuple(value)
-    elif kind in (str, "path"):
-        if value is None and meta["empty"]:
-            value = ""
-        if not isinstance(value, str) or (not value.strip() and not meta["empty"]):
-            raise UserError(f"params.yaml: '{key}' must be a non-empty string, got {value!r}")
-        if kind == "path":
-            value = Path(value) if value.strip() else None
-    if meta["check"] is not None:
-        value = meta["check"](key, value)
-    return value
-
-
-def _unknown(key: str, known: list[str]) -> UserError:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return UserError(f"params.yaml: unknown parameter '{key}'{hint}")
-
-
-def known_keys() -> list[str]:
-    return [f"{g}.{f.name}" for g, cls in GROUPS.items() for f in dataclasses.fields(cls)]
-
-
-def from_mapping(raw: Any, source: str = "params.yaml") -> Settings:
-    """Settings from an already-read params mapping (missing keys take their defaults)."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise UserError(f"{source}: expected a mapping of parameter groups")
-    known = known_keys()
-    for group in raw:
-        if group not in GROUPS:
-            raise _unknown(str(group), list(GROUPS) + known)
-    groups = {}
-    for name, cls in GROUPS.items():
-        values = raw.get(name) or {}
-        if not isinstance(values, dict):
-            raise UserError(f"params.yaml: '{name}' must be a group of parameters, got {values!r}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in fields:
-                raise _unknown(f"{name}.{key}", known)
-        groups[name] = cls(
-            **{k: coerce(f"{name}.{k}", v, fields[k].metadata) for k, v in values.items()}
-        )
-    data, paths = groups["data"], groups["paths"]
-    if data.fetch and Path(data.images) != Path(paths.fetched):
-        raise UserError(
-            f"params.yaml: 'data.fetch' is true, so embed reads the fetched images: set "
-            f"data.images: {paths.fetched} (it is {data.images})"
-        )
-    return Settings(**groups, source=source)
-
-
-def read_params_file(path: str | os.PathLike = PARAMS_FILE) -> Any:
-    """params.yaml as plain data; a missing file, bad encoding or bad YAML is one UserError."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{p}: parameters file not found (run from the project folder)") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise not_utf8(p, exc) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or exc.__class__.__name__
-        raise UserError(f"{p}: not valid YAML{where}: {problem}") from None
-
-
-def load(path: str | os.PathLike = PARAMS_FILE) -> Settings:
-    """The settings of params.yaml, checked; the one loader every entry point uses."""
-    return from_mapping(read_params_file(path), str(path))
-
-
-def defaults() -> Settings:
-    return from_mapping({})
-
-
-def declarations() -> Iterator[tuple[str, dataclasses.Field]]:
-    """Every parameter as (dotted key, its field), in params.yaml order."""
-    for group, cls in GROUPS.items():
-        for f in dataclasses.fields(cls):
-            yield f"{group}.{f.name}", f
-
-
-def allowed(f: dataclasses.Field) -> str:
-    """What a parameter accepts, in words, for the reference and the params.yaml comments."""
-    m = f.metadata
-    words = []
-    if m["auto"]:
-        words.append("auto")
-    if m["choices"] is not None:
-        words += [_show(c) for c in m["choices"]]
-    elif m["kind"] is bool:
-        words.append("true | false")
-    elif m["kind"] in (int, float):
-        lo = "" if m["lo"] is None else _show(m["lo"])
-        hi = "" if m["hi"] is None else _show(m["hi"])
-        words.append(f"{lo}..{hi}" if lo or hi else m["kind"].__name__)
-    elif m["kind"] == "patterns":
-        words.append("list of patterns")
-    elif m["kind"] == "path":
-        words.append("path" + (' or ""' if m["empty"] else ""))
-    else:
-        words.append("text" + (' or ""' if m["empty"] else ""))
-    return " | ".join(words)
-
-
-def yaml_value(value: Any) -> Any:
-    """A setting's value as params.yaml writes it."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    if value is None:
-        return ""
-    return value
-
-
-def as_plain(group) -> dict:
-    """A settings group as params.yaml would write it."""
-    return {f.name: yaml_value(getattr(group, f.name)) for f in dataclasses.fields(group)}

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run, warn
 from similar.files import json_bytes, read_csv, require_file, staged_outputs, write_vector_records
 from similar.iiif import links_csv, read_iiif_csv
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     options, paths = config.attach_iiif, config.paths
     index_path = require_file(paths.image_index, "image index", "run `dvc repro embed`")
     vectors = np.load(

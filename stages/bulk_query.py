@@ -10,7 +10,7 @@ known copies come first.
 
 from __future__ import annotations
 
-from similar import product, references, search, settings
+from similar import parameters, product, references, search
 from similar.errors import run, warn
 from similar.evaluation import query_figures, score_histogram
 from similar.files import csv_bytes, json_bytes, read_ids_urls, require_file, staged_outputs
@@ -20,9 +20,9 @@ from similar.receipt import read_receipt
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     options, paths = config.bulk_query, config.paths
-    receipt = read_receipt(config)
+    receipt = read_receipt(config.paths)
     ids, urls = read_ids_urls(
         require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     )

@@ -11,14 +11,14 @@ import time
 
 STARTED = time.perf_counter()  # before the heavy imports: start-up counts them
 
-from similar import embedding, settings  # noqa: E402
+from similar import embedding, parameters  # noqa: E402
 from similar.errors import UserError, run, warn  # noqa: E402
 from similar.files import csv_bytes, json_bytes, staged_outputs  # noqa: E402
 from similar.images import index_collection  # noqa: E402
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     started = time.perf_counter()
     skipped: list[tuple[str, str]] = []  # files that cannot have an id, and why
     entries = index_collection(

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 
-from similar import settings
+from similar import parameters
 from similar.errors import run, warn
 from similar.fetch import empty_folder, fetch_collection
 from similar.files import atomic_dir, json_bytes, staged_outputs
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     started = time.perf_counter()
     if not config.data.fetch:
         with atomic_dir(config.paths.fetched, "paths.fetched") as folder:
@@ -30,7 +30,7 @@ def main() -> None:
         out.write_bytes(
             config.paths.reports / "fetch.json",
             json_bytes(
-                {**done, "seconds": round(seconds, 3), "params": settings.as_plain(config.fetch)}
+                {**done, "seconds": round(seconds, 3), "params": parameters.as_plain(config.fetch)}
             ),
         )
     print(

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 
-from similar import graph, knn, settings
+from similar import graph, knn, parameters
 from similar.errors import run
 from similar.files import json_bytes, staged_outputs
 from similar.progress import bar
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     options, paths = config.graph, config.paths
     started = time.perf_counter()
     x, ids = graph.read_inputs(paths.reduced, paths.image_index, options.k)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from similar import edge_checks, groups, settings
+from similar import edge_checks, groups, parameters
 from similar.errors import run
 from similar.files import (
     csv_bytes,
@@ -27,7 +27,7 @@ from similar.groundtruth import read_groups, read_kinds
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     grouping, paths = config.groups, config.paths
     started = time.perf_counter()
     ids, neighbours, scores = read_graph(paths.graph)
@@ -41,7 +41,7 @@ def main() -> None:
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     urls = dict(zip(*read_ids_urls(vectors)))
     truth, kinds = read_groups(config.data.groups), read_kinds(config.data.groups)
-    metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping.min_score)
+    metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping)
     report = groups.report(ids, edges, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(

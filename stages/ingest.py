@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
+from similar import parameters
 from similar import receipt as receipts
-from similar import settings
 from similar.errors import UserError, run
 from similar.files import json_bytes, read_vector_batches, require_file, staged_outputs
 from similar.progress import over
@@ -19,7 +19,7 @@ from similar.store import collection_name, collection_settings, describe, store_
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     options = config.qdrant
     source = require_file(config.paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     started = time.perf_counter()

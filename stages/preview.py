@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from similar import settings
+from similar import parameters
 from similar.errors import run
 from similar.preview import build_preview
 
 
 def main() -> None:
-    build_preview(settings.load())
+    build_preview(parameters.load())
 
 
 if __name__ == "__main__":

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from similar import pca, settings
+from similar import parameters, pca
 from similar.errors import UserError, run
 from similar.evaluation import KNN_K, knn_preservation
 from similar.files import NpyRowWriter, csv_bytes, json_bytes, require_file, staged_outputs
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     options, paths = config.reduce, config.paths
     source = require_file(paths.embeddings, "embeddings", "run `dvc repro embed`")
     vectors = np.load(source, mmap_mode="r")

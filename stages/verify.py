@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from similar import product, rerank, settings
+from similar import parameters, product, rerank
 from similar.errors import run
 from similar.files import json_bytes, read_csv, read_json, require_file, staged_outputs
 from similar.groundtruth import read_groups
@@ -21,7 +21,7 @@ from similar.verification.runner import image_refs, method_for
 
 
 def main() -> None:
-    config = settings.load()
+    config = parameters.load()
     verify, paths = config.verify, config.paths
     started = time.perf_counter()
     neighbours = require_file(paths.neighbours, "neighbours.json", "run `dvc repro bulk_query`")

@@ -75,6 +75,30 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
+def venv_stub(dest: Path) -> Path:
+    """A folder make takes as its VENV: `bin/python` runs this interpreter and the install
+    stamp is current, so make never creates a venv nor pip-installs into the running one."""
+    import os
+    import sys
+
+    bin_dir = dest / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec {shlex_quote(sys.executable)} "$@"\n')
+    python.chmod(0o755)
+    stamp = dest / ".installed-requirements"
+    stamp.touch()
+    future = (ROOT / "requirements.txt").stat().st_mtime + 10**6
+    os.utime(stamp, (future, future))
+    return dest
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
 def real_photo(name: str = "astronaut", size: int | None = 96) -> Image.Image:
     """A real photograph shipped inside scikit-image."""
     import skimage.data
@@ -96,9 +120,8 @@ def default_params() -> dict:
         return yaml.safe_load(fh)
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A folder with params.yaml (random weights, tiny sizes); the cwd during the test."""
+def default_test_params() -> dict:
+    """params.yaml of a test project: random weights, tiny sizes."""
     params = copy.deepcopy(default_params())
     params["embed"].update(
         weights="random", model="efficientnet_b0", num_workers=0, batch_size=4, image_size=64
@@ -110,23 +133,31 @@ def project(tmp_path, monkeypatch):
     params["data"].update(
         images="images", iiif_csv="iiif.csv", queries="queries.txt", groups="groups.csv"
     )
+    return params
 
-    class Project:
-        root = tmp_path
-        values = params
 
-        def write(self) -> None:
-            (tmp_path / "params.yaml").write_text(yaml.safe_dump(self.values), encoding="utf-8")
+class Project:
+    """A test project's folder and its params.yaml values; `set` writes a value."""
 
-        def set(self, dotted: str, value) -> None:
-            node = self.values
-            *parents, last = dotted.split(".")
-            for p in parents:
-                node = node[p]
-            node[last] = value
-            self.write()
+    def __init__(self, root: Path, values: dict):
+        self.root, self.values = root, values
 
-    proj = Project()
+    def write(self) -> None:
+        (self.root / "params.yaml").write_text(yaml.safe_dump(self.values), encoding="utf-8")
+
+    def set(self, dotted: str, value) -> None:
+        node = self.values
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+        self.write()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A folder with params.yaml (random weights, tiny sizes); the cwd during the test."""
+    proj = Project(tmp_path, default_test_params())
     proj.write()
     monkeypatch.chdir(tmp_path)
     return proj
@@ -141,9 +172,8 @@ def write_collection(root: Path, images: dict[str, Image.Image], fmt: str = "JPE
     return sorted(images)
 
 
-@pytest.fixture
-def small_collection(project, photos):
-    """12 images (4 photos, each with a mirrored and a cropped copy) with IIIF CSV, refs, groups."""
+def fill_small_collection(project, photos) -> None:
+    """12 images (4 photos, each with a mirrored and a cropped copy), IIIF CSV, refs, groups."""
     images, groups = {}, []
     for name, img in photos.items():
         images[f"book_a/{name}.jpg"] = img
@@ -160,6 +190,12 @@ def small_collection(project, photos):
     (project.root / "groups.csv").write_text(
         "id,group\n" + "".join(f"{i},{g}\n" for i, g in sorted(groups))
     )
+
+
+@pytest.fixture
+def small_collection(project, photos):
+    """12 images (4 photos, each with a mirrored and a cropped copy) with IIIF CSV, refs, groups."""
+    fill_small_collection(project, photos)
     return project
 
 
@@ -177,22 +213,53 @@ def run_stage(name: str) -> None:
     importlib.import_module(f"stages.{name}").main()
 
 
+STAGES = ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify", "groups")
+
+
+def build_once(tmp_path_factory, name: str, stages: tuple) -> Path:
+    """The small collection in a folder of its own, run through `stages` in-process."""
+    photos = {n: real_photo(n, size=256) for n in ("astronaut", "chelsea", "coffee", "rocket")}
+    root = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        proj = Project(root, default_test_params())
+        proj.write()
+        mp.chdir(root)
+        fill_small_collection(proj, photos)
+        for stage in stages:
+            run_stage(stage)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_embedded(tmp_path_factory) -> Path:
+    """The small collection embedded once per test run; tests get copies (`embedded`)."""
+    return build_once(tmp_path_factory, "embedded", STAGES[:1])
+
+
+@pytest.fixture(scope="session")
+def built_pipeline(tmp_path_factory) -> Path:
+    """The small collection run through every stage once per test run; tests get copies
+    (`pipeline`), so each still starts from the same state."""
+    return build_once(tmp_path_factory, "pipeline", (*STAGES, "preview"))
+
+
+def copied(built: Path, tmp_path: Path, monkeypatch) -> Project:
+    """A copy of a built project in the test's own folder, made the cwd."""
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True, symlinks=True)
+    monkeypatch.chdir(tmp_path)
+    return Project(tmp_path, default_test_params())
+
+
 @pytest.fixture
-def pipeline(small_collection):
-    """The small collection, run through every stage in-process."""
-    for stage in (
-        "embed",
-        "reduce",
-        "attach_iiif",
-        "ingest",
-        "bulk_query",
-        "graph",
-        "verify",
-        "groups",
-        "preview",
-    ):
-        run_stage(stage)
-    return small_collection
+def embedded(built_embedded, tmp_path, monkeypatch):
+    """The small collection, embedded (a copy of the run's one embedding)."""
+    return copied(built_embedded, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def pipeline(built_pipeline, tmp_path, monkeypatch):
+    """The small collection, run through every stage in-process (a copy of the run's one)."""
+    return copied(built_pipeline, tmp_path, monkeypatch)
 
 
 def random_unit_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -7,17 +7,22 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.e2e
 def test_quick_bench_reports_every_key(tmp_path):
+    project = copy_project(tmp_path / "p")
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "tools.bench", "--quick"],
+        cwd=project,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads((ROOT / "reports/bench-quick.json").read_text())
+    report = json.loads((project / "reports/bench-quick.json").read_text())
     for key in (
         "ours_ips",
         "ours_bf16_ips",
@@ -74,6 +79,7 @@ def test_gpu_embed_section_runs_its_code_on_the_cpu(tmp_path):
     assert out["pil"]["min_cosine_to_cpu_fp32"] > 0.999  # the CPU path against itself
 
 
+@pytest.mark.e2e  # two models built and timed on scans: about 18 s on 2 cores
 def test_models_section_times_lite0_beside_another_model(tmp_path):
     from tools.bench.models import measure, rows
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from similar import errors as cfg
-from similar import settings
+from similar import parameters
 from similar.files import NpyRowWriter, atomic_dir, atomic_open, read_vector_batches, write_json
 
 
 def test_settings_validate_types_and_ranges():
-    s = settings.from_mapping(
+    s = parameters.from_mapping(
         {
             "bulk_query": {"limit": 3},
             "preview": {"min_score": 0.5},
@@ -25,19 +25,20 @@ def test_settings_validate_types_and_ranges():
     assert s.bulk_query.limit == 3 and s.preview.min_score == 0.5 and s.reduce.whiten is True
     assert s.embed.precision == "fp32" and s.embed.image_size == 224  # the rest: defaults
     with pytest.raises(cfg.UserError, match="'reduce.n_components' must be at least 1"):
-        settings.from_mapping({"reduce": {"n_components": 0}})
+        parameters.from_mapping({"reduce": {"n_components": 0}})
     with pytest.raises(cfg.UserError, match="'bulk_query.limit' must be a whole number"):
-        settings.from_mapping({"bulk_query": {"limit": True}})
+        parameters.from_mapping({"bulk_query": {"limit": True}})
     with pytest.raises(
         cfg.UserError, match="unknown parameter 'bulk_query.limt'; did you mean 'bulk_query.limit'"
     ):
-        settings.from_mapping({"bulk_query": {"limt": 10}})
+        parameters.from_mapping({"bulk_query": {"limt": 10}})
     with pytest.raises(cfg.UserError, match="one of auto, fp32, bf16"):
-        settings.from_mapping({"embed": {"precision": "fp16"}})
+        parameters.from_mapping({"embed": {"precision": "fp16"}})
     with pytest.raises(cfg.UserError, match="'preview.min_score' must be between -1.0 and 1.0"):
-        settings.from_mapping({"preview": {"min_score": 2}})
+        parameters.from_mapping({"preview": {"min_score": 2}})
 
 
+@pytest.mark.slow
 def test_user_error_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "params.yaml").write_text("data: [unclosed\n")
     proc = subprocess.run(

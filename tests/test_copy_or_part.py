@@ -13,7 +13,7 @@ from similar.features import extract
 from similar.verification.base import CopyRule
 from similar.verification.runner import seed_of
 from similar.verification.sift import check_pair
-from tools.hard_cases import card, framed, text_block
+from tools.sample.hard_cases import card, framed, text_block
 
 S = settings.VerifySettings(workers=1)
 

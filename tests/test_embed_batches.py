@@ -9,7 +9,7 @@ import torch
 from conftest import real_photo
 from PIL import Image
 
-from similar import embedding, jpeg, settings
+from similar import embedding, jpeg, parameters, settings
 from similar.cache import EmbedCache
 from similar.images import ImageEntry
 from similar.model import IMAGENET_MEAN, IMAGENET_STD, normalise_pixels, to_pixels
@@ -38,11 +38,11 @@ def plan(**embed):
         "batch_size": 4,
         "num_workers": 0,
     }
-    return embedding.plan(settings.from_mapping({"embed": {**base, **embed}}).embed)
+    return embedding.plan(parameters.from_mapping({"embed": {**base, **embed}}).embed)
 
 
 def test_auto_takes_todays_defaults_on_the_cpu():
-    p = embedding.plan(settings.defaults().embed)
+    p = embedding.plan(parameters.defaults().embed)
     assert (p.device, p.batch_size, p.precision, p.num_workers, p.decoder) == (
         "cpu",
         4,
@@ -55,10 +55,10 @@ def test_auto_takes_todays_defaults_on_the_cpu():
 def test_auto_takes_the_gpu_defaults_where_cuda_is(monkeypatch):
     monkeypatch.setattr("similar.model.cuda_available", lambda: True)
     monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(16)))
-    p = embedding.plan(settings.defaults().embed)
+    p = embedding.plan(parameters.defaults().embed)
     assert (p.device, p.batch_size, p.precision, p.num_workers) == ("cuda", 256, "bf16", 14)
     p = embedding.plan(
-        settings.from_mapping({"embed": {"batch_size": 64, "precision": "fp32"}}).embed
+        parameters.from_mapping({"embed": {"batch_size": 64, "precision": "fp32"}}).embed
     )
     assert (p.batch_size, p.precision) == (64, "fp32")  # what params say wins
 

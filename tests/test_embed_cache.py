@@ -94,6 +94,7 @@ def test_a_damaged_vector_entry_is_computed_again_with_a_warning(tmp_path, capsy
         assert f"cache entry {entry} is damaged" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_many_processes_fill_one_cache_at_once(tmp_path):
     """Content-addressed entries written atomically: writers racing on the same keys never
     leave a reader a torn or wrong entry."""

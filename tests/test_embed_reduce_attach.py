@@ -54,10 +54,9 @@ def test_embed_empty_folder_is_user_error(project):
         run_stage("embed")
 
 
-def test_reduce_saves_a_model_that_projects_new_vectors(small_collection):
-    run_stage("embed")
+def test_reduce_saves_a_model_that_projects_new_vectors(embedded):
     run_stage("reduce")
-    root = small_collection.root
+    root = embedded.root
     raw = np.load(root / "data/embeddings/vectors.npy")
     reduced = np.load(root / "data/reduced/vectors.npy")
     model = pca.load(root / "data/reduced/pca.npz")
@@ -72,28 +71,26 @@ def test_reduce_saves_a_model_that_projects_new_vectors(small_collection):
     )
 
 
-def test_reduce_whiten_gives_unit_variance(small_collection):
-    run_stage("embed")
-    small_collection.set("reduce.whiten", True)
+def test_reduce_whiten_gives_unit_variance(embedded):
+    embedded.set("reduce.whiten", True)
     run_stage("reduce")
-    reduced = np.load(small_collection.root / "data/reduced/vectors.npy")
+    reduced = np.load(embedded.root / "data/reduced/vectors.npy")
     np.testing.assert_allclose(reduced.var(axis=0, ddof=1), 1.0, rtol=1e-3)
 
 
-def test_reduce_too_many_components_is_clear(small_collection):
-    run_stage("embed")
-    small_collection.set("reduce.n_components", 500)
+def test_reduce_too_many_components_is_clear(embedded):
+    embedded.set("reduce.n_components", 500)
     with pytest.raises(cfg.UserError, match="at most 11"):
         run_stage("reduce")
 
 
-def test_attach_iiif_keeps_images_without_url(small_collection, capsys):
-    root = small_collection.root
+def test_attach_iiif_keeps_images_without_url(embedded, capsys):
+    root = embedded.root
     lines = (root / "iiif.csv").read_text().splitlines()
     (root / "iiif.csv").write_text(
         "\n".join(line for line in lines if not line.startswith("rocket,")) + "\n"
     )
-    for stage in ("embed", "reduce", "attach_iiif"):
+    for stage in ("reduce", "attach_iiif"):
         run_stage(stage)
     records = [
         json.loads(line) for line in (root / "data/vectors/vectors.jsonl").read_text().splitlines()
@@ -109,16 +106,16 @@ def test_attach_iiif_keeps_images_without_url(small_collection, capsys):
     # the JSONL vectors are exactly the reduced float32 vectors
     reduced = np.load(root / "data/reduced/vectors.npy")
     np.testing.assert_array_equal(np.asarray([r["vector"] for r in records], np.float32), reduced)
-    small_collection.set("attach_iiif.on_missing", "error")
+    embedded.set("attach_iiif.on_missing", "error")
     with pytest.raises(cfg.UserError, match="1 images have no URL"):
         run_stage("attach_iiif")
 
 
-def test_a_collection_without_iiif_says_so_once(small_collection, capsys):
+def test_a_collection_without_iiif_says_so_once(embedded, capsys):
     """data.iiif_csv: data/no-links.csv, the header the project ships."""
-    root = small_collection.root
+    root = embedded.root
     (root / "iiif.csv").write_bytes((ROOT / "data/no-links.csv").read_bytes())
-    for stage in ("embed", "reduce", "attach_iiif"):
+    for stage in ("reduce", "attach_iiif"):
         run_stage(stage)
     captured = capsys.readouterr()
     assert captured.out.count("holds no IIIF links: images are shown without one") == 1
@@ -129,9 +126,8 @@ def test_a_collection_without_iiif_says_so_once(small_collection, capsys):
     }
 
 
-def test_attach_iiif_bad_columns(small_collection):
-    for stage in ("embed", "reduce"):
-        run_stage(stage)
-    small_collection.set("attach_iiif.url_column", "manifest")
+def test_attach_iiif_bad_columns(embedded):
+    run_stage("reduce")
+    embedded.set("attach_iiif.url_column", "manifest")
     with pytest.raises(cfg.UserError, match="no column 'manifest'.*id, iiif_url"):
         run_stage("attach_iiif")

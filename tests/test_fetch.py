@@ -13,7 +13,7 @@ from conftest import real_photo, run_stage
 from iiif_server import scripted_server
 from PIL import Image
 
-from similar import manifests, settings
+from similar import manifests, parameters
 from similar.download import Client, Failure
 from similar.errors import UserError
 from similar.fetch import sized, target_size
@@ -64,12 +64,12 @@ def test_sizes_and_image_api_urls():
     assert target_size("max", 400, 200) is None
     for bad in ("big", "0,0", "!0,10", "pct:50"):
         with pytest.raises(UserError, match="fetch.size"):
-            settings.from_mapping({"fetch": {"size": bad}})
+            parameters.from_mapping({"fetch": {"size": bad}})
 
 
 def test_fetch_needs_data_images_to_be_the_fetched_folder():
     with pytest.raises(UserError, match="set data.images: data/fetched"):
-        settings.from_mapping({"data": {"fetch": True, "images": "data/sample/images"}})
+        parameters.from_mapping({"data": {"fetch": True, "images": "data/sample/images"}})
 
 
 def test_503_twice_then_200_is_retried_and_retry_after_is_honoured():

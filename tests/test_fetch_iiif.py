@@ -14,7 +14,7 @@ from conftest import run_stage
 from iiif_server import iiif_server
 from PIL import Image
 
-from similar import settings
+from similar import parameters
 from similar.iiif import links_csv
 from tools.sample import build
 
@@ -63,6 +63,7 @@ def fetch_on(project, **fetch) -> None:
     project.write()
 
 
+@pytest.mark.e2e  # the whole sample built, served and fetched: about 35 s on 2 cores
 def test_the_sample_from_iiif_is_the_local_collection_and_a_rerun_asks_nothing(served_sample):
     project, server = served_sample, served_sample.server
     for stage in ("embed", "reduce", "graph"):
@@ -240,6 +241,6 @@ def test_manifests_and_collections_through_the_reference_server(project, photos)
     sizes = sorted(Image.open(p).size for p in (project.root / "data/fetched").glob("*.jpg"))
     assert sizes == [(60, 50), (80, 60), (80, 60), (200, 150)]
     assert set(rows) == {p.stem for p in (project.root / "data/fetched").glob("*.jpg")}
-    assert links_csv(settings.load()) == project.root.joinpath("data/fetched/iiif.csv").relative_to(
-        project.root
-    )
+    assert links_csv(parameters.load()) == project.root.joinpath(
+        "data/fetched/iiif.csv"
+    ).relative_to(project.root)

@@ -179,3 +179,23 @@ def test_groups_json_lists_figures_and_no_shared_part_inside_a_group(grouped):
             assert e["relation"] == "copy" and 0 <= e["agreement"] <= 1
             assert {"coverage", "inlier_ratio", "inliers"} <= set(e)
         assert all(e["relation"] == "shares_part" for e in g["shared_parts"])
+
+
+@pytest.mark.parametrize("join", ["two", "one"])
+def test_the_threshold_plot_describes_the_groups_the_stage_writes(join):
+    from similar.settings import GroupsSettings
+
+    # two verified triangles and one wrong verified bridge between them
+    ids = np.array([f"i{n}" for n in range(6)])
+    a = np.array([0, 0, 1, 3, 3, 4, 2])
+    b = np.array([1, 2, 2, 4, 5, 5, 3])
+    edges = groups.Edges(a, b, np.full(7, 0.5, np.float32), inliers=np.full(7, 40))
+    truth = {f"i{n}": "left" if n < 3 else "right" for n in range(6)}
+    grouping = GroupsSettings(join=join)
+    labels = groups.kept_labels(ids, edges, join)
+    found = groups.named_groups(labels, ids)
+    metrics, plot = groups.figures(ids, edges, labels, found, truth, {}, grouping)
+    row = dict(zip(groups.PLOT_HEADER, plot[0]))
+    assert float(row["precision"]) == metrics["pairwise_precision"]
+    assert float(row["recall"]) == metrics["pairwise_recall"]
+    assert metrics["pairwise_precision"] == (1.0 if join == "two" else 0.4)

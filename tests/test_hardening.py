@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs
+from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs, venv_stub
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, os_error_message
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = Path(sys.executable).resolve().parent.parent
 HOSTILE = "x`touch PWNED1`$(touch PWNED2)$(shell touch PWNED3)\"'; touch PWNED4 #"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -26,6 +25,24 @@ def run_module(module: str, *args: str, cwd: Path) -> subprocess.CompletedProces
     return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=cwd, env=ENV, capture_output=True, text=True
     )
+
+
+def run_in_process(module: str, capsys) -> subprocess.CompletedProcess:
+    """An entry point's main run here, through the one error convention, as its process would
+    run it (in the current folder): exit status and output, without a process's start-up."""
+    import importlib
+
+    from similar.errors import run
+
+    main = importlib.import_module(module).main
+    capsys.readouterr()
+    code = 0
+    try:
+        run(main)
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([module], code, out.out, out.err)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -40,6 +57,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 # ---------------------------------------------------------------- 0. make and the shell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "target,assignments",
     [
@@ -64,8 +82,9 @@ def test_make_targets_never_run_what_a_value_holds(tmp_path, target, assignments
     params["data"]["images"] = "nowhere"
     params["qdrant"]["url"] = "http://127.0.0.1:9"  # make all stops at db-up: no Docker here
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
+    venv = venv_stub(tmp_path / "venv")
     proc = subprocess.run(
-        ["make", "--no-print-directory", target, f"VENV={VENV}", *assignments],
+        ["make", "--no-print-directory", target, f"VENV={venv}", *assignments],
         cwd=proj,
         capture_output=True,
         text=True,
@@ -105,7 +124,7 @@ def test_store_holding_another_revisions_vectors_is_refused_then_reloaded(pipeli
         run_stage("bulk_query")
     from tools.make_all import store_state
 
-    assert store_state(settings.load()) == "reload"
+    assert store_state(parameters.load()) == "reload"
     run_stage("ingest")  # what make all does for "reload"
     run_stage("bulk_query")
     assert (root / "data/neighbours/neighbours.json").read_bytes() == before
@@ -120,7 +139,7 @@ def test_search_refuses_another_revisions_store(pipeline, tmp_path):
     receipt.write_text(json.dumps(data))
     shutil.copy(pipeline.root / "images/book_a/rocket.jpg", tmp_path / "r.jpg")
     with pytest.raises(UserError, match="another revision's vectors"):
-        search(tmp_path / "r.jpg", 3, settings.load())
+        search(tmp_path / "r.jpg", 3, parameters.load())
 
 
 def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
@@ -129,7 +148,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
     from similar.store import store_for
 
     receipt = json.loads((pipeline.root / "data/ingest/receipt.json").read_text())
-    with store_for(settings.load()) as store:
+    with store_for(parameters.load()) as store:
         assert store.stamp() == {"fingerprint": receipt["fingerprint"], "count": 12, "dim": 4}
     receipt["fingerprint"] = "sha256:" + "1" * 64
     (pipeline.root / "data/ingest/receipt.json").write_text(json.dumps(receipt))
@@ -141,8 +160,8 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
 # ---------------------------------------------------------------- 2. one process at a time
 
 HOLD = (
-    "import sys, time\nfrom similar import settings\nfrom similar.store import store_for\n"
-    "s = store_for(settings.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
+    "import sys, time\nfrom similar import parameters\nfrom similar.store import store_for\n"
+    "s = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
 )
 
 
@@ -323,6 +342,7 @@ def test_max_pixels_applies_to_cached_images_too(small_collection):
     assert (small_collection.root / "data/embeddings/failed.csv").read_bytes() == cached
 
 
+@pytest.mark.slow
 def test_no_decodable_image_changes_no_output(small_collection):
     root = small_collection.root
     run_stage("embed")
@@ -339,25 +359,25 @@ def test_no_decodable_image_changes_no_output(small_collection):
 
 
 def test_patterns_as_one_string_is_one_pattern():
-    s = settings.from_mapping({"data": {"patterns": "*.jpg"}})
+    s = parameters.from_mapping({"data": {"patterns": "*.jpg"}})
     assert s.data.patterns == ("*.jpg",)
     with pytest.raises(UserError, match="'data.patterns' must be a list"):
-        settings.from_mapping({"data": {"patterns": [1, 2]}})
+        parameters.from_mapping({"data": {"patterns": [1, 2]}})
 
 
-def test_sizes_have_sensible_bounds(project):
+def test_sizes_have_sensible_bounds(project, capsys):
     project.set("embed.image_size", 100000)
     one_line_error(
-        run_module("stages.embed", cwd=project.root),
+        run_in_process("stages.embed", capsys),
         "'embed.image_size' must be at most 2048, got 100000",
     )
 
 
-def test_unknown_group_or_key_names_the_closest(project):
+def test_unknown_group_or_key_names_the_closest(project, capsys):
     project.values["bulk_qeury"] = {"limit": 5}
     project.write()
     one_line_error(
-        run_module("stages.reduce", cwd=project.root),
+        run_in_process("stages.reduce", capsys),
         "unknown parameter 'bulk_qeury'; did you mean 'bulk_query'",
     )
 

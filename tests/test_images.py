@@ -112,10 +112,10 @@ def test_archival_formats_are_found_and_read(tmp_path, name, fmt, mode):
 
 
 def test_the_default_patterns_are_the_settings_default():
-    from similar import settings
+    from similar import parameters
     from similar.images import DEFAULT_PATTERNS
 
-    assert settings.defaults().data.patterns == DEFAULT_PATTERNS
+    assert parameters.defaults().data.patterns == DEFAULT_PATTERNS
 
 
 def test_exif_orientation_applied(tmp_path):

@@ -2,10 +2,14 @@
 cycles, dvc.yaml's code deps equal to what each stage imports, generated docs that are current."""
 
 import ast
+import copy
+import json
 import subprocess
 import sys
 
+import pytest
 import yaml
+from conftest import copy_project
 
 from tools.code_deps import ROOT, all_modules, code_deps, imports, read_params
 
@@ -53,8 +57,13 @@ def test_dvc_params_are_exactly_the_keys_each_stage_reads():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for stage, spec in stages.items():
         assert spec.get("params", []) == read_params(stage), f"{stage}: run tools.code_deps --write"
-    # the groups stage does not rerun for a verify setting it never reads
-    assert "verify.top" not in stages["groups"]["params"]
+    # the groups stage does not rerun for a bulk_query setting it never reads, and neither
+    # verify nor groups for where their work runs (compute.scheduler changes no byte)
+    assert not [p for p in stages["groups"]["params"] if p.startswith("bulk_query")]
+    for stage in ("verify", "groups"):
+        assert "compute" not in stages[stage]["params"]
+        assert "compute.scheduler" not in stages[stage]["params"]
+        assert "verify.workers" not in stages[stage]["params"]
 
 
 def test_stage_modules_are_thin_entry_points():
@@ -86,8 +95,44 @@ def test_parameter_reference_and_params_comments_are_current():
 
 
 def test_params_yaml_has_exactly_the_declared_keys():
-    from similar import settings
+    from similar import parameters
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     keys = [f"{g}.{k}" for g, values in raw.items() for k in values]
-    assert keys == settings.known_keys()
+    assert keys == parameters.known_keys()
+
+
+STAGES = ["embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify", "groups"]
+
+
+@pytest.mark.slow
+def test_dvc_itself_calls_stale_only_the_stages_that_read_a_changed_param(pipeline):
+    """Independent of the heuristic that writes dvc.yaml's params: DVC's own status after one
+    param changes, on a run whose lock DVC recorded."""
+    root = pipeline.root
+    copy_project(root)
+    pipeline.write()  # the test project's params, not the project's
+    (root / "data/fetched").mkdir(parents=True, exist_ok=True)
+    stages = [*STAGES, "preview"]
+
+    def dvc(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    dvc("commit", "-f", "-q", *stages)
+    assert json.loads(dvc("status", "--json", *stages)) == {}
+    for key, value, stale in [
+        ("verify.min_inliers", 10, ["groups", "verify"]),
+        ("compute.scheduler", "local:1", []),
+        ("verify.workers", 2, []),
+        ("preview.per_page", 5, ["preview"]),
+    ]:
+        before = copy.deepcopy(pipeline.values)
+        pipeline.set(key, value)
+        assert sorted(json.loads(dvc("status", "--json", *stages))) == stale, key
+        pipeline.values = before
+        pipeline.write()

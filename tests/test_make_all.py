@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_project
+from conftest import copy_project, venv_stub
 
-from similar import settings
+from similar import parameters
 from similar.errors import StoreBusy
 from tools import make_all, qdrant_server
 from tools.make_all import (
@@ -23,7 +23,6 @@ from tools.make_all import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = Path(sys.executable).resolve().parent.parent
 
 
 def facts(**kw):
@@ -57,7 +56,7 @@ def test_a_local_server_is_started_and_then_checked():
 
 def test_local_server_url_only_for_this_machine():
     def url(value):
-        return qdrant_server.local_server_url(settings.from_mapping({"qdrant": {"url": value}}))
+        return qdrant_server.local_server_url(parameters.from_mapping({"qdrant": {"url": value}}))
 
     assert url("http://127.0.0.1:6400") == "http://127.0.0.1:6400"
     assert url("http://localhost:6333/") == "http://localhost:6333"
@@ -75,7 +74,7 @@ def test_compose_gets_the_port_of_qdrant_url_and_the_key_only_when_set(monkeypat
 
 
 def test_store_state_tells_missing_from_matching_from_stale(pipeline):
-    s = settings.load()
+    s = parameters.load()
     assert pipeline_state(s) == "ok"
     import shutil
 
@@ -95,8 +94,8 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
         [
             sys.executable,
             "-c",
-            "import time\nfrom similar import settings\nfrom similar.store import "
-            "store_for\ns = store_for(settings.load())\ns.count()\nprint('held', flush=True)\n"
+            "import time\nfrom similar import parameters\nfrom similar.store import "
+            "store_for\ns = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\n"
             "time.sleep(30)",
         ],
         cwd=pipeline.root,
@@ -110,7 +109,7 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
         with pytest.raises(
             StoreBusy, match=r"data/qdrant/onit: the embedded store is in use by pid"
         ):
-            pipeline_state(settings.load())
+            pipeline_state(parameters.load())
         proc = subprocess.run(
             [sys.executable, "-m", "tools.pipeline", "all"],
             cwd=pipeline.root,
@@ -123,7 +122,7 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
     finally:
         holder.kill()
         holder.wait()
-    assert pipeline_state(settings.load()) == "ok"  # nothing was reloaded under the holder
+    assert pipeline_state(parameters.load()) == "ok"  # nothing was reloaded under the holder
 
 
 @pytest.fixture
@@ -138,7 +137,7 @@ def test_a_model_that_ships_its_weights_replaces_random_ones(params_here):
     """`make all WEIGHTS=random`, then `make all MODEL=efficientnet_lite0`: real weights."""
     make_all.write_choices("random", "")
     lines = make_all.write_choices("", "efficientnet_lite0")
-    embed = settings.load().embed
+    embed = parameters.load().embed
     assert (embed.model, embed.weights) == ("efficientnet_lite0", "imagenet")
     assert lines[0] == "params.yaml: set embed.model='efficientnet_lite0', embed.weights='imagenet'"
     assert "ships its ImageNet weights" in lines[1]
@@ -146,20 +145,21 @@ def test_a_model_that_ships_its_weights_replaces_random_ones(params_here):
 
 def test_weights_given_with_the_model_win(params_here):
     make_all.write_choices("random", "efficientnet_lite0")
-    embed = settings.load().embed
+    embed = parameters.load().embed
     assert (embed.model, embed.weights) == ("efficientnet_lite0", "random")
 
 
 def test_what_stays_is_said(params_here):
     make_all.write_choices("random", "")
     lines = make_all.write_choices("", "efficientnet_b0")  # its weights are downloaded, not shipped
-    assert settings.load().embed.weights == "random"
+    assert parameters.load().embed.weights == "random"
     assert lines[-1].startswith("params.yaml: keeps embed.weights='random' (what MODEL= or")
     lines = make_all.write_choices("imagenet", "")
     assert "keeps embed.model='efficientnet_b0'" in lines[-1]
     assert make_all.write_choices("", "") == []
 
 
+@pytest.mark.slow
 def test_an_absent_input_file_is_named_with_its_fix_not_blamed_on_fetch(tmp_path):
     """A collection without IIIF: `make all` names data.iiif_csv and the way out."""
     proj = copy_project(tmp_path / "p")
@@ -169,7 +169,7 @@ def test_an_absent_input_file_is_named_with_its_fix_not_blamed_on_fetch(tmp_path
         check=True,
     )
     proc = subprocess.run(
-        ["make", "--no-print-directory", "all", f"VENV={VENV}"],
+        ["make", "--no-print-directory", "all", f"VENV={venv_stub(tmp_path / 'venv')}"],
         cwd=proj,
         capture_output=True,
         text=True,
@@ -187,7 +187,7 @@ def test_an_absent_input_file_is_named_with_its_fix_not_blamed_on_fetch(tmp_path
 
 def test_the_sample_inputs_are_not_missing_before_the_sample_is_built(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = settings.from_mapping({}, "params.yaml")
+    config = parameters.from_mapping({}, "params.yaml")
     assert make_all.missing_inputs(config, Path("data/sample")) == (
         ("data.manifests", "data/manifests.txt"),
     )

@@ -5,14 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import copy_project
+import pytest
+from conftest import copy_project, venv_stub
 
-VENV = Path(sys.executable).resolve().parent.parent
+pytestmark = pytest.mark.slow
 
 
 def make_clean(proj: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["make", "--no-print-directory", "clean", f"VENV={VENV}"],
+        ["make", "--no-print-directory", "clean", f"VENV={venv_stub(proj.parent / 'venv')}"],
         cwd=proj,
         env={**os.environ, "PYTHONPATH": str(proj)},
         capture_output=True,

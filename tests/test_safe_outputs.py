@@ -137,6 +137,7 @@ def set_param(proj: Path, params: dict, group: str, key: str, value) -> bytes:
     return (proj / "params.yaml").read_bytes()
 
 
+@pytest.mark.slow
 def test_make_all_refuses_bad_values_before_anything_is_written(copied):
     proj, params = copied
     before = (proj / "params.yaml").read_bytes()
@@ -159,6 +160,7 @@ def test_make_all_refuses_bad_values_before_anything_is_written(copied):
     assert "+ dvc" not in proc.stdout and tree(proj / "images") == pictures
 
 
+@pytest.mark.slow
 def test_a_misspelt_image_folder_fails_make_all(copied):
     proj, params = copied
     set_param(proj, params, "data", "images", "imagse")
@@ -190,9 +192,9 @@ def test_a_clone_whose_lock_records_the_images_runs_the_query_side(copied, monke
         yaml.safe_dump({"stages": {"embed": {"deps": [{"path": "collection/images"}]}}})
     )
     monkeypatch.chdir(proj)
-    from similar import settings
+    from similar import parameters
 
-    found = clone_facts(settings.load(), server_state=lambda s: "none")
+    found = clone_facts(parameters.load(), server_state=lambda s: "none")
     assert found.images_recorded and not found.images_present
     assert decide(found)[-1] == QuerySide()
 
@@ -200,6 +202,7 @@ def test_a_clone_whose_lock_records_the_images_runs_the_query_side(copied, monke
 # ---------------------------------------------------------------- collections too small for PCA
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["one image", "identical images"])
 def test_reduce_on_a_degenerate_collection_is_one_line(project, case):
     photo = real_photo("astronaut", 64)
@@ -215,6 +218,7 @@ def test_reduce_on_a_degenerate_collection_is_one_line(project, case):
     assert not (project.root / "data/reduced/vectors.npy").exists()
 
 
+@pytest.mark.slow
 def test_n_components_is_bounded_by_images_minus_one(project):
     photos = {f"{n}.jpg": real_photo(n, 64) for n in ("astronaut", "chelsea", "coffee")}
     write_collection(project.root / "images", photos)
@@ -262,6 +266,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.name.endswith(".tmp"))
 
 
+@pytest.mark.slow
 def test_full_disk_under_the_embed_cache_names_the_entry(small_collection, full_disk):
     small_collection.set("paths.embed_cache", str(full_disk / "cache"))
     proc = run_module("stages.embed", cwd=small_collection.root)
@@ -290,6 +295,7 @@ def test_full_disk_under_verify_names_the_file(pipeline, full_disk):
     assert (root / "data/verified/neighbours.json").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_cache_entries_follow_the_umask(tmp_path):
     old = os.umask(0o002)
     try:

@@ -8,7 +8,7 @@ from conftest import run_stage
 from PIL import Image
 
 from similar import errors as cfg
-from similar import settings
+from similar import parameters
 from tools.search import main as search_main
 from tools.search import search
 
@@ -25,7 +25,7 @@ def top(entry):
 def test_collection_image_under_another_name_finds_itself(built, tmp_path):
     copy = tmp_path / "unknown_scan.jpg"
     shutil.copy(built.root / "images/book_a/chelsea.jpg", copy)
-    [entry] = search(copy, 5, settings.load())
+    [entry] = search(copy, 5, parameters.load())
     assert entry["reference"] == {"id": str(copy), "url": None}
     assert top(entry)["id"] == "chelsea" and top(entry)["score"] >= 0.999
     assert len(entry["neighbours"]) == 5
@@ -38,7 +38,7 @@ def test_recompressed_or_halved_copy_finds_its_original(built, tmp_path, change)
     if change == "half":
         img = img.resize((img.width // 2, img.height // 2))
     img.save(target, quality=50 if change == "quality50" else 90)
-    [entry] = search(target, 3, settings.load())
+    [entry] = search(target, 3, parameters.load())
     assert top(entry)["id"] == "rocket"
 
 
@@ -68,27 +68,27 @@ def test_table_output(built, tmp_path, capsys):
 
 def test_no_run_yet_names_make_all(small_collection, tmp_path):
     with pytest.raises(cfg.UserError, match="make all"):
-        search(tmp_path, 3, settings.load())
+        search(tmp_path, 3, parameters.load())
 
 
 def test_changed_weights_are_refused(built, tmp_path):
     built.set("embed.seed", 7)
     with pytest.raises(cfg.UserError, match=r"embed.seed is 7 .* built with 0"):
-        search(built.root / "images/book_a/coffee.jpg", 3, settings.load())
+        search(built.root / "images/book_a/coffee.jpg", 3, parameters.load())
 
 
 def test_unreadable_image_is_clear(built, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     with pytest.raises(cfg.UserError, match="bad.jpg: cannot decode"):
-        search(bad, 3, settings.load())
+        search(bad, 3, parameters.load())
     with pytest.raises(cfg.UserError, match="no such image file or folder"):
-        search(tmp_path / "missing.jpg", 3, settings.load())
+        search(tmp_path / "missing.jpg", 3, parameters.load())
 
 
 def test_works_on_the_client_backend(built, tmp_path):
     built.set("qdrant.url", f"local:{tmp_path / 'q'}")
     run_stage("ingest")
     shutil.copy(built.root / "images/book_a/chelsea.jpg", tmp_path / "x.jpg")
-    [entry] = search(tmp_path / "x.jpg", 3, settings.load())
+    [entry] = search(tmp_path / "x.jpg", 3, parameters.load())
     assert top(entry)["id"] == "chelsea" and top(entry)["score"] >= 0.999

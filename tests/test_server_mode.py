@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_stage
+from conftest import copy_project, run_stage, venv_stub
 
 from similar import errors as cfg
-from similar import settings
+from similar import parameters
 from similar.search import search_mode
 from similar.settings import StoreTarget
 from similar.store import collection_name
@@ -35,11 +35,16 @@ def test_compose_file_pins_loopback_and_volume():
     assert "QDRANT__SERVICE__API_KEY" in svc["environment"]  # passed through, never a value
 
 
-def test_db_targets_say_one_clear_line_without_docker():
+@pytest.mark.slow
+def test_db_targets_say_one_clear_line_without_docker(tmp_path):
     if subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
         pytest.skip("a Docker engine runs here")
+    project = copy_project(tmp_path / "p")
+    venv = venv_stub(tmp_path / "venv")
     for target in ("db-up", "db-status", "db-down", "db-logs"):
-        proc = subprocess.run(["make", "-s", target], cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["make", "-s", target, f"VENV={venv}"], cwd=project, capture_output=True, text=True
+        )
         assert proc.returncode != 0
         assert f"{target}: no Docker engine is running" in proc.stderr
 
@@ -129,7 +134,7 @@ def test_bulk_query_uses_the_collection_the_receipt_names(pipeline, tmp_path, mo
 
 def test_search_mode_auto():
     def mode(exact, receipt):
-        q = settings.from_mapping({"bulk_query": {"exact": exact, "hnsw_ef": 64}}).bulk_query
+        q = parameters.from_mapping({"bulk_query": {"exact": exact, "hnsw_ef": 64}}).bulk_query
         return search_mode(q, receipt)
 
     assert mode("auto", {"hnsw_index": False}) == (True, None)

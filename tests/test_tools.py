@@ -45,7 +45,7 @@ def test_full_sample_has_enough_pictures():
 def test_sample_hard_cases_have_their_kind_and_copies_show_the_same_picture(tmp_path):
     from collections import Counter
 
-    from tools.hard_cases import KINDS
+    from tools.sample.hard_cases import KINDS
 
     build(tmp_path, pictures=2)
     rows = read_csv(tmp_path / "groups.csv")

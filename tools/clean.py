@@ -11,7 +11,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from similar.files import check_replaceable, remove_stale_temps
 from similar.settings import Settings
@@ -21,7 +21,7 @@ CACHES = ("embed_cache", "feature_cache")
 
 def targets(config: Settings) -> list[tuple[str, Path, Path]]:
     """(parameter, path, its default) of every output `make clean` removes."""
-    defaults = settings.defaults().paths
+    defaults = parameters.defaults().paths
     return [
         (f"paths.{f.name}", Path(value), Path(getattr(defaults, f.name)))
         for f in dataclasses.fields(config.paths)
@@ -46,7 +46,7 @@ def remove(param: str, path: Path, default: Path) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     removed, kept = 0, []
-    for param, path, default in targets(settings.load()):
+    for param, path, default in targets(parameters.load()):
         present = path.exists() or path.is_symlink()
         note = remove(param, path, default)
         if note:

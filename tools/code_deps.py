@@ -6,7 +6,8 @@
 A stage must rerun when any module it imports changes, and only then: dvc.yaml's code deps
 are exactly this list (tests/test_layout.py checks it). Lazy imports inside functions count,
 and a module that loads modules by name (`importlib.import_module`, as a registry does)
-depends on every module of its package.
+depends on the modules of its package that it or a sibling it imports names in a string
+(the registry's values), or on every module of its package when none is named.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def imports(path: Path, parents: bool = True) -> set[str]:
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and "import_module" in ast.unparse(node.func):
-            found |= {module_name(p) for p in path.parent.glob("*.py")}
+            found |= loaded_by_name(path, tree)
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -65,6 +67,26 @@ def imports(path: Path, parents: bool = True) -> set[str]:
                     if module_file(".".join(parts[:i]))
                 }
     return out - {name}
+
+
+def loaded_by_name(path: Path, tree: ast.Module) -> set[str]:
+    """The modules of its package that a module loading modules by name may load: those named
+    by a string in it or in a module of the package it imports (a registry's values), or, when
+    none is named, every module of the package."""
+    package = path.parent
+    siblings = {p.stem: module_name(p) for p in package.glob("*.py") if p.stem != "__init__"}
+    texts = [tree]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            texts += [ast.parse((package / f"{n}.py").read_text()) for n in names if n in siblings]
+    named = {
+        n.value
+        for t in texts
+        for n in ast.walk(t)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in siblings
+    }
+    return {siblings[n] for n in named} or set(siblings.values())
 
 
 def all_modules() -> dict[str, Path]:
@@ -113,7 +135,9 @@ def read_params(stage: str) -> list[str]:
     """dvc.yaml's params of `stage`: the keys its code reads, found in the modules it imports.
     `x.<group>.<key>` reads that key; a group taken whole (`config.verify`, handed to library
     functions) reads each of its keys whose name is read as an attribute anywhere in those
-    modules. Paths are deps and outs, not params. A group read whole is written as its name."""
+    modules. Paths are deps and outs, not params, and so is a key declared `results=False`
+    (where or how fast work runs: `compute.scheduler`). A group read whole is written as its
+    name."""
     from similar import settings
 
     groups = {g: [f for f in dataclasses.fields(cls)] for g, cls in settings.GROUPS.items()}
@@ -145,6 +169,7 @@ def read_params(stage: str) -> list[str]:
             f.name
             for f in fields
             if f.metadata["kind"] != "path"
+            and f.metadata["results"]
             and ((group, f.name) in read or (group in whole and f.name in names))
         ]
         if keys and len(keys) == len(fields):
@@ -174,8 +199,14 @@ def main(argv: list[str] | None = None) -> None:
         if code != wanted:
             stale.append(stage)
             others = [d for d in deps if not str(d).endswith(".py")]
+            # a comment above an entry belongs to it, wherever the entry moves
+            notes = {str(deps[i]): c for i, c in deps.ca.items.items() if i < len(deps)}
             deps.clear()
             deps.extend(wanted + others)
+            deps.ca.items.clear()
+            for i, entry in enumerate(deps):
+                if str(entry) in notes and not str(entry).endswith(".py"):
+                    deps.ca.items[i] = notes[str(entry)]
         params = read_params(stage)
         if [str(p) for p in spec.get("params", [])] != params:
             stale.append(stage)

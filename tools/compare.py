@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from similar import settings
+from similar import parameters
 from similar.changes import compare_groups, compare_lists, compare_verified
 from similar.errors import UserError, run
 from similar.files import parse_csv, write_json
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     if not str(args.k).isdigit() or int(args.k) < 1:
         raise UserError(f"K must be a whole number of at least 1, got {args.k!r}")
     args.k = int(args.k)
-    config = settings.load()
+    config = parameters.load()
     result = {
         "a": args.a,
         "b": args.b,

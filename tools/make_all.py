@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError
 from similar.networks import LITE_NETWORKS
 from similar.receipt import check_receipt, read_receipt
@@ -65,7 +65,7 @@ def store_state(config: Settings) -> str:
     never a reason to reload."""
     if not config.paths.receipt.is_file() or not config.paths.vectors.is_file():
         return "none"
-    receipt = read_receipt(config)
+    receipt = read_receipt(config.paths)
     with store_for(config, receipt["collection"]) as store:
         try:
             check_receipt(receipt, store)
@@ -168,7 +168,7 @@ class CheckStore:
     """Reload the store if the (now running) server does not hold the receipt's vectors."""
 
     def run(self) -> None:
-        if store_state(settings.load()) == "reload":
+        if store_state(parameters.load()) == "reload":
             sh(REPRO_INGEST)
 
 
@@ -279,18 +279,18 @@ def write_choices(weights: str, model: str) -> list[str]:
         return []
     from tools.set_params import set_values
 
-    changed = set_values(Path(settings.PARAMS_FILE), values, check=preflight)
+    changed = set_values(Path(parameters.PARAMS_FILE), values, check=preflight)
     lines = [f"params.yaml: set {', '.join(changed)}"] if changed else []
     if model in LITE_NETWORKS and not weights:
         lines.append(
             f"params.yaml: {model} ships its ImageNet weights, so embed.weights is imagenet "
             "(WEIGHTS=random with MODEL= keeps random ones)"
         )
-    note = kept_note(settings.load(), values)
+    note = kept_note(parameters.load(), values)
     return lines + ([note] if note else [])
 
 
 def make_all(weights: str, model: str = "") -> None:
     for line in write_choices(weights, model):
         print(line, flush=True)
-    execute(decide(facts(preflight(settings.load()))))
+    execute(decide(facts(preflight(parameters.load()))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from tools.revisions import read_output, resolve
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [r for r in args.revisions if r] or ["workspace"]
     if len(names) > 2:
         raise UserError("usage: make metrics [A=<rev or experiment>] [B=<rev or experiment>]")
-    config = settings.load()
+    config = parameters.load()
     sides = {name: read_metrics(config, resolve(name)) for name in names}
     if not any(any(m.values()) for m in sides.values()):
         raise UserError(

@@ -10,12 +10,13 @@ This makes the two places people read them from, so neither can drift.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import yaml
 
-from similar import settings
+from similar import parameters, settings
 from similar.errors import run
 from similar.files import write_bytes
 
@@ -44,7 +45,9 @@ HEADER = """\
 
 
 def scalar(value) -> str:
-    text = yaml.safe_dump(settings.yaml_value(value), default_flow_style=True, width=10**6).strip()
+    text = yaml.safe_dump(
+        parameters.yaml_value(value), default_flow_style=True, width=10**6
+    ).strip()
     return text[:-4].strip() if text.endswith("\n...") else text
 
 
@@ -55,25 +58,33 @@ def params_text(current: settings.Settings) -> str:
         lines.append("")
         lines.append(f"{group}:")
         values = getattr(current, group)
-        fields = [(f, scalar(getattr(values, f.name))) for f in settings.dataclasses.fields(cls)]
-        width = max(
-            [34] + [len(f"  {f.name}: {v}") for f, v in fields if len(f"  {f.name}: {v}") <= 48]
-        )
-        for f, v in fields:
-            entry = f"  {f.name}: {v}"
-            lines.append(f"{entry:<{width}}  # {f.metadata['doc']}")
+        fields = [(f, getattr(values, f.name)) for f in dataclasses.fields(cls)]
+        entries = [(f, entry(f.name, v)) for f, v in fields]
+        width = max([34] + [len(e[0]) for _, e in entries if len(e[0]) <= 48])
+        for f, (first, *items) in entries:
+            lines.append(f"{first:<{width}}  # {f.metadata['doc']}")
+            lines += items
     return "\n".join(lines) + "\n"
 
 
+def entry(name: str, value) -> list[str]:
+    """The lines of one key. A list is written one item a line, as `dvc exp run -S` rewrites
+    it, so an experiment never leaves params.yaml out of date."""
+    if isinstance(value, tuple):
+        return [f"  {name}:", *(f"  - {scalar(item)}" for item in value)]
+    return [f"  {name}: {scalar(value)}"]
+
+
 def doc_text() -> str:
-    d = settings.defaults()
+    d = parameters.defaults()
     out = [
         "# Parameters",
         "",
         "Every tunable lives in `params.yaml`, grouped by stage. This page is generated from",
         "`similar/settings.py` (`python -m tools.params_doc`); a test keeps it current. A value",
         "outside its range, or an unknown key, stops the run with one line naming the key",
-        "(and the closest known key for a typo).",
+        "(and the closest known key for a typo). YAML aliases and a key given twice are",
+        "refused too.",
         "",
     ]
     for group in settings.GROUPS:
@@ -83,12 +94,15 @@ def doc_text() -> str:
             "| parameter | default | accepts | meaning |",
             "| --- | --- | --- | --- |",
         ]
-        for key, f in settings.declarations():
+        for key, f in parameters.declarations():
             if key.split(".")[0] != group:
                 continue
             default = scalar(getattr(getattr(d, group), f.name)).replace("|", "\\|")
-            accepts = settings.allowed(f).replace("|", "\\|")
-            out.append(f"| `{key}` | `{default}` | {accepts} | {f.metadata['doc']} |")
+            accepts = parameters.allowed(f).replace("|", "\\|")
+            meaning = f.metadata["doc"]
+            if not f.metadata["results"]:
+                meaning += " (changes no output: no stage reruns for it)"
+            out.append(f"| `{key}` | `{default}` | {accepts} | {meaning} |")
         out.append("")
     return "\n".join(out)
 
@@ -97,8 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
-    params_file = Path(settings.PARAMS_FILE)
-    wanted = {DOC: doc_text(), params_file: params_text(settings.load(params_file))}
+    params_file = Path(parameters.PARAMS_FILE)
+    wanted = {DOC: doc_text(), params_file: params_text(parameters.load(params_file))}
     stale = [
         p for p, text in wanted.items() if not p.is_file() or p.read_text(encoding="utf-8") != text
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from html import escape
 
-from similar import settings
+from similar import parameters
 from similar.charts import line_chart
 from similar.errors import UserError, run
 from similar.files import parse_csv, write_bytes
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [r for r in args.revisions if r] or ["workspace"]
     if len(names) > 2:
         raise UserError("usage: make plots [A=<rev or experiment>] [B=<rev or experiment>]")
-    config = settings.load()
+    config = parameters.load()
     sides = {name: resolve(name) for name in names}
     charts = [
         line_chart(p["title"], p["x_label"], p["y_label"], series(p, sides))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from similar import settings
+from similar import parameters
 from tools.shell import sh
 
 # the vectors the store is loaded from, what bulk_query multiplies, the PCA model and
@@ -11,5 +11,5 @@ QUERY_SIDE_OUTPUTS = ("vectors", "reduced", "pca", "image_index", "embed_identit
 
 
 def pull_vectors() -> None:
-    config = settings.load()
+    config = parameters.load()
     sh(["dvc", "pull", *(str(getattr(config.paths, key)) for key in QUERY_SIDE_OUTPUTS)])

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError
 from similar.settings import Settings
 from tools.shell import sh
@@ -83,7 +83,7 @@ def db(action: str, url: str = "") -> None:
             "failed); start Docker, or keep qdrant.url empty to use the embedded store"
         )
     if not url:
-        url = local_server_url(settings.load()) or DEFAULT_SERVER
+        url = local_server_url(parameters.load()) or DEFAULT_SERVER
     sh(["docker", "compose", "-f", COMPOSE_FILE, *ACTIONS[action]], compose_env(url))
     if action == "up":
         wait_ready(url, READY_TIMEOUT)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from similar import embedding, pca, settings
+from similar import embedding, parameters, pca
 from similar.cache import EmbedCache
 from similar.errors import UserError, run, warn
 from similar.files import read_json, require_file
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.limit.isdigit() or int(args.limit) < 1:
         raise UserError(f"LIMIT must be a whole number of at least 1, got {args.limit!r}")
     target = Path(args.image)
-    entries = search(target, int(args.limit), settings.load())
+    entries = search(target, int(args.limit), parameters.load())
     if args.json:
         data = entries[0] if target.is_file() else entries
         json.dump(data, sys.stdout, ensure_ascii=False, indent=1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from ruamel.yaml import YAML
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from similar.files import read_text, write_bytes
 
@@ -36,7 +36,7 @@ def parse_assignments(assignments: list[str]) -> dict:
 def set_values(path: Path, values: dict, check=None) -> list[str]:
     """Set {dotted key: value} in params.yaml, keeping comments; returns what changed.
     `check(settings)` may refuse the result further, before anything is written."""
-    settings.read_params_file(path)  # unreadable or not YAML: one line, before ruamel sees it
+    parameters.read_params_file(path)  # unreadable or not YAML: one line, before ruamel sees it
     rt = YAML()
     rt.preserve_quotes = True
     data = rt.load(read_text(path))
@@ -55,7 +55,9 @@ def set_values(path: Path, values: dict, check=None) -> list[str]:
             changed.append(f"{key}={value!r}")
     out = io.StringIO()
     rt.dump(data, out)
-    result = settings.from_mapping(yaml.safe_load(out.getvalue()), str(path))  # refuse a bad value
+    result = parameters.from_mapping(
+        yaml.safe_load(out.getvalue()), str(path)
+    )  # refuse a bad value
     if check is not None:
         check(result)
     write_bytes(path, out.getvalue().encode("utf-8"))
@@ -67,7 +69,7 @@ def set_params(path: Path, assignments: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    changed = set_params(Path(settings.PARAMS_FILE), sys.argv[1:] if argv is None else argv)
+    changed = set_params(Path(parameters.PARAMS_FILE), sys.argv[1:] if argv is None else argv)
     if changed:
         print(f"params.yaml: set {', '.join(changed)}")
 

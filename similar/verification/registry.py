@@ -1,7 +1,7 @@
 """The verification methods by name: `verify.method`'s choices, each a module of this package.
 
-A new method is one module holding a `Method` subclass named `METHOD`, and one line here.
-Names only, no imports: settings reads this, and every stage imports settings.
+A new method is one module holding a `Method` subclass named `METHOD`, one line here, and its
+name in `similar.settings.VERIFY_METHODS` (a test checks the two agree).
 """
 
 METHODS = {

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from similar import settings
+from similar import parameters
 from similar.errors import UserError, run
 from similar.files import write_json
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     for section in sections:
         if hasattr(section, "check"):
             section.check(args)
-    target = settings.load().paths.reports / report_name(args)
+    target = parameters.load().paths.reports / report_name(args)
     report: dict = {"quick": args.quick, "repeat": args.repeat, "cpus": os.cpu_count()}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

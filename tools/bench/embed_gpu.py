@@ -91,11 +91,11 @@ def model_ceiling(
 
 def embed_vectors(folder: Path, model: str, weights: Path, **embed) -> np.ndarray:
     """In-process vectors of every image of `folder` with these embed params (no cache)."""
-    from similar import embedding, settings
+    from similar import embedding, parameters
     from similar.cache import EmbedCache
     from similar.images import index_collection
 
-    config = settings.from_mapping({"embed": {"model": model, "weights": str(weights), **embed}})
+    config = parameters.from_mapping({"embed": {"model": model, "weights": str(weights), **embed}})
     plan = embedding.plan(config.embed)
     embedder = embedding.make_embedder(plan)
     entries = index_collection(folder, ["*.jpg"])
@@ -115,7 +115,7 @@ def measure_device(
 ) -> dict:
     """The embed stage on `device` (a GPU; the CPU runs it in tests) against the seed loop on
     the same device, the model-only ceiling and the decode ceiling of `processes` workers."""
-    from similar import embedding, settings
+    from similar import embedding, parameters
 
     processes = processes or embedding.default_workers("cuda")
     distinct, images, weights = work / "distinct", work / "gpu-scans", work / "weights-gpu.pth"
@@ -129,7 +129,7 @@ def measure_device(
     )
     seed_s, _ = run_process(loop, work)
     seed_ips = len(list(subset.glob("*.jpg"))) / seed_s
-    plan = embedding.plan(settings.from_mapping({"embed": {"device": device}}).embed)
+    plan = embedding.plan(parameters.from_mapping({"embed": {"device": device}}).embed)
     out = {
         "device": device,
         "images": n_images,

@@ -28,7 +28,7 @@ def load(store, ids, x, batch: int = 512, collection=None) -> None:
 
 
 def measure(work: Path, options) -> dict:
-    from similar import settings
+    from similar import parameters
     from similar.search import search_mode
     from similar.settings import StoreTarget
     from similar.store import CollectionSettings, collection_settings, open_store
@@ -46,7 +46,7 @@ def measure(work: Path, options) -> dict:
         "speedup": round(base_s / ours_s, 2),
     }
 
-    defaults = settings.defaults()
+    defaults = parameters.defaults()
     collection = collection_settings(defaults.qdrant, n)
     load(EdgeStore(work / "edge", "bench"), ids, x, collection=collection)
     exact, ef = search_mode(defaults.bulk_query, {"hnsw_index": collection.hnsw_index})

@@ -39,7 +39,7 @@ def check(options) -> None:
 
 
 def measure(work: Path, options) -> dict:
-    from similar import settings
+    from similar import parameters
     from similar.files import read_csv, sha256_file
     from similar.verification.runner import ImageRef, verify_pairs, workers_for
     from tools.sample import build
@@ -53,7 +53,7 @@ def measure(work: Path, options) -> dict:
     rng = np.random.default_rng(7)
     drawn = rng.integers(0, len(ids), size=(pair_count, 2))
     pairs = [(ids[i], ids[j]) for i, j in drawn if i != j]
-    verify = settings.defaults().verify
+    verify = parameters.defaults().verify
     unfiltered = dataclasses.replace(verify, prefilter=0)
     cache = work / "features"
     workers = workers_for(verify.workers, len(pairs), len(ids))

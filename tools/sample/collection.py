@@ -4,27 +4,24 @@ Each distinct picture (a whole photograph, or one tile of a photograph that is o
 tiles: distinct pictures never share pixels) appears once as an
 "original" and 2-5 times as the kind of copy printers made when they reused an
 illustration: cropped, rescaled, grayscale or sepia, mirrored, slightly rotated,
-re-compressed, with contrast or noise changed. The hard cases of tools/hard_cases.py follow
+re-compressed, with contrast or noise changed. The hard cases of hard_cases.py follow
 (different pictures sharing a texture, a typeface, a frame, a card template or a figure;
 one picture in different frames), each picture with a copy. Images are filed in book folders
 under ids that say nothing about their group; groups.csv holds the ground truth ("copies
 show the same picture") and each image's kind of case (`plain` or a hard one), iiif.csv
 realistic IIIF Image API URLs, queries.txt the reference list. Same code, same bytes.
 
-    python -m tools.sample [--out data/sample] [--pictures 64]
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from similar.errors import UserError, run
+from similar.errors import UserError
 from similar.files import atomic_dir, write_csv
 
 from .hard_cases import hard_pictures
@@ -263,32 +260,3 @@ def is_current(out: Path, pictures: int = DEFAULT_PICTURES, seed: int = 1843) ->
 def uses_sample(images: Path, out: Path = DEFAULT_OUT) -> bool:
     """Whether the collection `data.images` names lies inside the sample folder."""
     return Path(images).resolve().is_relative_to(out.resolve())
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=DEFAULT_OUT, type=Path)
-    ap.add_argument(
-        "--pictures",
-        default=DEFAULT_PICTURES,
-        type=int,
-        help=f"distinct pictures (default {DEFAULT_PICTURES})",
-    )
-    ap.add_argument("--force", action="store_true", help="rebuild even when up to date")
-    args = ap.parse_args(argv)
-    if not args.force and is_current(args.out, args.pictures):
-        print(f"sample: {args.out} is up to date")
-        return
-    if args.out.exists() and not (args.out / "VERSION").exists():
-        raise UserError(f"{args.out} exists and is not a sample folder; remove it first")
-    shutil.rmtree(args.out, ignore_errors=True)
-    stats = build(args.out, args.pictures)
-    print(
-        f"sample: {stats['images']} images of {stats['pictures']} pictures (hard cases "
-        f"included), "
-        f"{stats['references']} references -> {args.out}"
-    )
-
-
-if __name__ == "__main__":
-    run(main)
