@@ -158,24 +158,41 @@ def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
     assert 'src="thumbs/' in coffee
 
 
-def test_group_pages_show_members_figures_and_shared_parts_apart():
-    from similar.preview import group_entries
+def test_group_cards_show_members_by_date_then_possible_members_and_shared_parts_apart():
+    from similar.preview import Context, Evidence, group_card
 
     def pair(a, b, inliers, relation):
         return {"a": a, "b": b, "score": 0.5, "inliers": inliers, "relation": relation}
 
-    found = [
-        {
-            "group": "a",
-            "size": 2,
-            "members": [{"id": "a", "url": None}, {"id": "b", "url": None}],
-            "edges": [{**pair("a", "b", 80, "copy"), "agreement": 0.9}],
-            "possible": [pair("b", "c", 30, "copy")],
-            "shared_parts": [{**pair("a", "d", 400, "shares_part"), "agreement": 0.2}],
-        }
-    ]
-    (entry,) = group_entries(found)
-    shown = {n["id"]: n for n in entry["neighbours"]}
-    assert entry["reference"]["id"] == "a" and list(shown) == ["b", "c", "d"]
-    assert shown["b"]["inliers"] == 80 and shown["b"]["agreement"] == 0.9
-    assert shown["c"]["possible"] and shown["d"]["relation"] == "shares_part"
+    found = {
+        "group": "a",
+        "size": 3,
+        "members": [{"id": "a", "url": None}, {"id": "b", "url": None}, {"id": "e", "url": None}],
+        "edges": [
+            {**pair("a", "b", 80, "copy"), "agreement": 0.9},
+            {**pair("b", "e", 30, "copy"), "agreement": 0.8},
+        ],
+        "possible": [pair("b", "c", 30, "copy")],
+        "shared_parts": [pair("a", "d", 400, "shares_part"), pair("d", "e", 12, "shares_part")],
+    }
+    books = {"a": "x", "b": "late", "c": "x", "d": "y", "e": "early"}
+    matches = {"a": {"b": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}}}
+    ctx = Context(books=books, years={"early": 1701, "late": 1790}, evidence=Evidence(matches, 12))
+    g = group_card(found, 1, ctx)
+    assert g["size"] == 3 and g["id"] == "a"
+    assert [b["book"] for b in g["books"]] == ["early", "late", "x"]
+    assert [b["year"] for b in g["books"]] == [1701, 1790, None]
+    assert [m["id"] for m in g["members"]] == ["e", "b"]  # by the year of their book
+    # each member's figures are named as one pair: with the group's image where there is one
+    badges = {m["id"]: m["badge"] for m in g["members"]}
+    assert (badges["b"]["a"], badges["b"]["b"], badges["b"]["inliers"]) == ("a", "b", 80)
+    assert (badges["e"]["a"], badges["e"]["b"], badges["e"]["label"]) == ("b", "e", "b")
+    assert [(p["id"], p["reference"]) for p in g["possible"]] == [("c", "b")]
+    # a picture sharing a part with two members is shown once, naming both
+    (shared,) = g["shared"]
+    assert shared["id"] == "d" and shared["with"] == ["a", "e"]
+    assert [b["label"] for b in shared["badges"]] == ["a", "e"] and shared["badges"][1]["unsure"]
+    page = ctx.evidence.take()
+    assert page["pairs"]["a"]["b"]["points"] == [[0.1, 0.2, 0.3, 0.4]]
+    assert page["pairs"]["a"]["b"]["figures"]["agreement"] == 0.9
+    assert set(page["views"]) == {"a", "b", "c", "d", "e"}
