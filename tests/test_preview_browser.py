@@ -215,6 +215,14 @@ def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp
     assert out not in truth and all(truth[m] == truth[group] for m in kept)
     assert errors == []
 
+    # fed back, the groups' figures count only the pairs these marks judged
+    pipeline.set("data.groups", str(csv_path))
+    run_stage("groups")
+    metrics = json.loads((pipeline.root / "metrics/groups.json").read_text())
+    confirmed = len(kept) + 1
+    assert metrics["marked_pairs"] == confirmed * (confirmed - 1) // 2 + confirmed
+    assert metrics["marked_images"] == confirmed + 1
+
 
 @pytest.fixture
 def reviewed(project):
