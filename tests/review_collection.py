@@ -102,6 +102,7 @@ def make_review_collection(
 
     matches: dict[str, dict] = {}
     found = []
+    taken: set[str] = set()
     for g, ms in enumerate(members):
         edges = []
         for i, a in enumerate(ms):
@@ -111,7 +112,7 @@ def make_review_collection(
                     "mirrored": False,
                     "points": points(rng, int(rng.integers(5, 40))),
                 }
-        outside = [x for x in loners if x not in {e for f in found for e in f["_taken"]}]
+        outside = [x for x in loners if x not in taken]
         possible = (
             [{"a": ms[0], "b": outside[0], "score": 0.8, **pair_fields(rng, "copy")}]
             if outside and g % 2 == 0
@@ -135,12 +136,10 @@ def make_review_collection(
                 "edges": edges,
                 "possible": possible,
                 "shared_parts": shared,
-                "_taken": outside[:3],
             }
         )
+        taken.update(outside[:3])
     found.sort(key=lambda f: (-f["size"], f["group"]))
-    for f in found:
-        del f["_taken"]
     write(
         root / "data/groups/groups.json", "[\n" + ",\n".join(json.dumps(f) for f in found) + "\n]"
     )
