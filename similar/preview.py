@@ -29,6 +29,7 @@ from .groups import read_groups_json
 from .iiif import safe_link, thumbnail_url
 from .images import open_rgb
 from .settings import Settings
+from .verification.runner import image_refs, method_for, verify_pairs
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = ("preview.css", "preview.js")  # shared by every page, so each page stays light
@@ -152,6 +153,42 @@ def shown_points(points: list) -> list:
     pixel of the larger view)."""
     step = max(1, -(-len(points) // MAX_POINTS))
     return [[round(v, 3) for v in p] for p in points[::step]]
+
+
+def group_pairs(found: list[dict]) -> list[tuple[str, str]]:
+    """The checked pairs the groups pages show with a badge."""
+    return sorted(
+        {
+            (e["a"], e["b"])
+            for g in found
+            for key in ("edges", "possible", "shared_parts")
+            for e in g.get(key, [])
+            if e.get("relation") in ("copy", "shares_part")
+        }
+    )
+
+
+def with_group_points(config: Settings, found: list[dict], matches: dict, rows) -> dict:
+    """matches.json with the matched points of the groups' pairs that verify's lists did not
+    hold (the groups stage checks pairs of the whole graph), checked again by the same
+    verifier over its feature cache; as it is where the images are not here."""
+    missing = [p for p in group_pairs(found) if points_of(matches, *p) is None]
+    verifier = config.verify
+    if not missing or not method_for(verifier).verifies or not Path(config.data.images).is_dir():
+        return matches
+    results, _ = verify_pairs(
+        missing,
+        verifier,
+        image_refs(rows, config.data.images),
+        config.paths.feature_cache,
+        verifier.workers,
+        max_pixels=config.embed.max_pixels,
+        scheduler=config.compute.scheduler,
+    )
+    out = {ref: dict(found) for ref, found in matches.items()}
+    for (a, b), r in zip(missing, results):
+        out.setdefault(a, {})[b] = {"mirrored": r.mirrored, "points": [list(p) for p in r.matches]}
+    return out
 
 
 def checked_ids(entries: list[dict], found: list[dict]) -> set[str]:
@@ -566,12 +603,9 @@ def build_preview(config: Settings) -> None:
         require_file(config.paths.matches, "matched points", "run `dvc repro verify`")
     )
     found = read_groups_json(config.paths.groups_json)
-    index = {
-        r["id"]: r["path"]
-        for r in read_csv(
-            require_file(config.paths.image_index, "image index", "run `dvc repro embed`")
-        )
-    }
+    rows = read_csv(require_file(config.paths.image_index, "image index", "run `dvc repro embed`"))
+    index = {r["id"]: r["path"] for r in rows}
+    matches = with_group_points(config, found, matches, rows)
     books = {iid: book_of(path) for iid, path in index.items()}
     years = read_years(options.years)
     nav = [("lists", "index.html"), ("groups", "groups.html"), ("overview", OVERVIEW)]

@@ -410,3 +410,21 @@ def test_overview_counts_match_groups_json(reviewed, browser_page):
     assert page.url.split("#")[1].startswith("g-")
     assert page.locator(f"#{page.url.split('#')[1]}").is_visible()
     assert errors == []
+
+
+def test_every_badge_of_a_real_groups_page_draws_its_matched_points(pipeline, browser_page):
+    # the groups stage checks pairs of the whole graph, most of them in no verified list:
+    # the preview finds their matched points again, so every badge shows its evidence
+    page, errors = browser_page
+    page.goto((pipeline.root / "data/preview/groups.html").as_uri())
+    page.wait_for_load_state("load")
+    badges = page.locator(".badge").all()
+    assert len(badges) >= 4
+    for badge in badges:
+        badge.scroll_into_view_if_needed()
+        badge.click()
+        page.wait_for_function("() => document.querySelectorAll('#mv-lines line').length > 0")
+        caption = page.locator("#mv-caption").inner_text()
+        assert badge.get_attribute("data-a") in caption and badge.get_attribute("data-b") in caption
+        page.keyboard.press("Escape")
+    assert errors == []
