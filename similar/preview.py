@@ -38,6 +38,7 @@ VIEWS = "views"  # larger images for the evidence of a pair
 VIEW_SIZE = 480
 FIND_INDEX = "find.js"
 OVERVIEW = "overview.html"
+OVERVIEW_LISTS = "overview.js"
 MAX_POINTS = 80
 EVIDENCE = "evidence"  # one script per page: its pairs' points, loaded when a badge opens
 NOT_FIGURES = {"a", "b", "id", "url", "book", "possible", "member"}
@@ -371,16 +372,15 @@ def book_matrix(found: list[dict], books: dict[str, str], years: dict[str, int],
         }
         for x in order
     ]
-    lists = [
-        {
-            "anchor": f"pair-{index[x]}-{index[y]}",
+    lists = {
+        f"pair-{index[x]}-{index[y]}": {
             "x": x,
             "y": y,
-            "groups": [{"id": gid, "href": group_anchor(n, per_page)} for n, gid in found_],
+            "groups": [[group_anchor(n, per_page), gid] for n, gid in groups],
         }
-        for (x, y), found_ in sorted(cells.items(), key=lambda c: (index[c[0][0]], index[c[0][1]]))
+        for (x, y), groups in sorted(cells.items(), key=lambda c: (index[c[0][0]], index[c[0][1]]))
         if index[x] <= index[y]
-    ]
+    }
     return order, rows, lists
 
 
@@ -500,7 +500,9 @@ def render_groups(found, out_dir: Path, per_page: int, title: str, ctx: Context,
 
 
 def render_overview(found, out_dir: Path, per_page: int, ctx: Context, nav, key) -> None:
+    """The overview page; the groups behind each cell are a script it loads on a click."""
     order, rows, lists = book_matrix(found, ctx.books, ctx.years, per_page)
+    script(out_dir / OVERVIEW_LISTS, "SIMILAR_PAIRS", lists)
     html = (
         environment()
         .get_template("overview.html.j2")
@@ -510,7 +512,7 @@ def render_overview(found, out_dir: Path, per_page: int, ctx: Context, nav, key)
             evidence="",
             order=[{"book": b, "year": ctx.years.get(b)} for b in order],
             rows=rows,
-            lists=lists,
+            lists=OVERVIEW_LISTS,
             groups=len(found),
         )
     )

@@ -64,13 +64,14 @@
   // The evidence of a pair: both pictures side by side, the matched points joined by lines,
   // the region they cover outlined in each picture, and the pair's own figures (positions are
   // shares of each image's width and height).
-  function withEvidence(then) {  // the page's evidence script, loaded on first use
-    if (window.SIMILAR_EVIDENCE || !document.body.dataset.evidence) { then(window.SIMILAR_EVIDENCE || {}); return; }
+  function withScript(src, name, then) {  // a script of data, loaded on first use
+    if (window[name] || !src) { then(window[name] || {}); return; }
     var script = document.createElement("script");
-    script.src = document.body.dataset.evidence;
-    script.onload = function () { then(window.SIMILAR_EVIDENCE || {}); };
+    script.src = src;
+    script.onload = function () { then(window[name] || {}); };
     document.head.appendChild(script);
   }
+  function withEvidence(then) { withScript(document.body.dataset.evidence, "SIMILAR_EVIDENCE", then); }
   var view = document.getElementById("matchview");
   var left = document.getElementById("mv-left"), right = document.getElementById("mv-right");
   var svg = document.getElementById("mv-lines");
@@ -203,10 +204,36 @@
     ev.stopPropagation();
   });
 
+  // The overview: a cell's groups, each a link to its card.
+  var pairsBox = document.getElementById("pairs");
+  function showPair() {
+    var at = location.hash.slice(1);
+    if (!pairsBox || at.indexOf("pair-") !== 0) { return; }
+    withScript(pairsBox.dataset.lists, "SIMILAR_PAIRS", function (lists) {
+      var found = lists[at], list = document.getElementById("pairs-groups");
+      if (!found) { return; }
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      document.getElementById("pairs-title").textContent = (found.x || "(no folder)") +
+        (found.x === found.y ? "" : " \u00d7 " + (found.y || "(no folder)")) + ": " +
+        found.groups.length + (found.groups.length === 1 ? " group" : " groups");
+      found.groups.forEach(function (g, i) {
+        var link = document.createElement("a");
+        link.href = g[0]; link.className = "id"; link.textContent = g[1];
+        if (i) { list.appendChild(document.createTextNode(", ")); }
+        list.appendChild(link);
+      });
+      pairsBox.hidden = false; pairsBox.dataset.pair = at;
+      pairsBox.scrollIntoView({block: "nearest"});
+    });
+  }
+  window.addEventListener("hashchange", showPair);
+  showPair();
+
   // The book filter: only the references, groups and pictures of one book (kept while
   // moving between pages).
   var books = document.getElementById("book"), BOOK = "similar-images-book";
   function filter(book) {
+    if (document.body.dataset.view === "overview") { return; }
     document.querySelectorAll("main [data-book]").forEach(function (el) {
       if (el.tagName !== "SECTION") { el.classList.toggle("filtered", !!book && el.dataset.book !== book); }
     });
