@@ -3,6 +3,7 @@
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from conftest import run_stage
@@ -430,4 +431,26 @@ def test_every_badge_of_a_real_groups_page_draws_its_matched_points(pipeline, br
         caption = page.locator("#mv-caption").inner_text()
         assert badge.get_attribute("data-a") in caption and badge.get_attribute("data-b") in caption
         page.keyboard.press("Escape")
+    assert errors == []
+
+
+def test_print_shows_one_group_a_page_and_no_buttons(reviewed, browser_page):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "groups.html")
+    page.emulate_media(media="print")
+    assert page.locator("button:visible").count() == 0
+    assert page.locator("header").is_hidden()
+    breaks = page.locator("section.group").evaluate_all(
+        "ss => ss.map(s => getComputedStyle(s).breakAfter)"
+    )
+    assert breaks and set(breaks) == {"page"}
+    assert errors == []
+
+
+def test_thumbnails_without_iiif_link_to_the_image_file(reviewed, browser_page):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "groups.html")
+    links = page.locator("figure a[href]").evaluate_all("as => as.map(a => a.href)")
+    assert links and all(href.startswith("file://") for href in links)
+    assert all(Path(unquote(urlparse(href).path)).is_file() for href in links)
     assert errors == []
