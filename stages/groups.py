@@ -58,7 +58,10 @@ def main() -> None:
         out.write_bytes(paths.groups_metrics, json_bytes(metrics))
         out.write_bytes(paths.groups_plot, csv_bytes(groups.PLOT_HEADER, plot))
         out.write_bytes(paths.reports / "groups.json", json_bytes(report))
-    print(groups.summary(metrics, edges, seconds))
+    line = groups.summary(metrics, edges, seconds)
+    if marks is not None:
+        line += f", over the {metrics['marked_pairs']} pairs the review marks cover"
+    print(line)
 
 
 if __name__ == "__main__":

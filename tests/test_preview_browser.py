@@ -188,7 +188,7 @@ def test_match_view_draws_the_matched_points(pipeline, browser_page):
     assert errors == []
 
 
-def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp_path):
+def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp_path, capsys):
     from similar.groundtruth import read_groups
 
     page, errors = browser_page
@@ -218,10 +218,13 @@ def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp
 
     # fed back, the groups' figures count only the pairs these marks judged
     pipeline.set("data.groups", str(csv_path))
+    capsys.readouterr()
     run_stage("groups")
     metrics = json.loads((pipeline.root / "metrics/groups.json").read_text())
     confirmed = len(kept) + 1
     assert metrics["marked_pairs"] == confirmed * (confirmed - 1) // 2 + confirmed
+    said = capsys.readouterr().out
+    assert f"over the {metrics['marked_pairs']} pairs the review marks cover" in said
     assert metrics["marked_images"] == confirmed + 1
 
 
