@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+PAIR_LISTS = ("edges", "possible", "shared_parts")
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "immunohistochemistry")
 SIZE = 200
 
@@ -32,9 +33,10 @@ def base_pictures(count: int, rng) -> list[Image.Image]:
     return out
 
 
-def points(rng, n: int) -> list[list[float]]:
-    """Matched points of a copy: the same places in both pictures, a little jitter."""
-    xy = rng.uniform(0.1, 0.9, size=(n, 2))
+def points(rng, n: int, part: bool = False) -> list[list[float]]:
+    """Matched points: the same places in both pictures, a little jitter; over the whole
+    picture for a copy, over one corner for a shared part."""
+    xy = rng.uniform(0.05, 0.35, size=(n, 2)) if part else rng.uniform(0.1, 0.9, size=(n, 2))
     jitter = rng.normal(0, 0.005, size=(n, 2))
     both = np.hstack([xy, np.clip(xy + jitter, 0, 1)])
     return np.round(both, 4).tolist()
@@ -126,7 +128,7 @@ def make_review_collection(
         for e in possible + shared:
             matches.setdefault(e["a"], {})[e["b"]] = {
                 "mirrored": False,
-                "points": points(rng, int(rng.integers(5, 30))),
+                "points": points(rng, int(rng.integers(5, 30)), e in shared),
             }
         found.append(
             {
@@ -140,9 +142,6 @@ def make_review_collection(
         )
         taken.update(outside[:3])
     found.sort(key=lambda f: (-f["size"], f["group"]))
-    write(
-        root / "data/groups/groups.json", "[\n" + ",\n".join(json.dumps(f) for f in found) + "\n]"
-    )
 
     group_of = {m: g for g, ms in enumerate(members) for m in ms}
     entries = []
@@ -158,7 +157,7 @@ def make_review_collection(
                 fields = pair_fields(rng, "copy" if n in mates else "shares_part")
                 matches.setdefault(ref, {})[n] = {
                     "mirrored": False,
-                    "points": points(rng, int(rng.integers(5, 40))),
+                    "points": points(rng, int(rng.integers(5, 40)), n not in mates),
                 }
             else:
                 fields = {
@@ -173,6 +172,14 @@ def make_review_collection(
                 }
             ns.append({"id": n, "url": None, "score": score, **fields})
         entries.append({"reference": {"id": ref, "url": None}, "neighbours": ns})
+    for pair in [e for f in found for k in PAIR_LISTS for e in f[k]]:  # inliers: the points
+        pair["inliers"] = len(matches[pair["a"]][pair["b"]]["points"])
+    for e in entries:
+        for n in e["neighbours"]:
+            if n["relation"]:
+                n["inliers"] = len(matches[e["reference"]["id"]][n["id"]]["points"])
+    groups_json = "[\n" + ",\n".join(json.dumps(f) for f in found) + "\n]"
+    write(root / "data/groups/groups.json", groups_json)
     write(root / "data/verified/neighbours.json", json.dumps(entries, indent=1))
     write(root / "data/verified/matches.json", json.dumps(matches))
     return {"ids": ids, "book": book, "groups": found, "entries": entries, "matches": matches}
