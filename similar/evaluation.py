@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .groundtruth import groups_from_pairs
+
 RECALL_KS = (1, 5, 10)  # the recall@k figures the metrics report
 SCORE_BINS = np.round(np.linspace(-1.0, 1.0, 101), 2)
 
@@ -167,3 +169,52 @@ def query_figures(entries: list[dict], missing: list[str], x, ids, truth: dict, 
         recall_rows = [(k, f"{curve[f'recall@{k}']:.6f}") for k in range(1, limit + 1)]
     metrics["missing_ids"] = missing
     return metrics, recall_rows
+
+
+def marked_pairs(marks) -> tuple[set, set]:
+    """The pairs review marks cover, as (copies, not copies) of sorted id pairs: every pair
+    within a component of confirmed copies is a copy; a pair marked "not a copy" makes every
+    pair across the two components not copies. Marks of another relation (shares_part) judge
+    no copy and cover nothing here."""
+    judged = [m for m in marks if m.copy]
+    component = groups_from_pairs((m.reference, m.neighbour) for m in judged if m.match)
+    members: dict[str, list[str]] = {}
+    for iid, name in component.items():
+        members.setdefault(name, []).append(iid)
+
+    def group(iid: str) -> list[str]:
+        return members.get(component.get(iid, ""), [iid])
+
+    copies = {(x, y) for ms in members.values() for x in ms for y in ms if x < y}
+    apart = {
+        (min(x, y), max(x, y))
+        for m in judged
+        if not m.match
+        for x in group(m.reference)
+        for y in group(m.neighbour)
+        if x != y
+    }
+    return copies, apart - copies
+
+
+def pairwise_on_marks(ids: Sequence[str], labels: Sequence, marks) -> dict:
+    """Pairwise precision, recall and F1 of a grouping (`labels`, one per id) counted over the
+    pairs the review marks cover only, and how many pairs and images that is: an image nobody
+    reviewed is neither right nor wrong."""
+    label = dict(zip(ids, (int(v) for v in labels)))
+    copies, apart = marked_pairs(marks)
+    known = [p for p in copies | apart if p[0] in label and p[1] in label]
+    together = {p for p in known if label[p[0]] == label[p[1]]}
+    right = len(together & copies)
+    expected = sum(1 for p in known if p in copies)
+    precision = right / len(together) if together else 1.0
+    recall = right / expected if expected else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "pairwise_precision": round(precision, 6),
+        "pairwise_recall": round(recall, 6),
+        "pairwise_f1": round(f1, 6),
+        "marked_pairs": len(known),
+        "marked_copy_pairs": expected,
+        "marked_images": len({i for p in known for i in p}),
+    }

@@ -1,14 +1,57 @@
 """Ground truth for the metrics: which images are copies of each other (`data.groups`).
 
 Two shapes are accepted: `id,group` (images of one group are copies of each other), or the
-preview's exported review marks `reference,neighbour,match`, whose confirmed pairs are
-joined into groups.
+preview's exported review marks `reference,neighbour,match[,relation]`, whose confirmed copy
+pairs are joined into groups; a mark whose relation is `shares_part` judged another question
+(do the two share a part?) and never makes a copy.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .errors import UserError
 from .files import read_csv, require_file
+
+RELATIONS = ("copy", "shares_part")
+YES, NO = ("1", "true", "yes"), ("0", "false", "no")
+
+
+class Mark(NamedTuple):
+    """One judged pair of the preview's export."""
+
+    reference: str
+    neighbour: str
+    match: bool
+    relation: str
+
+    @property
+    def copy(self) -> bool:
+        return self.relation == "copy"
+
+
+def marks_of(rows: list[dict], source) -> list[Mark]:
+    """The marks of an export's rows (no relation column: every mark judged a copy)."""
+    out = []
+    for number, r in enumerate(rows, start=2):
+        relation = (r.get("relation") or "copy").strip()
+        value = r["match"].strip().lower()
+        if relation not in RELATIONS or value not in YES + NO:
+            raise UserError(
+                f"{source}, line {number}: match must be 1 or 0 and relation copy or "
+                f"shares_part, got {r['match']!r} and {relation!r}"
+            )
+        out.append(Mark(r["reference"], r["neighbour"], value in YES, relation))
+    return out
+
+
+def read_marks(path) -> list[Mark] | None:
+    """The review marks of a `data.groups` export; None when the file is an id,group list."""
+    source = require_file(path, "ground-truth groups file", "set data.groups")
+    rows = read_csv(source)
+    if not rows or not {"reference", "neighbour", "match"} <= set(rows[0]):
+        return None
+    return marks_of(rows, source)
 
 
 def read_groups(path) -> dict[str, str]:
@@ -22,9 +65,7 @@ def read_groups(path) -> dict[str, str]:
     columns = set(rows[0]) if rows else set()
     if {"reference", "neighbour", "match"} <= columns:
         return groups_from_pairs(
-            (r["reference"], r["neighbour"])
-            for r in rows
-            if r["match"].strip() in ("1", "true", "yes")
+            (m.reference, m.neighbour) for m in marks_of(rows, source) if m.copy and m.match
         )
     if rows and not {"id", "group"} <= columns:
         raise UserError(f"{source}: expected columns id,group or reference,neighbour,match")

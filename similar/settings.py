@@ -483,6 +483,21 @@ class PreviewSettings:
     thumb_size: int = param(160, "longest side of thumbnails, pixels", lo=16, hi=2048)
     per_page: int = param(25, "references per HTML page", lo=1, hi=10000)
     min_score: float = param(-1.0, "hide neighbours scoring below this", lo=-1.0, hi=1.0)
+    unverified: int = param(
+        3,
+        "the lists show every checked pair and this many unverified neighbours; the rest fold away",
+        lo=0,
+        hi=10000,
+    )
+    unsure_inliers: int = param(
+        12, "a checked pair with at most this many inliers is flagged unsure", lo=0, hi=100000
+    )
+    years: Path | None = param(
+        None,
+        'optional CSV book,year (book: an image folder) dating the groups\' books ("" none)',
+        empty=True,
+        kind="path",
+    )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from similar import edge_checks, groups, parameters
+from similar import edge_checks, evaluation, groups, parameters
 from similar.errors import run
 from similar.files import (
     csv_bytes,
@@ -23,7 +23,7 @@ from similar.files import (
     staged_outputs,
 )
 from similar.graph import read_graph
-from similar.groundtruth import read_groups, read_kinds
+from similar.groundtruth import read_groups, read_kinds, read_marks
 
 
 def main() -> None:
@@ -42,6 +42,13 @@ def main() -> None:
     urls = dict(zip(*read_ids_urls(vectors)))
     truth, kinds = read_groups(config.data.groups), read_kinds(config.data.groups)
     metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping)
+    marks = read_marks(config.data.groups)
+    if marks is not None:  # a partial review: count only the pairs it judged
+        cnn = groups.components(len(ids), edges.a, edges.b)
+        metrics.update(evaluation.pairwise_on_marks(ids, labels, marks))
+        metrics["cnn_only_pairwise_f1"] = evaluation.pairwise_on_marks(ids, cnn, marks)[
+            "pairwise_f1"
+        ]
     report = groups.report(ids, edges, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(
@@ -51,7 +58,10 @@ def main() -> None:
         out.write_bytes(paths.groups_metrics, json_bytes(metrics))
         out.write_bytes(paths.groups_plot, csv_bytes(groups.PLOT_HEADER, plot))
         out.write_bytes(paths.reports / "groups.json", json_bytes(report))
-    print(groups.summary(metrics, edges, seconds))
+    line = groups.summary(metrics, edges, seconds)
+    if marks is not None:
+        line += f", over the {metrics['marked_pairs']} pairs the review marks cover"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
         ("search", [f"IMAGE={HOSTILE}"]),
         ("search", ["IMAGE=plate.jpg", f"LIMIT={HOSTILE}"]),
         ("search", ["IMAGE=plate.jpg", f"JSON={HOSTILE}"]),
+        ("search", ["IMAGE=plate.jpg", f"REGION={HOSTILE}"]),
         ("compare", [f"A={HOSTILE}", "B=workspace"]),
         ("compare", ["A=HEAD", f"B={HOSTILE}"]),
         ("compare", ["A=HEAD", "B=workspace", f"K={HOSTILE}"]),

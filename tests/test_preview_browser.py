@@ -3,9 +3,11 @@
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from conftest import run_stage
+from review_collection import make_review_collection
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,8 +85,8 @@ def test_page_loads_marks_survive_reload_and_export(pipeline, browser_page, tmp_
     csv_path = tmp_path / "marks.csv"
     download.value.save_as(csv_path)
     lines = csv_path.read_text().splitlines()
-    assert lines[0] == "reference,neighbour,match" and len(lines) == 3
-    assert f"astronaut,{neighbour},1" in lines
+    assert lines[0] == "reference,neighbour,match,relation" and len(lines) == 3
+    assert f"astronaut,{neighbour},1,copy" in lines
     page.screenshot(path=str(ROOT / "reports" / "preview.png"), full_page=False)
     assert errors == []
 
@@ -153,15 +155,17 @@ def test_exported_marks_cannot_run_as_spreadsheet_formulas(pipeline, browser_pag
     csv_path = tmp_path / "marks.csv"
     download.value.save_as(csv_path)
     assert csv_path.read_text().splitlines() == [
-        "reference,neighbour,match",
-        "'=1+2,'@SUM(A1),1",
-        "'=1+2,plain,1",
+        "reference,neighbour,match,relation",
+        "'=1+2,'@SUM(A1),1,copy",
+        "'=1+2,plain,1,copy",
     ]
     assert read_groups(csv_path) == {"=1+2": "=1+2", "@SUM(A1)": "=1+2", "plain": "=1+2"}
     assert errors == []
 
 
 def test_match_view_draws_the_matched_points(pipeline, browser_page):
+    from similar.preview import shown_points
+
     page, errors = browser_page
     page.goto((pipeline.root / "data/preview/index.html").as_uri())
     page.wait_for_load_state("load")
@@ -173,7 +177,8 @@ def test_match_view_draws_the_matched_points(pipeline, browser_page):
     badge.click()
     page.wait_for_function("() => document.querySelectorAll('#mv-lines line').length > 0")
     matches = json.loads((pipeline.root / "data/verified/matches.json").read_text())
-    assert page.locator("#mv-lines line").count() == len(matches[reference][neighbour]["points"])
+    points = shown_points(matches[reference][neighbour]["points"])
+    assert page.locator("#mv-lines line").count() == len(points)
     assert page.locator("#mv-left").evaluate("i => i.complete && i.naturalWidth > 0")
     assert page.locator("#mv-right").evaluate("i => i.complete && i.naturalWidth > 0")
     assert neighbour in page.locator("#mv-caption").inner_text()
@@ -183,7 +188,7 @@ def test_match_view_draws_the_matched_points(pipeline, browser_page):
     assert errors == []
 
 
-def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp_path):
+def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp_path, capsys):
     from similar.groundtruth import read_groups
 
     page, errors = browser_page
@@ -194,7 +199,7 @@ def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp
     assert seen["count"] >= 3 and seen["broken"] == []
     section = page.locator("section.ref").first
     group = section.get_attribute("data-reference")
-    members = section.locator("figure[data-neighbour]")
+    members = section.locator('figure[data-kind="member"]')
     out = members.first.get_attribute("data-neighbour")
     members.first.locator("button.mark.no").click()  # does not belong
     section.locator("button.confirm").click()  # the rest does
@@ -204,9 +209,251 @@ def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp
     csv_path = tmp_path / "marks.csv"
     download.value.save_as(csv_path)
     lines = csv_path.read_text().splitlines()
-    assert f"{group},{out},0" in lines
+    assert f"{group},{out},0,copy" in lines
     kept = [m.get_attribute("data-neighbour") for m in members.all()][1:]
-    assert all(f"{group},{m},1" in lines for m in kept)
+    assert all(f"{group},{m},1,copy" in lines for m in kept)
     truth = read_groups(csv_path)
     assert out not in truth and all(truth[m] == truth[group] for m in kept)
+    assert errors == []
+
+    # fed back, the groups' figures count only the pairs these marks judged
+    pipeline.set("data.groups", str(csv_path))
+    capsys.readouterr()
+    run_stage("groups")
+    metrics = json.loads((pipeline.root / "metrics/groups.json").read_text())
+    confirmed = len(kept) + 1
+    assert metrics["marked_pairs"] == confirmed * (confirmed - 1) // 2 + confirmed
+    said = capsys.readouterr().out
+    assert f"over the {metrics['marked_pairs']} pairs the review marks cover" in said
+    assert metrics["marked_images"] == confirmed + 1
+
+
+@pytest.fixture
+def reviewed(project):
+    """The preview of a synthetic reviewed collection: 60 images in 5 books, 8 groups with
+    possible members and pictures sharing a part, 10 reference lists (2 lists and 2 groups a
+    page), dated books."""
+    from similar import parameters
+    from similar.preview import build_preview
+
+    made = make_review_collection(project.root, images=60, books=5, groups=8, references=10)
+    (project.root / "years.csv").write_text("book,year\nbook001,1750\nbook003,1702\n")
+    project.set("preview.years", "years.csv")
+    project.set("preview.per_page", 2)
+    build_preview(parameters.load())
+    made["out"] = project.root / "data/preview"
+    return made
+
+
+def open_page(page, path):
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+
+
+def export(page, tmp_path):
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    target = tmp_path / "marks.csv"
+    download.value.save_as(target)
+    return target.read_text().splitlines()
+
+
+def test_confirming_every_group_exports_members_only(reviewed, browser_page, tmp_path):
+    from similar.groundtruth import read_groups
+
+    page, errors = browser_page
+    member_of = {m["id"]: g["group"] for g in reviewed["groups"] for m in g["members"]}
+    names = sorted((reviewed["out"]).glob("groups*.html"))
+    for name in names:  # every group of every page confirmed, as a reviewer in a hurry would
+        open_page(page, name)
+        for button in page.locator("button.confirm").all():
+            button.click()
+    lines = export(page, tmp_path)
+    assert lines[0] == "reference,neighbour,match,relation"
+    rows = [line.split(",") for line in lines[1:]]
+    assert len(rows) == sum(len(g["members"]) - 1 for g in reviewed["groups"])
+    for a, b, match, relation in rows:
+        assert match == "1" and relation == "copy"
+        assert member_of[a] == member_of[b]  # never a possible member nor a shared part
+    truth = read_groups(tmp_path / "marks.csv")
+    assert truth == {m: member_of[m] for m in member_of}
+    assert errors == []
+
+
+def test_shared_part_marks_never_become_copies(reviewed, browser_page, tmp_path):
+    from similar.groundtruth import read_groups
+
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "groups.html")
+    shared = page.locator('figure[data-kind="shared"]').first
+    shared.locator("button.mark.yes").click()
+    possible = page.locator('figure[data-kind="possible"]').first
+    possible.locator("button.mark.yes").click()
+    lines = export(page, tmp_path)
+    a, b = shared.get_attribute("data-reference"), shared.get_attribute("data-neighbour")
+    c, d = possible.get_attribute("data-reference"), possible.get_attribute("data-neighbour")
+    assert sorted(lines[1:]) == sorted([f"{a},{b},1,shares_part", f"{c},{d},1,copy"])
+    assert read_groups(tmp_path / "marks.csv") == {c: min(c, d), d: min(c, d)}
+    assert errors == []
+
+
+def evidence_of(out, page_name):
+    text = (out / "evidence" / page_name.replace(".html", ".js")).read_text()
+    return json.loads(text.split("=", 1)[1].rstrip().rstrip(";"))
+
+
+@pytest.mark.parametrize("name", ["groups.html", "groups-2.html", "index.html", "page-2.html"])
+def test_every_badge_opens_its_evidence(reviewed, browser_page, name):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / name)
+    pairs = evidence_of(reviewed["out"], name)["pairs"]
+    badges = page.locator(".badge").all()
+    assert badges
+    for badge in badges:
+        a, b = badge.get_attribute("data-a"), badge.get_attribute("data-b")
+        badge.scroll_into_view_if_needed()
+        badge.click()
+        page.wait_for_function(
+            "() => document.getElementById('matchview').classList.contains('open')"
+        )
+        expected = len(pairs[a][b]["points"])
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#mv-lines line').length === {expected}"
+        )
+        caption = page.locator("#mv-caption").inner_text()
+        assert a in caption and b in caption
+        relation = pairs[a][b]["figures"]["relation"]
+        assert ("share a part" in caption) == (relation == "shares_part")
+        figures = page.locator("#mv-figures").inner_text()
+        assert f"inliers {pairs[a][b]['figures']['inliers']}" in figures
+        assert page.locator("#matchview polygon").count() == 2  # the region, in both pictures
+        assert page.locator("#mv-left").evaluate("i => i.complete && i.naturalWidth > 0")
+        assert page.locator("#mv-right").evaluate("i => i.complete && i.naturalWidth > 0")
+        page.keyboard.press("Escape")
+        assert not page.locator("#matchview").is_visible()
+    assert errors == []
+
+
+@pytest.mark.parametrize("name", ["groups.html", "index.html", "page-2.html"])
+def test_v_on_every_picture_never_throws(reviewed, browser_page, name):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / name)
+    for fig in page.locator("figure[data-neighbour]").all():
+        fig.focus()
+        page.keyboard.press("v")
+        opened = page.locator("#matchview").evaluate("v => v.classList.contains('open')")
+        assert opened == (fig.locator(".badge").count() > 0)
+        if opened:
+            page.wait_for_function("() => document.querySelectorAll('#mv-lines line').length > 0")
+            page.keyboard.press("Escape")
+    assert errors == []
+
+
+def test_search_finds_an_id_on_another_page(reviewed, browser_page):
+    page, errors = browser_page
+    last = reviewed["groups"][-1]["members"][-1]["id"]  # on the last groups page
+    open_page(page, reviewed["out"] / "index.html")
+    page.locator("#find").fill(last)
+    hit = page.locator(f'#found a.hit[data-id="{last}"]').first
+    hit.wait_for()
+    hit.click()
+    page.wait_for_load_state("load")
+    assert page.url.split("/")[-1].startswith("groups")
+    assert page.locator(f'figure[data-neighbour="{last}"], section[data-group="{last}"]').count()
+    page.locator("#find").fill("no such picture")  # this page loads the index on first use
+    page.wait_for_function("() => document.getElementById('found').textContent !== ''")
+    assert page.locator("#found").inner_text() == "nothing found"
+    assert errors == []
+
+
+def test_book_filter_hides_other_books_and_holds_across_pages(reviewed, browser_page):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "groups.html")
+    book = page.locator('figure[data-kind="member"]').first.get_attribute("data-book")
+    page.locator("#book").select_option(book)
+    shown = page.locator("figure[data-neighbour]:visible")
+    assert shown.count() > 0
+    assert {f.get_attribute("data-book") for f in shown.all()} == {book}
+    for section in page.locator("main section:visible").all():
+        assert section.locator(f'[data-book="{book}"]').count() or (
+            section.get_attribute("data-book") == book
+        )
+    open_page(page, reviewed["out"] / "index.html")  # the filter holds on the next page
+    assert page.locator("#book").input_value() == book
+    assert {f.get_attribute("data-book") for f in page.locator("figure:visible").all()} <= {book}
+    page.locator("#book").select_option("")
+    assert page.locator("figure:visible").count() == page.locator("figure").count()
+    assert errors == []
+
+
+def test_overview_counts_match_groups_json(reviewed, browser_page):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "overview.html")
+    order = [th.get_attribute("data-book") for th in page.locator("thead th[data-book]").all()]
+    expected = {}
+    for g in reviewed["groups"]:
+        books = [reviewed["book"][m["id"]] for m in g["members"]]
+        for x in set(books):
+            for y in set(books):
+                if x != y or books.count(x) > 1:
+                    expected[(x, y)] = expected.get((x, y), 0) + 1
+    assert order[:2] == ["book003", "book001"]  # dated books first, by year
+    seen = {}
+    for i, row in enumerate(page.locator("tbody tr").all()):
+        for j, cell in enumerate(row.locator("td").all()):
+            text = cell.inner_text().strip()
+            if text:
+                seen[(order[i], order[j])] = int(text)
+    assert seen == expected
+    # a cell opens the list of those groups, each a link to its card
+    cell = page.locator("tbody td a").first
+    count = int(cell.inner_text())
+    cell.click()
+    listed = page.locator("#pairs:visible #pairs-groups a")
+    listed.first.wait_for()
+    assert listed.count() == count
+    listed.first.click()
+    page.wait_for_load_state("load")
+    assert page.url.split("#")[1].startswith("g-")
+    assert page.locator(f"#{page.url.split('#')[1]}").is_visible()
+    assert errors == []
+
+
+def test_every_badge_of_a_real_groups_page_draws_its_matched_points(pipeline, browser_page):
+    # the groups stage checks pairs of the whole graph, most of them in no verified list:
+    # the preview finds their matched points again, so every badge shows its evidence
+    page, errors = browser_page
+    page.goto((pipeline.root / "data/preview/groups.html").as_uri())
+    page.wait_for_load_state("load")
+    badges = page.locator(".badge").all()
+    assert len(badges) >= 4
+    for badge in badges:
+        badge.scroll_into_view_if_needed()
+        badge.click()
+        page.wait_for_function("() => document.querySelectorAll('#mv-lines line').length > 0")
+        caption = page.locator("#mv-caption").inner_text()
+        assert badge.get_attribute("data-a") in caption and badge.get_attribute("data-b") in caption
+        page.keyboard.press("Escape")
+    assert errors == []
+
+
+def test_print_shows_one_group_a_page_and_no_buttons(reviewed, browser_page):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "groups.html")
+    page.emulate_media(media="print")
+    assert page.locator("button:visible").count() == 0
+    assert page.locator("header").is_hidden()
+    breaks = page.locator("section.group").evaluate_all(
+        "ss => ss.map(s => getComputedStyle(s).breakAfter)"
+    )
+    assert breaks and set(breaks) == {"page"}
+    assert errors == []
+
+
+def test_thumbnails_without_iiif_link_to_the_image_file(reviewed, browser_page):
+    page, errors = browser_page
+    open_page(page, reviewed["out"] / "groups.html")
+    links = page.locator("figure a[href]").evaluate_all("as => as.map(a => a.href)")
+    assert links and all(href.startswith("file://") for href in links)
+    assert all(Path(unquote(urlparse(href).path)).is_file() for href in links)
     assert errors == []

@@ -158,24 +158,119 @@ def test_preview_iiif_thumbnails_with_local_fallback(pipeline):
     assert 'src="thumbs/' in coffee
 
 
-def test_group_pages_show_members_figures_and_shared_parts_apart():
-    from similar.preview import group_entries
+def test_group_cards_show_members_by_date_then_possible_members_and_shared_parts_apart():
+    from similar.preview import Context, Evidence, group_card
 
     def pair(a, b, inliers, relation):
         return {"a": a, "b": b, "score": 0.5, "inliers": inliers, "relation": relation}
 
+    found = {
+        "group": "a",
+        "size": 3,
+        "members": [{"id": "a", "url": None}, {"id": "b", "url": None}, {"id": "e", "url": None}],
+        "edges": [
+            {**pair("a", "b", 80, "copy"), "agreement": 0.9},
+            {**pair("b", "e", 30, "copy"), "agreement": 0.8},
+        ],
+        "possible": [pair("b", "c", 30, "copy")],
+        "shared_parts": [pair("a", "d", 400, "shares_part"), pair("d", "e", 12, "shares_part")],
+    }
+    books = {"a": "x", "b": "late", "c": "x", "d": "y", "e": "early"}
+    matches = {"a": {"b": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}}}
+    ctx = Context(books=books, years={"early": 1701, "late": 1790}, evidence=Evidence(matches, 12))
+    g = group_card(found, 1, ctx)
+    assert g["size"] == 3 and g["id"] == "a"
+    assert [b["book"] for b in g["books"]] == ["early", "late", "x"]
+    assert [b["year"] for b in g["books"]] == [1701, 1790, None]
+    assert [m["id"] for m in g["members"]] == ["e", "b"]  # by the year of their book
+    # each member's figures are named as one pair: with the group's image where there is one
+    badges = {m["id"]: m["badge"] for m in g["members"]}
+    assert (badges["b"]["a"], badges["b"]["b"], badges["b"]["inliers"]) == ("a", "b", 80)
+    assert (badges["e"]["a"], badges["e"]["b"], badges["e"]["label"]) == ("b", "e", "b")
+    assert [(p["id"], p["reference"]) for p in g["possible"]] == [("c", "b")]
+    # a picture sharing a part with two members is shown once, naming both
+    (shared,) = g["shared"]
+    assert shared["id"] == "d" and shared["with"] == ["a", "e"]
+    assert [b["label"] for b in shared["badges"]] == ["a", "e"] and shared["badges"][1]["unsure"]
+    page = ctx.evidence.take()
+    assert page["pairs"]["a"]["b"]["points"] == [[0.1, 0.2, 0.3, 0.4]]
+    assert page["pairs"]["a"]["b"]["figures"]["agreement"] == 0.9
+    assert set(page["views"]) == {"a", "b", "c", "d", "e"}
+
+
+def test_overview_counts_the_groups_each_pair_of_books_shares():
+    from similar.preview import book_matrix
+
+    found = [
+        {"group": "a", "members": [{"id": "a"}, {"id": "b"}, {"id": "c"}]},
+        {"group": "d", "members": [{"id": "d"}, {"id": "e"}]},
+    ]
+    books = {"a": "x", "b": "y", "c": "y", "d": "y", "e": "z"}
+    order, rows, lists = book_matrix(found, books, {"z": 1700}, per_page=1)
+    assert order == ["z", "x", "y"]  # dated first
+    assert [r["cells"] for r in rows] == [[0, 0, 1], [0, 0, 1], [1, 1, 1]]
+    assert lists["pair-1-2"] == {"x": "x", "y": "y", "groups": [["groups.html#g-1", "a"]]}
+    assert lists["pair-2-2"]["groups"] == [["groups.html#g-1", "a"]]
+    assert lists["pair-0-2"]["groups"] == [["groups-2.html#g-2", "d"]]
+    assert set(lists) == {"pair-0-2", "pair-1-2", "pair-2-2"}
+
+
+def test_find_index_names_where_each_image_is():
+    from similar.preview import find_index
+
+    entries = [
+        {"reference": {"id": "r1"}, "neighbours": [{"id": "n"}]},
+        {"reference": {"id": "r2"}, "neighbours": [{"id": "r1"}]},
+    ]
     found = [
         {
-            "group": "a",
-            "size": 2,
-            "members": [{"id": "a", "url": None}, {"id": "b", "url": None}],
-            "edges": [{**pair("a", "b", 80, "copy"), "agreement": 0.9}],
-            "possible": [pair("b", "c", 30, "copy")],
-            "shared_parts": [{**pair("a", "d", 400, "shares_part"), "agreement": 0.2}],
+            "group": "g",
+            "members": [{"id": "g"}, {"id": "n"}],
+            "possible": [{"a": "g", "b": "p"}],
+            "shared_parts": [],
         }
     ]
-    (entry,) = group_entries(found)
-    shown = {n["id"]: n for n in entry["neighbours"]}
-    assert entry["reference"]["id"] == "a" and list(shown) == ["b", "c", "d"]
-    assert shown["b"]["inliers"] == 80 and shown["b"]["agreement"] == 0.9
-    assert shown["c"]["possible"] and shown["d"]["relation"] == "shares_part"
+    rows = find_index(entries, found, {"n": "book"}, per_page=1)
+    assert rows == [
+        ["g", "", "", "groups.html#g-1"],
+        ["n", "book", "index.html#ref-1", "groups.html#g-1"],
+        ["p", "", "", "groups.html#g-1"],
+        ["r1", "", "index.html#ref-1", ""],
+        ["r2", "", "page-2.html#ref-2", ""],
+    ]
+
+
+def test_years_file_is_checked(tmp_path):
+    from similar.preview import read_years
+
+    good = tmp_path / "years.csv"
+    good.write_text("book,year\nb/1,1750\nb/2,-20\n")
+    assert read_years(good) == {"b/1": 1750, "b/2": -20} and read_years(None) == {}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("book,year\nb/1,circa 1750\n")
+    with pytest.raises(cfg.UserError, match="'circa 1750' of book 'b/1' is not a year"):
+        read_years(bad)
+    bad.write_text("title,date\nx,1\n")
+    with pytest.raises(cfg.UserError, match="expected columns book,year"):
+        read_years(bad)
+    with pytest.raises(cfg.UserError, match="preview.years"):
+        read_years(tmp_path / "missing.csv")
+
+
+def test_matched_points_read_either_way_round_and_thinned():
+    from similar.preview import MAX_POINTS, points_of, shown_points
+
+    matches = {"a": {"b": {"mirrored": True, "points": [[0.1, 0.2, 0.3, 0.4]]}}}
+    assert points_of(matches, "a", "b")["points"] == [[0.1, 0.2, 0.3, 0.4]]
+    assert points_of(matches, "b", "a") == {"mirrored": True, "points": [[0.3, 0.4, 0.1, 0.2]]}
+    assert points_of(matches, "a", "c") is None
+    many = [[i / 1000, 0.123456, 0.5, 0.5] for i in range(MAX_POINTS * 2 + 1)]
+    thin = shown_points(many)
+    assert len(thin) <= MAX_POINTS and thin[0] == [0.0, 0.123, 0.5, 0.5]
+
+
+def test_pair_figures_are_read_from_what_the_pair_carries():
+    from similar.preview import pair_figures
+
+    pair = {"a": "x", "b": "y", "inliers": 30, "relation": "copy", "new_figure": 0.5, "no": None}
+    assert pair_figures(pair) == {"inliers": 30, "relation": "copy", "new_figure": 0.5}

@@ -62,8 +62,55 @@ def test_table_output(built, tmp_path, capsys):
     shutil.copy(built.root / "images/book_a/coffee.jpg", tmp_path / "c.jpg")
     search_main([str(tmp_path / "c.jpg"), "--limit", "2"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == str(tmp_path / "c.jpg") and "score" in lines[1]
+    assert lines[0] == str(tmp_path / "c.jpg") and "score" in lines[1] and "relation" in lines[1]
     assert "coffee" in lines[2] and "https://iiif.example.org" in lines[2]
+    assert " copy " in lines[2] and "no verified copy" not in "\n".join(lines)
+
+
+def test_candidates_are_verified_and_copies_come_first(built, tmp_path):
+    img = Image.open(built.root / "images/book_a/chelsea.jpg")
+    img.resize((200, 200)).save(tmp_path / "small.jpg", quality=70)
+    [entry] = search(tmp_path / "small.jpg", 6, parameters.load())
+    ns = entry["neighbours"]
+    assert ns[0]["relation"] == "copy" and ns[0]["verified"] and ns[0]["inliers"] > 0
+    copies = [n["id"] for n in ns if n["verified"]]
+    assert set(copies) <= {"chelsea", "chelsea_mirror", "chelsea_crop"} and "chelsea" in copies
+    ranks = [{"copy": 0, "shares_part": 1, None: 2}[n["relation"]] for n in ns]
+    assert ranks == sorted(ranks)  # copies, then shared parts, then the rest
+    assert all(n["inliers"] is not None for n in ns)  # every candidate was checked
+
+
+def test_no_verified_copy_is_said(built, tmp_path, capsys):
+    from conftest import real_photo
+
+    real_photo("camera", size=256).save(tmp_path / "unrelated.jpg")
+    search_main([str(tmp_path / "unrelated.jpg"), "--limit", "4"])
+    out = capsys.readouterr().out
+    assert "no verified copy" in out
+
+
+def test_region_searches_for_a_detail(built, tmp_path):
+    # the left half of the rocket photograph, as a researcher would frame a detail
+    [entry] = search(
+        built.root / "images/book_a/rocket.jpg", 6, parameters.load(), region=(0, 0, 128, 256)
+    )
+    assert entry["reference"]["id"] == str(built.root / "images/book_a/rocket.jpg")
+    top = entry["neighbours"][0]
+    assert top["id"].startswith("rocket") and top["relation"] in ("copy", "shares_part")
+
+
+@pytest.mark.parametrize(
+    "region,message",
+    [
+        ("10,20,30", "REGION must be x,y,w,h"),
+        ("0,0,0,10", "at least 1 pixel"),
+        ("200,0,100,10", "reaches past"),
+    ],
+)
+def test_a_bad_region_is_one_clear_line(built, region, message):
+    image = built.root / "images/book_a/rocket.jpg"
+    with pytest.raises(cfg.UserError, match=message):
+        search_main([str(image), "--region", region])
 
 
 def test_no_run_yet_names_make_all(small_collection, tmp_path):

@@ -1,0 +1,73 @@
+"""Review marks as ground truth: the relation each mark judged, and metrics that count only
+the pairs a partial review covers."""
+
+import pytest
+
+from similar.errors import UserError
+from similar.evaluation import marked_pairs, pairwise_on_marks
+from similar.groundtruth import read_groups, read_marks
+
+
+def write(tmp_path, text):
+    target = tmp_path / "marks.csv"
+    target.write_text(text)
+    return target
+
+
+def test_shared_part_marks_never_join_copies(tmp_path):
+    f = write(
+        tmp_path,
+        "reference,neighbour,match,relation\n"
+        "a,b,1,copy\nb,c,1,copy\na,frame,1,shares_part\nc,d,0,copy\n",
+    )
+    assert read_groups(f) == {"a": "a", "b": "a", "c": "a"}
+    marks = read_marks(f)
+    assert [(m.reference, m.neighbour, m.match, m.relation) for m in marks][2] == (
+        "a",
+        "frame",
+        True,
+        "shares_part",
+    )
+
+
+def test_marks_without_relation_judged_copies(tmp_path):
+    f = write(tmp_path, "reference,neighbour,match\na,b,1\nb,c,0\n")
+    assert read_groups(f) == {"a": "a", "b": "a"}
+    assert all(m.copy for m in read_marks(f))
+    assert read_marks(write(tmp_path, "id,group\na,g\n")) is None
+
+
+def test_a_bad_mark_names_its_line(tmp_path):
+    f = write(tmp_path, "reference,neighbour,match,relation\na,b,1,copy\na,c,1,same\n")
+    with pytest.raises(UserError, match=r"marks.csv, line 3: .* got '1' and 'same'"):
+        read_groups(f)
+
+
+def test_covered_pairs_are_closed_over_confirmed_groups(tmp_path):
+    f = write(
+        tmp_path,
+        "reference,neighbour,match,relation\n"
+        "a,b,1,copy\na,c,1,copy\nx,y,1,copy\na,x,0,copy\nb,z,1,shares_part\n",
+    )
+    copies, apart = marked_pairs(read_marks(f))
+    assert copies == {("a", "b"), ("a", "c"), ("b", "c"), ("x", "y")}
+    # "a is not x" says no member of a's group is a copy of one of x's
+    assert apart == {(p, q) for p in "abc" for q in "xy"}
+
+
+def test_a_partial_review_counts_only_what_it_judged(tmp_path):
+    # 3 groups reviewed out of many: the grouping put 40 unreviewed images in 10 groups
+    f = write(
+        tmp_path,
+        "reference,neighbour,match,relation\n"
+        "a,b,1,copy\na,c,1,copy\nd,e,1,copy\nd,f,0,copy\ng,h,1,copy\n",
+    )
+    ids = list("abcdefgh") + [f"u{i}" for i in range(40)]
+    # found: {a,b,c}, {d,e,f} (f wrongly), {g}, {h} (missed), the unreviewed 4 by 4
+    labels = [0, 0, 0, 1, 1, 1, 2, 3] + [10 + i // 4 for i in range(40)]
+    m = pairwise_on_marks(ids, labels, read_marks(f))
+    # covered: copies ab ac bc de gh; apart df ef; together among them: ab ac bc de df ef
+    assert m["marked_pairs"] == 7 and m["marked_copy_pairs"] == 5 and m["marked_images"] == 8
+    assert m["pairwise_precision"] == round(4 / 6, 6)
+    assert m["pairwise_recall"] == round(4 / 5, 6)
+    assert m["pairwise_f1"] == round(2 * (4 / 6) * (4 / 5) / (4 / 6 + 4 / 5), 6)
