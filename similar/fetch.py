@@ -5,19 +5,23 @@ Each image is asked for at `fetch.size`, its region kept. When the server refuse
 link is no Image API URL, the link itself is asked for and the image is scaled here. Every
 answer must be an image that decodes and is at most `embed.max_pixels`. What arrives is kept
 in `.cache/fetch` by content, indexed by link and size, so a killed run resumes, a rerun
-asks nothing, and a changed size refetches only what it changes. The folder gets
+asks nothing, and a changed size refetches only what it changes. Bodies stream to disk; at
+most `MEMORY` bytes of bodies and pixels are held at once, however many requests run. Ctrl-C
+stops every request at once, keeping what was fetched. The folder gets
 `<id>.<ext>` per image, `iiif.csv` (every link, the manifests' included, for attach_iiif)
 and `failed.csv` (id, url, reason).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -28,7 +32,7 @@ from tqdm import tqdm
 
 from . import manifests
 from .cache import ContentCache, content_hash
-from .download import Client, Failure, host_of, http_scheme
+from .download import Budget, Client, Failure, Response, Stopped, host_of, http_scheme
 from .errors import UserError, warn
 from .files import csv_bytes, require_file, text_lines
 from .iiif import FAILED_NAME, IMAGE_API, LINKS_NAME, read_iiif_csv
@@ -38,6 +42,8 @@ ACCEPT_IMAGE = "image/jpeg, image/png, image/webp, image/tiff, image/*;q=0.8"
 ACCEPT_JSON = "application/ld+json, application/json;q=0.9"
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif"}
 MAX_DOCUMENTS = 10000  # manifests and collections read from one list, at most
+MEMORY = 1 << 30  # bytes of bodies and decoded pixels held at once, over every request
+PIXEL_BYTES = 8  # held per pixel while an image is checked and scaled (RGB, copies)
 NAME_PART = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
 
 
@@ -129,13 +135,15 @@ class FetchCache:
     def key(url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
-    def lookup(self, link: str) -> tuple[dict, bytes] | None:
+    def lookup_entry(self, link: str) -> dict | None:
         raw = self.index.get_bytes(self.key(link))
-        entry = json.loads(raw) if raw else None
-        body = self.objects.get_bytes(entry["sha256"]) if entry else None
+        return json.loads(raw) if raw else None
+
+    def body(self, entry: dict) -> bytes | None:
+        body = self.objects.get_bytes(entry["sha256"])
         if body is None or content_hash(body) != entry["sha256"]:
             return None  # torn or missing: fetch again
-        return entry, body
+        return body
 
     def store(self, link: str, body: bytes, entry: dict) -> None:
         self.objects.put_bytes(entry["sha256"], body)
@@ -148,6 +156,7 @@ class Fetcher:
     def __init__(self, s, client: Client, cache: FetchCache):
         self.size, self.max_pixels, self.id_from = s.fetch.size, s.embed.max_pixels, s.data.id_from
         self.client, self.cache = client, cache
+        self.budget = Budget(MEMORY)
         self.cannot_scale: set[str] = set()  # hosts that refused a size: ask the link itself
         self.downloaded = self.reused = 0
         self._lock = threading.Lock()
@@ -157,8 +166,9 @@ class Fetcher:
         key = FetchCache.key(url)
         raw = self.cache.documents.get_bytes(key)
         fresh = raw is None
-        if fresh:
-            raw = self.client.get(url, ACCEPT_JSON).body
+        if fresh:  # read alone, before any image: no other body is held meanwhile
+            with self.client.get(url, ACCEPT_JSON) as response:
+                raw = response.read()
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -200,23 +210,35 @@ class Fetcher:
 
     def obtain(self, w: Wanted, folder: Path) -> None:
         """Put one image into `folder` (from the cache, or fetched); a Failure if it cannot."""
-        hit = self.cache.lookup(w.link)
+        hit = self.cache.lookup_entry(w.link)
         if hit is not None:
-            entry, body = hit
-            if reason := too_large((entry["width"], entry["height"]), self.max_pixels):
+            if reason := too_large((hit["width"], hit["height"]), self.max_pixels):
                 raise Failure(reason)
-            with self._lock:
-                self.reused += 1
-        else:
-            entry, body = self._download(w.link)
-            self.cache.store(w.link, body, entry)
-            with self._lock:
-                self.downloaded += 1
+            with self.budget.hold(hit["width"] * hit["height"] * PIXEL_BYTES):
+                body = self.cache.body(hit)
+            if body is not None:
+                self._place(w, folder, hit, body)
+                with self._lock:
+                    self.reused += 1
+                return
+        with self._download(w.link) as (response, here):
+            with self.budget.hold(response.size + pixels(response.path) * PIXEL_BYTES):
+                entry, body = self._checked(response, here)
+                self.cache.store(w.link, body, entry)
+                self._place(w, folder, entry, body)
+        with self._lock:
+            self.downloaded += 1
+
+    @staticmethod
+    def _place(w: Wanted, folder: Path, entry: dict, body: bytes) -> None:
         target = folder / f"{w.id}{entry['extension']}"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
 
-    def _download(self, link: str) -> tuple[dict, bytes]:
+    @contextlib.contextmanager
+    def _download(self, link: str) -> Iterator[tuple[Response, bool]]:
+        """The answer for `link` at `fetch.size` (its body on disk), and whether the image
+        must be scaled here."""
         request = sized(link, self.size)
         host = host_of(link)
         here = request is None or host in self.cannot_scale
@@ -229,9 +251,15 @@ class Fetcher:
                 self.cannot_scale.add(host)
             here = True
             response = self.client.get(link, ACCEPT_IMAGE)
-        if not response.content_type.startswith("image/"):
-            raise Failure(f"not an image: content type {response.content_type or 'missing'}")
-        body = response.body
+        with response:
+            if not response.content_type.startswith("image/"):
+                kind = response.content_type or "missing"
+                raise Failure(f"not an image: content type {kind}")
+            yield response, here
+
+    def _checked(self, response: Response, here: bool) -> tuple[dict, bytes]:
+        """The cache entry and the bytes of an answer that is an image within the limits."""
+        body = response.read()
         fmt, size = checked_image(body, self.max_pixels)
         if here or fmt not in EXTENSIONS:
             body, fmt = scaled_here(body, self.size if here else "max", self.max_pixels)
@@ -243,6 +271,15 @@ class Fetcher:
             "height": size[1],
         }
         return entry, body
+
+
+def pixels(path: Path) -> int:
+    """The pixels an image file declares (its header only is read); 0 when it is none."""
+    try:
+        with Image.open(path) as img:
+            return img.width * img.height
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0
 
 
 def fair_order(wanted: list[Wanted]) -> list[Wanted]:
@@ -293,7 +330,8 @@ def fetch_collection(s, folder: Path) -> dict:
     A host that does not answer stops the run (UserError) once the others are done; what was
     fetched stays in the cache."""
     f = s.fetch
-    client = Client(f.concurrency, f.timeout, f.retries, f.backoff)
+    spool = Path(s.paths.fetch_cache or folder) / "partial"
+    client = Client(f.concurrency, f.timeout, f.retries, f.backoff, spool=spool)
     fetcher = Fetcher(s, client, FetchCache(s.paths.fetch_cache, f.size))
     failed: list[tuple[str, str, str]] = []
     wanted = wanted_images(s, fetcher, failed)
@@ -304,14 +342,19 @@ def fetch_collection(s, folder: Path) -> dict:
         tqdm(total=len(wanted), desc="fetch", unit="img", disable=None) as bar,
     ):
         jobs = {pool.submit(fetcher.obtain, w, folder): w for w in fair_order(wanted)}
-        for job in as_completed(jobs):
-            w = jobs[job]
-            try:
-                job.result()
-            except Failure as exc:
-                failed.append((w.id, w.link, str(exc)))
-            bar.update(1)
-            bar.set_postfix(MB=f"{client.bytes / 1e6:.1f}", failed=len(failed), refresh=False)
+        try:
+            for job in as_completed(jobs):
+                w = jobs[job]
+                try:
+                    job.result()
+                except Failure as exc:
+                    failed.append((w.id, w.link, str(exc)))
+                bar.update(1)
+                bar.set_postfix(MB=f"{client.bytes / 1e6:.1f}", failed=len(failed), refresh=False)
+        except (KeyboardInterrupt, Stopped):
+            client.stop()  # every request and wait ends now; what is in the cache stays
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise KeyboardInterrupt from None
     if client.down:
         host, why = sorted(client.down.items())[0]
         others = f" (and {len(client.down) - 1} other hosts)" if len(client.down) > 1 else ""
