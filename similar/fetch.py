@@ -330,7 +330,7 @@ def fetch_collection(s, folder: Path) -> dict:
     A host that does not answer stops the run (UserError) once the others are done; what was
     fetched stays in the cache."""
     f = s.fetch
-    spool = Path(s.paths.fetch_cache or folder) / "partial"
+    spool = Path(s.paths.fetch_cache) / "partial" if s.paths.fetch_cache else None
     client = Client(f.concurrency, f.timeout, f.retries, f.backoff, spool=spool)
     fetcher = Fetcher(s, client, FetchCache(s.paths.fetch_cache, f.size))
     failed: list[tuple[str, str, str]] = []
