@@ -45,6 +45,7 @@ MAX_DOCUMENTS = 10000  # manifests and collections read from one list, at most
 MEMORY = 1 << 30  # bytes of bodies and decoded pixels held at once, over every request
 PIXEL_BYTES = 8  # held per pixel while an image is checked and scaled (RGB, copies)
 NAME_PART = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
+NAME_BYTES = 200  # a part of an id longer than this (UTF-8) is named by a short form of it
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,17 @@ def encoded(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def file_id(iid: str) -> str:
+    """The id as its file can be named: itself, or, when a part is too long for a file name,
+    that part cut short and a hash of the whole id (unique, the same every run)."""
+    parts = iid.split("/")
+    if all(len(p.encode("utf-8")) <= NAME_BYTES for p in parts):
+        return iid
+    digest = hashlib.sha256(iid.encode("utf-8")).hexdigest()[:16]
+    short = [p.encode("utf-8")[:80].decode("utf-8", "ignore") + "~" + digest for p in parts]
+    return "/".join(p if len(p.encode("utf-8")) <= NAME_BYTES else s for p, s in zip(parts, short))
+
+
 def check_id(iid: str, id_from: str, where: str) -> None:
     """Refuse an id that cannot name a file in the folder such that embed gives it back."""
     parts = iid.split("/")
@@ -161,8 +173,9 @@ class Fetcher:
         self.downloaded = self.reused = 0
         self._lock = threading.Lock()
 
-    def document(self, url: str):
-        """A manifest or collection, read once (then from the cache); a Failure if unusable."""
+    def document(self, url: str) -> list:
+        """A collection's member URLs or a manifest's CanvasImages, the document read once
+        (then from the cache); a Failure if it is unusable."""
         key = FetchCache.key(url)
         raw = self.cache.documents.get_bytes(key)
         fresh = raw is None
@@ -173,13 +186,20 @@ class Fetcher:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise Failure("manifest: not JSON") from None
+        except RecursionError:
+            raise Failure("manifest: nested too deep to read") from None
         try:
             manifests.version(doc)
+            found = (
+                manifests.members(doc)
+                if manifests.is_collection(doc)
+                else manifests.canvas_images(url, doc)
+            )
         except manifests.NotAManifest as exc:
             raise Failure(f"manifest: {exc}") from None
-        if fresh:
+        if fresh:  # only a document read through is kept: a fixed one is asked for again
             self.cache.documents.put_bytes(key, raw)
-        return doc
+        return found
 
     def from_manifests(self, urls: list[str], failed: list) -> list[Wanted]:
         """The images of the manifests (collections walked), in the list's order."""
@@ -194,16 +214,16 @@ class Fetcher:
                 warn(f"{url}: not an http(s) URL; refused, listed in failed.csv")
                 continue
             try:
-                doc = self.document(url)
+                found = self.document(url)
             except Failure as exc:
                 failed.append(("", url, str(exc)))
                 warn(f"{url}: {exc}; listed in failed.csv")
                 continue
-            if manifests.is_collection(doc):
-                queue.extend(manifests.members(doc))
-                continue
-            for image in manifests.canvas_images(url, doc):
-                wanted.append(Wanted(image.id, image.link))
+            for item in found:  # a collection's members, or a manifest's images
+                if isinstance(item, str):
+                    queue.append(item)
+                else:
+                    wanted.append(Wanted(item.id, item.link))
         if any(url not in seen for url in queue):
             warn(f"more than {MAX_DOCUMENTS} manifests and collections: the rest are not read")
         return wanted
@@ -322,7 +342,13 @@ def wanted_images(s, fetcher: Fetcher, failed: list) -> list[Wanted]:
             )
         check_id(w.id, s.data.id_from, str(s.data.iiif_csv))
         chosen[w.id] = w
-    return list(chosen.values())
+    named = [Wanted(file_id(w.id), w.link) for w in chosen.values()]
+    if cut := [(w.id, n.id) for w, n in zip(chosen.values(), named) if w.id != n.id]:
+        warn(
+            f"{len(cut)} ids are too long for a file name; their images are named by a short "
+            f"form (first: {cut[0][1]}), the id of the image from then on (see iiif.csv)"
+        )
+    return named
 
 
 def fetch_collection(s, folder: Path) -> dict:

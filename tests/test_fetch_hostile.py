@@ -15,14 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_fetch import jpeg
+import test_fetch
+from conftest import run_stage
+from iiif_server import scripted_server
+from test_fetch import failed_rows, jpeg, v3_manifest
 
 from similar.download import Budget, Client, Failure
-from similar.fetch import FetchCache
+from similar.fetch import FetchCache, file_id
+from similar.iiif import read_iiif_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 LIMIT = 30.0  # seconds any connection of these servers lives, at most
+fetching = test_fetch.fetching  # the fixture: a project set to fetch from the links it writes
 
 
 class Hostile:
@@ -247,3 +252,92 @@ def test_ctrl_c_stops_a_long_fetch_at_once_keeping_what_was_fetched(project, han
     assert all(cache.lookup_entry(link) for link in good.values())  # kept for the rerun
     assert not (project.root / "data/fetched").exists()
     assert not list((project.root / ".cache/fetch/partial").iterdir())
+
+
+# ---------------------------------------------------------------- documents and ids
+
+
+def hostile_manifests(service: str) -> dict[str, bytes]:
+    """Path -> body: one good manifest, and one of each kind of bad document."""
+    good = v3_manifest(service, 1, {})
+    infinite = json.dumps(v3_manifest(service, 1, {})).replace('"width": 400', '"width": Infinity')
+    nan = json.dumps(v3_manifest(service, 1, {})).replace('"height": 100', '"height": NaN')
+    digits = json.dumps(v3_manifest(service, 1, {0: [f"{'9' * 400},0,10,10"]}))
+    v2 = {"@context": "http://iiif.io/api/presentation/2/context.json", "@type": "sc:Manifest"}
+    return {
+        "/good": json.dumps(good).encode(),
+        "/deep": b"[" * 100000 + b"]" * 100000,
+        "/deep-object": b'{"a":' * 100000 + b"1" + b"}" * 100000,
+        "/infinity": infinite.encode(),
+        "/nan": nan.encode(),
+        "/sequences": json.dumps({**v2, "sequences": ["not a sequence"]}).encode(),
+        "/xywh": digits.encode(),
+    }
+
+
+def test_one_bad_document_is_a_row_of_failed_csv_and_the_rest_is_fetched(fetching):
+    body = jpeg()
+    pages: dict[str, bytes] = {}
+
+    def answer(path, n):
+        if path in pages:
+            return 200, {"Content-Type": "application/json"}, pages[path]
+        if path.startswith("/img/"):
+            return 200, {"Content-Type": "image/jpeg"}, body
+        return 404, {}, b""
+
+    server = scripted_server(answer)
+    pages.update(hostile_manifests(f"{server.url}/img"))
+    try:
+        fetching.links({}, [f"{server.url}{p}" for p in pages])
+        run_stage("fetch")
+    finally:
+        server.stop()
+    rows = failed_rows(fetching)
+    reasons = {url.rsplit("/", 1)[1]: why for url, (_, why) in rows.items()}
+    assert reasons == {
+        "deep": "manifest: nested too deep to read",
+        "deep-object": "manifest: nested too deep to read",
+        "infinity": "manifest: a width or height of inf / 200",
+        "nan": "manifest: a width or height of 200 / nan",
+        "sequences": "manifest: 'sequences' holds something other than objects",
+        "xywh": reasons["xywh"],
+    }
+    assert reasons["xywh"].startswith(
+        "manifest: canvas https://example.org/book/canvas/0: a region"
+    )
+    fetched = [p.name for p in (fetching.root / "data/fetched").glob("*.jpg")]
+    assert len(fetched) == 1  # the good manifest's image
+    cache = FetchCache(fetching.root / ".cache/fetch", fetching.values["fetch"]["size"])
+    kept = {p for p in pages if cache.documents.get_bytes(FetchCache.key(f"{server.url}{p}"))}
+    assert kept == {"/good"}  # a bad document is asked for again next run
+
+
+def test_a_csv_cell_over_128_kib_is_read(fetching):
+    long_id = "x" * 200_000
+    server = scripted_server(lambda path, n: (200, {"Content-Type": "image/jpeg"}, jpeg()))
+    try:
+        fetching.links({long_id: f"{server.url}/a.jpg", "short": f"{server.url}/b.jpg"})
+        run_stage("fetch")
+    finally:
+        server.stop()
+    names = sorted(p.name for p in (fetching.root / "data/fetched").glob("*.jpg"))
+    assert len(names) == 2 and "short.jpg" in names
+
+
+def test_a_300_character_id_gets_a_short_file_name_and_the_fetch_goes_on(fetching, capsys):
+    long_id = "Bibliothèque-" + "très-long-" * 29  # 300 characters, more bytes
+    server = scripted_server(lambda path, n: (200, {"Content-Type": "image/jpeg"}, jpeg()))
+    try:
+        fetching.links({long_id: f"{server.url}/a.jpg", "short": f"{server.url}/b.jpg"})
+        run_stage("fetch")
+    finally:
+        server.stop()
+    names = sorted(p.stem for p in (fetching.root / "data/fetched").glob("*.jpg"))
+    assert len(names) == 2 and "short" in names
+    (short,) = [n for n in names if n != "short"]
+    assert short.startswith("Bibliothèque-très-long-") and len(short.encode()) <= 100
+    assert short == file_id(long_id)  # the same every run
+    links = read_iiif_csv(fetching.root / "data/fetched/iiif.csv", "id", "iiif_url", True)
+    assert links == {short: f"{server.url}/a.jpg", "short": f"{server.url}/b.jpg"}
+    assert "1 ids are too long for a file name" in capsys.readouterr().err
