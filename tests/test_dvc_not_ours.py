@@ -2,13 +2,14 @@
 output is a folder declare it `persist`, so DVC leaves it in place and the stage refuses it."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project
+from conftest import PROJECT_FILES, copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {
@@ -45,7 +46,7 @@ def test_every_folder_output_is_kept_for_its_stage_to_judge():
 
 
 @pytest.fixture
-def project(tmp_path):
+def dvc_project(tmp_path):
     proj = copy_project(tmp_path / "p")
     (proj / "links.csv").write_text("id,iiif_url\n")
     py = sys.executable
@@ -59,7 +60,8 @@ def project(tmp_path):
     return proj
 
 
-def test_dvc_repro_refuses_a_users_folder_and_deletes_nothing(project):
+def test_dvc_repro_refuses_a_users_folder_and_deletes_nothing(dvc_project):
+    project = dvc_project
     docs = tree(project / "mydocs")
     py = sys.executable
     assert sh([py, "-m", "tools.set_params", "paths.fetched=mydocs"], project).returncode == 0
@@ -78,3 +80,29 @@ def test_dvc_repro_refuses_a_users_folder_and_deletes_nothing(project):
     assert set(written) == {".similar-output", "iiif.csv", "failed.csv"}
     assert "up to date" in sh([py, "-m", "dvc", "status", "fetch"], project).stdout
     assert tree(project / "mydocs") == docs
+
+
+def test_dvc_repro_of_the_preview_refuses_a_users_folder(pipeline):
+    """The stages run, then `dvc repro` of the preview alone with paths.preview on mydocs."""
+    root = pipeline.root
+    for rel in PROJECT_FILES:
+        src, dst = ROOT / rel, root / rel
+        if rel == "params.yaml" or not src.exists():
+            continue  # the run's own params stay
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dst)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        assert sh(["git", *args], root).returncode == 0
+    docs = root / "mydocs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "notes.txt").write_text("three years of notes\n")
+    (docs / "sub/chapter1.tex").write_text("\\chapter{One}\n")
+    before = tree(docs)
+    pipeline.set("paths.preview", "mydocs")
+    proc = sh([sys.executable, "-m", "dvc", "repro", "--single-item", "preview"], root)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "mydocs: 'paths.preview' names a folder that this project did not write" in proc.stderr
+    assert tree(docs) == before
