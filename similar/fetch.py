@@ -44,6 +44,7 @@ EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "G
 MAX_DOCUMENTS = 10000  # manifests and collections read from one list, at most
 MEMORY = 1 << 30  # bytes of bodies and decoded pixels held at once, over every request
 PIXEL_BYTES = 8  # held per pixel while an image is checked and scaled (RGB, copies)
+CACHED_BYTES = 4  # held per pixel of a cached image while it is copied (its body, at most)
 NAME_PART = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
 NAME_BYTES = 200  # a part of an id longer than this (UTF-8) is named by a short form of it
 
@@ -234,10 +235,11 @@ class Fetcher:
         if hit is not None:
             if reason := too_large((hit["width"], hit["height"]), self.max_pixels):
                 raise Failure(reason)
-            with self.budget.hold(hit["width"] * hit["height"] * PIXEL_BYTES):
+            with self.budget.hold(hit["width"] * hit["height"] * CACHED_BYTES):
                 body = self.cache.body(hit)
+                if body is not None:
+                    self._place(w, folder, hit, body)
             if body is not None:
-                self._place(w, folder, hit, body)
                 with self._lock:
                     self.reused += 1
                 return
