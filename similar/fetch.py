@@ -20,6 +20,7 @@ import io
 import json
 import re
 import threading
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -298,8 +299,10 @@ class Fetcher:
 def pixels(path: Path) -> int:
     """The pixels an image file declares (its header only is read); 0 when it is none."""
     try:
-        with Image.open(path) as img:
-            return img.width * img.height
+        with warnings.catch_warnings():  # embed.max_pixels governs, not Pillow's bomb limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.width * img.height
     except (OSError, ValueError, Image.DecompressionBombError):
         return 0
 

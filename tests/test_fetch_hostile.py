@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -341,3 +343,30 @@ def test_a_300_character_id_gets_a_short_file_name_and_the_fetch_goes_on(fetchin
     links = read_iiif_csv(fetching.root / "data/fetched/iiif.csv", "id", "iiif_url", True)
     assert links == {short: f"{server.url}/a.jpg", "short": f"{server.url}/b.jpg"}
     assert "1 ids are too long for a file name" in capsys.readouterr().err
+
+
+def bomb_png(side: int) -> bytes:
+    """A PNG header declaring side x side pixels (no pixel data: only the header is read)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_30000_pixel_bomb_is_refused_in_one_row(fetching, capfd):
+    bodies = {"/bomb.png": bomb_png(30000), "/big.png": bomb_png(12000)}  # over Pillow's limit
+    server = scripted_server(lambda path, n: (200, {"Content-Type": "image/png"}, bodies[path]))
+    try:
+        fetching.links({"bomb": f"{server.url}/bomb.png", "big": f"{server.url}/big.png"})
+        run_stage("fetch")
+    finally:
+        server.stop()
+    rows = failed_rows(fetching)
+    assert rows["bomb"][1].startswith("too large: 30000x30000 pixels exceeds")
+    assert rows["big"][1].startswith("cannot decode")  # a header, no pixels
+    err = capfd.readouterr().err
+    assert "Warning" not in err and "Traceback" not in err, err
