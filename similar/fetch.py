@@ -5,19 +5,24 @@ Each image is asked for at `fetch.size`, its region kept. When the server refuse
 link is no Image API URL, the link itself is asked for and the image is scaled here. Every
 answer must be an image that decodes and is at most `embed.max_pixels`. What arrives is kept
 in `.cache/fetch` by content, indexed by link and size, so a killed run resumes, a rerun
-asks nothing, and a changed size refetches only what it changes. The folder gets
+asks nothing, and a changed size refetches only what it changes. Bodies stream to disk; at
+most `MEMORY` bytes of bodies and pixels are held at once, however many requests run. Ctrl-C
+stops every request at once, keeping what was fetched. The folder gets
 `<id>.<ext>` per image, `iiif.csv` (every link, the manifests' included, for attach_iiif)
 and `failed.csv` (id, url, reason).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import re
 import threading
+import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -27,7 +32,7 @@ from PIL import Image
 
 from . import manifests, progress
 from .cache import ContentCache, content_hash
-from .download import Client, Failure, host_of, http_scheme
+from .download import Budget, Client, Failure, Response, Stopped, host_of, http_scheme
 from .errors import UserError, warn
 from .files import csv_bytes, require_file, text_lines
 from .iiif import FAILED_NAME, IMAGE_API, LINKS_NAME, read_iiif_csv
@@ -37,7 +42,11 @@ ACCEPT_IMAGE = "image/jpeg, image/png, image/webp, image/tiff, image/*;q=0.8"
 ACCEPT_JSON = "application/ld+json, application/json;q=0.9"
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif"}
 MAX_DOCUMENTS = 10000  # manifests and collections read from one list, at most
+MEMORY = 1 << 30  # bytes of bodies and decoded pixels held at once, over every request
+PIXEL_BYTES = 8  # held per pixel while an image is checked and scaled (RGB, copies)
+CACHED_BYTES = 4  # held per pixel of a cached image while it is copied (its body, at most)
 NAME_PART = re.compile(r"[^\x00-\x1f/\\:*?\"<>|]+")
+NAME_BYTES = 200  # a part of an id longer than this (UTF-8) is named by a short form of it
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,17 @@ def encoded(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def file_id(iid: str) -> str:
+    """The id as its file can be named: itself, or, when a part is too long for a file name,
+    that part cut short and a hash of the whole id (unique, the same every run)."""
+    parts = iid.split("/")
+    if all(len(p.encode("utf-8")) <= NAME_BYTES for p in parts):
+        return iid
+    digest = hashlib.sha256(iid.encode("utf-8")).hexdigest()[:16]
+    short = [p.encode("utf-8")[:80].decode("utf-8", "ignore") + "~" + digest for p in parts]
+    return "/".join(p if len(p.encode("utf-8")) <= NAME_BYTES else s for p, s in zip(parts, short))
+
+
 def check_id(iid: str, id_from: str, where: str) -> None:
     """Refuse an id that cannot name a file in the folder such that embed gives it back."""
     parts = iid.split("/")
@@ -128,13 +148,15 @@ class FetchCache:
     def key(url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
-    def lookup(self, link: str) -> tuple[dict, bytes] | None:
+    def lookup_entry(self, link: str) -> dict | None:
         raw = self.index.get_bytes(self.key(link))
-        entry = json.loads(raw) if raw else None
-        body = self.objects.get_bytes(entry["sha256"]) if entry else None
+        return json.loads(raw) if raw else None
+
+    def body(self, entry: dict) -> bytes | None:
+        body = self.objects.get_bytes(entry["sha256"])
         if body is None or content_hash(body) != entry["sha256"]:
             return None  # torn or missing: fetch again
-        return entry, body
+        return body
 
     def store(self, link: str, body: bytes, entry: dict) -> None:
         self.objects.put_bytes(entry["sha256"], body)
@@ -147,28 +169,38 @@ class Fetcher:
     def __init__(self, s, client: Client, cache: FetchCache):
         self.size, self.max_pixels, self.id_from = s.fetch.size, s.embed.max_pixels, s.data.id_from
         self.client, self.cache = client, cache
+        self.budget = Budget(MEMORY)
         self.cannot_scale: set[str] = set()  # hosts that refused a size: ask the link itself
         self.downloaded = self.reused = 0
         self._lock = threading.Lock()
 
-    def document(self, url: str):
-        """A manifest or collection, read once (then from the cache); a Failure if unusable."""
+    def document(self, url: str) -> list:
+        """A collection's member URLs or a manifest's CanvasImages, the document read once
+        (then from the cache); a Failure if it is unusable."""
         key = FetchCache.key(url)
         raw = self.cache.documents.get_bytes(key)
         fresh = raw is None
-        if fresh:
-            raw = self.client.get(url, ACCEPT_JSON).body
+        if fresh:  # read alone, before any image: no other body is held meanwhile
+            with self.client.get(url, ACCEPT_JSON) as response:
+                raw = response.read()
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise Failure("manifest: not JSON") from None
+        except RecursionError:
+            raise Failure("manifest: nested too deep to read") from None
         try:
             manifests.version(doc)
+            found = (
+                manifests.members(doc)
+                if manifests.is_collection(doc)
+                else manifests.canvas_images(url, doc)
+            )
         except manifests.NotAManifest as exc:
             raise Failure(f"manifest: {exc}") from None
-        if fresh:
+        if fresh:  # only a document read through is kept: a fixed one is asked for again
             self.cache.documents.put_bytes(key, raw)
-        return doc
+        return found
 
     def from_manifests(self, urls: list[str], failed: list) -> list[Wanted]:
         """The images of the manifests (collections walked), in the list's order."""
@@ -183,39 +215,52 @@ class Fetcher:
                 warn(f"{url}: not an http(s) URL; refused, listed in failed.csv")
                 continue
             try:
-                doc = self.document(url)
+                found = self.document(url)
             except Failure as exc:
                 failed.append(("", url, str(exc)))
                 warn(f"{url}: {exc}; listed in failed.csv")
                 continue
-            if manifests.is_collection(doc):
-                queue.extend(manifests.members(doc))
-                continue
-            for image in manifests.canvas_images(url, doc):
-                wanted.append(Wanted(image.id, image.link))
+            for item in found:  # a collection's members, or a manifest's images
+                if isinstance(item, str):
+                    queue.append(item)
+                else:
+                    wanted.append(Wanted(item.id, item.link))
         if any(url not in seen for url in queue):
             warn(f"more than {MAX_DOCUMENTS} manifests and collections: the rest are not read")
         return wanted
 
     def obtain(self, w: Wanted, folder: Path) -> None:
         """Put one image into `folder` (from the cache, or fetched); a Failure if it cannot."""
-        hit = self.cache.lookup(w.link)
+        hit = self.cache.lookup_entry(w.link)
         if hit is not None:
-            entry, body = hit
-            if reason := too_large((entry["width"], entry["height"]), self.max_pixels):
+            if reason := too_large((hit["width"], hit["height"]), self.max_pixels):
                 raise Failure(reason)
-            with self._lock:
-                self.reused += 1
-        else:
-            entry, body = self._download(w.link)
-            self.cache.store(w.link, body, entry)
-            with self._lock:
-                self.downloaded += 1
+            with self.budget.hold(hit["width"] * hit["height"] * CACHED_BYTES):
+                body = self.cache.body(hit)
+                if body is not None:
+                    self._place(w, folder, hit, body)
+            if body is not None:
+                with self._lock:
+                    self.reused += 1
+                return
+        with self._download(w.link) as (response, here):
+            with self.budget.hold(response.size + pixels(response.path) * PIXEL_BYTES):
+                entry, body = self._checked(response, here)
+                self.cache.store(w.link, body, entry)
+                self._place(w, folder, entry, body)
+        with self._lock:
+            self.downloaded += 1
+
+    @staticmethod
+    def _place(w: Wanted, folder: Path, entry: dict, body: bytes) -> None:
         target = folder / f"{w.id}{entry['extension']}"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
 
-    def _download(self, link: str) -> tuple[dict, bytes]:
+    @contextlib.contextmanager
+    def _download(self, link: str) -> Iterator[tuple[Response, bool]]:
+        """The answer for `link` at `fetch.size` (its body on disk), and whether the image
+        must be scaled here."""
         request = sized(link, self.size)
         host = host_of(link)
         here = request is None or host in self.cannot_scale
@@ -228,9 +273,15 @@ class Fetcher:
                 self.cannot_scale.add(host)
             here = True
             response = self.client.get(link, ACCEPT_IMAGE)
-        if not response.content_type.startswith("image/"):
-            raise Failure(f"not an image: content type {response.content_type or 'missing'}")
-        body = response.body
+        with response:
+            if not response.content_type.startswith("image/"):
+                kind = response.content_type or "missing"
+                raise Failure(f"not an image: content type {kind}")
+            yield response, here
+
+    def _checked(self, response: Response, here: bool) -> tuple[dict, bytes]:
+        """The cache entry and the bytes of an answer that is an image within the limits."""
+        body = response.read()
         fmt, size = checked_image(body, self.max_pixels)
         if here or fmt not in EXTENSIONS:
             body, fmt = scaled_here(body, self.size if here else "max", self.max_pixels)
@@ -242,6 +293,17 @@ class Fetcher:
             "height": size[1],
         }
         return entry, body
+
+
+def pixels(path: Path) -> int:
+    """The pixels an image file declares (its header only is read); 0 when it is none."""
+    try:
+        with warnings.catch_warnings():  # embed.max_pixels governs, not Pillow's bomb limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.width * img.height
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0
 
 
 def fair_order(wanted: list[Wanted]) -> list[Wanted]:
@@ -284,7 +346,13 @@ def wanted_images(s, fetcher: Fetcher, failed: list) -> list[Wanted]:
             )
         check_id(w.id, s.data.id_from, str(s.data.iiif_csv))
         chosen[w.id] = w
-    return list(chosen.values())
+    named = [Wanted(file_id(w.id), w.link) for w in chosen.values()]
+    if cut := [(w.id, n.id) for w, n in zip(chosen.values(), named) if w.id != n.id]:
+        warn(
+            f"{len(cut)} ids are too long for a file name; their images are named by a short "
+            f"form (first: {cut[0][1]}), the id of the image from then on (see iiif.csv)"
+        )
+    return named
 
 
 def fetch_collection(s, folder: Path) -> dict:
@@ -292,7 +360,8 @@ def fetch_collection(s, folder: Path) -> dict:
     A host that does not answer stops the run (UserError) once the others are done; what was
     fetched stays in the cache."""
     f = s.fetch
-    client = Client(f.concurrency, f.timeout, f.retries, f.backoff)
+    spool = Path(s.paths.fetch_cache) / "partial" if s.paths.fetch_cache else None
+    client = Client(f.concurrency, f.timeout, f.retries, f.backoff, spool=spool)
     fetcher = Fetcher(s, client, FetchCache(s.paths.fetch_cache, f.size))
     failed: list[tuple[str, str, str]] = []
     wanted = wanted_images(s, fetcher, failed)
@@ -303,14 +372,19 @@ def fetch_collection(s, folder: Path) -> dict:
         progress.bar(len(wanted), "fetch", "img") as bar,
     ):
         jobs = {pool.submit(fetcher.obtain, w, folder): w for w in fair_order(wanted)}
-        for job in as_completed(jobs):
-            w = jobs[job]
-            try:
-                job.result()
-            except Failure as exc:
-                failed.append((w.id, w.link, str(exc)))
-            bar.update(1)
-            bar.set_postfix(MB=f"{client.bytes / 1e6:.1f}", failed=len(failed), refresh=False)
+        try:
+            for job in as_completed(jobs):
+                w = jobs[job]
+                try:
+                    job.result()
+                except Failure as exc:
+                    failed.append((w.id, w.link, str(exc)))
+                bar.update(1)
+                bar.set_postfix(MB=f"{client.bytes / 1e6:.1f}", failed=len(failed), refresh=False)
+        except (KeyboardInterrupt, Stopped):
+            client.stop()  # every request and wait ends now; what is in the cache stays
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise KeyboardInterrupt from None
     if client.down:
         host, why = sorted(client.down.items())[0]
         others = f" (and {len(client.down) - 1} other hosts)" if len(client.down) > 1 else ""

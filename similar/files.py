@@ -38,6 +38,9 @@ OWN_MARKER = ".similar-output"
 # a cell starting so is a formula to a spreadsheet; a plain number (-0.5) is not
 FORMULA_START = re.compile(r"[=+\-@'\t\r]")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# a CSV cell may be this long (the csv module's own limit, 128 KiB, is a traceback)
+CSV_CELL_BYTES = 64 << 20
+csv.field_size_limit(CSV_CELL_BYTES)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -274,14 +277,30 @@ def read_text(source: str | os.PathLike) -> str:
         raise not_utf8(source, exc) from None
 
 
+def csv_records(source: str | os.PathLike) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows (dicts of cells as they stand) of a UTF-8 CSV; one that the
+    csv module cannot read is a UserError naming the line."""
+    return text_records(read_text(source), str(source))
+
+
+def text_records(text: str, source: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of CSV text read from `source` (named in the error)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return list(reader.fieldnames or []), list(reader)
+    except csv.Error as exc:
+        line = reader.line_num + 1  # the row being read when it failed
+        raise UserError(f"{source}:{line}: not a readable CSV row ({exc})") from None
+
+
 def read_csv(source: str | os.PathLike) -> list[dict[str, str]]:
     """Rows of a UTF-8 CSV as dicts, each cell as `csv_bytes` was given it (see `cell`)."""
-    return parse_csv(read_text(source))
+    return parse_csv(read_text(source), str(source))
 
 
-def parse_csv(text: str) -> list[dict[str, str]]:
+def parse_csv(text: str, source: str = "the CSV") -> list[dict[str, str]]:
     """Rows of CSV text as dicts, each cell as `csv_bytes` was given it (see `cell`)."""
-    rows = csv.DictReader(io.StringIO(text, newline=""))
+    _, rows = text_records(text, source)
     return [{cell(k): cell(v or "") for k, v in row.items() if k is not None} for row in rows]
 
 

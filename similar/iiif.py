@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import UserError
-from .files import cell, read_text, require_file
+from .files import cell, csv_records, require_file
 
 LINKS_NAME = "iiif.csv"  # in paths.fetched: every link the fetch stage knows, manifests included
 FAILED_NAME = "failed.csv"  # in paths.fetched: id, url, reason of what could not be fetched
@@ -42,11 +40,15 @@ def thumbnail_url(url: str | None, size: int) -> str | None:
     return f"{m['base']}/{m['region']}/!{size},{size}/{m['rotation']}/{m['quality']}.jpg"
 
 
-def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None]:
-    """id -> URL from the IIIF CSV; missing columns or conflicting duplicate ids are UserErrors."""
+def read_iiif_csv(
+    path, id_column: str, url_column: str, written_here: bool = False
+) -> dict[str, str | None]:
+    """id -> URL from the IIIF CSV; missing columns or conflicting duplicate ids are UserErrors.
+    Cells are read as written, but in a CSV this project wrote (`written_here`: the fetch
+    stage's), where the leading `'` before a formula-like cell is its own (see `files.cell`)."""
     require_file(path, "IIIF CSV", "set data.iiif_csv in params.yaml")
-    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
-    columns = reader.fieldnames or []
+    columns, rows = csv_records(path)
+    unescaped = cell if written_here else str
     for key, col in (("id_column", id_column), ("url_column", url_column)):
         if col not in columns:
             raise UserError(
@@ -54,8 +56,9 @@ def read_iiif_csv(path, id_column: str, url_column: str) -> dict[str, str | None
                 f"{', '.join(columns) or 'no header'}"
             )
     urls: dict[str, str | None] = {}
-    for line, row in enumerate(reader, start=2):
-        iid, url = cell((row[id_column] or "").strip()), cell((row[url_column] or "").strip())
+    for line, row in enumerate(rows, start=2):
+        iid = unescaped((row[id_column] or "").strip())
+        url = unescaped((row[url_column] or "").strip())
         if not iid:
             continue
         if iid in urls and urls[iid] != (url or None):

@@ -10,9 +10,11 @@ region at the server's largest size, as the IIIF CSV would hold it.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 
+LARGEST_SIDE = 1 << 31  # pixels: a region or a size past this is no real image
 XYWH = re.compile(
     r"xywh=(?:pixel:)?(\d+(?:\.\d+)?),(\d+(?:\.\d+)?),(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$"
 )
@@ -100,6 +102,8 @@ def _region(target, canvas: str, scale_x: float, scale_y: float) -> str | None:
     if base != canvas or not m:
         return None
     x, y, w, h = (float(v) for v in m.groups())
+    if max(x * scale_x, y * scale_y, w * scale_x, h * scale_y) >= LARGEST_SIDE:  # inf too
+        raise NotAManifest(f"canvas {canvas}: a region {fragment[:40]} beyond any image")
     box = (round(x * scale_x), round(y * scale_y), round(w * scale_x), round(h * scale_y))
     return ",".join(str(v) for v in box) if box[2] > 0 and box[3] > 0 else None
 
@@ -154,7 +158,10 @@ def canvas_images(manifest_url: str, doc) -> list[CanvasImage]:
     if v == 3:
         canvases = _as_list(doc.get("items"))
     else:
-        canvases = [c for s in _as_list(doc.get("sequences")) for c in _as_list(s.get("canvases"))]
+        sequences = _as_list(doc.get("sequences"))
+        if not all(isinstance(s, dict) for s in sequences):
+            raise NotAManifest("'sequences' holds something other than objects")
+        canvases = [c for s in sequences for c in _as_list(s.get("canvases"))]
     images: list[CanvasImage] = []
     for canvas in canvases:
         if not isinstance(canvas, dict):
@@ -184,7 +191,13 @@ def canvas_images(manifest_url: str, doc) -> list[CanvasImage]:
 
 
 def _scale(image_side, canvas_side) -> float:
+    """The image's pixels per canvas unit on one side (1 when either side is not given)."""
     try:
-        return float(image_side) / float(canvas_side) if image_side and canvas_side else 1.0
-    except (TypeError, ValueError, ZeroDivisionError):
+        sides = (float(image_side), float(canvas_side)) if image_side and canvas_side else None
+    except (TypeError, ValueError):
         return 1.0
+    if sides is None or sides[1] == 0:
+        return 1.0
+    if not all(math.isfinite(side) and 0 < side < LARGEST_SIDE for side in sides):
+        raise NotAManifest(f"a width or height of {image_side!r} / {canvas_side!r}")
+    return sides[0] / sides[1]

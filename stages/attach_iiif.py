@@ -30,7 +30,9 @@ def main() -> None:
             f"{vectors.shape[0]}; rerun with `dvc repro -f reduce`"
         )
     links = links_csv(config)
-    urls = read_iiif_csv(links, options.id_column, options.url_column)
+    urls = read_iiif_csv(
+        links, options.id_column, options.url_column, written_here=config.data.fetch
+    )
     missing = [row["id"] for row in index if urls.get(row["id"]) is None]
     if missing and options.on_missing == "error":
         raise UserError(

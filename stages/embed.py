@@ -11,13 +11,15 @@ import time
 
 STARTED = time.perf_counter()  # before the heavy imports: start-up counts them
 
-from similar import embedding, parameters  # noqa: E402
-from similar.errors import UserError, run, warn  # noqa: E402
+from similar import memory, parameters  # noqa: E402
+from similar.errors import UserError, warn  # noqa: E402
 from similar.files import csv_bytes, json_bytes, staged_outputs  # noqa: E402
 from similar.images import index_collection  # noqa: E402
 
 
 def main() -> None:
+    from similar import embedding  # torch: inside main, so that running out of memory is one line
+
     config = parameters.load()
     started = time.perf_counter()
     skipped: list[tuple[str, str]] = []  # files that cannot have an id, and why
@@ -55,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    memory.run(main, "embed", "raise the limit, or lower embed.batch_size and embed.num_workers")

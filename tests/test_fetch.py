@@ -84,7 +84,8 @@ def test_503_twice_then_200_is_retried_and_retry_after_is_honoured():
     waits = []
     try:
         client = Client(4, 2.0, 3, 0.5, sleep=waits.append)
-        assert client.get(f"{server.url}/a.jpg", "image/*").body == body
+        with client.get(f"{server.url}/a.jpg", "image/*") as response:
+            assert response.read() == body
     finally:
         server.stop()
     assert server.requests == 3 and client.requests == 3

@@ -383,4 +383,4 @@ def test_the_iiif_csv_reads_ids_as_the_csv_writer_wrote_them(tmp_path):
 
     rows = [(i, f"https://x.org/{n}") for n, i in enumerate(HOSTILE_IDS) if i]
     write_bytes(tmp_path / "iiif.csv", csv_bytes(["id", "iiif_url"], rows))
-    assert read_iiif_csv(tmp_path / "iiif.csv", "id", "iiif_url") == dict(rows)
+    assert read_iiif_csv(tmp_path / "iiif.csv", "id", "iiif_url", written_here=True) == dict(rows)
