@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -434,6 +435,32 @@ class PreviewSettings:
     min_score: float = param(-1.0, "hide neighbours scoring below this", lo=-1.0, hi=1.0)
 
 
+def _base_url(key: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise UserError(
+            f"params.yaml: '{key}' {value!r} must be an http(s) URL such as "
+            "http://127.0.0.1:8642/iiif (no query, no fragment)"
+        )
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    base_url: str = param(
+        "http://127.0.0.1:8642/iiif",
+        "where data/iiif will be served: every id of the published IIIF is under it (make view "
+        "serves the default)",
+        check=_base_url,
+    )
+    viewer_url: str = param(
+        "http://127.0.0.1:8642/mirador.html",
+        "the Mirador page that the preview's per-group links open (with iiif-content=)",
+        check=_base_url,
+    )
+    label: str = param("Reused illustrations", "the label of the published Collection")
+
+
 @dataclass(frozen=True)
 class PathSettings:
     fetched: Path = param(
@@ -493,6 +520,9 @@ class PathSettings:
         Path("plots/groups_threshold.csv"), "groups plot: precision and recall against min_score"
     )
     preview: Path = param(Path("data/preview"), "preview: the HTML pages")
+    iiif: Path = param(
+        Path("data/iiif"), "publish: the IIIF Collection, Manifests, annotations and pairs.csv"
+    )
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
 
@@ -510,6 +540,7 @@ class Settings:
     groups: GroupsSettings
     compute: ComputeSettings
     preview: PreviewSettings
+    publish: PublishSettings
     paths: PathSettings
     source: str = "params.yaml"
 
