@@ -24,6 +24,7 @@ from .files import FORMULA_START, PLAIN_NUMBER, atomic_dir, read_csv, read_json,
 from .groups import read_groups_json
 from .iiif import safe_link, thumbnail_url
 from .images import open_rgb
+from .publish import viewer_link
 from .settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -114,6 +115,7 @@ def build_pages(
                 ],
                 "hidden": sum(1 for n in e["neighbours"] if not shown(n, min_score)),
                 "number": (number - 1) * per_page + i + 1,
+                "mirador": e.get("mirador"),
             }
             for i, e in enumerate(chunk)
         ]
@@ -266,6 +268,10 @@ def build_preview(config: Settings) -> None:
         require_file(config.paths.matches, "matched points", "run `dvc repro verify`")
     )
     grouped = group_entries(read_groups_json(config.paths.groups_json))
+    for entry in grouped:  # the group's Manifest in Mirador, by IIIF Content State
+        entry["mirador"] = viewer_link(
+            config.publish.viewer_url, config.publish.base_url, entry["reference"]["id"]
+        )
     index = {
         r["id"]: r["path"]
         for r in read_csv(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from conftest import run_stage
@@ -167,5 +168,11 @@ def test_the_stage_publishes_the_pipeline_and_a_rerun_gives_the_same_bytes(pipel
     rows = list(csv.DictReader(io.StringIO((folder / "pairs.csv").read_text())))
     pairs = sum(len(g["edges"]) + len(g["shared_parts"]) for g in found)
     assert len(rows) == 2 * pairs
-    matches = read_json(pipeline.root / "data/verified/matches.json")
-    assert isinstance(matches, dict)
+    # the preview links every group to its Manifest in Mirador, by content state
+    collection = read_json(folder / "collection.json")
+    pages = sorted((pipeline.root / "data/preview").glob("group*.html"))
+    states = re.findall(
+        r'href="[^"]*\?iiif-content=([A-Za-z0-9_-]+)"', "".join(p.read_text() for p in pages)
+    )
+    opened = [publish.decode_content_state(s)["target"]["id"] for s in states]
+    assert sorted(opened) == sorted(item["id"] for item in collection["items"])
