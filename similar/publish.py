@@ -93,10 +93,12 @@ def name_of(text: str) -> str:
 
 
 class Ids:
-    """Every id of the published files, from `publish.base_url`."""
+    """Every id of the published files, from `publish.base_url`; `paint` says whether images
+    are painted from their IIIF links (`iiif`) or always from their files (`files`)."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, paint: str = "iiif"):
         self.base = base_url.rstrip("/")
+        self.paint = paint
 
     def collection(self) -> str:
         return f"{self.base}/collection.json"
@@ -131,7 +133,7 @@ def entry(label: str, value: str) -> dict:
 
 def image_body(member: Member, ids: Ids) -> dict:
     """What paints a member's canvas: its IIIF link (the region it names), else its file."""
-    link = safe_link(member.link)
+    link = safe_link(member.link) if ids.paint == "iiif" else None
     if link:
         m = IMAGE_API.match(link)
         fmt = f".{m['format']}" if m else PurePosixPath(urlsplit(link).path).suffix.lower()
@@ -421,10 +423,15 @@ def members_of(index: list[dict], links: dict[str, dict]) -> dict[str, Member]:
 
 
 def publish(
-    groups: list[dict], members: dict[str, Member], matches: dict, base_url: str, label: str
+    groups: list[dict],
+    members: dict[str, Member],
+    matches: dict,
+    base_url: str,
+    label: str,
+    paint: str = "iiif",
 ) -> dict[str, bytes]:
     """Every file of data/iiif, by its path there."""
-    ids = Ids(base_url)
+    ids = Ids(base_url, paint)
     for g in groups:
         for image in [m["id"] for m in g["members"]] + [
             x for p in group_pairs(g) for x in (p["a"], p["b"])

@@ -459,6 +459,13 @@ class PublishSettings:
         check=_base_url,
     )
     label: str = param("Reused illustrations", "the label of the published Collection")
+    paint: str = param(
+        "iiif",
+        "iiif: paint each canvas from the image's IIIF link where it has one (the region it "
+        "names); files: always from the image files (links that do not resolve, as the "
+        "sample's)",
+        choices=("iiif", "files"),
+    )
 
 
 @dataclass(frozen=True)

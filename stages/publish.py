@@ -27,7 +27,9 @@ def main() -> None:
     links = publish.read_links(links_csv(config), a.id_column, a.url_column)
     matches = read_json(paths.matches) if Path(paths.matches).is_file() else {}
     members = publish.members_of(index, links)
-    files = publish.publish(groups, members, matches, options.base_url, options.label)
+    files = publish.publish(
+        groups, members, matches, options.base_url, options.label, options.paint
+    )
     with atomic_dir(paths.iiif, "paths.iiif") as folder:
         publish.write_files(folder, files)
     print(publish.summary(files, groups, paths.iiif))

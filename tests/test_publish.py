@@ -176,3 +176,14 @@ def test_the_stage_publishes_the_pipeline_and_a_rerun_gives_the_same_bytes(pipel
     )
     opened = [publish.decode_content_state(s)["target"]["id"] for s in states]
     assert sorted(opened) == sorted(item["id"] for item in collection["items"])
+
+
+def test_paint_files_paints_every_canvas_from_its_file(tmp_path):
+    files = publish.publish(groups(), members(), {}, BASE, "Reuse", paint="files")
+    publish.write_files(tmp_path, files)
+    assert invalid(tmp_path) == {}
+    manifest = json.loads((tmp_path / "manifests/lion.json").read_text())
+    bodies = [c["items"][0]["items"][0]["body"]["id"] for c in manifest["items"]]
+    assert bodies[2] == f"{BASE}/images/book_c/lion_iiif.jpg"
+    # the source canvases are still annotated: they do not depend on what paints ours
+    assert list((tmp_path / "sources").iterdir())
