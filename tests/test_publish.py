@@ -187,3 +187,26 @@ def test_paint_files_paints_every_canvas_from_its_file(tmp_path):
     assert bodies[2] == f"{BASE}/images/book_c/lion_iiif.jpg"
     # the source canvases are still annotated: they do not depend on what paints ours
     assert list((tmp_path / "sources").iterdir())
+
+
+def test_a_part_shared_with_an_image_in_no_group_targets_that_image(tmp_path):
+    found, images = groups(), members()
+    images["plate"] = publish.Member("plate", "plate.jpg", 50, 40)
+    extra = {"a": "lion", "b": "plate", "score": 0.5, "inliers": 30, "relation": "shares_part"}
+    found[0]["shared_parts"].append(extra)
+    publish.write_files(tmp_path, publish.publish(found, images, {}, BASE, "Reuse"))
+    check_folder(tmp_path, found)
+    last = json.loads((tmp_path / "annotations/lion.json").read_text())["items"][-1]
+    assert last["target"][0] == f"{BASE}/manifests/lion/canvas/lion#xywh=0,0,300,200"
+    assert last["target"][1]["source"] == {
+        "id": f"{BASE}/images/plate.jpg",
+        "type": "Image",
+        "format": "image/jpeg",
+    }
+    assert last["target"][1]["selector"]["value"] == "xywh=0,0,50,40"
+    assert "shares part: lion and plate" in last["body"]["value"]
+
+
+def test_no_groups_is_an_empty_collection_that_still_validates(tmp_path):
+    publish.write_files(tmp_path, publish.publish([], {}, {}, BASE, "Reuse"))
+    assert check_folder(tmp_path, [])["items"] == []
