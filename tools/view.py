@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import os
 import shutil
 import subprocess
 import threading
+import webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -160,9 +162,9 @@ class Site:
         """The file a URL path names, never outside the folders served."""
         path = unquote(path)
         for mount, folder in (
+            ("/mirador/", self.mirador),
             (f"{self.prefix}/images/", self.images),
             (f"{self.prefix}/", self.iiif),
-            ("/mirador/", self.mirador),
         ):
             if path.startswith(mount):
                 root = folder.resolve()
@@ -213,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("action", nargs="?", default="serve", choices=("install", "serve"))
     parser.add_argument("--mirador", type=Path, default=FOLDER, help="where Mirador is installed")
     parser.add_argument("--group", default="", help="the group to open (default: the largest)")
+    parser.add_argument(
+        "--no-open", dest="open", action="store_false", help="print the link, open no browser"
+    )
     args = parser.parse_args(argv)
     mirador = install(args.mirador)
     if args.action == "install":
@@ -230,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.group:
         opened = publish.viewer_link(opened, config.publish.base_url, args.group)
     print(f"view: Mirador on {opened} (Ctrl-C stops it)", flush=True)
+    if args.open and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        webbrowser.open(opened)  # never a console browser on a machine without a display
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
