@@ -13,11 +13,11 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Values users pass (make search IMAGE=...) reach the shell only single-quoted by make itself,
 # never expanded by make or pasted into the command: `$(call arg,IMAGE)`. They are not
 # exported either, since make expands a variable it exports.
-USER_VARS := IMAGE LIMIT JSON REGION A B K WEIGHTS MODEL DB_URL QUICK SCALE
+USER_VARS := IMAGE LIMIT JSON REGION A B K WEIGHTS MODEL DB_URL QUICK SCALE GROUP
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
-.PHONY: help install sample all lint test test-fast compare metrics plots search bench push pull pull-vectors clean \
+.PHONY: help install sample all lint test test-fast compare metrics plots search bench view push pull pull-vectors clean \
         clean-cache clean-sample db-up db-down db-status db-logs
 
 help: ## list the targets
@@ -51,6 +51,9 @@ search: $(STAMP) ## find an outside image in the collection, verified: make sear
 
 bench: $(STAMP) ## measure every stage against its baseline (QUICK=1: tiny, SCALE=N: scale run only)
 	$(PY) -m tools.bench $(if $(value QUICK),--quick) $(if $(value SCALE),--scale=$(call arg,SCALE))
+
+view: $(STAMP) ## open the groups in Mirador on 127.0.0.1 (installs mirador from npm once; needs node) [GROUP=<name>]
+	$(PY) -m tools.view serve $(if $(value GROUP),--group=$(call arg,GROUP))
 
 lint: $(STAMP) ## check style and formatting (ruff check, ruff format --check)
 	$(VENV)/bin/ruff check .

@@ -41,6 +41,7 @@ from .images import open_rgb, too_large
 ACCEPT_IMAGE = "image/jpeg, image/png, image/webp, image/tiff, image/*;q=0.8"
 ACCEPT_JSON = "application/ld+json, application/json;q=0.9"
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif"}
+SOURCE = ("manifest", "canvas", "xywh")  # iiif.csv's columns after id and link
 MAX_DOCUMENTS = 10000  # manifests and collections read from one list, at most
 MEMORY = 1 << 30  # bytes of bodies and decoded pixels held at once, over every request
 PIXEL_BYTES = 8  # held per pixel while an image is checked and scaled (RGB, copies)
@@ -53,6 +54,9 @@ NAME_BYTES = 200  # a part of an id longer than this (UTF-8) is named by a short
 class Wanted:
     id: str
     link: str  # the IIIF link, as the CSV holds it or as built from a manifest
+    manifest: str = ""  # from a manifest: which, the canvas, the box on it (publish reads them)
+    canvas: str = ""
+    xywh: str = ""
 
 
 def sized(link: str, size: str) -> str | None:
@@ -224,7 +228,7 @@ class Fetcher:
                 if isinstance(item, str):
                     queue.append(item)
                 else:
-                    wanted.append(Wanted(item.id, item.link))
+                    wanted.append(Wanted(item.id, item.link, item.manifest, item.canvas, item.xywh))
         if any(url not in seen for url in queue):
             warn(f"more than {MAX_DOCUMENTS} manifests and collections: the rest are not read")
         return wanted
@@ -394,8 +398,8 @@ def fetch_collection(s, folder: Path) -> dict:
             f"{s.paths.fetch_cache}: rerun when it is back"
         )
     a = s.attach_iiif
-    rows = sorted((w.id, w.link) for w in wanted)
-    (folder / LINKS_NAME).write_bytes(csv_bytes([a.id_column, a.url_column], rows))
+    rows = sorted((w.id, w.link, w.manifest, w.canvas, w.xywh) for w in wanted)
+    (folder / LINKS_NAME).write_bytes(csv_bytes([a.id_column, a.url_column, *SOURCE], rows))
     (folder / FAILED_NAME).write_bytes(csv_bytes(["id", "url", "reason"], sorted(failed)))
     return {
         "images": fetcher.downloaded + fetcher.reused,
@@ -411,5 +415,5 @@ def fetch_collection(s, folder: Path) -> dict:
 def empty_folder(s, folder: Path) -> None:
     """The folder of a run with `data.fetch: false`: no images, the two CSVs empty."""
     a = s.attach_iiif
-    (folder / LINKS_NAME).write_bytes(csv_bytes([a.id_column, a.url_column], []))
+    (folder / LINKS_NAME).write_bytes(csv_bytes([a.id_column, a.url_column, *SOURCE], []))
     (folder / FAILED_NAME).write_bytes(csv_bytes(["id", "url", "reason"], []))

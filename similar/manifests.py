@@ -28,6 +28,9 @@ class NotAManifest(ValueError):
 class CanvasImage:
     id: str
     link: str
+    manifest: str = ""  # where it was found: the manifest, the canvas, and its box on the
+    canvas: str = ""  # canvas (canvas coordinates; empty where the canvas has no size)
+    xywh: str = ""
 
 
 def _as_list(value) -> list:
@@ -88,8 +91,9 @@ def image_id(manifest_url: str, canvas: str, region: str = "full") -> str:
     return f"iiif_{_hash(manifest_url, 8)}_{_hash(suffix, 10)}"
 
 
-def _region(target, canvas: str, scale_x: float, scale_y: float) -> str | None:
-    """The image region that an annotation's target marks on `canvas`, or None."""
+def _region(target, canvas: str, scale_x: float, scale_y: float) -> tuple[str, str] | None:
+    """The image region that an annotation's target marks on `canvas`, and the box on the
+    canvas itself; None when it marks none."""
     if isinstance(target, dict):
         source = _ident(target.get("source") or target.get("full"))
         selector = target.get("selector") or {}
@@ -105,7 +109,9 @@ def _region(target, canvas: str, scale_x: float, scale_y: float) -> str | None:
     if max(x * scale_x, y * scale_y, w * scale_x, h * scale_y) >= LARGEST_SIDE:  # inf too
         raise NotAManifest(f"canvas {canvas}: a region {fragment[:40]} beyond any image")
     box = (round(x * scale_x), round(y * scale_y), round(w * scale_x), round(h * scale_y))
-    return ",".join(str(v) for v in box) if box[2] > 0 and box[3] > 0 else None
+    if box[2] <= 0 or box[3] <= 0:
+        return None
+    return ",".join(str(v) for v in box), ",".join(f"{v:g}" for v in (x, y, w, h))
 
 
 def _service(resource) -> tuple[str, int] | None:
@@ -171,23 +177,44 @@ def canvas_images(manifest_url: str, doc) -> list[CanvasImage]:
         if not canvas_id or resource is None:
             continue
         service = _service(resource)
+        whole = _whole(canvas)
         if service is None:
             if _ident(resource):
-                images.append(CanvasImage(image_id(manifest_url, canvas_id), _ident(resource)))
+                images.append(
+                    CanvasImage(
+                        image_id(manifest_url, canvas_id),
+                        _ident(resource),
+                        manifest_url,
+                        canvas_id,
+                        whole,
+                    )
+                )
             continue
         base, api = service
         largest = "max" if api == 3 else "full"
         scale_x = _scale(resource.get("width"), canvas.get("width"))
         scale_y = _scale(resource.get("height"), canvas.get("height"))
         regions = [_region(t, canvas_id, scale_x, scale_y) for t in _annotations(canvas, v)]
-        for region in [r for r in regions if r] or ["full"]:
+        for region, xywh in [r for r in regions if r] or [("full", whole)]:
             images.append(
                 CanvasImage(
                     image_id(manifest_url, canvas_id, region),
                     f"{base}/{region}/{largest}/0/default.jpg",
+                    manifest_url,
+                    canvas_id,
+                    xywh,
                 )
             )
     return images
+
+
+def _whole(canvas: dict) -> str:
+    """The box of a whole canvas, or empty when it states no size."""
+    try:
+        width, height = int(canvas.get("width")), int(canvas.get("height"))
+    except (TypeError, ValueError, OverflowError):
+        return ""
+    return f"0,0,{width},{height}" if width > 0 and height > 0 else ""
 
 
 def _scale(image_side, canvas_side) -> float:

@@ -28,6 +28,7 @@ from .files import FORMULA_START, PLAIN_NUMBER, atomic_dir, read_csv, read_json,
 from .groups import read_groups_json
 from .iiif import safe_link, thumbnail_url
 from .images import open_rgb
+from .publish import viewer_link
 from .settings import Settings
 from .verification.runner import image_refs, method_for, verify_pairs
 
@@ -226,12 +227,13 @@ def shown(n: dict, min_score: float) -> bool:
 class Context:
     """What every page needs to draw an image: thumbnails, links, books and years."""
 
-    def __init__(self, thumbs=None, books=None, full=None, years=None, evidence=None):
+    def __init__(self, thumbs=None, books=None, full=None, years=None, evidence=None, viewer=None):
         self.thumbs = thumbs or {}
         self.books = books or {}
         self.full = full or {}
         self.years = years or {}
         self.evidence = evidence or Evidence({}, 0)
+        self.viewer = viewer  # a group's id -> its link in Mirador, or None
 
     def card(self, item: dict) -> dict:
         return card(item, self.thumbs, self.books, self.full)
@@ -334,6 +336,7 @@ def group_card(g: dict, number: int, ctx: Context) -> dict:
         "members": shown_members,
         "possible": outside("possible"),
         "shared": outside("shared_parts"),
+        "mirador": ctx.viewer(head) if ctx.viewer else None,
     }
 
 
@@ -621,7 +624,16 @@ def build_preview(config: Settings) -> None:
             {i: urls.get(i) for i in checked_ids(entries, found)}, VIEW_SIZE, VIEWS
         )
         evidence = Evidence(matches, options.unsure_inliers, {**thumbs, **views})
-        ctx = Context(thumbs, books, full_links(index, config.data.images, out), years, evidence)
+        ctx = Context(
+            thumbs,
+            books,
+            full_links(index, config.data.images, out),
+            years,
+            evidence,
+            lambda group: viewer_link(
+                config.publish.viewer_url, config.publish.base_url, group
+            ),  # the group's Manifest in Mirador, by IIIF Content State
+        )
         pages = render(
             entries,
             tmp,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from .errors import UserError, shown
 
@@ -500,6 +501,39 @@ class PreviewSettings:
     )
 
 
+def _base_url(key: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise UserError(
+            f"params.yaml: '{key}' {value!r} must be an http(s) URL such as "
+            "http://127.0.0.1:8642/iiif (no query, no fragment)"
+        )
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    base_url: str = param(
+        "http://127.0.0.1:8642/iiif",
+        "where data/iiif will be served: every id of the published IIIF is under it (make view "
+        "serves the default)",
+        check=_base_url,
+    )
+    viewer_url: str = param(
+        "http://127.0.0.1:8642/mirador.html",
+        "the Mirador page that the preview's per-group links open (with iiif-content=)",
+        check=_base_url,
+    )
+    label: str = param("Reused illustrations", "the label of the published Collection")
+    paint: str = param(
+        "iiif",
+        "iiif: paint each canvas from the image's IIIF link where it has one (the region it "
+        "names); files: always from the image files (links that do not resolve, as the "
+        "sample's)",
+        choices=("iiif", "files"),
+    )
+
+
 @dataclass(frozen=True)
 class PathSettings:
     fetched: Path = param(
@@ -559,6 +593,9 @@ class PathSettings:
         Path("plots/groups_threshold.csv"), "groups plot: precision and recall against min_score"
     )
     preview: Path = param(Path("data/preview"), "preview: the HTML pages")
+    iiif: Path = param(
+        Path("data/iiif"), "publish: the IIIF Collection, Manifests, annotations and pairs.csv"
+    )
     reports: Path = param(Path("reports"), "timings and reports (not DVC metrics)")
 
 
@@ -576,6 +613,7 @@ class Settings:
     groups: GroupsSettings
     compute: ComputeSettings
     preview: PreviewSettings
+    publish: PublishSettings
     paths: PathSettings
     source: str = "params.yaml"
 

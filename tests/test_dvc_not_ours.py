@@ -21,7 +21,7 @@ ENV = {
     "GIT_COMMITTER_EMAIL": "t@t",
     "DVC_NO_ANALYTICS": "1",
 }
-FOLDER_OUTS = {"fetch": "paths.fetched", "preview": "paths.preview"}
+FOLDER_OUTS = {"fetch": "paths.fetched", "preview": "paths.preview", "publish": "paths.iiif"}
 
 
 def sh(args, cwd) -> subprocess.CompletedProcess:

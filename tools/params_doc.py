@@ -34,6 +34,7 @@ GROUP_NOTES = {
     "groups": "groups of copies over the whole collection (stage groups)",
     "compute": "where per-image and per-pair work runs (stages verify and groups)",
     "preview": "the review pages (stage preview)",
+    "publish": "the groups as IIIF Presentation 3 and Web Annotations (stage publish, make view)",
     "paths": "where every stage writes; dvc.yaml reads the same values",
 }
 HEADER = """\
