@@ -192,16 +192,21 @@ def exact_knn(
     engine: str = "faiss",
     block: int = 4096,
     progress=None,
+    probes: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours int32 N x k, scores float32 N x k) of every row of `x`, rows in the order of
-    `ids`, neighbours as row indices; best first, ties by id, never the row itself."""
+    `ids`, neighbours as row indices; best first, ties by id, never the row itself. Engine
+    `ivf` is approximate (it searches `probes` lists): a true neighbour may be missed, and one
+    found carries its true score."""
     n = x.shape[0]
     by_id = np.argsort(np.asarray(ids), kind="stable")
     xs = np.ascontiguousarray(np.asarray(x, dtype=np.float32)[by_id])
     if distance == "cosine":
         xs = unit_rows(xs)
     fetch = min(k + TIE_MARGIN, n - 1)
-    if engine == "faiss":
+    if engine == "ivf":
+        cols, scores = knn_ivf(xs, fetch, probes, block, progress)
+    elif engine == "faiss":
         cols, scores = knn_faiss(xs, fetch, block, progress)
     else:
         cols, scores = knn_torch(xs, fetch, block, device, progress)
@@ -214,5 +219,66 @@ def exact_knn(
 
 def blocks_of_work(n: int, block: int, engine: str) -> int:
     """How many progress steps `exact_knn` reports."""
+    if engine == "ivf":
+        return n  # rows searched
     b = -(-n // block)
     return b * (b + 1) // 2 if engine == "faiss" else b
+
+
+def approximate_engine(method: str) -> tuple[str, str]:
+    """(device, engine) of the approximate graph: faiss's inverted file, on the CPU."""
+    import importlib.util
+
+    if importlib.util.find_spec("faiss") is None:
+        raise UserError(
+            f"params.yaml: 'graph.method' {method} needs faiss-cpu for the approximate "
+            "graph: install it (`pip install -r requirements.txt`), or set graph.method: exact"
+        )
+    return "cpu", "ivf"
+
+
+def approximate(method: str, n: int, threshold: int) -> bool:
+    """Whether `graph.method` (auto: from `graph.approximate_from` images on) asks for the
+    approximate engine."""
+    if method == "auto":
+        return threshold > 0 and n >= threshold
+    return method == "approximate"
+
+
+def centroids_for(n: int) -> int:
+    """IVF lists for `n` vectors: about 4 sqrt(n), each list at least 39 points to train on."""
+    return int(max(1, min(4 * round(n**0.5), n // 39)))
+
+
+def knn_ivf(x: np.ndarray, k: int, probes: int, block: int, progress=None):
+    """Each row's k best candidates, unordered, from an inverted file (faiss IVF-Flat, k-means
+    with a fixed seed): only the `probes` lists nearest a row are searched. Candidates are
+    scored again by a float32 dot product, so a neighbour found carries its true score; a slot
+    left empty (a row with fewer candidates than k) scores -inf and `finish` redoes its row."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    n, d = x.shape
+    lists = centroids_for(n)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 1234
+    index.train(x)
+    index.add(x)
+    index.nprobe = min(probes, lists)
+    cols = np.empty((n, k), dtype=np.int64)
+    scores = np.empty((n, k), dtype=np.float32)
+    block = min(block, 1024)  # the candidates' vectors: block x (k + 1) x d floats
+    for i0 in range(0, n, block):
+        rows = x[i0 : i0 + block]
+        itself = np.arange(i0, i0 + len(rows))[:, None]
+        _, found = index.search(rows, k + 1)
+        found = np.where(found < 0, itself, found)
+        exact = np.einsum("ij,ikj->ik", rows, x[found])
+        exact[found == itself] = -np.inf
+        # the row itself is among its own candidates unless k + 1 others outscore it
+        keep = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+        cols[i0 : i0 + block] = np.take_along_axis(found, keep, 1)
+        scores[i0 : i0 + block] = np.take_along_axis(exact, keep, 1)
+        if progress:
+            progress(len(rows))
+    return cols, scores

@@ -323,6 +323,27 @@ class GraphSettings:
     block: int = param(
         4096, "rows per block of the product (memory grows with block x N)", lo=64, hi=65536
     )
+    method: str = param(
+        "auto",
+        "exact (every pair of images compared: quadratic) or approximate (faiss IVF: only "
+        "the images of the nearest lists; recall measured in docs/performance.md); "
+        "auto: approximate from graph.approximate_from images on",
+        choices=("auto", "exact", "approximate"),
+    )
+    approximate_from: int = param(
+        250000,
+        "with graph.method auto, collections of this many images or more get the "
+        "approximate graph (0: never)",
+        lo=0,
+        hi=10**12,
+    )
+    probes: int = param(
+        64,
+        "approximate graph: inverted lists searched per image, of about 4 sqrt(N) "
+        "(higher: better recall, slower)",
+        lo=1,
+        hi=1000000,
+    )
 
 
 @dataclass(frozen=True)
