@@ -12,22 +12,34 @@ scheduler's spelling:
 * `local:N`: a Dask LocalCluster of N single-threaded worker processes on this machine.
 * `tcp://host:port` (or `tls://`): an existing Dask cluster; its workers must see the same
   files under the same paths (a shared filesystem). Dask reruns the tasks of a lost worker.
+  The library itself is sent to the scheduler and the workers (a zip of `similar/`), so they
+  need the project's venv but not its folder on their PYTHONPATH.
+
+Nothing waits silently: reaching a cluster has a deadline, a cluster left without workers
+for NO_WORKERS_TIMEOUT seconds ends the stage, and a scheduler lost mid-run is one line.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import signal
+import threading
+import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .errors import UserError
 
 KEY = "compute.scheduler"
 CONNECT_TIMEOUT = 10  # seconds to reach an existing cluster before giving up
+NO_WORKERS_TIMEOUT = 120  # seconds a cluster may have no worker while tasks wait
 
 
 def cores() -> int:
@@ -54,12 +66,30 @@ def kind_of(spec: str, key: str = KEY) -> tuple[str, str]:
                 f"params.yaml: '{key}' {spec!r}: local:N needs a number of workers, e.g. local:4"
             )
         return "local", count
-    if spec.startswith(("tcp://", "tls://")) and len(spec.split("://", 1)[1]) > 0:
+    if spec.startswith(("tcp://", "tls://")):
+        check_address(spec, key)
         return "cluster", spec
     raise UserError(
         f"params.yaml: '{key}' {spec!r} must be empty (a process pool here), local:N (a Dask "
         "cluster of N workers here) or tcp://host:port (an existing Dask scheduler)"
     )
+
+
+def check_address(spec: str, key: str = KEY) -> None:
+    """A cluster address is tcp:// or tls:// then host:port, nothing else."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(spec)
+        port = parts.port
+    except ValueError:
+        port = None
+    rest = spec.split("://", 1)[1]
+    if port is None or not parts.hostname or any(c.isspace() or c in "/?#@" for c in rest):
+        raise UserError(
+            f"params.yaml: '{key}' {spec!r} is not a scheduler's address: write it "
+            "tcp://host:port, e.g. tcp://head:8786"
+        )
 
 
 Progress = Callable[[Any], None]
@@ -178,7 +208,7 @@ class Pool:
                         f"{KEY} to a Dask cluster"
                     ) from None
             except BaseException:
-                executor.shutdown(wait=False, cancel_futures=True)
+                stop_workers(executor)
                 raise
         return results  # pragma: no cover (the loop returns or raises)
 
@@ -186,13 +216,24 @@ class Pool:
         pass
 
 
+def stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End a pool now (Ctrl-C, an error): its workers are terminated, not left to finish
+    their tasks, and the pool's queues and semaphores are released."""
+    for process in list((executor._processes or {}).values()):
+        if process.is_alive():
+            process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
 class Dask:
     """A dask.distributed client: of a LocalCluster started here, or of an existing cluster."""
 
-    def __init__(self, client, cluster=None):
+    def __init__(self, client, cluster=None, where: str = ""):
         self.client = client
         self.cluster = cluster
+        self.where = where or "the local Dask cluster"
         self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+        self._alone_since: float | None = None
 
     def map(
         self,
@@ -202,6 +243,8 @@ class Dask:
         progress: Progress | None = None,
         label: Callable[[Any], str] = str,
     ):
+        from concurrent.futures import CancelledError
+
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
@@ -212,21 +255,60 @@ class Dask:
         )
         index = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(tasks)
+        left = set(range(len(tasks)))
+        finished = as_completed(futures)
         try:
-            for future in as_completed(futures):
-                i = index[future.key]
-                results[i] = future.result()
-                if progress:
-                    progress(tasks[i])
+            while not finished.is_empty():
+                batch = finished.next_batch(block=False)
+                if not batch:
+                    self._check_alive(label(tasks[min(left)]))
+                    time.sleep(0.05)
+                    continue
+                for future in batch:
+                    i = index[future.key]
+                    results[i] = future.result()
+                    left.discard(i)
+                    if progress:
+                        progress(tasks[i])
         except KilledWorker as exc:
             raise UserError(
                 f"Dask workers died repeatedly while running {label(tasks[index.get(exc.task, 0)])}"
                 f" ({exc}); the workers may be out of memory: give them more, or fewer threads"
             ) from None
+        except (CancelledError, OSError):
+            if self.client.status == "running":
+                raise
+            raise self._lost(label(tasks[min(left)] if left else tasks[0])) from None
         finally:
-            self.client.cancel(futures)
+            if self.client.status == "running":
+                self.client.cancel(futures)
             del handle
         return results
+
+    def _lost(self, doing: str) -> UserError:
+        return UserError(
+            f"lost the Dask scheduler of {self.where} while {doing}; restart the cluster and "
+            f'rerun (finished work is cached), or set {KEY}: "" to run here'
+        )
+
+    def _check_alive(self, doing: str) -> None:
+        """One line instead of a silent wait: the scheduler gone, or no worker for long."""
+        if self.client.status != "running":
+            raise self._lost(doing)
+        if self.client.scheduler_info().get("workers"):
+            self._alone_since = None
+            return
+        now = time.monotonic()
+        if self._alone_since is None:
+            self._alone_since = now
+            from .errors import warn
+
+            warn(f"{self.where} has no workers; waiting {NO_WORKERS_TIMEOUT} s for one")
+        elif now - self._alone_since > NO_WORKERS_TIMEOUT:
+            raise UserError(
+                f"{self.where} has had no workers for {NO_WORKERS_TIMEOUT} s while "
+                f'{doing}; start workers (`dask worker {self.where}`), or set {KEY}: ""'
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -250,7 +332,16 @@ def open_pool(workers: int, setup: Callable[[], None] | None = None):
     return Serial() if workers <= 1 else Pool(workers, setup)
 
 
+def quiet_dask() -> None:
+    """Dask's own log lines off a successful run: heartbeats late on a busy machine, an event
+    loop slowed by the work, connections closed at shutdown. Failures reach the stage as
+    errors of its tasks. Set before Dask is imported, so the worker processes inherit it."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
+    os.environ.setdefault("DASK_DISTRIBUTED__ADMIN__TICK__LIMIT", "1h")
+
+
 def open_local(count: str, setup: Callable[[], None] | None = None):
+    quiet_dask()
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(
@@ -267,19 +358,79 @@ def open_local(count: str, setup: Callable[[], None] | None = None):
     return Dask(client, cluster)
 
 
-def open_cluster(address: str, setup: Callable[[], None] | None = None):
+def connect(address: str):
+    """A client of the scheduler at `address`, within CONNECT_TIMEOUT seconds: Dask's own
+    timeout covers the connection but not the handshake, which something listening on that
+    port that is not a Dask scheduler never answers."""
+    quiet_dask()
     from distributed import Client
 
-    try:
-        client = Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    outcome: dict = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = Client(address, timeout=CONNECT_TIMEOUT)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=attempt, daemon=True, name="dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    error = outcome.get("error")
+    if "client" in outcome:
+        return outcome["client"]
+    if address.startswith("tls://") and isinstance(error, (TypeError, ValueError)):
         raise UserError(
-            f"params.yaml: '{KEY}' {address}: cannot reach the Dask scheduler "
-            f'({exc.__class__.__name__}); start it (`dask scheduler`), or set {KEY}: ""'
-        ) from None
+            f"params.yaml: '{KEY}' {address}: tls:// needs the cluster's certificates in "
+            "Dask's configuration (distributed.comm.tls.ca-file, .client.cert, .client.key; "
+            "docs/cluster.md)"
+        )
+    why = error.__class__.__name__ if error is not None else "no answer"
+    raise UserError(
+        f"params.yaml: '{KEY}' {address}: cannot reach a Dask scheduler there in "
+        f"{CONNECT_TIMEOUT} s ({why}); start it (`dask scheduler`), check the host and port, "
+        f'or set {KEY}: ""'
+    )
+
+
+def library_zip() -> tuple[str, bytes]:
+    """(name, bytes) of a zip of this library, named by its content, built the same way
+    every time."""
+    package = Path(__file__).parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                info = zipfile.ZipInfo(str(path.relative_to(package.parent)), (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+    data = buffer.getvalue()
+    return f"similar-{hashlib.sha256(data).hexdigest()[:16]}.zip", data
+
+
+def send_library(client) -> None:
+    """Put this library on the scheduler's and every worker's path, also for workers that
+    join later: they need the venv, not the project folder."""
+    import tempfile
+
+    from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile
+
+    name, data = library_zip()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, name)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        # one plugin name per content: a rerun replaces it rather than adding another
+        client.register_plugin(SchedulerUploadFile(path, load=True), name=name)
+        client.register_plugin(UploadFile(path, load=True), name=name)
+
+
+def open_cluster(address: str, setup: Callable[[], None] | None = None):
+    client = connect(address)
+    send_library(client)
     if setup is not None:
         client.run(setup)
-    return Dask(client)
+    return Dask(client, where=address)
 
 
 # registry: a scheduler's kind -> how to open it (`workers` only sizes the local pool)
