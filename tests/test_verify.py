@@ -292,3 +292,16 @@ def test_without_the_images_verify_says_so(pipeline):
     shutil.rmtree(pipeline.root / "images")
     with pytest.raises(settings.UserError, match="the images are not here.*make pull"):
         run_stage("verify")
+
+
+def test_the_prefilters_two_largest_are_a_partitions_ties_and_padding_included():
+    from similar.verification.prefilter import FLOOR, two_largest
+
+    rng = np.random.default_rng(5)
+    sims = rng.integers(0, 6, size=(40, 7, 30)).astype(np.float32) / 5  # many ties
+    sims[:, 3, 1:] = FLOOR  # a candidate with one keypoint
+    sims[:, 4] = 1.0  # every value tied
+    want = np.partition(sims, 28, axis=-1)[..., 28:]
+    best, second = two_largest(sims.copy())
+    np.testing.assert_array_equal(best, want[..., 1])
+    np.testing.assert_array_equal(second, want[..., 0])

@@ -25,7 +25,10 @@ from ..errors import UserError
 from .base import Method, PairResult
 from .registry import METHODS
 
-MEMO_SIZE = 256  # unpacked features a worker keeps (about 0.5 MB each at 1000 keypoints)
+# unpacked features a worker keeps, by their arrays' bytes (about 0.5 MB an image at 1000
+# keypoints): a first image's candidates are drawn from the whole collection, so a memo
+# holding fewer images than a task's working set unpacks most candidates again
+MEMO_BYTES = 384 * 2**20
 PAIRS_PER_TASK = 512
 IMAGES_PER_TASK = 16
 # below these a worker process costs more than it gives (measured on the sample:
@@ -82,6 +85,7 @@ class Verifier:
         self.method = method_for(job.settings, job.max_pixels)
         self.cache = feature_cache(self.method, job.cache_root)
         self._memo: OrderedDict[str, object] = OrderedDict()
+        self._memo_bytes = 0
 
     def _cached(self, key: str):
         raw = self.cache.get_bytes(key)
@@ -138,9 +142,12 @@ class Verifier:
         return found
 
     def _keep(self, image_id: str, found) -> None:
+        if image_id in self._memo:
+            return
         self._memo[image_id] = found
-        if len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
+        self._memo_bytes += footprint(found)
+        while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
+            self._memo_bytes -= footprint(self._memo.popitem(last=False)[1])
 
     def check(self, a: str, b: str) -> PairResult:
         return self.method.check(self.features(a), self.features(b), seed_of(a, b))
@@ -154,6 +161,12 @@ class Verifier:
             self.method.check(fa, fb, seed_of(a, b)) if ok else NO_MATCH
             for b, fb, ok in zip(others, fbs, keep)
         ]
+
+
+def footprint(features) -> int:
+    """Bytes of a method's features' arrays (0 for what holds none)."""
+    fields = getattr(features, "__dict__", {}).values()
+    return sum(getattr(value, "nbytes", 0) for value in fields) + 256
 
 
 _VERIFIERS: dict[int, Verifier] = {}
