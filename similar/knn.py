@@ -205,7 +205,7 @@ def exact_knn(
         xs = unit_rows(xs)
     fetch = min(k + TIE_MARGIN, n - 1)
     if engine == "ivf":
-        cols, scores = knn_ivf(xs, fetch, probes, block, progress)
+        cols, scores = knn_ivf(xs, fetch, probes, progress)
     elif engine == "faiss":
         cols, scores = knn_faiss(xs, fetch, block, progress)
     else:
@@ -250,35 +250,37 @@ def centroids_for(n: int) -> int:
     return int(max(1, min(4 * round(n**0.5), n // 39)))
 
 
-def knn_ivf(x: np.ndarray, k: int, probes: int, block: int, progress=None):
-    """Each row's k best candidates, unordered, from an inverted file (faiss IVF-Flat, k-means
-    with a fixed seed): only the `probes` lists nearest a row are searched. Candidates are
-    scored again by a float32 dot product, so a neighbour found carries its true score; a slot
-    left empty (a row with fewer candidates than k) scores -inf and `finish` redoes its row."""
+def knn_ivf(x: np.ndarray, k: int, probes: int, progress=None):
+    """Each row's k best candidates, unordered, from an inverted file: k-means (faiss, fixed
+    seed) puts every row in the list of its nearest centroid; the rows of one list are then
+    compared, by one matrix product, with the rows of the `probes` lists whose centroids are
+    nearest that list's own. A neighbour found carries its product score; a slot left empty
+    (fewer candidates than k) scores -inf and `finish` redoes its row in full."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 
     n, d = x.shape
     lists = centroids_for(n)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = 1234
-    index.train(x)
-    index.add(x)
-    index.nprobe = min(probes, lists)
-    cols = np.empty((n, k), dtype=np.int64)
-    scores = np.empty((n, k), dtype=np.float32)
-    block = min(block, 1024)  # the candidates' vectors: block x (k + 1) x d floats
-    for i0 in range(0, n, block):
-        rows = x[i0 : i0 + block]
-        itself = np.arange(i0, i0 + len(rows))[:, None]
-        _, found = index.search(rows, k + 1)
-        found = np.where(found < 0, itself, found)
-        exact = np.einsum("ij,ikj->ik", rows, x[found])
-        exact[found == itself] = -np.inf
-        # the row itself is among its own candidates unless k + 1 others outscore it
-        keep = np.argsort(-exact, axis=1, kind="stable")[:, :k]
-        cols[i0 : i0 + block] = np.take_along_axis(found, keep, 1)
-        scores[i0 : i0 + block] = np.take_along_axis(exact, keep, 1)
+    means = faiss.Kmeans(d, lists, niter=20, seed=1234, max_points_per_centroid=256)
+    means.train(x)
+    nearest = faiss.IndexFlatIP(d)
+    nearest.add(means.centroids)
+    owner = nearest.search(x, 1)[1].ravel()
+    near = nearest.search(means.centroids, min(probes, lists))[1]
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(lists + 1))
+    cols = np.full((n, k), -1, dtype=np.int64)
+    scores = np.full((n, k), -np.inf, dtype=np.float32)
+    for c in range(lists):
+        rows = order[starts[c] : starts[c + 1]]
+        if len(rows):
+            found = np.concatenate([order[starts[m] : starts[m + 1]] for m in near[c]])
+            s = x[rows] @ x[found].T
+            s[rows[:, None] == found[None, :]] = -np.inf  # never itself
+            m = min(k, len(found))
+            best = np.argpartition(-s, m - 1, axis=1)[:, :m]
+            cols[rows, :m] = found[best]
+            scores[rows, :m] = np.take_along_axis(s, best, 1)
         if progress:
             progress(len(rows))
     return cols, scores
