@@ -395,6 +395,7 @@ def embed_collection(
         writer.abort()
         raise
     writer.finish_into(staging)
+    EmbedCache(cache_root, identity(p), dim).pack()
     return {
         "index": index_rows,
         "failed": failed_rows,

@@ -279,6 +279,7 @@ def verify_pairs(
             progress=lambda task: bar.update(sum(len(others) for _, others in task)),
             label=lambda task: f"checking the pairs of {task[0][0]} to {task[-1][0]}",
         )
+    feature_cache(method_for(settings, max_pixels), job.cache_root).pack()
     for task_found, task_where in zip(found, positions):
         for group_found, group_where in zip(task_found, task_where):
             for r, i in zip(group_found, group_where):
