@@ -338,8 +338,8 @@ class GraphSettings:
         hi=10**12,
     )
     probes: int = param(
-        16,
-        "approximate graph: k-means lists searched per image, of about sqrt(N) "
+        8,
+        "approximate graph: k-means lists searched per image, of about 4 sqrt(N) "
         "(higher: better recall, slower)",
         lo=1,
         hi=1000000,
