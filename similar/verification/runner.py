@@ -115,8 +115,11 @@ class Verifier:
             raise UserError(
                 f"image {image_id} ({ref.path}) changed since embed: rerun `dvc repro embed`"
             )
-        if digest and self.cache.folder is not None and self._cached(digest) is not None:
-            return False
+        if digest and self.cache.folder is not None:
+            cached = self._cached(digest)
+            if cached is not None:  # unpacked to check it: kept for this worker's checks
+                self._keep(image_id, cached)
+                return False
         found = self.method.describe(data)
         if digest:
             self.cache.put_bytes(digest, self.method.pack(found))
