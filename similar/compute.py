@@ -291,11 +291,19 @@ class Dask:
             f'rerun (finished work is cached), or set {KEY}: "" to run here'
         )
 
+    def _workers_now(self) -> int:
+        """The scheduler's count of workers, asked now (the client's copy is refreshed only
+        every few seconds)."""
+        try:
+            return len(self.client.nthreads())
+        except (OSError, TimeoutError):
+            return 0
+
     def _check_alive(self, doing: str) -> None:
         """One line instead of a silent wait: the scheduler gone, or no worker for long."""
         if self.client.status != "running":
             raise self._lost(doing)
-        if self.client.scheduler_info().get("workers"):
+        if self.client.scheduler_info().get("workers") or self._workers_now():
             self._alone_since = None
             return
         now = time.monotonic()
@@ -338,6 +346,10 @@ def quiet_dask() -> None:
     errors of its tasks. Set before Dask is imported, so the worker processes inherit it."""
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
     os.environ.setdefault("DASK_DISTRIBUTED__ADMIN__TICK__LIMIT", "1h")
+    # a rerun on the same cluster sends the same library under the same name again
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".* already contains a plugin with name similar-")
 
 
 def open_local(count: str, setup: Callable[[], None] | None = None):

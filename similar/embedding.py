@@ -23,7 +23,8 @@ import io
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -322,7 +323,9 @@ def scheduled_batches(
     entries: list[ImageEntry], p: EmbedPlan, cache_root, scheduler: str
 ) -> Iterator[list[Item]]:
     """As `embedded_batches`, each task's items in entry order, computed on `scheduler`."""
-    job = EmbedJob(entries, p, str(cache_root) if cache_root else None)
+    # absolute paths: a cluster's workers do not run in the stage's folder
+    entries = [replace(e, path=e.path.absolute()) for e in entries]
+    job = EmbedJob(entries, p, str(Path(cache_root).absolute()) if cache_root else None)
     per_task = max(1, IMAGES_PER_TASK // p.batch_size)
     count = -(-len(entries) // p.batch_size)
     tasks = [range(b, min(b + per_task, count)) for b in range(0, count, per_task)]

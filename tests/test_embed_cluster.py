@@ -81,3 +81,62 @@ def test_a_cluster_embeds_the_same_bits_and_survives_a_killed_worker(tmp_path, m
     assert done_there["index"] == done_here["index"] and done_there["failed"] == done_here["failed"]
     assert done_there["failed"][0][0] == "broken.jpg" and len(done_there["index"]) == 24
     assert done_there["computed"] == 24 and done_there["reused"] == 0
+
+
+PIPELINE = ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify", "groups")
+OUTPUTS = (
+    "data/embeddings/vectors.npy",
+    "data/embeddings/images.csv",
+    "data/verified/neighbours.json",
+    "data/groups/groups.csv",
+    "data/groups/groups.json",
+)
+
+
+def test_embed_verify_and_groups_through_a_cluster_match_the_pool(small_collection, monkeypatch):
+    """The stages as a user runs them, first on the default pool, then through a real
+    scheduler and two workers started outside the project folder, with fresh caches and one
+    worker killed during groups: the same bytes."""
+    from conftest import run_stage
+
+    from similar import compute
+    from similar.verification import runner
+
+    root = small_collection.root
+    for stage in PIPELINE:
+        run_stage(stage)
+    pooled = {name: (root / name).read_bytes() for name in OUTPUTS}
+
+    monkeypatch.setattr(runner, "PAIRS_PER_TASK", 4)  # many small tasks: a kill lands mid-run
+    monkeypatch.setattr(runner, "IMAGES_PER_TASK", 2)
+    monkeypatch.setattr(embedding, "IMAGES_PER_TASK", 4)
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    cluster = Cluster(elsewhere, cwd=elsewhere)
+    armed = {"now": False}
+    real_map = compute.Dask.map
+
+    def map_killing_a_worker(self, function, tasks, shared=None, progress=None, label=str):
+        def after(task):
+            if armed["now"]:
+                armed["now"] = False
+                cluster.workers[0].send_signal(signal.SIGKILL)
+            if progress:
+                progress(task)
+
+        return real_map(self, function, tasks, shared, after, label)
+
+    monkeypatch.setattr(compute.Dask, "map", map_killing_a_worker)
+    try:
+        small_collection.set("compute.scheduler", cluster.address)
+        small_collection.set("paths.embed_cache", ".cache/embed-dask")
+        small_collection.set("paths.feature_cache", ".cache/features-dask")
+        for stage in PIPELINE:
+            armed["now"] = stage == "groups"
+            run_stage(stage)
+        assert cluster.workers[0].poll() is not None  # killed during groups
+    finally:
+        cluster.close()
+    assert list((root / ".cache/features-dask").rglob("*.pack"))  # the cluster described them
+    for name in OUTPUTS:
+        assert (root / name).read_bytes() == pooled[name], name

@@ -57,8 +57,10 @@ class ImageRef:
 
 
 def image_refs(index_rows: Iterable[dict], root) -> dict[str, ImageRef]:
-    """id -> ImageRef from images.csv rows (path relative to the collection root)."""
-    return {r["id"]: ImageRef(str(Path(root) / r["path"]), r.get("sha256", "")) for r in index_rows}
+    """id -> ImageRef from images.csv rows (path relative to the collection root), absolute:
+    a cluster's workers do not run in the stage's folder."""
+    root = Path(root).absolute()
+    return {r["id"]: ImageRef(str(root / r["path"]), r.get("sha256", "")) for r in index_rows}
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,9 @@ def verify_pairs(
     described first (each once, in parallel), then pairs are checked in parallel tasks that
     share their first image; with a `label`, a progress bar of that name counts the pairs as
     their tasks complete. The same results whichever scheduler and workers run them."""
-    job = Job(settings, images, str(cache_root) if cache_root else None, max_pixels)
+    job = Job(
+        settings, images, str(Path(cache_root).absolute()) if cache_root else None, max_pixels
+    )
     feature_cache(method_for(settings, max_pixels), job.cache_root).check_writable(
         "paths.feature_cache"
     )
