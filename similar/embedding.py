@@ -51,6 +51,7 @@ DEFAULT_PRECISION = ("fp32", "bf16")
 DEFAULT_DECODER = ("pil", "pil")
 IMAGES_PER_TASK = 64  # images a cluster task embeds: what a lost worker costs
 TASKS_AT_ONCE = 256  # tasks handed to the cluster together: their vectors held here at once
+PACK_EVERY = 20000  # new vectors between two packings of the cache: at most so many loose files
 # the embed params whose change gives other vectors; `make search` refuses to mix them
 VECTOR_PARAMS = (
     "model",
@@ -368,7 +369,8 @@ def embed_collection(
         batches = embedded_batches(entries, p, embedder, cache)
         total = -(-len(entries) // p.batch_size)
     index_rows, failed_rows = [], []
-    computed = reused = 0
+    computed = reused = unpacked = 0
+    packer = EmbedCache(cache_root, identity(p), dim)
     first_batch_at = None
     writer = NpyRowWriter(vectors_target, dim)
     try:
@@ -378,6 +380,10 @@ def embed_collection(
             fresh = sum(1 for it in good if it.fresh)
             computed += fresh
             reused += len(good) - fresh
+            unpacked += fresh
+            if unpacked >= PACK_EVERY:
+                packer.pack()
+                unpacked = 0
             failed_rows.extend(
                 (entries[it.index].relpath, it.reason) for it in batch if it.reason is not None
             )
@@ -398,7 +404,7 @@ def embed_collection(
         writer.abort()
         raise
     writer.finish_into(staging)
-    EmbedCache(cache_root, identity(p), dim).pack()
+    packer.pack()
     return {
         "index": index_rows,
         "failed": failed_rows,

@@ -82,7 +82,10 @@ def test_a_pack_whose_tail_is_damaged_is_ignored_whole(tmp_path):
     assert all(fresh.get(key) is None for key in names)  # computed again, no traceback
 
 
-def test_the_embed_stage_leaves_packs_and_reruns_from_them(small_collection):
+def test_the_embed_stage_leaves_packs_and_reruns_from_them(small_collection, monkeypatch):
+    from similar import embedding
+
+    monkeypatch.setattr(embedding, "PACK_EVERY", 5)  # packs also while it runs
     small_collection.set("paths.embed_cache", ".cache/embed")
     run_stage("embed")
     root = small_collection.root
