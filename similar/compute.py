@@ -12,23 +12,36 @@ scheduler's spelling:
 * `local:N`: a Dask LocalCluster of N single-threaded worker processes on this machine.
 * `tcp://host:port` (or `tls://`): an existing Dask cluster; its workers must see the same
   files under the same paths (a shared filesystem). Dask reruns the tasks of a lost worker.
+  The library itself is sent to the scheduler and the workers (a zip of `similar/`), so they
+  need the project's venv but not its folder on their PYTHONPATH.
+
+Nothing waits silently: reaching a cluster has a deadline, a cluster left without workers
+for NO_WORKERS_TIMEOUT seconds ends the stage, and a scheduler lost mid-run is one line.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import signal
+import threading
+import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .errors import UserError
 from .machine import cores  # noqa: F401 (compute.cores: the pool's size)
 from .settings import SCHEDULER_KEY as KEY
-from .settings import scheduler_kind
+from .settings import check_address, scheduler_kind  # noqa: F401 (compute.check_address)
 
 CONNECT_TIMEOUT = 10  # seconds to reach an existing cluster before giving up
+NO_WORKERS_TIMEOUT = 120  # seconds a cluster may have no worker while tasks wait
 
 
 def kind_of(spec: str, key: str = KEY) -> tuple[str, str]:
@@ -141,8 +154,10 @@ class Pool:
                 return results
             except BrokenProcessPool:
                 # which worker died, and how: the pool keeps its processes until shutdown
+                # (the pool itself sends SIGTERM to the others once one has died)
                 codes = [p.exitcode for p in list(executor._processes.values())]
-                died = next((c for c in codes if c not in (None, 0)), None)
+                codes = [c for c in codes if c not in (None, 0)]
+                died = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
                 executor.shutdown(wait=True, cancel_futures=True)
                 if attempt == self.retries:
                     raise UserError(
@@ -152,7 +167,7 @@ class Pool:
                         f"{KEY} to a Dask cluster"
                     ) from None
             except BaseException:
-                executor.shutdown(wait=False, cancel_futures=True)
+                stop_workers(executor)
                 raise
         return results  # pragma: no cover (the loop returns or raises)
 
@@ -160,13 +175,24 @@ class Pool:
         pass
 
 
+def stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End a pool now (Ctrl-C, an error): its workers are terminated, not left to finish
+    their tasks, and the pool's queues and semaphores are released."""
+    for process in list((executor._processes or {}).values()):
+        if process.is_alive():
+            process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
 class Dask:
     """A dask.distributed client: of a LocalCluster started here, or of an existing cluster."""
 
-    def __init__(self, client, cluster=None):
+    def __init__(self, client, cluster=None, where: str = ""):
         self.client = client
         self.cluster = cluster
+        self.where = where or "the local Dask cluster"
         self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+        self._alone_since: float | None = None
 
     def map(
         self,
@@ -176,6 +202,8 @@ class Dask:
         progress: Progress | None = None,
         label: Callable[[Any], str] = str,
     ):
+        from concurrent.futures import CancelledError
+
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
@@ -186,21 +214,68 @@ class Dask:
         )
         index = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(tasks)
+        left = set(range(len(tasks)))
+        finished = as_completed(futures)
         try:
-            for future in as_completed(futures):
-                i = index[future.key]
-                results[i] = future.result()
-                if progress:
-                    progress(tasks[i])
+            while not finished.is_empty():
+                batch = finished.next_batch(block=False)
+                if not batch:
+                    self._check_alive(label(tasks[min(left)]))
+                    time.sleep(0.05)
+                    continue
+                for future in batch:
+                    i = index[future.key]
+                    results[i] = future.result()
+                    left.discard(i)
+                    if progress:
+                        progress(tasks[i])
         except KilledWorker as exc:
             raise UserError(
                 f"Dask workers died repeatedly while running {label(tasks[index.get(exc.task, 0)])}"
                 f" ({exc}); the workers may be out of memory: give them more, or fewer threads"
             ) from None
+        except (CancelledError, OSError):
+            if self.client.status == "running":
+                raise
+            raise self._lost(label(tasks[min(left)] if left else tasks[0])) from None
         finally:
-            self.client.cancel(futures)
+            if self.client.status == "running":
+                self.client.cancel(futures)
             del handle
         return results
+
+    def _lost(self, doing: str) -> UserError:
+        return UserError(
+            f"lost the Dask scheduler of {self.where} while {doing}; restart the cluster and "
+            f'rerun (finished work is cached), or set {KEY}: "" to run here'
+        )
+
+    def _workers_now(self) -> int:
+        """The scheduler's count of workers, asked now (the client's copy is refreshed only
+        every few seconds)."""
+        try:
+            return len(self.client.nthreads())
+        except (OSError, TimeoutError):
+            return 0
+
+    def _check_alive(self, doing: str) -> None:
+        """One line instead of a silent wait: the scheduler gone, or no worker for long."""
+        if self.client.status != "running":
+            raise self._lost(doing)
+        if self.client.scheduler_info().get("workers") or self._workers_now():
+            self._alone_since = None
+            return
+        now = time.monotonic()
+        if self._alone_since is None:
+            self._alone_since = now
+            from .errors import warn
+
+            warn(f"{self.where} has no workers; waiting {NO_WORKERS_TIMEOUT} s for one")
+        elif now - self._alone_since > NO_WORKERS_TIMEOUT:
+            raise UserError(
+                f"{self.where} has had no workers for {NO_WORKERS_TIMEOUT} s while "
+                f'{doing}; start workers (`dask worker {self.where}`), or set {KEY}: ""'
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -224,7 +299,20 @@ def open_pool(workers: int, setup: Callable[[], None] | None = None):
     return Serial() if workers <= 1 else Pool(workers, setup)
 
 
+def quiet_dask() -> None:
+    """Dask's own log lines off a successful run: heartbeats late on a busy machine, an event
+    loop slowed by the work, connections closed at shutdown. Failures reach the stage as
+    errors of its tasks. Set before Dask is imported, so the worker processes inherit it."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
+    os.environ.setdefault("DASK_DISTRIBUTED__ADMIN__TICK__LIMIT", "1h")
+    # a rerun on the same cluster sends the same library under the same name again
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".* already contains a plugin with name similar-")
+
+
 def open_local(count: str, setup: Callable[[], None] | None = None):
+    quiet_dask()
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(
@@ -241,19 +329,79 @@ def open_local(count: str, setup: Callable[[], None] | None = None):
     return Dask(client, cluster)
 
 
-def open_cluster(address: str, setup: Callable[[], None] | None = None):
+def connect(address: str):
+    """A client of the scheduler at `address`, within CONNECT_TIMEOUT seconds: Dask's own
+    timeout covers the connection but not the handshake, which something listening on that
+    port that is not a Dask scheduler never answers."""
+    quiet_dask()
     from distributed import Client
 
-    try:
-        client = Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    outcome: dict = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = Client(address, timeout=CONNECT_TIMEOUT)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=attempt, daemon=True, name="dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    error = outcome.get("error")
+    if "client" in outcome:
+        return outcome["client"]
+    if address.startswith("tls://") and isinstance(error, (TypeError, ValueError)):
         raise UserError(
-            f"params.yaml: '{KEY}' {address}: cannot reach the Dask scheduler "
-            f'({exc.__class__.__name__}); start it (`dask scheduler`), or set {KEY}: ""'
-        ) from None
+            f"params.yaml: '{KEY}' {address}: tls:// needs the cluster's certificates in "
+            "Dask's configuration (distributed.comm.tls.ca-file, .client.cert, .client.key; "
+            "docs/cluster.md)"
+        )
+    why = error.__class__.__name__ if error is not None else "no answer"
+    raise UserError(
+        f"params.yaml: '{KEY}' {address}: cannot reach a Dask scheduler there in "
+        f"{CONNECT_TIMEOUT} s ({why}); start it (`dask scheduler`), check the host and port, "
+        f'or set {KEY}: ""'
+    )
+
+
+def library_zip() -> tuple[str, bytes]:
+    """(name, bytes) of a zip of this library, named by its content, built the same way
+    every time."""
+    package = Path(__file__).parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                info = zipfile.ZipInfo(str(path.relative_to(package.parent)), (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+    data = buffer.getvalue()
+    return f"similar-{hashlib.sha256(data).hexdigest()[:16]}.zip", data
+
+
+def send_library(client) -> None:
+    """Put this library on the scheduler's and every worker's path, also for workers that
+    join later: they need the venv, not the project folder."""
+    import tempfile
+
+    from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile
+
+    name, data = library_zip()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, name)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        # one plugin name per content: a rerun replaces it rather than adding another
+        client.register_plugin(SchedulerUploadFile(path, load=True), name=name)
+        client.register_plugin(UploadFile(path, load=True), name=name)
+
+
+def open_cluster(address: str, setup: Callable[[], None] | None = None):
+    client = connect(address)
+    send_library(client)
     if setup is not None:
         client.run(setup)
-    return Dask(client)
+    return Dask(client, where=address)
 
 
 # registry: a scheduler's kind -> how to open it (`workers` only sizes the local pool)

@@ -9,6 +9,12 @@ DataLoader workers read each image, look its bytes up in the cache and otherwise
 resize it, and hand over whole batches: one uint8 tensor of the batch's new images (pinned
 for the GPU) plus the cached vectors. The main process only moves pixels to the device and
 runs the model.
+
+With `compute.scheduler` set to a Dask cluster (`local:N` or `tcp://`), decoding and the
+model run on its workers instead, in tasks of IMAGES_PER_TASK images (whole batches, each
+worker loading the model once): the same vectors to the bit, since every forward pass has
+the same shape (see Embedder), and a worker lost mid-run costs only its task, which runs
+again elsewhere. What a task computed is in the cache as soon as it ends.
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ import io
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from . import jpeg
+from . import compute, jpeg
 from .cache import EmbedCache, content_hash
 from .errors import UserError
 from .images import ImageEntry, open_rgb, too_large
@@ -42,6 +49,9 @@ from .settings import AUTO, EmbedSettings
 DEFAULT_BATCH = (4, 256)
 DEFAULT_PRECISION = ("fp32", "bf16")
 DEFAULT_DECODER = ("pil", "pil")
+IMAGES_PER_TASK = 64  # images a cluster task embeds: what a lost worker costs
+TASKS_AT_ONCE = 256  # tasks handed to the cluster together: their vectors held here at once
+PACK_EVERY = 20000  # new vectors between two packings of the cache: at most so many loose files
 # the embed params whose change gives other vectors; `make search` refuses to mix them
 VECTOR_PARAMS = (
     "model",
@@ -255,42 +265,121 @@ def embedded_batches(
         prefetch_factor=4 if workers else None,
     )
     for batch in loader:
-        if batch.order:
-            for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
-                item = batch.items[pos]
-                if not np.isfinite(vector).all():
-                    raise UserError(
-                        f"{entries[item.index].path}: the model gave a NaN or infinite vector "
-                        "for this image; check embed.weights and embed.precision"
-                    )
-                item.vector = vector
-                if keep_new:
-                    cache.put(item.digest, vector, item.size)
-        yield batch.items
+        yield finish_batch(entries, embedder, cache, batch, keep_new)
+
+
+def finish_batch(
+    entries: list[ImageEntry], embedder: Embedder, cache: EmbedCache, batch: Batch, keep_new: bool
+) -> list[Item]:
+    """The batch's items, the fresh ones given their vectors now (and kept in the cache)."""
+    if batch.order:
+        for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
+            item = batch.items[pos]
+            if not np.isfinite(vector).all():
+                raise UserError(
+                    f"{entries[item.index].path}: the model gave a NaN or infinite vector "
+                    "for this image; check embed.weights and embed.precision"
+                )
+            item.vector = vector
+            if keep_new:
+                cache.put(item.digest, vector, item.size)
+    return batch.items
+
+
+@dataclass(frozen=True)
+class EmbedJob:
+    """What every cluster worker needs, sent to each once."""
+
+    entries: list[ImageEntry]
+    plan: EmbedPlan
+    cache_root: str | None
+
+
+_WORKER: dict[int, tuple[EmbedJob, Embedder, EmbedCache]] = {}
+
+
+def worker_setup() -> None:
+    """One thread per worker process: the processes are the parallelism."""
+    torch.set_num_threads(1)
+
+
+def embed_task(job: EmbedJob, batches: range) -> list[Item]:
+    """The items of these batches of `job.entries`, embedded in this worker (the model loaded
+    once per worker and job)."""
+    found = _WORKER.get(id(job))
+    if found is None or found[0] is not job:
+        _WORKER.clear()
+        embedder = make_embedder(job.plan)
+        cache = EmbedCache(job.cache_root, identity(job.plan), embedder.dim)
+        found = _WORKER[id(job)] = (job, embedder, cache)
+    _, embedder, cache = found
+    decoded = DecodedBatches(job.entries, job.plan, cache)
+    items: list[Item] = []
+    for b in batches:
+        items += finish_batch(job.entries, embedder, cache, decoded[b], True)
+    return items
+
+
+def scheduled_batches(
+    entries: list[ImageEntry], p: EmbedPlan, cache_root, scheduler: str
+) -> Iterator[list[Item]]:
+    """As `embedded_batches`, each task's items in entry order, computed on `scheduler`."""
+    # absolute paths: a cluster's workers do not run in the stage's folder
+    entries = [replace(e, path=e.path.absolute()) for e in entries]
+    job = EmbedJob(entries, p, str(Path(cache_root).absolute()) if cache_root else None)
+    per_task = max(1, IMAGES_PER_TASK // p.batch_size)
+    count = -(-len(entries) // p.batch_size)
+    tasks = [range(b, min(b + per_task, count)) for b in range(0, count, per_task)]
+    with compute.scheduler(scheduler, compute.cores(), worker_setup) as run:
+        for start in range(0, len(tasks), TASKS_AT_ONCE):
+            window = tasks[start : start + TASKS_AT_ONCE]
+            yield from run.map(
+                embed_task,
+                window,
+                job,
+                label=lambda t: f"embedding {entries[t[0] * p.batch_size].relpath} and after",
+            )
 
 
 def embed_collection(
-    entries: list[ImageEntry], p: EmbedPlan, cache_root, vectors_target, staging
+    entries: list[ImageEntry],
+    p: EmbedPlan,
+    cache_root,
+    vectors_target,
+    staging,
+    scheduler: str = "",
 ) -> dict:
     """Embed every entry into `vectors_target` (staged); returns the index rows, failures and
-    counts. Raises before anything is staged when no image could be decoded."""
+    counts. Raises before anything is staged when no image could be decoded. With a Dask
+    `scheduler` (not the default ""), decoding and the model run on its workers."""
     from .files import NpyRowWriter
     from .progress import over
 
-    embedder = make_embedder(p)
-    cache = EmbedCache(cache_root, identity(p), embedder.dim)
-    index_rows, failed_rows = [], []
-    computed = reused = 0
-    first_batch_at = None
-    writer = NpyRowWriter(vectors_target, embedder.dim)
-    try:
+    on_cluster = compute.kind_of(scheduler)[0] != "pool"
+    if on_cluster:
+        dim = p.spec.dim
+        batches = scheduled_batches(entries, p, cache_root, scheduler)
+    else:
+        embedder = make_embedder(p)
+        dim = embedder.dim
+        cache = EmbedCache(cache_root, identity(p), dim)
         batches = embedded_batches(entries, p, embedder, cache)
+    index_rows, failed_rows = [], []
+    computed = reused = unpacked = 0
+    packer = EmbedCache(cache_root, identity(p), dim)
+    first_batch_at = None
+    writer = NpyRowWriter(vectors_target, dim)
+    try:
         for batch in over(batches, len(entries), "embed", "img", size=len):
             first_batch_at = first_batch_at or time.perf_counter()
             good = [it for it in batch if it.vector is not None]
             fresh = sum(1 for it in good if it.fresh)
             computed += fresh
             reused += len(good) - fresh
+            unpacked += fresh
+            if unpacked >= PACK_EVERY:
+                packer.pack()
+                unpacked = 0
             failed_rows.extend(
                 (entries[it.index].relpath, it.reason) for it in batch if it.reason is not None
             )
@@ -311,10 +400,11 @@ def embed_collection(
         writer.abort()
         raise
     writer.finish_into(staging)
+    packer.pack()
     return {
         "index": index_rows,
         "failed": failed_rows,
-        "dim": embedder.dim,
+        "dim": dim,
         "computed": computed,
         "reused": reused,
         "first_batch_at": first_batch_at,

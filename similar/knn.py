@@ -192,16 +192,21 @@ def exact_knn(
     engine: str = "faiss",
     block: int = 4096,
     progress=None,
+    probes: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours int32 N x k, scores float32 N x k) of every row of `x`, rows in the order of
-    `ids`, neighbours as row indices; best first, ties by id, never the row itself."""
+    `ids`, neighbours as row indices; best first, ties by id, never the row itself. Engine
+    `ivf` is approximate (it searches `probes` lists): a true neighbour may be missed, and one
+    found carries its true score."""
     n = x.shape[0]
     by_id = np.argsort(np.asarray(ids), kind="stable")
     xs = np.ascontiguousarray(np.asarray(x, dtype=np.float32)[by_id])
     if distance == "cosine":
         xs = unit_rows(xs)
     fetch = min(k + TIE_MARGIN, n - 1)
-    if engine == "faiss":
+    if engine == "ivf":
+        cols, scores = knn_ivf(xs, fetch, probes, progress)
+    elif engine == "faiss":
         cols, scores = knn_faiss(xs, fetch, block, progress)
     else:
         cols, scores = knn_torch(xs, fetch, block, device, progress)
@@ -214,5 +219,69 @@ def exact_knn(
 
 def blocks_of_work(n: int, block: int, engine: str) -> int:
     """How many progress steps `exact_knn` reports."""
+    if engine == "ivf":
+        return n  # rows searched
     b = -(-n // block)
     return b * (b + 1) // 2 if engine == "faiss" else b
+
+
+def approximate_engine(method: str) -> tuple[str, str]:
+    """(device, engine) of the approximate graph: faiss's inverted file, on the CPU."""
+    import importlib.util
+
+    if importlib.util.find_spec("faiss") is None:
+        raise UserError(
+            f"params.yaml: 'graph.method' {method} needs faiss-cpu for the approximate "
+            "graph: install it (`pip install -r requirements.txt`), or set graph.method: exact"
+        )
+    return "cpu", "ivf"
+
+
+def approximate(method: str, n: int, threshold: int) -> bool:
+    """Whether `graph.method` (auto: from `graph.approximate_from` images on) asks for the
+    approximate engine."""
+    if method == "auto":
+        return threshold > 0 and n >= threshold
+    return method == "approximate"
+
+
+def centroids_for(n: int) -> int:
+    """k-means lists for `n` vectors: about 4 sqrt(n), each with at least 39 points to
+    train on (fewer, larger lists lost recall in measurements: docs/performance.md)."""
+    return int(max(1, min(4 * round(n**0.5), n // 39)))
+
+
+def knn_ivf(x: np.ndarray, k: int, probes: int, progress=None):
+    """Each row's k best candidates, unordered, from an inverted file: k-means (faiss, fixed
+    seed) puts every row in the list of its nearest centroid; the rows of one list are then
+    compared, by one matrix product, with the rows of the `probes` lists whose centroids are
+    nearest that list's own. A neighbour found carries its product score; a slot left empty
+    (fewer candidates than k) scores -inf and `finish` redoes its row in full."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import faiss
+
+    n, d = x.shape
+    lists = centroids_for(n)
+    means = faiss.Kmeans(d, lists, niter=20, seed=1234, max_points_per_centroid=256)
+    means.train(x)
+    nearest = faiss.IndexFlatIP(d)
+    nearest.add(means.centroids)
+    owner = nearest.search(x, 1)[1].ravel()
+    near = nearest.search(means.centroids, min(probes, lists))[1]
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(lists + 1))
+    cols = np.full((n, k), -1, dtype=np.int64)
+    scores = np.full((n, k), -np.inf, dtype=np.float32)
+    for c in range(lists):
+        rows = order[starts[c] : starts[c + 1]]
+        if len(rows):
+            found = np.concatenate([order[starts[m] : starts[m + 1]] for m in near[c]])
+            s = x[rows] @ x[found].T
+            s[rows[:, None] == found[None, :]] = -np.inf  # never itself
+            m = min(k, len(found))
+            best = np.argpartition(-s, m - 1, axis=1)[:, :m]
+            cols[rows, :m] = found[best]
+            scores[rows, :m] = np.take_along_axis(s, best, 1)
+        if progress:
+            progress(len(rows))
+    return cols, scores

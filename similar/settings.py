@@ -138,12 +138,29 @@ def scheduler_kind(spec: str, key: str = SCHEDULER_KEY) -> tuple[str, str]:
                 "e.g. local:4"
             )
         return "local", count
-    if spec.startswith(("tcp://", "tls://")) and len(spec.split("://", 1)[1]) > 0:
+    if spec.startswith(("tcp://", "tls://")):
+        check_address(spec, key)
         return "cluster", spec
     raise UserError(
         f"params.yaml: '{key}' {shown(spec)} must be empty (a process pool here), local:N (a "
         "Dask cluster of N workers here) or tcp://host:port (an existing Dask scheduler)"
     )
+
+
+def check_address(spec: str, key: str = SCHEDULER_KEY) -> None:
+    """A cluster address is tcp:// or tls:// then host:port, nothing else."""
+
+    try:
+        parts = urlsplit(spec)
+        port = parts.port
+    except ValueError:
+        port = None
+    rest = spec.split("://", 1)[1]
+    if port is None or not parts.hostname or any(c.isspace() or c in "/?#@" for c in rest):
+        raise UserError(
+            f"params.yaml: '{key}' {shown(spec)} is not a scheduler's address: write it "
+            "tcp://host:port, e.g. tcp://head:8786"
+        )
 
 
 def _scheduler(key: str, value: str) -> str:
@@ -372,6 +389,27 @@ class GraphSettings:
     )
     block: int = param(
         4096, "rows per block of the product (memory grows with block x N)", lo=64, hi=65536
+    )
+    method: str = param(
+        "auto",
+        "exact (every pair of images compared: quadratic) or approximate (faiss IVF: only "
+        "the images of the nearest lists; recall measured in docs/performance.md); "
+        "auto: approximate from graph.approximate_from images on",
+        choices=("auto", "exact", "approximate"),
+    )
+    approximate_from: int = param(
+        250000,
+        "with graph.method auto, collections of this many images or more get the "
+        "approximate graph (0: never)",
+        lo=0,
+        hi=10**12,
+    )
+    probes: int = param(
+        8,
+        "approximate graph: k-means lists searched per image, of about 4 sqrt(N) "
+        "(higher: better recall, slower)",
+        lo=1,
+        hi=1000000,
     )
 
 

@@ -34,7 +34,9 @@ def main() -> None:
     plan = embedding.plan(config.embed)
     paths = config.paths
     with staged_outputs() as out:
-        done = embedding.embed_collection(entries, plan, paths.embed_cache, paths.embeddings, out)
+        done = embedding.embed_collection(
+            entries, plan, paths.embed_cache, paths.embeddings, out, config.compute.scheduler
+        )
         seconds = time.perf_counter() - started
         done["failed"] = sorted([*skipped, *done["failed"]])
         images, failed = len(done["index"]), len(done["failed"])

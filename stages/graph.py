@@ -1,8 +1,9 @@
-"""Stage `graph`: the exact kNN graph of the whole collection, at the speed of the hardware.
+"""Stage `graph`: the kNN graph of the whole collection, at the speed of the hardware.
 
 Reads the reduced vectors and images.csv; writes data/graph/knn.npz (every image's
-`graph.k` nearest neighbours with their scores) and its metrics. A blocked matrix product
-with top k per block: faiss heaps on the CPU, torch topk on a GPU.
+`graph.k` nearest neighbours with their scores) and its metrics. Exact: a blocked matrix
+product with top k per block (faiss heaps on the CPU, torch topk on a GPU); past
+`graph.approximate_from` images, an inverted file (faiss IVF) searched approximately.
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ def main() -> None:
     started = time.perf_counter()
     x, ids = graph.read_inputs(paths.reduced, paths.image_index, options.k)
     device, engine = knn.engine_for(options.device, options.engine)
+    if knn.approximate(options.method, len(ids), options.approximate_from):
+        device, engine = knn.approximate_engine(options.method)
     steps = knn.blocks_of_work(len(ids), options.block, engine)
     with bar(steps, "graph", "block") as shown:
         neighbours, scores = knn.exact_knn(
-            x, ids, options.k, config.qdrant.distance, device, engine, options.block, shown.update
+            x,
+            ids,
+            options.k,
+            config.qdrant.distance,
+            device,
+            engine,
+            options.block,
+            shown.update,
+            options.probes,
         )
     seconds = time.perf_counter() - started
     metrics = graph.graph_metrics(neighbours, scores)
@@ -34,6 +45,7 @@ def main() -> None:
         "device": device,
         "engine": engine,
         "block": options.block,
+        "probes": options.probes if engine == "ivf" else None,
     }
     report["seconds"] = round(seconds, 3)
     with staged_outputs() as out:

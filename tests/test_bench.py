@@ -52,6 +52,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     graph = report["graph"]
     assert graph["seconds"] > 0 and graph["faiss_seconds"] > 0 and graph["seconds_over_faiss"] > 0
     assert graph["peak_rss_mib"] > 0 and graph["neighbours_agreeing_with_faiss"] > 0.99
+    assert graph["approximate_seconds"] > 0 and 0.9 <= graph["approximate_recall@20"] <= 1
     assert (
         report["verify"]["pairs_per_second"] > 0 and report["verify"]["fresh_pairs_per_second"] > 0
     )

@@ -53,7 +53,10 @@ def test_a_worker_that_keeps_dying_ends_in_one_line_naming_the_signal():
             run.map(doubled, list(range(10)), {"kill_always": True}, label=lambda t: f"task {t}")
 
 
-@pytest.mark.parametrize("spec", ["local:", "local:x", "local:0", "http://x:1", "dask"])
+@pytest.mark.parametrize(
+    "spec",
+    ["local:", "local:x", "local:0", "http://x:1", "dask", "tcp://x y", "tcp://head", "tcp://:80"],
+)
 def test_a_bad_scheduler_is_one_line_naming_the_parameter(spec):
     with pytest.raises(UserError, match="compute.scheduler"):
         compute.kind_of(spec)
@@ -72,6 +75,60 @@ def test_an_unreachable_cluster_is_one_line_naming_the_parameter(monkeypatch):
             pass
 
 
+def test_a_port_that_is_not_a_dask_scheduler_is_one_line_within_the_deadline(monkeypatch):
+    """Something listening that never answers Dask's handshake: Dask alone waits for ever."""
+    import threading
+
+    monkeypatch.setattr(compute, "CONNECT_TIMEOUT", 2)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        held = []
+        threading.Thread(
+            target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True
+        ).start()
+        started = time.monotonic()
+        with pytest.raises(UserError, match=r"cannot reach a Dask scheduler there in 2 s"):
+            with compute.scheduler(f"tcp://127.0.0.1:{server.getsockname()[1]}"):
+                pass
+        assert time.monotonic() - started < 10
+
+
+def test_tls_without_certificates_is_one_line():
+    with pytest.raises(UserError, match=r"tls:// needs the cluster's certificates"):
+        with compute.scheduler(f"tls://127.0.0.1:{free_port()}"):
+            pass
+
+
+def sleeper(shared, task):
+    Path(shared, f"{os.getpid()}.pid").touch()
+    time.sleep(60)
+    return task
+
+
+def test_ctrl_c_ends_the_pools_workers_at_once(tmp_path):
+    """Ctrl-C during a pool's tasks: the workers are ended, not left to finish them."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from similar import compute, errors\n"
+        "from test_compute import sleeper\n"
+        "def main():\n"
+        "    with compute.scheduler('', 2) as run: run.map(sleeper, [1, 2, 3, 4], sys.argv[1])\n"
+        "if __name__ == '__main__': errors.run(main)\n"
+    )
+    stage = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+    assert len(workers) == 2
+    stage.send_signal(signal.SIGINT)
+    assert stage.wait(10) == 130
+    time.sleep(0.5)
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
 def test_the_default_run_imports_no_dask():
     """A default run never starts a cluster or opens a port: it does not even load Dask."""
     code = (
@@ -86,9 +143,12 @@ def test_the_default_run_imports_no_dask():
 
 
 class Cluster:
-    """`dask scheduler` and two `dask worker` processes of this venv on 127.0.0.1."""
+    """`dask scheduler` and two `dask worker` processes of this venv on 127.0.0.1; `env` and
+    `cwd` as a user would start them (by default in the project with PYTHONPATH=.)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, env=None, cwd=ROOT):
+        self.env = WORKER_ENV if env is None else env
+        self.cwd = cwd
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         log = open(root / "dask.log", "wb")
@@ -98,7 +158,8 @@ class Cluster:
             + ["--dashboard-address", ":0", "--no-show"],
             stdout=log,
             stderr=log,
-            env=WORKER_ENV,
+            env=self.env,
+            cwd=self.cwd,
         )
         self.workers = [self.start_worker(log, dask) for _ in range(2)]
         self.wait_for(2)
@@ -109,8 +170,8 @@ class Cluster:
             + ["--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0"],
             stdout=log,
             stderr=log,
-            env=WORKER_ENV,
-            cwd=ROOT,
+            env=self.env,
+            cwd=self.cwd,
         )
 
     def wait_for(self, count: int) -> None:
@@ -199,3 +260,112 @@ def test_the_verifier_through_a_real_cluster_matches_the_pool_byte_for_byte(clus
     )
     assert described == len(images) and pickle.dumps(remote) == pickle.dumps(local)
     assert any(r.inliers >= verify.min_inliers and r.mirrored for r in local)
+
+
+def four_pictures(folder):
+    """Four JPEGs (a photograph, its crop, its mirror image, another photograph) and refs."""
+    import hashlib
+    import io
+
+    from conftest import real_photo
+    from PIL import ImageOps
+
+    from similar.verification.runner import ImageRef
+
+    photo = real_photo("astronaut", size=None).resize((400, 400))
+    pictures = {
+        "orig": photo,
+        "crop": photo.crop((60, 40, 330, 300)),
+        "mirror": ImageOps.mirror(photo),
+        "coffee": real_photo("coffee", size=None),
+    }
+    images = {}
+    for name, img in pictures.items():
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, "JPEG", quality=90)
+        (folder / f"{name}.jpg").write_bytes(buf.getvalue())
+        images[name] = ImageRef(
+            str(folder / f"{name}.jpg"), hashlib.sha256(buf.getvalue()).hexdigest()
+        )
+    return images
+
+
+@pytest.mark.e2e
+def test_a_cluster_started_without_the_project_on_its_path_runs_the_verifier(tmp_path):
+    """docs/cluster.md's commands without PYTHONPATH=., outside the project folder: the
+    library reaches the scheduler and the workers by itself, and the results are the pool's."""
+    import pickle
+
+    from similar import settings
+    from similar.verification.runner import verify_pairs
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    bare = Cluster(tmp_path, env=env, cwd=elsewhere)
+    try:
+        images = four_pictures(tmp_path)
+        pairs = [(a, b) for a in images for b in images if a != b]
+        verify = settings.VerifySettings()
+        local, _ = verify_pairs(pairs, verify, images, tmp_path / "pool", 2)
+        remote, _ = verify_pairs(
+            pairs, verify, images, tmp_path / "dask", 2, scheduler=bare.address
+        )
+        assert pickle.dumps(remote) == pickle.dumps(local)
+    finally:
+        bare.close()
+
+
+@pytest.mark.e2e
+def test_a_scheduler_killed_mid_run_is_one_line(cluster):
+    def kill_scheduler(task):
+        if task == 2:
+            cluster.scheduler.send_signal(signal.SIGKILL)
+
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"lost the Dask scheduler of tcp://127.0.0.1:\d+ while"):
+        with compute.scheduler(cluster.address) as run:
+            run.map(slow_square, list(range(40)), {"pause": 0.2}, progress=kill_scheduler)
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.e2e
+def test_every_worker_killed_ends_in_one_line_after_the_deadline(cluster, monkeypatch, capsys):
+    monkeypatch.setattr(compute, "NO_WORKERS_TIMEOUT", 3)
+
+    def kill_workers(task):
+        if task == 2:
+            for worker in cluster.workers:
+                worker.send_signal(signal.SIGKILL)
+
+    with pytest.raises(UserError, match=r"has had no workers for 3 s while .*start workers"):
+        with compute.scheduler(cluster.address) as run:
+            run.map(slow_square, list(range(40)), {"pause": 0.2}, progress=kill_workers)
+    assert "has no workers; waiting 3 s" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_a_crowded_local_cluster_prints_nothing_of_its_own():
+    """More workers than cores, each busy: Dask's heartbeat and event-loop warnings stay out
+    of a successful run's output."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from similar import compute\n"
+        "from test_compute import busy\n"
+        "if __name__ == '__main__':\n"
+        "    with compute.scheduler('local:8') as run:\n"
+        "        assert run.map(busy, list(range(32)), 1.5) == list(range(32))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.strip() == "" and done.stdout.strip() == ""
+
+
+def busy(seconds, task):
+    """The CPU held for `seconds` without releasing the GIL often: a late heartbeat."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(10000))
+    return task

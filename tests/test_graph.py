@@ -55,6 +55,47 @@ def test_cosine_graph_on_real_valued_vectors(engine):
     assert (np.diff(sc, axis=1) <= 0).all()
 
 
+def test_approximate_graph_searching_every_list_is_the_exact_graph():
+    x, ids = tied_vectors(2000)
+    lists = knn.centroids_for(len(x))
+    nb, sc = knn.exact_knn(x, ids, 12, "dot", "cpu", "ivf", 256, probes=lists)
+    want_nb, want_sc = brute_force(x, ids, 12, "dot")
+    np.testing.assert_array_equal(nb, want_nb)
+    np.testing.assert_array_equal(sc, want_sc.astype(np.float32))
+
+
+def test_approximate_graph_recall_scores_and_reruns():
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((60, 32)).astype(np.float32)
+    x = centres[rng.integers(0, 60, 6000)] + rng.standard_normal((6000, 32)).astype(np.float32)
+    ids = [f"p{i:05d}" for i in range(6000)]
+    exact_nb, _ = knn.exact_knn(x, ids, 20, "cosine", "cpu", "faiss")
+    nb, sc = knn.exact_knn(x, ids, 20, "cosine", "cpu", "ivf", probes=16)
+    recall = np.mean([len(set(a) & set(b)) / 20 for a, b in zip(nb.tolist(), exact_nb.tolist())])
+    assert 0.9 <= recall < 1  # approximate, and close: 16 of 310 lists searched
+    # a neighbour found carries its true score, rows best first, never the image itself
+    xs = knn.unit_rows(x)
+    np.testing.assert_allclose(sc, np.einsum("ij,ikj->ik", xs, xs[nb]), atol=1e-6)
+    assert (np.diff(sc, axis=1) <= 0).all()
+    assert not (nb == np.arange(len(x))[:, None]).any()
+    again = knn.exact_knn(x, ids, 20, "cosine", "cpu", "ivf", probes=16)
+    assert again[0].tobytes() == nb.tobytes() and again[1].tobytes() == sc.tobytes()
+
+
+@pytest.mark.parametrize(
+    "method,n,threshold,wanted",
+    [
+        ("auto", 999, 1000, False),
+        ("auto", 1000, 1000, True),
+        ("auto", 10**7, 0, False),
+        ("exact", 10**7, 1000, False),
+        ("approximate", 10, 1000, True),
+    ],
+)
+def test_graph_method_and_its_threshold(method, n, threshold, wanted):
+    assert knn.approximate(method, n, threshold) is wanted
+
+
 def test_graph_stage_writes_ids_neighbours_scores_and_reruns_byte_identical(pipeline):
     run_stage("graph")
     target = pipeline.root / "data/graph/knn.npz"
@@ -92,6 +133,18 @@ def test_bad_inputs_are_one_line_each(pipeline):
     np.save(pipeline.root / "data/reduced/vectors.npy", np.zeros((0, 4), np.float32))
     with pytest.raises(UserError, match="the collection is empty"):
         run_stage("graph")
+
+
+def test_graph_stage_past_the_threshold_is_approximate(pipeline):
+    pipeline.set("graph.approximate_from", 12)
+    run_stage("graph")
+    report = json.loads((pipeline.root / "reports/graph.json").read_text())
+    assert report["engine"] == "ivf" and report["probes"] == 64
+    _, nb, _ = read_graph(pipeline.root / "data/graph/knn.npz")
+    assert nb.shape == (12, 11)  # 12 images: one list, searched whole
+    pipeline.set("graph.approximate_from", 13)
+    run_stage("graph")
+    assert json.loads((pipeline.root / "reports/graph.json").read_text())["engine"] == "faiss"
 
 
 def test_graph_cuda_needs_cuda(pipeline):

@@ -136,8 +136,11 @@ def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_p
     by_name = dict(zip([p[1] for p in pairs], serial))
     assert by_name["broken"].inliers == 0 and by_name["coffee"].inliers < S.min_inliers
     assert by_name["mirror"].mirrored
-    entries = list(ContentCache(cache, method_for(S).cache_key()).folder.rglob("*.sift"))
-    assert len(entries) == len(folder)
+    from similar.cache import Pack
+
+    kept = ContentCache(cache, method_for(S).cache_key()).folder
+    packs = [Pack.open(p) for p in kept.rglob("*.pack")]  # the stage packs its new entries
+    assert not list(kept.rglob("*.sift")) and sum(len(p.index) for p in packs) == len(folder)
 
 
 def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
@@ -175,8 +178,10 @@ def test_a_damaged_feature_entry_is_described_again_with_a_warning(
     pairs = [("orig", "crop"), ("orig", "mirror")]
     cache = tmp_path / "cache"
     good, _ = verify_pairs(pairs, S, folder, cache, 1)
-    entry = feature_cache(method_for(S), cache)._file(folder["crop"].sha256)
-    raw = bytearray(entry.read_bytes())
+    store = feature_cache(method_for(S), cache)
+    entry = store._file(folder["crop"].sha256)
+    # the stage packed it: a loose copy of the entry, damaged, is read first
+    raw = bytearray(store._packed(folder["crop"].sha256)[0])
     if damage == "flip":
         raw[500:900] = bytes(255 - x for x in raw[500:900])
     elif damage == "nan":
@@ -292,3 +297,16 @@ def test_without_the_images_verify_says_so(pipeline):
     shutil.rmtree(pipeline.root / "images")
     with pytest.raises(settings.UserError, match="the images are not here.*make pull"):
         run_stage("verify")
+
+
+def test_the_prefilters_two_largest_are_a_partitions_ties_and_padding_included():
+    from similar.verification.prefilter import FLOOR, two_largest
+
+    rng = np.random.default_rng(5)
+    sims = rng.integers(0, 6, size=(40, 7, 30)).astype(np.float32) / 5  # many ties
+    sims[:, 3, 1:] = FLOOR  # a candidate with one keypoint
+    sims[:, 4] = 1.0  # every value tied
+    want = np.partition(sims, 28, axis=-1)[..., 28:]
+    best, second = two_largest(sims.copy())
+    np.testing.assert_array_equal(best, want[..., 1])
+    np.testing.assert_array_equal(second, want[..., 0])

@@ -24,6 +24,16 @@ def mirrored_descriptors(desc: np.ndarray) -> np.ndarray:
     return desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS].reshape(-1, 128)
 
 
+def two_largest(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and second largest values along the last axis (equal when the largest is
+    there twice), as np.partition gives them, in three passes instead of a partition's sort
+    work; `sims` is spoilt."""
+    where = sims.argmax(axis=-1)[..., None]
+    best = np.take_along_axis(sims, where, -1)[..., 0]
+    np.put_along_axis(sims, where, -np.inf, -1)
+    return best, sims.max(axis=-1)
+
+
 def ratio_counts(
     a: Features, candidates: Sequence[Features], ratio: float, mirror: bool
 ) -> np.ndarray:
@@ -45,10 +55,10 @@ def ratio_counts(
         real[i, : len(t)] = True
     sims = (rows @ stacked.reshape(-1, 128).T).reshape(len(rows), len(candidates), width)
     sims[:, ~real] = FLOOR
-    second, best = np.split(np.partition(sims, width - 2, axis=-1)[..., width - 2 :], 2, axis=-1)
+    best, second = two_largest(sims)
     # unit descriptors: distance^2 = 2 - 2 * similarity; d1 < ratio * d2, squared
-    passed = (2 - 2 * best[..., 0]) < ratio * ratio * np.maximum(2 - 2 * second[..., 0], 0)
-    passed &= second[..., 0] > FLOOR  # a candidate with one keypoint has no second match
+    passed = (2 - 2 * best) < ratio * ratio * np.maximum(2 - 2 * second, 0)
+    passed &= second > FLOOR  # a candidate with one keypoint has no second match
     n_top = len(top)
     counts[:, 0] = passed[:n_top].sum(axis=0)
     if mirror:

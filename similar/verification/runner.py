@@ -23,7 +23,10 @@ from ..errors import UserError
 from .base import Method, PairResult
 from .registry import METHODS
 
-MEMO_SIZE = 256  # unpacked features a worker keeps (about 0.5 MB each at 1000 keypoints)
+# unpacked features a worker keeps, by their arrays' bytes (about 0.5 MB an image at 1000
+# keypoints): a first image's candidates are drawn from the whole collection, so a memo
+# holding fewer images than a task's working set unpacks most candidates again
+MEMO_BYTES = 384 * 2**20
 PAIRS_PER_TASK = 512
 IMAGES_PER_TASK = 16
 # below these a worker process costs more than it gives (measured on the sample:
@@ -52,8 +55,10 @@ class ImageRef:
 
 
 def image_refs(index_rows: Iterable[dict], root) -> dict[str, ImageRef]:
-    """id -> ImageRef from images.csv rows (path relative to the collection root)."""
-    return {r["id"]: ImageRef(str(Path(root) / r["path"]), r.get("sha256", "")) for r in index_rows}
+    """id -> ImageRef from images.csv rows (path relative to the collection root), absolute:
+    a cluster's workers do not run in the stage's folder."""
+    root = Path(root).absolute()
+    return {r["id"]: ImageRef(str(root / r["path"]), r.get("sha256", "")) for r in index_rows}
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class Verifier:
         self.method = method_for(job.settings, job.max_pixels)
         self.cache = feature_cache(self.method, job.cache_root)
         self._memo: OrderedDict[str, object] = OrderedDict()
+        self._memo_bytes = 0
 
     def _cached(self, key: str):
         raw = self.cache.get_bytes(key)
@@ -109,8 +115,11 @@ class Verifier:
             raise UserError(
                 f"image {image_id} ({ref.path}) changed since embed: rerun `dvc repro embed`"
             )
-        if digest and self.cache.folder is not None and self._cached(digest) is not None:
-            return False
+        if digest and self.cache.folder is not None:
+            cached = self._cached(digest)
+            if cached is not None:  # unpacked to check it: kept for this worker's checks
+                self._keep(image_id, cached)
+                return False
         found = self.method.describe(data)
         if digest:
             self.cache.put_bytes(digest, self.method.pack(found))
@@ -136,9 +145,12 @@ class Verifier:
         return found
 
     def _keep(self, image_id: str, found) -> None:
+        if image_id in self._memo:
+            return
         self._memo[image_id] = found
-        if len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
+        self._memo_bytes += footprint(found)
+        while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
+            self._memo_bytes -= footprint(self._memo.popitem(last=False)[1])
 
     def check(self, a: str, b: str) -> PairResult:
         return self.method.check(self.features(a), self.features(b), seed_of(a, b))
@@ -152,6 +164,12 @@ class Verifier:
             self.method.check(fa, fb, seed_of(a, b)) if ok else NO_MATCH
             for b, fb, ok in zip(others, fbs, keep)
         ]
+
+
+def footprint(features) -> int:
+    """Bytes of a method's features' arrays (0 for what holds none)."""
+    fields = getattr(features, "__dict__", {}).values()
+    return sum(getattr(value, "nbytes", 0) for value in fields) + 256
 
 
 _VERIFIERS: dict[int, Verifier] = {}
@@ -239,7 +257,9 @@ def verify_pairs(
     described first (each once, in parallel), then pairs are checked in parallel tasks that
     share their first image; with a `label`, a progress bar of that name counts the pairs as
     their tasks complete. The same results whichever scheduler and workers run them."""
-    job = Job(settings, images, str(cache_root) if cache_root else None, max_pixels)
+    job = Job(
+        settings, images, str(Path(cache_root).absolute()) if cache_root else None, max_pixels
+    )
     feature_cache(method_for(settings, max_pixels), job.cache_root).check_writable(
         "paths.feature_cache"
     )
@@ -264,6 +284,7 @@ def verify_pairs(
             progress=lambda task: bar.update(sum(len(others) for _, others in task)),
             label=lambda task: f"checking the pairs of {task[0][0]} to {task[-1][0]}",
         )
+    feature_cache(method_for(settings, max_pixels), job.cache_root).pack()
     for task_found, task_where in zip(found, positions):
         for group_found, group_where in zip(task_found, task_where):
             for r, i in zip(group_found, group_where):

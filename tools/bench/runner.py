@@ -120,6 +120,24 @@ def synthetic(n: int, d: int = 256, seed: int = 0) -> tuple[list[str], np.ndarra
     return [f"p{i:07d}" for i in range(n)], x
 
 
+def structured(n: int, d: int = 256, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """n ids and n x d float32 vectors with the structure of embeddings: topics, sub-topics
+    of a topic, images of a sub-topic, and a fifth of them near-copies of another."""
+    rng = np.random.default_rng(seed)
+    topics = rng.standard_normal((1000, d)).astype(np.float32)
+    subs = topics[rng.integers(0, 1000, 20000)]
+    subs += 0.7 * rng.standard_normal(subs.shape).astype(np.float32)
+    x = subs[rng.integers(0, 20000, n)]
+    x += rng.uniform(0.3, 1.0, (n, 1)).astype(np.float32) * rng.standard_normal((n, d)).astype(
+        np.float32
+    )
+    copies = rng.choice(n, n // 5, replace=False)
+    x[copies] = x[rng.integers(0, n, n // 5)] + 0.1 * rng.standard_normal((n // 5, d)).astype(
+        np.float32
+    )
+    return [f"p{i:07d}" for i in range(n)], x
+
+
 def write_index(project: Path, ids: list[str]) -> None:
     """A scratch project's images.csv for synthetic ids."""
     (project / "data/embeddings").mkdir(parents=True, exist_ok=True)
@@ -128,10 +146,11 @@ def write_index(project: Path, ids: list[str]) -> None:
         fh.writelines(f"{i},{i}.jpg,1600,1200,-\n" for i in ids)
 
 
-def vector_project(project: Path, n: int, seed: int) -> list[str]:
-    """A scratch project holding n synthetic reduced vectors and their images.csv."""
+def vector_project(project: Path, n: int, seed: int, like_embeddings: bool = False) -> list[str]:
+    """A scratch project holding n synthetic reduced vectors (normal, or `structured`) and
+    their images.csv."""
     (project / "data/reduced").mkdir(parents=True)
-    ids, x = synthetic(n, seed=seed)
+    ids, x = (structured if like_embeddings else synthetic)(n, seed=seed)
     np.save(project / "data/reduced/vectors.npy", x)
     write_index(project, ids)
     return ids
