@@ -202,6 +202,7 @@ def test_plausible_transforms_keep_the_sides_and_a_bounded_aspect():
     assert plausible(np.array([[1.45, 0, 3], [0, 1, 2]]))
     assert not plausible(np.array([[-1.0, 0, 3], [0, 1, 2]]))  # reflected
     assert not plausible(np.array([[4.0, 0, 0], [0, 1, 0]]))  # stretched past MAX_STRETCH
+    assert not plausible(np.full((2, 3), np.nan))  # a degenerate sample's fit
 
 
 RULE = CopyRule(15, 0.6, 0.7, 0.0, 25)
