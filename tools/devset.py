@@ -22,7 +22,8 @@ placeholder IIIF links (`DIR/iiif.csv`):
 
 Ground truth, from the file names: a card's group is its deck's family and the card's name
 (`card-anglo-heart_7`); an icon's is its theme and name (`icon-oxygen-edit-copy`, the sizes
-together); a flag's is its country (`flag-fr`); a hard copy is in its source's group. The kind
+together); a flag's is its country (`flag-fr`); groups whose largest images hold the same
+pixels are one (under the first name); a hard copy is in its source's group. The kind
 column says which of card, icon, flag or the hard copies' kinds an image is.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import subprocess
 import tempfile
 from pathlib import Path
@@ -286,6 +288,26 @@ def hard_copies(sources: dict[str, Path], groups: dict[str, str], count: int, ou
             rows.append((name, groups[key], kind))
 
 
+def merge_identical(rows: list, images: Path) -> list:
+    """The rows with groups whose largest images hold the same pixels made one (under the
+    first name): famfamfam draws some countries' flags alike (Norway's and Svalbard's),
+    themes ship one icon under two names."""
+    largest: dict[str, tuple[int, str, str]] = {}
+    for key, group, kind in rows:
+        with Image.open(images / kind / f"{key}.png") as img:
+            pixels = img.width * img.height
+            if pixels > largest.get(group, (0, "", ""))[0]:
+                largest[group] = (pixels, key, kind)
+    first: dict[str, str] = {}
+    same: dict[str, str] = {}
+    for group in sorted(largest):
+        _, key, kind = largest[group]
+        with Image.open(images / kind / f"{key}.png") as img:
+            digest = hashlib.sha256(repr(img.size).encode() + img.convert("RGB").tobytes())
+        same[group] = first.setdefault(digest.hexdigest(), group)
+    return [(key, same[group], kind) for key, group, kind in rows]
+
+
 def build(out: Path, decks=DECKS, icons: int = 120, tango: int = 60, copies: int = 40) -> int:
     """The collection under `out`; the number of images."""
     from similar.files import csv_bytes
@@ -303,6 +325,7 @@ def build(out: Path, decks=DECKS, icons: int = 120, tango: int = 60, copies: int
         }
         tango_icons(share, tango, images, rows)
         flags(share, images, rows)
+    rows = merge_identical(rows, images)
     groups = {r[0]: r[1] for r in rows}
     hard_copies(cards, groups, copies, images, rows)
     hard_copies(big_icons, groups, copies // 4, images, rows)

@@ -11,5 +11,6 @@ SECTIONS = (
     "graph",
     "verify",
     "groups",
+    "quality",
     "scale",
 )
