@@ -248,8 +248,8 @@ STROKE_FLOOR = 24.0  # gradient (grey levels per pixel, Sobel) below which nothi
 STROKE_SHARE = 0.3  # a stroke: at least this share of the picture's strong gradient
 TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
 EDGE = 0.03  # share of the frame's shorter side left out along the overlap's edge
-REACH = 2  # pixels a stroke may move between copies (resampling, alignment)
-UNMATCHED = 0.35  # share of a cell's strokes without counterpart that makes it differ
+REACH = 1  # pixels a stroke may move between copies (resampling, alignment)
+UNMATCHED = 0.2  # share of a cell's strokes without counterpart that makes it differ
 MIN_STROKES = 6  # unmatched stroke pixels a differing cell holds at least
 
 
