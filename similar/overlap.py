@@ -249,7 +249,7 @@ STROKE_SHARE = 0.3  # a stroke: at least this share of the picture's strong grad
 TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
 EDGE = 0.03  # share of the frame's shorter side left out along the overlap's edge
 REACH = 1  # pixels a stroke may move between copies (resampling, alignment)
-UNMATCHED = 0.2  # share of a cell's strokes without counterpart that makes it differ
+UNMATCHED = 0.1  # share of a cell's strokes without counterpart that makes it differ
 MIN_STROKES = 6  # unmatched stroke pixels a differing cell holds at least
 
 
