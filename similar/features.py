@@ -28,11 +28,11 @@ import numpy as np
 
 from .images import open_rgb
 
-FEATURES_VERSION = (
-    3  # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail
-)
+# 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
+# 4: thumbnail of 192 pixels (pips, letters and pictograms resolved)
+FEATURES_VERSION = 4
 STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first
-THUMB = 96  # longest side of the greyscale thumbnail an entry keeps
+THUMB = 192  # longest side of the greyscale thumbnail an entry keeps
 HEAD = 24  # width, height, keypoints, strongest kept, thumbnail width and height (uint32 each)
 MIN_SIDE = 32
 QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001

@@ -18,6 +18,13 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
   share of those cells with something drawn in them (not flat in both) whose pixels agree
   (normalised correlation at least AGREE). Keypoints gather on high-contrast ornament, so a
   shared border can hold most keypoints and inliers; the pictures' own pixels disagree.
+* `difference`: the aligned thumbnails' strokes compared both ways, cell by cell over the
+  overlap's inner cells: the share of cells where one picture draws what the other has not
+  even a trace of. Different cards of one deck, pictograms in one warning triangle, letters
+  in one factotum frame agree in most cells (frame, pips, ground) and differ in a few; a
+  copy differs in none. Strokes are gradients against the picture's own strongest, so a
+  recoloured copy (a hand-coloured print, other inks) draws the same strokes: recolouring
+  is not a difference.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ CELLS = GRID - 2 * RING
 AGREE = 0.5  # normalised correlation of a cell's pixels that counts as the same drawing
 FLAT = 4.0  # grey levels of standard deviation below which a cell holds nothing drawn
 FILLED = 0.9  # share of a cell that must lie inside the overlap to be compared
+AGREEMENT_SIDE = 96  # agreement compares thumbnails this long (cells of tone, not strokes)
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,17 @@ def area_share(polygon: np.ndarray, size: tuple[int, int]) -> float:
     return min(1.0, abs(float(cv2.contourArea(polygon.astype(np.float32)))) / (size[0] * size[1]))
 
 
+def reduced(thumb: np.ndarray) -> np.ndarray:
+    """A thumbnail at most AGREEMENT_SIDE pixels long, by area (what agreement compares)."""
+    import cv2
+
+    factor = AGREEMENT_SIDE / max(thumb.shape)
+    if factor >= 1:
+        return thumb
+    size = (max(1, round(thumb.shape[1] * factor)), max(1, round(thumb.shape[0] * factor)))
+    return cv2.resize(thumb, size, interpolation=cv2.INTER_AREA)
+
+
 def agreement(
     a_thumb: np.ndarray,
     a_size: tuple[int, int],
@@ -139,6 +158,7 @@ def agreement(
 
     if transform is None or not a_thumb.size or not b_thumb.size:
         return 0.0
+    a_thumb, b_thumb = reduced(a_thumb), reduced(b_thumb)
     full = homogeneous(transform)
     to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
     to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
@@ -174,3 +194,113 @@ def agreement(
                 )
                 agreeing += correlation >= AGREE
     return round(agreeing / drawn, 4) if drawn else 0.0
+
+
+def laid_pair(
+    a_thumb: np.ndarray,
+    a_size: tuple[int, int],
+    b_thumb: np.ndarray,
+    b_size: tuple[int, int],
+    transform: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The two thumbnails in one frame (float32), and where both hold pixels: the one that
+    shows the overlap with fewer pixels is the frame, so that neither is compared blurred
+    by enlargement (a strong crop shows its part at more pixels than the whole does); the
+    other is smoothed to that scale first, so that reducing it adds no aliased strokes."""
+    import cv2
+
+    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
+    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
+    try:
+        onto = to_b @ homogeneous(transform) @ np.linalg.inv(to_a)
+        if abs(np.linalg.det(onto[:2, :2])) > 1.0:  # a is enlarged onto b: lay b onto a
+            onto, a_thumb, b_thumb = np.linalg.inv(onto), b_thumb, a_thumb
+    except np.linalg.LinAlgError:
+        return None
+    source = a_thumb.astype(np.float32)
+    shrink = 1.0 / max(np.sqrt(abs(np.linalg.det(onto[:2, :2]))), 1e-6)
+    if shrink > 1.25:  # capped: a degenerate fit would ask for an enormous kernel
+        source = cv2.GaussianBlur(source, (0, 0), 0.5 * min(shrink, MAX_SHRINK))
+    h, w = b_thumb.shape
+    laid = cv2.warpPerspective(source, onto, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpPerspective(np.ones(a_thumb.shape, np.float32), onto, (w, h)) > 0.99
+    return laid, b_thumb.astype(np.float32), valid
+
+
+def gradient(grey: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of the lightly smoothed picture."""
+    import cv2
+
+    smooth = cv2.GaussianBlur(grey, (0, 0), 1.0)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
+    return np.hypot(gx, gy)
+
+
+def strong_level(magnitude: np.ndarray, where: np.ndarray) -> float:
+    """A picture's strong gradient over a region: its 99th percentile there."""
+    values = magnitude[where]
+    return float(np.percentile(values, 99)) if values.size else 0.0
+
+
+MAX_SHRINK = 8.0  # the largest reduction smoothed for (a copy is not 8 times smaller)
+STROKE_FLOOR = 24.0  # gradient (grey levels per pixel, Sobel) below which nothing is drawn
+STROKE_SHARE = 0.3  # a stroke: at least this share of the picture's strong gradient
+TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
+EDGE = 0.03  # share of the frame's shorter side left out along the overlap's edge
+REACH = 1  # pixels a stroke may move between copies (resampling, alignment)
+UNMATCHED = 0.1  # share of a cell's strokes without counterpart that makes it differ
+MIN_STROKES = 6  # unmatched stroke pixels a differing cell holds at least
+
+
+def difference(
+    a_thumb: np.ndarray,
+    a_size: tuple[int, int],
+    b_thumb: np.ndarray,
+    b_size: tuple[int, int],
+    transform: np.ndarray | None,
+) -> float:
+    """The share of the overlap's inner drawn cells (the GRID x GRID cells of its bounding
+    box, the outer RING left out) where one picture draws what the other does
+    not: strokes (strong gradients, against the picture's own strongest, so that a lighter
+    print or other colours draw the same lines) with not even a trace (a weak gradient)
+    within REACH pixels in the other, either way. A different card, letter or pictogram in
+    one frame differs where they differ, however much of the frame agrees."""
+    import cv2
+
+    if transform is None or not a_thumb.size or not b_thumb.size:
+        return 1.0
+    pair = laid_pair(a_thumb, a_size, b_thumb, b_size, transform)
+    if pair is None:
+        return 1.0
+    laid, target, valid = pair
+    # the overlap's edge is left out: a copy's trimmed margin, or a frame printed around it
+    margin = 2 * max(2, round(EDGE * min(valid.shape))) + 1
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
+    rows, cols = np.nonzero(inner)
+    if not len(rows):
+        return 1.0
+    near = np.ones((2 * REACH + 1, 2 * REACH + 1), np.uint8)
+    alone = np.zeros(inner.shape, bool)
+    drawn = np.zeros(inner.shape, bool)
+    magnitudes = [gradient(laid), gradient(target)]
+    levels = [strong_level(m, inner) for m in magnitudes]
+    for this, other in ((0, 1), (1, 0)):
+        stroke = (magnitudes[this] >= max(STROKE_FLOOR, STROKE_SHARE * levels[this])) & inner
+        trace = magnitudes[other] >= TRACE_SHARE * max(levels[other], STROKE_FLOOR)
+        near_trace = cv2.dilate(trace.astype(np.uint8), near) > 0
+        alone |= stroke & ~near_trace
+        drawn |= stroke
+    # the outer RING of cells is left out, as agreement leaves it: frames, captions, margins
+    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    cells = differing = 0
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            strokes_here = int(drawn[y0:y1, x0:x1].sum())
+            if strokes_here < MIN_STROKES:
+                continue
+            cells += 1
+            lone = int(alone[y0:y1, x0:x1].sum())
+            differing += lone >= MIN_STROKES and lone >= UNMATCHED * strokes_here
+    return round(differing / cells, 4) if cells else 1.0

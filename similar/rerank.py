@@ -87,6 +87,7 @@ UNCHECKED = {
     "inlier_ratio": None,
     "agreement": None,
     "contained": None,
+    "difference": None,
 }
 
 

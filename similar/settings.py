@@ -433,7 +433,16 @@ class VerifySettings:
     ratio: float = param(
         0.8, "Lowe's ratio test: best match closer than this share of the second", lo=0.1, hi=1.0
     )
-    min_inliers: int = param(15, "RANSAC inliers that make a verified pair", lo=3, hi=10000)
+    min_inliers: int = param(
+        15, "RANSAC inliers a copy needs at least (the copy inlier floor)", lo=3, hi=10000
+    )
+    min_part_inliers: int = param(
+        15,
+        "RANSAC inliers a pair that is not a copy needs to be reported as sharing a part; "
+        "fewer: no finding",
+        lo=3,
+        hi=10000,
+    )
     min_agreement: float = param(
         0.6,
         "a verified pair is a copy when its aligned pictures agree in at least this share of "
@@ -448,12 +457,19 @@ class VerifySettings:
         lo=0.0,
         hi=1.0,
     )
+    max_difference: float = param(
+        0.0,
+        "and when at most this share of their overlap's drawn cells holds strokes that the "
+        "other picture lacks (a different card, letter or pictogram in one frame)",
+        lo=0.0,
+        hi=1.0,
+    )
     mirror: bool = param(True, "also try the mirrored image (reversed copies)")
     transform: str = param(
-        "similarity",
-        "what RANSAC fits: similarity (crop, scale, rotation) or "
-        "homography (also photographed at an angle)",
-        choices=("similarity", "homography"),
+        "affine",
+        "what RANSAC fits: similarity (crop, scale, rotation), affine (also a change of "
+        "aspect: stretched, re-engraved) or homography (also photographed at an angle)",
+        choices=("similarity", "affine", "homography"),
     )
     prefilter: int = param(
         6,

@@ -58,6 +58,9 @@ def test_quick_bench_reports_every_key(tmp_path):
     )
     assert report["groups"]["seconds"] > 0 and report["groups"]["groups"] > 0
     assert report["scale"]["bulk_query_store"]["seconds"] > 0
+    quality = report["quality"]
+    assert quality["collection"].startswith("sample") and quality["images"] > 0
+    assert 0 <= quality["pairwise_precision"] <= 1 and quality["largest_group"] >= 0
 
 
 @pytest.mark.e2e  # embed stage processes and a model: minutes on 2 cores

@@ -11,7 +11,7 @@ import pytest
 from conftest import real_photo
 from test_compute import Cluster
 
-from similar import embedding, settings
+from similar import embedding, parameters
 from similar.files import staged_outputs
 from similar.images import ImageEntry
 
@@ -41,7 +41,7 @@ def plan():
         "batch_size": 4,
         "num_workers": 0,
     }
-    return embedding.plan(settings.from_mapping({"embed": embed}).embed)
+    return embedding.plan(parameters.from_mapping({"embed": embed}).embed)
 
 
 def embed(tmp_path, entries, name, scheduler=""):

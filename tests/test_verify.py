@@ -220,7 +220,7 @@ def test_verify_stage_outputs(pipeline):
         assert len(ns) == 6 and all(
             set(n)
             == {"id", "url", "score", "inliers", "verified", "mirrored", "relation"}
-            | {"agreement", "contained", "coverage", "inlier_ratio"}
+            | {"agreement", "contained", "coverage", "inlier_ratio", "difference"}
             for n in ns
         )
         flags = [n["verified"] for n in ns]

@@ -23,14 +23,22 @@ class PairResult:
     inlier_ratio: float = 0.0
     agreement: float = 0.0
     contained: float = 0.0
+    difference: float = 0.0
 
     def relation(self, rule: CopyRule) -> str | None:
-        """`copy`, `shares_part` (inliers enough, but the pictures disagree over their
-        overlap, or overlap over a small part of both), or None when not verified at all."""
+        """`copy` (inliers enough, the pictures agree over their overlap, neither draws
+        there what the other does not, and one lies whole inside the other), `shares_part`
+        (not a copy, with the higher inlier floor of a shared part), or None."""
         if self.inliers < rule.min_inliers:
             return None
-        same = self.agreement >= rule.min_agreement and self.contained >= rule.min_overlap
-        return "copy" if same else "shares_part"
+        same = (
+            self.agreement >= rule.min_agreement
+            and self.contained >= rule.min_overlap
+            and self.difference <= rule.max_difference
+        )
+        if same:
+            return "copy"
+        return "shares_part" if self.inliers >= rule.min_part_inliers else None
 
     def fields(self, rule: CopyRule) -> dict:
         """The checked pair's fields in the verified lists and groups.json."""
@@ -44,21 +52,31 @@ class PairResult:
             "inlier_ratio": self.inlier_ratio,
             "agreement": self.agreement,
             "contained": self.contained,
+            "difference": self.difference,
         }
 
 
 @dataclass(frozen=True)
 class CopyRule:
-    """When a checked pair is verified (`verify.min_inliers`), and a copy rather than a pair
-    that only shares a part (`verify.min_agreement`, `verify.min_overlap`)."""
+    """When a checked pair is a copy (`verify.min_inliers`, `verify.min_agreement`,
+    `verify.min_overlap`, `verify.max_difference`), and when a pair that is not one is
+    reported as sharing a part (`verify.min_part_inliers`)."""
 
     min_inliers: int
     min_agreement: float = 0.0
     min_overlap: float = 0.0
+    max_difference: float = 1.0
+    min_part_inliers: int = 0
 
     @classmethod
     def of(cls, settings) -> CopyRule:
-        return cls(settings.min_inliers, settings.min_agreement, settings.min_overlap)
+        return cls(
+            settings.min_inliers,
+            settings.min_agreement,
+            settings.min_overlap,
+            settings.max_difference,
+            settings.min_part_inliers,
+        )
 
 
 class Method:

@@ -2,13 +2,16 @@
 
 For a pair, each RootSIFT descriptor of the first image finds its two nearest in the second;
 Lowe's ratio test keeps the distinctive ones, each keypoint of the second image is used at
-most once (one-to-one), and RANSAC fits a transform (`verify.transform`: a similarity, or a
+most once (one-to-one), and RANSAC fits a transform (`verify.transform`: an affine one by
+default, so that a copy whose aspect changed lies whole on its original; a similarity; or a
 homography for copies photographed at an angle) and counts the matches it explains: the
-inliers. The mirrored first image is tried as well (`verify.mirror`), since reused
-woodcuts are often reversed; the better of the two counts. A pair with at least
-`verify.min_inliers` inliers is verified; it is a `copy` when the aligned pictures also agree
-over their overlap (`verify.min_agreement`, similar/overlap.py), else it only `shares_part`
-(a border, a typeface, a figure).
+inliers. A fit that reflects the picture or stretches it past MAX_STRETCH is no fit. The
+mirrored first image is tried as well (`verify.mirror`), since reused woodcuts are often
+reversed; the better of the two counts. A pair with at least `verify.min_inliers` inliers is
+a `copy` when the aligned pictures also agree over their overlap and neither draws there
+what the other lacks (`verify.min_agreement`, `verify.max_difference`, similar/overlap.py);
+else, from `verify.min_part_inliers` inliers, it only `shares_part` (a border, a frame with
+another card, letter or pictogram in it, a typeface, a figure).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import numpy as np
 
 from ..cache import canonical
 from ..features import Features, extract, pack, settings_of, unpack_entry
-from ..overlap import agreement, overlap
+from ..overlap import agreement, difference, overlap
 from . import prefilter
 from .base import Method, PairResult
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
 THRESHOLD = 0.02
+MAX_STRETCH = 3.0  # an affine fit's largest change of aspect (a re-engraving, a stretched size)
 
 
 def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +72,10 @@ def fit(
             src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999
         )
     else:
-        transform, mask = cv2.estimateAffinePartial2D(
+        estimate = (
+            cv2.estimateAffine2D if settings.transform == "affine" else cv2.estimateAffinePartial2D
+        )
+        transform, mask = estimate(
             src,
             dst,
             method=cv2.RANSAC,
@@ -77,9 +84,19 @@ def fit(
             confidence=0.999,
             refineIters=10,
         )
-    if mask is None or transform is None:
+    if mask is None or transform is None or not plausible(transform):
         return None, np.zeros(n, bool)
     return transform, mask.ravel().astype(bool)
+
+
+def plausible(transform: np.ndarray) -> bool:
+    """A copy's transform keeps the picture's sides (a mirror is tried as its own image,
+    so that `mirrored` says so) and stretches one axis at most MAX_STRETCH times the other."""
+    linear = np.asarray(transform, np.float64)[:2, :2]
+    if not np.isfinite(transform).all() or np.linalg.det(linear) <= 0:
+        return False
+    longest, shortest = np.linalg.svd(linear, compute_uv=False)
+    return longest <= MAX_STRETCH * shortest
 
 
 def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
@@ -106,6 +123,7 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
         inlier_ratio=figures.inlier_ratio,
         contained=figures.contained,
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform),
+        difference=difference(fa.thumb, fa.size, b.thumb, b.size, transform),
     )
 
 

@@ -40,6 +40,11 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--groups-points", type=int, default=1000000)
     ap.add_argument("--references", type=int, default=1000)
     ap.add_argument("--gpu-images", type=int, default=16000, help="scans for the GPU embed run")
+    ap.add_argument(
+        "--devset",
+        default="data/devset",
+        help="the development collection for the quality section (python -m tools.devset)",
+    )
     ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
     args = ap.parse_args(argv)
     if args.quick:

@@ -13,5 +13,6 @@ SECTIONS = (
     "graph",
     "verify",
     "groups",
+    "quality",
     "scale",
 )

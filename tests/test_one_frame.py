@@ -1,0 +1,222 @@
+"""Different pictures in one frame are never copies; a picture's hard copies are.
+
+A real deck's cards, the pictograms of one warning triangle and a printer's factotum initials
+share everything but what they show: the card, border and pips; the red triangle; the
+ornamental frame. Their hard copies (stretched, halftoned, strongly cropped, recoloured,
+printed on a page) share what they show.
+"""
+
+import io
+import math
+
+import numpy as np
+import pytest
+from conftest import real_photo
+from PIL import Image, ImageDraw, ImageFont
+
+from similar import settings
+from similar.features import extract
+from similar.verification.base import CopyRule, PairResult
+from similar.verification.runner import seed_of
+from similar.verification.sift import check_pair, plausible
+from tools import devset
+
+S = settings.VerifySettings(workers=1)
+CREAM, PURPLE, RED, BLACK = (250, 246, 232), (92, 52, 120), (196, 24, 36), (20, 20, 20)
+# pip rows of a real deck's number cards: (column, row) on a 3 x 7 grid
+PIPS = {
+    7: [(0, 0), (2, 0), (1, 1.5), (0, 3), (2, 3), (0, 6), (2, 6)],
+    8: [(0, 0), (2, 0), (1, 1.5), (0, 3), (2, 3), (1, 4.5), (0, 6), (2, 6)],
+    9: [(0, 0), (2, 0), (0, 2), (2, 2), (1, 3), (0, 4), (2, 4), (0, 6), (2, 6)],
+}
+
+
+def features(img: Image.Image):
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "PNG")
+    return extract(buf.getvalue(), S.max_side, S.features, settings.EmbedSettings().max_pixels)
+
+
+def relation(first: Image.Image, second: Image.Image):
+    found = check_pair(features(first), features(second), S, seed_of("a", "b"))
+    return found.relation(CopyRule.of(S)), found
+
+
+def heart(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, down: bool = False):
+    s = -1 if down else 1
+    draw.ellipse((x - r, y - s * r * 0.6 - r * 0.5, x, y - s * r * 0.6 + r * 0.5), fill=RED)
+    draw.ellipse((x, y - s * r * 0.6 - r * 0.5, x + r, y - s * r * 0.6 + r * 0.5), fill=RED)
+    draw.polygon([(x - r, y - s * r * 0.45), (x + r, y - s * r * 0.45), (x, y + s * r)], fill=RED)
+
+
+def number_card(rank: int) -> Image.Image:
+    """A number card of hearts as printed decks draw it: cream card, purple ruled frame,
+    corner indices, pips on a 3 x 7 grid (the lower ones upside down)."""
+    w, h = 250, 360
+    img = Image.new("RGB", (w, h), CREAM)
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((2, 2, w - 3, h - 3), radius=14, outline=PURPLE, width=4)
+    draw.rectangle((36, 30, w - 37, h - 31), outline=PURPLE, width=2)
+    font = ImageFont.load_default(26)
+    for x, y, angle in ((8, 6, 0), (w - 30, h - 34, 180)):
+        mark = Image.new("RGBA", (24, 30), (0, 0, 0, 0))
+        ImageDraw.Draw(mark).text((2, 0), str(rank), fill=RED, font=font)
+        img.paste(mark.rotate(angle), (x, y), mark.rotate(angle))
+    heart(draw, 20, 48, 7)
+    heart(draw, w - 21, h - 49, 7, down=True)
+    for col, row in PIPS[rank]:
+        x, y = 75 + col * 50, 60 + row * 40
+        heart(draw, x, y, 15, down=row > 3)
+    return img
+
+
+def triangle(pictogram: str) -> Image.Image:
+    """A warning sign: white ground, red triangle, a black pictogram inside."""
+    size = 320
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    corners = [(size / 2, 14), (size - 14, size - 34), (14, size - 34)]
+    draw.polygon(corners, fill=RED)
+    inner = [(size / 2, 62), (size - 58, size - 58), (58, size - 58)]
+    draw.polygon(inner, fill=(255, 255, 255))
+    cx, cy = size / 2, size * 0.62
+    if pictogram == "exclamation":
+        draw.rounded_rectangle((cx - 10, cy - 70, cx + 10, cy + 10), radius=8, fill=BLACK)
+        draw.ellipse((cx - 11, cy + 22, cx + 11, cy + 44), fill=BLACK)
+    elif pictogram == "lightning":
+        draw.polygon(
+            [
+                (cx + 8, cy - 75),
+                (cx - 30, cy + 5),
+                (cx - 2, cy + 5),
+                (cx - 14, cy + 55),
+                (cx + 30, cy - 15),
+                (cx + 2, cy - 15),
+                (cx + 20, cy - 75),
+            ],
+            fill=BLACK,
+        )
+    else:  # a worker: head, body, a raised arm and legs
+        draw.ellipse((cx - 12, cy - 72, cx + 12, cy - 48), fill=BLACK)
+        draw.line([(cx, cy - 45), (cx, cy + 5)], fill=BLACK, width=12)
+        draw.line([(cx, cy - 35), (cx + 35, cy - 60)], fill=BLACK, width=9)
+        draw.line([(cx, cy - 30), (cx - 30, cy - 5)], fill=BLACK, width=9)
+        draw.line([(cx, cy + 5), (cx - 22, cy + 50)], fill=BLACK, width=10)
+        draw.line([(cx, cy + 5), (cx + 22, cy + 50)], fill=BLACK, width=10)
+    return img
+
+
+def factotum(letter: str) -> Image.Image:
+    """A factotum initial: one ornamental block (ruled square, corner leaves, hatching), a
+    different letter set into its middle."""
+    size = 300
+    img = Image.new("RGB", (size, size), CREAM)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((4, 4, size - 5, size - 5), outline=BLACK, width=5)
+    draw.rectangle((40, 40, size - 41, size - 41), outline=BLACK, width=3)
+    for i in range(12, size - 12, 9):  # hatched band between the rules
+        draw.line([(i, 10), (i + 24, 36)], fill=BLACK, width=2)
+        draw.line([(i, size - 36), (i + 24, size - 10)], fill=BLACK, width=2)
+        draw.line([(10, i), (36, i + 24)], fill=BLACK, width=2)
+        draw.line([(size - 36, i), (size - 10, i + 24)], fill=BLACK, width=2)
+    for cx, cy in ((70, 70), (size - 70, 70), (70, size - 70), (size - 70, size - 70)):
+        for k in range(6):  # a leaf rosette in each corner of the field
+            a = k * math.pi / 3
+            x, y = cx + 14 * math.cos(a), cy + 14 * math.sin(a)
+            draw.ellipse((x - 6, y - 6, x + 6, y + 6), outline=BLACK, width=2)
+    font = ImageFont.load_default(150)
+    draw.text((size / 2, size / 2 + 6), letter, fill=BLACK, font=font, anchor="mm")
+    return img
+
+
+ONE_FRAME = {
+    "deck 7 and 8": lambda: (number_card(7), number_card(8)),
+    "deck 8 and 9": lambda: (number_card(8), number_card(9)),
+    "triangle exclamation and lightning": lambda: (triangle("exclamation"), triangle("lightning")),
+    "triangle lightning and worker": lambda: (triangle("lightning"), triangle("worker")),
+    "factotum A and B": lambda: (factotum("A"), factotum("B")),
+    "factotum R and P": lambda: (factotum("R"), factotum("P")),
+}
+
+
+@pytest.mark.parametrize("case", list(ONE_FRAME))
+def test_different_pictures_in_one_frame_are_never_copies(case):
+    first, second = ONE_FRAME[case]()
+    kind, found = relation(first, second)
+    assert kind != "copy", found
+
+
+@pytest.mark.parametrize("case", ["deck", "triangle", "factotum"])
+def test_the_frames_own_copies_are_copies(case):
+    """The same card, sign or initial, rescanned smaller: the rule still sees a copy."""
+    first = {"deck": number_card(8), "triangle": triangle("worker"), "factotum": factotum("R")}
+    second = first[case].resize((first[case].width * 3 // 4, first[case].height * 3 // 4))
+    kind, found = relation(first[case], second)
+    assert kind == "copy", found
+
+
+HARD = {
+    "stretched": lambda img: devset.stretched(img, 1.45),
+    "halftone": lambda img: devset.halftone(img, 3),
+    "crop": lambda img: devset.crop(img, 0.55, seed=1),
+    "recoloured": devset.recoloured,
+    "pasted": lambda img: devset.pasted(img, seed=2),
+}
+
+
+SMALL_ON_PAGE = pytest.mark.xfail(
+    reason="14 inliers, under the copy floor of 15: a picture small on a large page is "
+    "described at the page's scale, not its own",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize("kind", list(HARD))
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_a_picture_and_its_hard_copy_are_a_copy(request, name, kind):
+    if (name, kind) == ("coffee", "pasted"):
+        request.applymarker(SMALL_ON_PAGE)
+    picture = real_photo(name, size=None).convert("RGB").resize((400, 300))
+    found, figures = relation(picture, HARD[kind](picture))
+    assert found == "copy", figures
+
+
+def test_a_stretched_copy_is_fitted_whole():
+    """An affine fit lays a copy whose aspect changed whole onto it: the pictures agree
+    everywhere, not in a band."""
+    picture = real_photo("astronaut", size=None).convert("RGB").resize((400, 300))
+    found, figures = relation(picture, devset.stretched(picture, 1.45))
+    assert found == "copy" and figures.agreement >= 0.9 and figures.difference == 0, figures
+
+
+def test_a_mirror_is_not_fitted_by_the_affine_transform():
+    """A reflection is a mirrored copy, tried as such: the fit itself keeps the sides."""
+    picture = real_photo("astronaut", size=None).convert("RGB").resize((400, 300))
+    mirrored = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    plain = settings.VerifySettings(workers=1, mirror=False)
+    assert check_pair(features(picture), features(mirrored), plain, 1).inliers < S.min_inliers
+    assert check_pair(features(picture), features(mirrored), S, 1).mirrored
+
+
+def test_plausible_transforms_keep_the_sides_and_a_bounded_aspect():
+    assert plausible(np.array([[1.45, 0, 3], [0, 1, 2]]))
+    assert not plausible(np.array([[-1.0, 0, 3], [0, 1, 2]]))  # reflected
+    assert not plausible(np.array([[4.0, 0, 0], [0, 1, 0]]))  # stretched past MAX_STRETCH
+    assert not plausible(np.full((2, 3), np.nan))  # a degenerate sample's fit
+
+
+RULE = CopyRule(15, 0.6, 0.7, 0.0, 25)
+
+
+def test_a_pair_that_is_not_a_copy_needs_the_higher_floor_to_share_a_part():
+    weak = PairResult(18, agreement=0.3, contained=1.0)
+    strong = PairResult(40, agreement=0.3, contained=1.0)
+    assert weak.relation(RULE) is None and strong.relation(RULE) == "shares_part"
+    assert PairResult(18, agreement=0.9, contained=1.0).relation(RULE) == "copy"
+    assert PairResult(10, agreement=0.9, contained=1.0).relation(RULE) is None
+
+
+def test_a_cell_drawn_in_one_picture_only_makes_a_pair_differ():
+    differing = PairResult(40, agreement=0.9, contained=1.0, difference=0.02)
+    assert differing.relation(RULE) == "shares_part"
+    assert differing.fields(RULE)["difference"] == 0.02 and not differing.fields(RULE)["verified"]

@@ -1,0 +1,82 @@
+"""Section quality: how trustworthy the groups are, on real features (`efficientnet_lite0`,
+the weights its package ships): pairwise precision, recall, its candidate ceiling, the
+largest group and the figures per kind, on the development collection when one is built
+(`python -m tools.devset --out data/devset`, or `--devset DIR`), else on the sample,
+saying which. The pipeline runs as a user runs it: embed, reduce, attach_iiif, graph,
+groups, in a scratch project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .runner import ROOT, Row, run_stage, write_params
+
+STAGES = ("embed", "reduce", "attach_iiif", "graph", "groups")
+QUICK_PICTURES = 8
+QUICK_COMPONENTS = 64  # the quick sample's images are fewer than the default components
+
+
+def collection(work: Path, options) -> tuple[str, Path, Path, Path]:
+    """(what it is, its images, its ground truth, its IIIF links)."""
+    devset = Path(options.devset)
+    devset = devset if devset.is_absolute() else ROOT / devset
+    if not options.quick and (devset / "groups.csv").is_file():
+        return f"development collection {devset}", *devset_files(devset)
+    from tools.sample import DEFAULT_PICTURES, build
+
+    pictures = QUICK_PICTURES if options.quick else DEFAULT_PICTURES
+    build(work / "sample", pictures)
+    sample = work / "sample"
+    return (
+        f"sample ({pictures} pictures)",
+        sample / "images",
+        sample / "groups.csv",
+        sample / "iiif.csv",
+    )
+
+
+def devset_files(devset: Path) -> tuple[Path, Path, Path]:
+    return devset / "images", devset / "groups.csv", devset / "iiif.csv"
+
+
+def measure(work: Path, options) -> dict:
+    what, images, truth, links = collection(work, options)
+    project = work / "project"
+    write_params(
+        project,
+        data={"images": str(images), "groups": str(truth), "iiif_csv": str(links)},
+        embed={"model": "efficientnet_lite0", "weights": "imagenet"},
+        reduce={"n_components": QUICK_COMPONENTS} if options.quick else {},
+    )
+    seconds = sum(run_stage(stage, project)[0] for stage in STAGES)
+    metrics = json.loads((project / "metrics/groups.json").read_text())
+    keys = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "candidate_ceiling_recall")
+    return {
+        "collection": what,
+        "images": sum(1 for _ in open(truth, encoding="utf-8")) - 1,
+        **{key: metrics.get(key, 0.0) for key in keys},
+        "largest_group": metrics["largest_group"],
+        "by_kind": metrics.get("by_kind", {}),
+        "seconds": round(seconds, 1),
+    }
+
+
+def rows(q: dict) -> list[Row]:
+    out = [
+        Row(
+            f"quality on the {q['collection']}, {q['images']} images",
+            f"pairwise precision {q['pairwise_precision']}, recall {q['pairwise_recall']} "
+            f"(ceiling {q['candidate_ceiling_recall']}), F1 {q['pairwise_f1']}, "
+            f"largest group {q['largest_group']}",
+        )
+    ]
+    for kind, figures in sorted(q["by_kind"].items()):
+        out.append(
+            Row(
+                f"quality, kind {kind or '(none)'}",
+                f"precision {figures['pairwise_precision']}, recall {figures['pairwise_recall']} "
+                f"({figures['pairs_expected']} pairs expected)",
+            )
+        )
+    return out
