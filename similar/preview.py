@@ -25,11 +25,11 @@ from PIL import Image
 
 from .errors import UserError, warn
 from .files import FORMULA_START, PLAIN_NUMBER, atomic_dir, read_csv, read_json, require_file
-from .groups import read_groups_json
-from .iiif import safe_link, thumbnail_url
-from .images import open_rgb
-from .publish import viewer_link
+from .groups.grouping import read_groups_json
+from .iiif.links import safe_link, thumbnail_url
+from .iiif.publish import viewer_link
 from .settings import Settings
+from .vectors.images import open_rgb
 from .verification.runner import image_refs, method_for, verify_pairs
 
 TEMPLATES = Path(__file__).parent / "templates"

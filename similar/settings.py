@@ -30,7 +30,7 @@ Auto = Literal["auto"]
 # verify.method: the verification registry's names (similar/verification/registry.py)
 VERIFY_METHODS = ("sift", "none")
 
-# embed.model: img2vec_pytorch's names and EfficientNet-Lite's (similar/networks.py)
+# embed.model: img2vec_pytorch's names and EfficientNet-Lite's (similar/vectors/networks.py)
 MODEL_NAMES = (
     "resnet",
     *(f"resnet{n}" for n in (18, 34, 50, 101, 152)),

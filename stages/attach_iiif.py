@@ -13,7 +13,7 @@ import numpy as np
 from similar import parameters
 from similar.errors import UserError, run, warn
 from similar.files import json_bytes, read_csv, require_file, staged_outputs, write_vector_records
-from similar.iiif import links_csv, read_iiif_csv
+from similar.iiif.links import links_csv, read_iiif_csv
 
 
 def main() -> None:

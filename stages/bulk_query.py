@@ -10,13 +10,15 @@ known copies come first.
 
 from __future__ import annotations
 
-from similar import parameters, product, references, search
+from similar import parameters
 from similar.errors import run, warn
 from similar.evaluation import query_figures, score_histogram
 from similar.files import csv_bytes, json_bytes, read_ids_urls, require_file, staged_outputs
 from similar.groundtruth import read_groups
-from similar.neighbours import neighbours_bytes
-from similar.receipt import read_receipt
+from similar.search import engine as search
+from similar.search import product, references
+from similar.search.neighbours import neighbours_bytes
+from similar.search.receipt import read_receipt
 
 
 def main() -> None:

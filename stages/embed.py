@@ -14,11 +14,13 @@ STARTED = time.perf_counter()  # before the heavy imports: start-up counts them
 from similar import memory, parameters  # noqa: E402
 from similar.errors import UserError, warn  # noqa: E402
 from similar.files import csv_bytes, json_bytes, staged_outputs  # noqa: E402
-from similar.images import index_collection  # noqa: E402
+from similar.vectors.images import index_collection  # noqa: E402
 
 
 def main() -> None:
-    from similar import embedding  # torch: inside main, so that running out of memory is one line
+    from similar.vectors import (
+        embedding,  # torch: inside main, so that running out of memory is one line
+    )
 
     config = parameters.load()
     started = time.perf_counter()

@@ -12,8 +12,8 @@ import time
 
 from similar import parameters
 from similar.errors import run, warn
-from similar.fetch import empty_folder, fetch_collection
 from similar.files import atomic_dir, json_bytes, staged_outputs
+from similar.iiif.fetch import empty_folder, fetch_collection
 
 
 def main() -> None:

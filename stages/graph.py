@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 
-from similar import graph, knn, parameters
+from similar import parameters
 from similar.errors import run
 from similar.files import json_bytes, staged_outputs
 from similar.progress import bar
+from similar.search import graph, knn
 
 
 def main() -> None:

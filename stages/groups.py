@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from similar import edge_checks, evaluation, groups, parameters
+from similar import evaluation, parameters
 from similar.errors import run
 from similar.files import (
     csv_bytes,
@@ -22,8 +22,10 @@ from similar.files import (
     require_file,
     staged_outputs,
 )
-from similar.graph import read_graph
 from similar.groundtruth import read_groups, read_kinds, read_marks
+from similar.groups import candidates as edge_checks
+from similar.groups import grouping as groups
+from similar.search.graph import read_graph
 
 
 def main() -> None:

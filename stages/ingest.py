@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 
 from similar import parameters
-from similar import receipt as receipts
 from similar.errors import UserError, run
 from similar.files import json_bytes, read_vector_batches, require_file, staged_outputs
 from similar.progress import over
-from similar.store import collection_name, collection_settings, describe, store_for
+from similar.search import receipt as receipts
+from similar.search.store import collection_name, collection_settings, describe, store_for
 
 
 def main() -> None:

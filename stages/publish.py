@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from similar import parameters, publish
+from similar import parameters
 from similar.errors import run
 from similar.files import atomic_dir, read_csv, read_json, require_file
-from similar.groups import read_groups_json
-from similar.iiif import links_csv
+from similar.groups.grouping import read_groups_json
+from similar.iiif import publish
+from similar.iiif.links import links_csv
 
 
 def main() -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from similar import parameters, pca
+from similar import parameters
 from similar.errors import UserError, run
 from similar.evaluation import KNN_K, knn_preservation
 from similar.files import NpyRowWriter, csv_bytes, json_bytes, require_file, staged_outputs
+from similar.vectors import pca
 
 
 def main() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from similar import parameters, product, rerank
+from similar import parameters
 from similar.errors import run
 from similar.files import json_bytes, read_csv, read_json, require_file, staged_outputs
 from similar.groundtruth import read_groups
-from similar.images import require_images
-from similar.neighbours import neighbours_bytes
+from similar.search import product
+from similar.search.neighbours import neighbours_bytes
+from similar.vectors.images import require_images
+from similar.verification import rerank
 from similar.verification.runner import image_refs, method_for
 
 

@@ -83,7 +83,7 @@ def test_a_pack_whose_tail_is_damaged_is_ignored_whole(tmp_path):
 
 
 def test_the_embed_stage_leaves_packs_and_reruns_from_them(small_collection, monkeypatch):
-    from similar import embedding
+    from similar.vectors import embedding
 
     monkeypatch.setattr(embedding, "PACK_EVERY", 5)  # packs also while it runs
     small_collection.set("paths.embed_cache", ".cache/embed")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from similar.clustering import agglomerate
+from similar.groups.clustering import agglomerate
 
 
 def edges(pairs):

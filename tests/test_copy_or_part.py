@@ -8,9 +8,9 @@ from conftest import real_photo
 from PIL import Image, ImageOps
 
 from similar import settings
-from similar.clustering import agglomerate
-from similar.features import extract
+from similar.groups.clustering import agglomerate
 from similar.verification.base import CopyRule
+from similar.verification.features import extract
 from similar.verification.runner import seed_of
 from similar.verification.sift import check_pair
 from tools.sample.hard_cases import card, framed, text_block

@@ -10,7 +10,7 @@ from conftest import real_photo, run_stage, write_collection
 from similar.errors import UserError
 from similar.files import CSV_CELL_BYTES, csv_bytes, read_csv
 from similar.groundtruth import read_groups
-from similar.iiif import read_iiif_csv
+from similar.iiif.links import read_iiif_csv
 
 ALERT = "'-alert(4)-'"
 

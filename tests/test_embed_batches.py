@@ -9,10 +9,11 @@ import torch
 from conftest import real_photo
 from PIL import Image
 
-from similar import embedding, jpeg, parameters, settings
+from similar import parameters, settings
 from similar.cache import EmbedCache
-from similar.images import ImageEntry
-from similar.model import IMAGENET_MEAN, IMAGENET_STD, normalise_pixels, to_pixels
+from similar.vectors import embedding, jpeg
+from similar.vectors.images import ImageEntry
+from similar.vectors.model import IMAGENET_MEAN, IMAGENET_STD, normalise_pixels, to_pixels
 
 
 def cosines(a, b):
@@ -53,7 +54,7 @@ def test_auto_takes_todays_defaults_on_the_cpu():
 
 
 def test_auto_takes_the_gpu_defaults_where_cuda_is(monkeypatch):
-    monkeypatch.setattr("similar.model.cuda_available", lambda: True)
+    monkeypatch.setattr("similar.vectors.model.cuda_available", lambda: True)
     monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(16)))
     p = embedding.plan(parameters.defaults().embed)
     assert (p.device, p.batch_size, p.precision, p.num_workers) == ("cuda", 256, "bf16", 14)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import real_photo, run_stage
 
-import similar.embedding as embed_stage
+import similar.vectors.embedding as embed_stage
 from similar.cache import EmbedCache
 
 

@@ -11,9 +11,10 @@ import pytest
 from conftest import real_photo
 from test_compute import Cluster
 
-from similar import embedding, parameters
+from similar import parameters
 from similar.files import staged_outputs
-from similar.images import ImageEntry
+from similar.vectors import embedding
+from similar.vectors.images import ImageEntry
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ import pytest
 from conftest import real_photo, run_stage
 
 from similar import errors as cfg
-from similar import pca
 from similar.files import read_csv
+from similar.vectors import pca
 
 ROOT = Path(__file__).resolve().parent.parent
 

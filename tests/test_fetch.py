@@ -13,10 +13,11 @@ from conftest import real_photo, run_stage
 from iiif_server import scripted_server
 from PIL import Image
 
-from similar import manifests, parameters
-from similar.download import Client, Failure
+from similar import parameters
 from similar.errors import UserError
-from similar.fetch import sized, target_size
+from similar.iiif import manifests
+from similar.iiif.download import Client, Failure
+from similar.iiif.fetch import sized, target_size
 
 
 def jpeg(size: int = 80) -> bytes:

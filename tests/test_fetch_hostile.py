@@ -22,9 +22,9 @@ from conftest import run_stage
 from iiif_server import scripted_server
 from test_fetch import failed_rows, jpeg, v3_manifest
 
-from similar.download import Budget, Client, Failure
-from similar.fetch import FetchCache, file_id
-from similar.iiif import read_iiif_csv
+from similar.iiif.download import Budget, Client, Failure
+from similar.iiif.fetch import FetchCache, file_id
+from similar.iiif.links import read_iiif_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

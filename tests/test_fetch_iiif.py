@@ -15,7 +15,7 @@ from iiif_server import iiif_server
 from PIL import Image
 
 from similar import parameters
-from similar.iiif import links_csv
+from similar.iiif.links import links_csv
 from tools.sample import build
 
 BOX = re.compile(r"/(\d+),(\d+),(\d+),(\d+)/")

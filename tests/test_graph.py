@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import run_stage
 
-from similar import knn
 from similar.errors import UserError
-from similar.graph import read_graph
+from similar.search import knn
+from similar.search.graph import read_graph
 
 
 def brute_force(x, ids, k, distance):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import real_photo, run_stage
 
-from similar import groups
 from similar.groundtruth import read_groups
+from similar.groups import grouping as groups
 
 
 def test_components_of_a_hand_made_graph():

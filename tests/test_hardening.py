@@ -146,7 +146,7 @@ def test_search_refuses_another_revisions_store(pipeline, tmp_path):
 def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
     pipeline.set("qdrant.url", f"local:{tmp_path / 'q'}")
     run_stage("ingest")
-    from similar.store import store_for
+    from similar.search.store import store_for
 
     receipt = json.loads((pipeline.root / "data/ingest/receipt.json").read_text())
     with store_for(parameters.load()) as store:
@@ -161,7 +161,7 @@ def test_server_collection_keeps_its_stamp_in_its_metadata(pipeline, tmp_path):
 # ---------------------------------------------------------------- 2. one process at a time
 
 HOLD = (
-    "import sys, time\nfrom similar import parameters\nfrom similar.store import store_for\n"
+    "import sys, time\nfrom similar import parameters\nfrom similar.search.store import store_for\n"
     "s = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\ntime.sleep(60)"
 )
 

@@ -8,7 +8,7 @@ from conftest import real_photo
 from PIL import Image
 
 from similar.errors import UserError
-from similar.images import discover, image_id, index_collection, open_rgb, to_rgb
+from similar.vectors.images import discover, image_id, index_collection, open_rgb, to_rgb
 
 BIG = 10**9
 
@@ -113,7 +113,7 @@ def test_archival_formats_are_found_and_read(tmp_path, name, fmt, mode):
 
 def test_the_default_patterns_are_the_settings_default():
     from similar import parameters
-    from similar.images import DEFAULT_PATTERNS
+    from similar.vectors.images import DEFAULT_PATTERNS
 
     assert parameters.defaults().data.patterns == DEFAULT_PATTERNS
 

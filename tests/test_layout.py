@@ -136,3 +136,36 @@ def test_dvc_itself_calls_stale_only_the_stages_that_read_a_changed_param(pipeli
         assert sorted(json.loads(dvc("status", "--json", *stages))) == stale, key
         pipeline.values = before
         pipeline.write()
+
+
+def test_the_library_is_in_packages_by_concern():
+    """similar/ holds the flat modules everyone shares and one package per concern."""
+    flat = {p.stem for p in (ROOT / "similar").glob("*.py")}
+    packages = {p.name for p in (ROOT / "similar").iterdir() if (p / "__init__.py").is_file()}
+    assert {"iiif", "vectors", "search", "verification", "groups"} <= packages
+    moved = {
+        "clustering",
+        "download",
+        "edge_checks",
+        "embedding",
+        "features",
+        "fetch",
+        "graph",
+        "images",
+        "jpeg",
+        "knn",
+        "manifests",
+        "model",
+        "neighbours",
+        "networks",
+        "overlap",
+        "pca",
+        "product",
+        "publish",
+        "ranking",
+        "receipt",
+        "references",
+        "rerank",
+        "store",
+    }
+    assert not flat & moved, f"move {sorted(flat & moved)} into their package"

@@ -94,7 +94,7 @@ def test_a_busy_store_is_an_error_never_a_reload(pipeline):
         [
             sys.executable,
             "-c",
-            "import time\nfrom similar import parameters\nfrom similar.store import "
+            "import time\nfrom similar import parameters\nfrom similar.search.store import "
             "store_for\ns = store_for(parameters.load())\ns.count()\nprint('held', flush=True)\n"
             "time.sleep(30)",
         ],

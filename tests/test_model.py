@@ -10,7 +10,7 @@ from conftest import real_photo
 from img2vec_pytorch.img_to_vec import Img2Vec
 
 from similar.errors import UserError
-from similar.model import (
+from similar.vectors.model import (
     UNIT_NORMALISATION,
     Embedder,
     ModelSpec,

@@ -15,8 +15,8 @@ from conftest import real_photo
 from PIL import Image, ImageDraw, ImageFont
 
 from similar import settings
-from similar.features import extract
 from similar.verification.base import CopyRule, PairResult
+from similar.verification.features import extract
 from similar.verification.runner import seed_of
 from similar.verification.sift import check_pair, plausible
 from tools import devset

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from similar.overlap import NONE, hull_share, inside, overlap
+from similar.verification.overlap import NONE, hull_share, inside, overlap
 
 GRID = np.array([(x, y) for y in range(5, 100, 10) for x in range(5, 100, 10)], np.float32)
 IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float64)

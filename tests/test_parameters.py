@@ -5,8 +5,9 @@ import time
 import pytest
 import yaml
 
-from similar import compute, networks, parameters, settings
+from similar import compute, parameters, settings
 from similar.errors import SHOWN_CHARS, UserError
+from similar.vectors import networks
 from similar.verification.registry import METHODS
 from tools.code_deps import ROOT, imports, module_file, read_params
 

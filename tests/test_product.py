@@ -1,8 +1,9 @@
-"""The exact product search (similar.product) on small generated vectors, against brute force."""
+"""The exact product search (similar.search.product) on small generated vectors, against brute
+force."""
 
 import numpy as np
 
-from similar.product import exact_lists, product_matrix, search_product
+from similar.search.product import exact_lists, product_matrix, search_product
 
 
 def vectors(n=40, d=8, seed=3):

@@ -12,9 +12,9 @@ import pytest
 from conftest import run_stage
 from publish_checks import check_folder, invalid
 
-from similar import publish
 from similar.files import read_json
-from similar.groups import read_groups_json
+from similar.groups.grouping import read_groups_json
+from similar.iiif import publish
 
 BASE = "https://example.org/reuse/iiif"
 

@@ -9,8 +9,9 @@ import json
 import pytest
 from PIL import Image
 
-from similar import parameters, publish
+from similar import parameters
 from similar.errors import UserError
+from similar.iiif import publish
 from tools import view
 
 

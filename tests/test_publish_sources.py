@@ -14,8 +14,8 @@ from PIL import Image
 from publish_checks import check_folder
 
 from similar.files import read_csv
-from similar.groups import read_groups_json
-from similar.publish import source_name
+from similar.groups.grouping import read_groups_json
+from similar.iiif.publish import source_name
 
 pytestmark = pytest.mark.e2e
 # page: (picture, where, side) of each illustration on it; the astronaut is on both pages

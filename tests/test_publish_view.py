@@ -17,9 +17,10 @@ from iiif_server import iiif_server
 from PIL import Image
 from publish_checks import check_folder
 
-from similar import parameters, publish
+from similar import parameters
 from similar.errors import UserError
-from similar.groups import read_groups_json
+from similar.groups.grouping import read_groups_json
+from similar.iiif import publish
 from tools import view
 from tools.sample import build
 

@@ -8,7 +8,7 @@ from conftest import run_stage
 
 from similar import errors as cfg
 from similar.evaluation import ranking_metrics
-from similar.iiif import safe_link, thumbnail_url
+from similar.iiif.links import safe_link, thumbnail_url
 from similar.preview import render
 
 

@@ -6,7 +6,7 @@ import torch
 import torchvision
 from conftest import real_photo
 
-from similar.model import Embedder, ModelSpec
+from similar.vectors.model import Embedder, ModelSpec
 
 # what each photograph shows, as ImageNet class names; one of them must be in the top 5
 EXPECTED = {

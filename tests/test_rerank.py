@@ -1,6 +1,6 @@
 """Verified lists: the pair layout, re-ranking by inliers, extension past bulk_query.limit."""
 
-from similar import rerank
+from similar.verification import rerank
 from similar.verification.base import CopyRule, PairResult
 
 RULE = CopyRule(15, 0.6, 0.7)

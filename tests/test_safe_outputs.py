@@ -14,17 +14,9 @@ from conftest import copy_project, fill_up, real_photo, run_stage, tmpfs, write_
 
 from similar.cache import EmbedCache
 from similar.errors import UserError
-from similar.files import (
-    OWN_MARKER,
-    atomic_dir,
-    cell,
-    csv_bytes,
-    neutralise,
-    read_csv,
-    write_bytes,
-)
+from similar.files import OWN_MARKER, atomic_dir, cell, csv_bytes, neutralise, read_csv, write_bytes
 from similar.groundtruth import read_groups
-from similar.images import NOT_UTF8_NAME
+from similar.vectors.images import NOT_UTF8_NAME
 from tools.make_all import QuerySide, decide
 from tools.make_all import facts as clone_facts
 
@@ -361,7 +353,7 @@ def test_the_preview_export_neutralises_as_the_csv_writer_does(tmp_path):
 
 
 def test_the_embedded_store_replaces_only_its_own_folder(tmp_path):
-    from similar.store.edge import EdgeStore
+    from similar.search.store.edge import EdgeStore
 
     theirs = tmp_path / "store/onit"
     theirs.mkdir(parents=True)
@@ -379,7 +371,7 @@ def test_the_embedded_store_replaces_only_its_own_folder(tmp_path):
 
 
 def test_the_iiif_csv_reads_ids_as_the_csv_writer_wrote_them(tmp_path):
-    from similar.iiif import read_iiif_csv
+    from similar.iiif.links import read_iiif_csv
 
     rows = [(i, f"https://x.org/{n}") for n, i in enumerate(HOSTILE_IDS) if i]
     write_bytes(tmp_path / "iiif.csv", csv_bytes(["id", "iiif_url"], rows))

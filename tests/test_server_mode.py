@@ -12,10 +12,10 @@ from conftest import copy_project, run_stage, venv_stub
 
 from similar import errors as cfg
 from similar import parameters
-from similar.search import search_mode
+from similar.search.engine import search_mode
+from similar.search.store import collection_name
+from similar.search.store.client import ClientStore
 from similar.settings import StoreTarget
-from similar.store import collection_name
-from similar.store.client import ClientStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from similar import settings
-from similar.features import Features
+from similar.verification.features import Features
 from similar.verification.runner import method_for
 from similar.verification.sift import Sift, ratio_matches
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from conftest import random_unit_vectors
 
+from similar.search.store import Hit, point_id, rank
+from similar.search.store import open_store as open_target
+from similar.search.store.client import ClientStore
+from similar.search.store.edge import EdgeStore
 from similar.settings import StoreTarget
-from similar.store import Hit, point_id, rank
-from similar.store import open_store as open_target
-from similar.store.client import ClientStore
-from similar.store.edge import EdgeStore
 
 
 def open_store(url, collection, edge_root):
@@ -117,7 +117,7 @@ def test_backends_agree(tmp_path):
 
 
 def test_dot_distance(store):
-    from similar.store import CollectionSettings
+    from similar.search.store import CollectionSettings
 
     x = random_unit_vectors(20, 8) * 2.0
     ids = [f"d{i}" for i in range(20)]

@@ -13,8 +13,8 @@ from PIL import Image, ImageOps
 from similar import settings
 from similar.cache import ContentCache
 from similar.errors import UserError
-from similar.features import extract
 from similar.verification import prefilter
+from similar.verification.features import extract
 from similar.verification.runner import (
     ImageRef,
     Job,

@@ -29,10 +29,10 @@ from typing import Protocol
 
 from similar import parameters
 from similar.errors import UserError
-from similar.networks import LITE_NETWORKS
-from similar.receipt import check_receipt, read_receipt
+from similar.search.receipt import check_receipt, read_receipt
+from similar.search.store import store_for
 from similar.settings import Settings
-from similar.store import store_for
+from similar.vectors.networks import LITE_NETWORKS
 from tools.preflight import preflight, recorded
 from tools.qdrant_server import db, local_server_url
 from tools.shell import sh

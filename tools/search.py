@@ -24,15 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from similar import embedding, parameters, pca, rerank
+from similar import parameters
 from similar.cache import EmbedCache
 from similar.errors import UserError, run, warn
 from similar.files import read_csv, read_json, require_file
-from similar.images import ImageEntry, discover, open_rgb
-from similar.neighbours import entry
-from similar.receipt import open_checked_store
-from similar.search import search_mode
+from similar.search.engine import search_mode
+from similar.search.neighbours import entry
+from similar.search.receipt import open_checked_store
 from similar.settings import Settings
+from similar.vectors import embedding, pca
+from similar.vectors.images import ImageEntry, discover, open_rgb
+from similar.verification import rerank
 from similar.verification.base import CopyRule
 from similar.verification.runner import ImageRef, image_refs, method_for, verify_pairs
 

@@ -20,8 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from similar import parameters, publish
+from similar import parameters
 from similar.errors import UserError, run
+from similar.iiif import publish
 
 MIRADOR_VERSION = "4.0.0"
 FOLDER = Path(".mirador")

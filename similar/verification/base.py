@@ -18,7 +18,7 @@ class PairResult:
     mirrored: bool = False
     # inlier matches as (x1, y1, x2, y2), each a share of its image's width or height
     matches: tuple = ()
-    # the overlap figures (similar/overlap.py); 0 where a method does not measure them
+    # the overlap figures (similar/verification/overlap.py); 0 where a method does not measure them
     coverage: float = 0.0
     inlier_ratio: float = 0.0
     agreement: float = 0.0

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..features import MIRROR_BINS, Features
+from .features import MIRROR_BINS, Features
 
 FLOOR = -2.0  # similarity of padding: below any pair of (non-negative) RootSIFT descriptors
 

@@ -9,9 +9,10 @@ inliers. A fit that reflects the picture or stretches it past MAX_STRETCH is no 
 mirrored first image is tried as well (`verify.mirror`), since reused woodcuts are often
 reversed; the better of the two counts. A pair with at least `verify.min_inliers` inliers is
 a `copy` when the aligned pictures also agree over their overlap and neither draws there
-what the other lacks (`verify.min_agreement`, `verify.max_difference`, similar/overlap.py);
-else, from `verify.min_part_inliers` inliers, it only `shares_part` (a border, a frame with
-another card, letter or pictogram in it, a typeface, a figure).
+what the other lacks (`verify.min_agreement`, `verify.max_difference`,
+similar/verification/overlap.py); else, from `verify.min_part_inliers` inliers, it only
+`shares_part` (a border, a frame with another card, letter or pictogram in it, a typeface, a
+figure).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from dataclasses import replace
 import numpy as np
 
 from ..cache import canonical
-from ..features import Features, extract, pack, settings_of, unpack_entry
-from ..overlap import agreement, difference, overlap
 from . import prefilter
 from .base import Method, PairResult
+from .features import Features, extract, pack, settings_of, unpack_entry
+from .overlap import agreement, difference, overlap
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
@@ -146,7 +147,7 @@ def matched_points(a: Features, b: Features, ia, ib) -> tuple:
 
 
 class Sift(Method):
-    """RootSIFT features (`similar.features`), checked by ratio test and RANSAC."""
+    """RootSIFT features (`similar.verification.features`), checked by ratio test and RANSAC."""
 
     name = "sift"
     suffix = ".sift"

@@ -31,7 +31,7 @@ QUICK_MODEL = "efficientnet_b0"  # --quick: startup dominates; a small model kee
 def measure(work: Path, options) -> dict:
     import torch
 
-    from similar.model import Embedder, ModelSpec
+    from similar.vectors.model import Embedder, ModelSpec
 
     n_images, repeat = options.images, options.repeat
     model = QUICK_MODEL if options.quick else MODEL

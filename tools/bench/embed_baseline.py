@@ -20,8 +20,8 @@ from img2vec_pytorch.img_to_vec import Img2Vec
 from PIL import Image
 from torchvision.transforms import v2
 
-from similar.model import LAYERS
-from similar.networks import NETWORKS
+from similar.vectors.model import LAYERS
+from similar.vectors.networks import NETWORKS
 
 
 def img2vec_with_weights(model: str, weights_file: str, device: str = "cpu") -> Img2Vec:

@@ -43,8 +43,8 @@ def link_scans(folder: Path, source: Path, count: int) -> None:
 
 
 def decode_one(args) -> int:
-    from similar.images import open_rgb
-    from similar.model import to_pixels
+    from similar.vectors.images import open_rgb
+    from similar.vectors.model import to_pixels
 
     path, image_size = args
     img, _ = open_rgb(path, 1 << 40, image_size)
@@ -73,7 +73,7 @@ def model_ceiling(
     """Images/s of the model alone on uint8 batches already on the device."""
     import torch
 
-    from similar.model import Embedder, ModelSpec
+    from similar.vectors.model import Embedder, ModelSpec
 
     embedder = Embedder(
         ModelSpec(model, str(weights), image_size=image_size), device, precision, batch
@@ -91,9 +91,10 @@ def model_ceiling(
 
 def embed_vectors(folder: Path, model: str, weights: Path, **embed) -> np.ndarray:
     """In-process vectors of every image of `folder` with these embed params (no cache)."""
-    from similar import embedding, parameters
+    from similar import parameters
     from similar.cache import EmbedCache
-    from similar.images import index_collection
+    from similar.vectors import embedding
+    from similar.vectors.images import index_collection
 
     config = parameters.from_mapping({"embed": {"model": model, "weights": str(weights), **embed}})
     plan = embedding.plan(config.embed)
@@ -115,7 +116,8 @@ def measure_device(
 ) -> dict:
     """The embed stage on `device` (a GPU; the CPU runs it in tests) against the seed loop on
     the same device, the model-only ceiling and the decode ceiling of `processes` workers."""
-    from similar import embedding, parameters
+    from similar import parameters
+    from similar.vectors import embedding
 
     processes = processes or embedding.default_workers("cuda")
     distinct, images, weights = work / "distinct", work / "gpu-scans", work / "weights-gpu.pth"

@@ -18,7 +18,7 @@ K = 20
 
 
 def measure(work: Path, options) -> dict:
-    from similar.graph import read_graph
+    from similar.search.graph import read_graph
 
     n = options.graph_points
     project = work / f"graph-{n}"

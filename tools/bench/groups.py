@@ -37,7 +37,7 @@ def synthetic_graph(n: int, k: int, seed: int = 5) -> tuple[list[str], np.ndarra
 
 
 def measure(work: Path, options) -> dict:
-    from similar.graph import write_graph
+    from similar.search.graph import write_graph
 
     n = options.groups_points
     project = work / f"groups-{n}"

@@ -11,7 +11,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from similar.networks import LITE_NETWORKS
+from similar.vectors.networks import LITE_NETWORKS
 
 from .runner import Row, make_scans, run_stage, write_params, write_weights
 

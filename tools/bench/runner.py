@@ -178,7 +178,7 @@ def write_weights(path: Path, model: str) -> None:
     """Seeded random weights of `model` as a state-dict file (what the embed runs load)."""
     import torch
 
-    from similar.model import ModelSpec, build_network
+    from similar.vectors.model import ModelSpec, build_network
 
     net, _ = build_network(ModelSpec(model, "random", seed=0))
     torch.save(net.state_dict(), path)

@@ -53,10 +53,10 @@ def exact_options(project: Path, refs: list[str]) -> dict:
     """bulk_query's two ways to search exactly, in-process on the loaded scale project: the
     references' matrix product, and Qdrant's exact search asked for limit + 1 without a
     filter (the reference itself dropped), beside today's filtered search; seconds each."""
-    from similar import product
     from similar.files import read_ids_urls
-    from similar.ranking import rank
-    from similar.store.edge import EdgeStore
+    from similar.search import product
+    from similar.search.ranking import rank
+    from similar.search.store.edge import EdgeStore
 
     start = time.perf_counter()
     ids, urls = read_ids_urls(project / "data/vectors/vectors.jsonl")

@@ -18,7 +18,7 @@ NEIGHBOURS = 50
 
 def load(store, ids, x, batch: int = 512, collection=None) -> None:
     """Recreate the store's collection (`collection`: its CollectionSettings) with x."""
-    from similar.store import CollectionSettings
+    from similar.search.store import CollectionSettings
 
     store.recreate(x.shape[1], collection or CollectionSettings())
     for start in range(0, len(ids), batch):
@@ -29,10 +29,10 @@ def load(store, ids, x, batch: int = 512, collection=None) -> None:
 
 def measure(work: Path, options) -> dict:
     from similar import parameters
-    from similar.search import search_mode
+    from similar.search.engine import search_mode
+    from similar.search.store import CollectionSettings, collection_settings, open_store
+    from similar.search.store.edge import EdgeStore
     from similar.settings import StoreTarget
-    from similar.store import CollectionSettings, collection_settings, open_store
-    from similar.store.edge import EdgeStore
 
     n, refs, repeat = options.points, options.references, options.repeat
     ids, x = synthetic(n)

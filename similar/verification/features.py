@@ -9,7 +9,7 @@ decoded. An image's mirror needs no second extraction: mirroring moves each keyp
 x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells flip, the orientation bins
 run backwards). A greyscale thumbnail (longest side THUMB pixels) goes with them, so that a
 check can compare the aligned pictures themselves, not only their keypoints
-(similar/overlap.py).
+(similar/verification/overlap.py).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
 keyed by the SHA-256 of the bytes read and the feature settings (`pack`, `unpack_entry`), so
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .images import open_rgb
+from ..vectors.images import open_rgb
 
 # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
 # 4: thumbnail of 192 pixels (pips, letters and pictograms resolved)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .evaluation import RECALL_KS, ranking_metrics
-from .verification.base import CopyRule, PairResult
-from .verification.runner import verify_pairs
+from ..evaluation import RECALL_KS, ranking_metrics
+from .base import CopyRule, PairResult
+from .runner import verify_pairs
 
 
 def extend_lists(

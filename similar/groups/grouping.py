@@ -5,7 +5,7 @@ Candidate edges are each image's first `groups.k` graph neighbours scoring at le
 `groups.verify` each candidate is checked by the verifier and kept only as a copy: at least
 `verify.min_inliers` inliers and pictures that agree over their overlap
 (`verify.min_agreement`); a pair that only shares a part is listed, never kept. Groups join
-by `groups.join` (similar/clustering.py: two verified pairs, or one), named by their
+by `groups.join` (similar/groups/clustering.py: two verified pairs, or one), named by their
 smallest member id, so a name stays as long as its group does, and adding images changes
 only the groups they join.
 """
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
+from ..errors import UserError
+from ..files import read_json, require_file
 from .clustering import agglomerate
-from .errors import UserError
-from .files import read_json, require_file
 
 PLOT_STEPS = 20
 NEEDS_IMAGES = (

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 from .ranking import TIE_MARGIN
 
 # candidates beyond k that the engines keep, so that ties at the cut are seen

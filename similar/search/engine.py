@@ -1,18 +1,18 @@
 """How bulk_query searches: which engine for which collection, and the store's own search.
 
 Exact search (below qdrant.hnsw_above points) is the references' matrix product over the
-vectors the store was loaded from (`bulk_query.engine: product`, similar.product); HNSW
+vectors the store was loaded from (`bulk_query.engine: product`, similar.search.product); HNSW
 search, and `engine: store`, ask the store. Both give entries as `neighbours.entry` builds
 them.
 """
 
 from __future__ import annotations
 
-from .errors import UserError
+from ..errors import UserError
+from ..progress import over
+from ..settings import BulkQuerySettings
 from .neighbours import entry
 from .product import search_product
-from .progress import over
-from .settings import BulkQuerySettings
 
 
 def search_mode(q: BulkQuerySettings, receipt: dict) -> tuple[bool, int | None]:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import StoreBusy, UserError
-from ..settings import StoreTarget
+from ...errors import StoreBusy, UserError
+from ...settings import StoreTarget
 from .base import TIE_MARGIN, CollectionSettings, Hit, VectorStore, point_id, rank
 
 RETRIES = 3

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from .errors import UserError
+from ..errors import UserError
 
 # A truncated file must fail loudly, not decode as a grey half-image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False

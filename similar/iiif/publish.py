@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
-from .errors import UserError
-from .files import csv_bytes, json_bytes
-from .iiif import IMAGE_API, safe_link
+from ..errors import UserError
+from ..files import csv_bytes, json_bytes
+from .links import IMAGE_API, safe_link
 
 CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 MEDIA_FRAGMENTS = "http://www.w3.org/TR/media-frags/"
@@ -510,7 +510,7 @@ def summary(files: dict[str, bytes], groups: list[dict], folder: Path) -> str:
 def read_links(path, id_column: str, url_column: str) -> dict[str, dict]:
     """id -> its link row: url, and where the fetch stage recorded them manifest, canvas and
     xywh (the illustration on the source canvas); year where the CSV has a `year` column."""
-    from .files import read_csv, require_file
+    from ..files import read_csv, require_file
 
     rows = read_csv(require_file(path, "IIIF CSV", "set data.iiif_csv in params.yaml"))
     out = {}

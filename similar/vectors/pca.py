@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .errors import UserError
-from .evaluation import normalise
+from ..errors import UserError
+from ..evaluation import normalise
 
 NOISE_VARIANCE = 1e-9
 

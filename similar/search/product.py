@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .errors import UserError
-from .files import read_ids_urls, require_file
+from ..errors import UserError
+from ..files import read_ids_urls, require_file
+from ..progress import over
 from .knn import unit_rows
 from .neighbours import entry
-from .progress import over
 from .ranking import TIE_MARGIN, Hit, rank
 
 QUERY_BLOCK = 4096  # references per faiss.knn call (it multiplies them in blocks of its own)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import StoreBusy
+from ...errors import StoreBusy
 
 POLL_SECONDS = 0.2
 

@@ -30,7 +30,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from .errors import UserError
+from ..errors import UserError
 from .networks import LITE_NETWORKS, MODEL_NAMES, NETWORKS, LiteNetwork
 
 # bump when the pixels given to the model change: it invalidates the embed cache
@@ -98,7 +98,7 @@ def weights_identity(spec: ModelSpec) -> str:
     if spec.weights == "imagenet":
         name = spec.lite.weights_file if spec.lite else imagenet_weights_file(spec.builder()).name
         return f"imagenet:{name}"
-    from .files import sha256_file
+    from ..files import sha256_file
 
     return f"file:{sha256_file(_weights_path(spec.weights))}"
 
@@ -158,7 +158,7 @@ def _file_state(value: str) -> dict:
 
 def packaged_weights_file(lite: LiteNetwork) -> Path:
     """The ImageNet weights file that the Lite's package ships, checked against its hash."""
-    from .files import sha256_file
+    from ..files import sha256_file
 
     found = importlib.util.find_spec(lite.module)
     if found is None or found.origin is None:

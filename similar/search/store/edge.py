@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import check_replaceable, remove_stale_temps, temp_prefix
+from ...files import check_replaceable, remove_stale_temps, temp_prefix
 from .base import TIE_MARGIN, CollectionSettings, Hit, VectorStore, point_id, rank
 from .lock import StoreLock, busy
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-from .files import read_csv, require_file
+from ..errors import UserError
+from ..files import read_csv, require_file
 
 
 def read_inputs(vectors_path: Path, index_path: Path, k: int) -> tuple[np.ndarray, list[str]]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import UserError, warn
-from .files import require_file, text_lines
-from .settings import Settings
+from ..errors import UserError, warn
+from ..files import require_file, text_lines
+from ..settings import Settings
 
 
 def read_references(config: Settings, all_ids: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..settings import QdrantSettings, Settings, StoreTarget
+from ...settings import QdrantSettings, Settings, StoreTarget
 from .base import CollectionSettings, Hit, VectorStore, point_id, rank  # noqa: F401
 
 

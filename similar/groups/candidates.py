@@ -1,18 +1,18 @@
 """The groups stage's candidate edges, and their check by the verifier `verify.method` names.
 
-Kept apart from similar/groups.py (the graph work, which the preview reads too), so that only
-the groups stage depends on the verifier and its settings.
+Kept apart from similar/groups/grouping.py (the graph work, which the preview reads too), so that
+only the groups stage depends on the verifier and its settings.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import groups
-from .errors import warn
-from .images import require_images
-from .verification.base import CopyRule
-from .verification.runner import image_refs, method_for, verify_pairs
+from ..errors import warn
+from ..vectors.images import require_images
+from ..verification.base import CopyRule
+from ..verification.runner import image_refs, method_for, verify_pairs
+from . import grouping as groups
 
 
 def candidate_edges(neighbours: np.ndarray, scores: np.ndarray, grouping, graph_path):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from .errors import UserError
-from .files import read_json, require_file, sha256_file
-from .settings import PathSettings, Settings
+from ..errors import UserError
+from ..files import read_json, require_file, sha256_file
+from ..settings import PathSettings, Settings
 from .store import VectorStore, store_for
 
 RELOAD = "reload it with `dvc repro -f ingest` (`make all` does this by itself)"

@@ -30,13 +30,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import manifests, progress
-from .cache import ContentCache, content_hash
+from .. import progress
+from ..cache import ContentCache, content_hash
+from ..errors import UserError, warn
+from ..files import csv_bytes, require_file, text_lines
+from ..vectors.images import open_rgb, too_large
+from . import manifests
 from .download import Budget, Client, Failure, Response, Stopped, host_of, http_scheme
-from .errors import UserError, warn
-from .files import csv_bytes, require_file, text_lines
-from .iiif import FAILED_NAME, IMAGE_API, LINKS_NAME, read_iiif_csv
-from .images import open_rgb, too_large
+from .links import FAILED_NAME, IMAGE_API, LINKS_NAME, read_iiif_csv
 
 ACCEPT_IMAGE = "image/jpeg, image/png, image/webp, image/tiff, image/*;q=0.8"
 ACCEPT_JSON = "application/ld+json, application/json;q=0.9"

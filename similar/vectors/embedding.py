@@ -30,11 +30,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from . import compute, jpeg
-from .cache import EmbedCache, content_hash
-from .errors import UserError
+from .. import compute
+from ..cache import EmbedCache, content_hash
+from ..errors import UserError
+from ..machine import cores
+from ..settings import AUTO, EmbedSettings
+from . import jpeg
 from .images import ImageEntry, open_rgb, too_large
-from .machine import cores
 from .model import (
     PREPROCESS_VERSION,
     Embedder,
@@ -43,7 +45,6 @@ from .model import (
     to_pixels,
     weights_identity,
 )
-from .settings import AUTO, EmbedSettings
 
 # device-aware defaults of the `auto` values: (cpu, cuda)
 DEFAULT_BATCH = (4, 256)
@@ -352,8 +353,8 @@ def embed_collection(
     """Embed every entry into `vectors_target` (staged); returns the index rows, failures and
     counts. Raises before anything is staged when no image could be decoded. With a Dask
     `scheduler` (not the default ""), decoding and the model run on its workers."""
-    from .files import NpyRowWriter
-    from .progress import over
+    from ..files import NpyRowWriter
+    from ..progress import over
 
     on_cluster = compute.kind_of(scheduler)[0] != "pool"
     if on_cluster:
@@ -423,7 +424,7 @@ def run_metrics(done: dict, plan: EmbedPlan) -> dict:
 
 def run_report(done: dict, plan: EmbedPlan, embed: EmbedSettings, seconds: float, started):
     """reports/embed.json: the run's timings and what ran (`started`: when the process began)."""
-    from .parameters import as_plain
+    from ..parameters import as_plain
 
     images = len(done["index"])
     return {

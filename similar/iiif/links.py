@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import UserError
-from .files import cell, csv_records, require_file
+from ..errors import UserError
+from ..files import cell, csv_records, require_file
 
 LINKS_NAME = "iiif.csv"  # in paths.fetched: every link the fetch stage knows, manifests included
 FAILED_NAME = "failed.csv"  # in paths.fetched: id, url, reason of what could not be fetched

@@ -1,0 +1,1 @@
+"""Groups of copies: candidate edges checked by the verifier, clustering, the groups files."""

@@ -1,0 +1,1 @@
+"""IIIF in and out: links, Presentation manifests, polite downloads, the fetch stage's work."""

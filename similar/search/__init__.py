@@ -1,0 +1,1 @@
+"""Nearest neighbours: ranking, references, exact products, the kNN graph, the store."""

@@ -1,0 +1,1 @@
+"""From image files to vectors: discovery and decoding, the networks, embedding, PCA."""
