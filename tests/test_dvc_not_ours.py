@@ -60,6 +60,7 @@ def dvc_project(tmp_path):
     return proj
 
 
+@pytest.mark.slow
 def test_dvc_repro_refuses_a_users_folder_and_deletes_nothing(dvc_project):
     project = dvc_project
     docs = tree(project / "mydocs")

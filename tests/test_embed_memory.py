@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gib", [2.0, 3.0, 3.4])
 def test_embed_under_ulimit_v_is_one_line_with_what_it_needs(project, gib):
     photos = ["astronaut", "chelsea", "coffee", "rocket"]

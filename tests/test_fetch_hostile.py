@@ -151,6 +151,7 @@ def test_the_budget_never_holds_more_than_its_total():
     assert 90 <= peak[0] <= 100 and budget.held == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ports,links", [(4, 16), (1, 8)])
 def test_endless_bodies_stream_to_disk_and_memory_stays_bounded(project, ports, links):
     servers = [Hostile(endless) for _ in range(ports)]
@@ -211,6 +212,7 @@ def test_a_retry_after_past_the_cap_is_a_failure_not_a_wait():
     assert time.monotonic() - started < 2.0 and server.requests == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hang", [dribble, "retry-after"])
 def test_ctrl_c_stops_a_long_fetch_at_once_keeping_what_was_fetched(project, hang):
     """3,000 wanted images: 3 arrive, then every request hangs (or waits on Retry-After)."""

@@ -9,6 +9,8 @@ import sys
 import termios
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = """
 import time
@@ -46,6 +48,7 @@ def run_in_terminal(code: str) -> str:
     return shown.decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_a_terminal_shows_the_count_and_the_time_left():
     shown = run_in_terminal(SCRIPT)
     assert "embed:" in shown and "/5 [" in shown and "img/s" in shown  # n/total [elapsed<left
@@ -53,6 +56,7 @@ def test_a_terminal_shows_the_count_and_the_time_left():
     assert "embed: done" in shown
 
 
+@pytest.mark.slow
 def test_a_pipe_shows_nothing_but_the_summary():
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT],
