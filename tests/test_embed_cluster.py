@@ -2,6 +2,7 @@
 with the vectors of the in-process run to the bit, and a worker killed mid-run costing only
 its task (a real `dask scheduler` and two `dask worker`s on 127.0.0.1)."""
 
+import hashlib
 import signal
 import threading
 import time
@@ -78,10 +79,11 @@ def test_a_cluster_embeds_the_same_bits_and_survives_a_killed_worker(tmp_path, m
         assert cluster.workers[0].poll() is not None  # the worker was killed mid-run
     finally:
         cluster.close()
-    assert there == here
+    assert hashlib.sha256(there).hexdigest() == hashlib.sha256(here).hexdigest()
     assert done_there["index"] == done_here["index"] and done_there["failed"] == done_here["failed"]
     assert done_there["failed"][0][0] == "broken.jpg" and len(done_there["index"]) == 24
-    assert done_there["computed"] == 24 and done_there["reused"] == 0
+    # what the killed worker had cached before it died is reused, nothing is lost or doubled
+    assert done_there["computed"] + done_there["reused"] == 24
 
 
 PIPELINE = ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify", "groups")

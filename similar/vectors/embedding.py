@@ -294,6 +294,9 @@ class EmbedJob:
     entries: list[ImageEntry]
     plan: EmbedPlan
     cache_root: str | None
+    # the model's threads in the stage's own process: a float sum split over another number
+    # of threads rounds differently, so every worker uses as many for the same bits
+    threads: int = 1
 
 
 _WORKER: dict[int, tuple[EmbedJob, Embedder, EmbedCache]] = {}
@@ -310,6 +313,7 @@ def embed_task(job: EmbedJob, batches: range) -> list[Item]:
     found = _WORKER.get(id(job))
     if found is None or found[0] is not job:
         _WORKER.clear()
+        torch.set_num_threads(job.threads)
         embedder = make_embedder(job.plan)
         cache = EmbedCache(job.cache_root, identity(job.plan), embedder.dim)
         found = _WORKER[id(job)] = (job, embedder, cache)
@@ -327,7 +331,12 @@ def scheduled_batches(
     """As `embedded_batches`, each task's items in entry order, computed on `scheduler`."""
     # absolute paths: a cluster's workers do not run in the stage's folder
     entries = [replace(e, path=e.path.absolute()) for e in entries]
-    job = EmbedJob(entries, p, str(Path(cache_root).absolute()) if cache_root else None)
+    job = EmbedJob(
+        entries,
+        p,
+        str(Path(cache_root).absolute()) if cache_root else None,
+        torch.get_num_threads(),
+    )
     per_task = max(1, IMAGES_PER_TASK // p.batch_size)
     count = -(-len(entries) // p.batch_size)
     tasks = [range(b, min(b + per_task, count)) for b in range(0, count, per_task)]
