@@ -13,7 +13,10 @@ placeholder IIIF links (`DIR/iiif.csv`):
   copy). Also alike, and left out of the default decks so that the truth stays certain:
   `gnomangelo`, `gnomangelo_bitmap` (anglo's face cards), `anglo_modern` and its 4-colour
   version, `atlasnye`, `atlasnye_skat` and `Атласные`, `bellot` and `paris` (one king);
-  most decks' number cards follow one pip layout.
+  most decks' number cards follow one pip layout. `ancient_french` and `neoclassical` number
+  cards (looked at: the fours and nines of diamonds) have the same pips in the same places
+  and differ in the corner indices' typeface, the card's outline and the ink's tint: two
+  engravings of one layout, so different pictures, told apart only near the card's edge.
 * icons: oxygen's icons at ICON_SIZES, tango's scalable icons rendered at TANGO_SIZES, on
   white; a file that is a link to another icon is that icon.
 * flags: famfamfam's 16 x 11 flags, enlarged by whole factors (FLAG_SCALES), nearest pixel.

@@ -250,7 +250,12 @@ TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
 EDGE = 0.03  # share of the frame's shorter side left out along the overlap's edge
 REACH = 1  # pixels a stroke may move between copies (resampling, alignment)
 UNMATCHED = 0.1  # share of a cell's strokes without counterpart that makes it differ
-MIN_STROKES = 6  # unmatched stroke pixels a differing cell holds at least
+MIN_STROKES = 4  # unmatched stroke pixels a differing cell holds at least
+# difference's grid is finer than agreement's, its ring thinner: a card's pips and a
+# pictogram's corners near the overlap's edge lie inside it (agreement's ring stays wide,
+# where a shared frame would agree)
+DIFFERENCE_GRID = 16
+DIFFERENCE_RING = 2
 
 
 def difference(
@@ -260,12 +265,13 @@ def difference(
     b_size: tuple[int, int],
     transform: np.ndarray | None,
 ) -> float:
-    """The share of the overlap's inner drawn cells (the GRID x GRID cells of its bounding
-    box, the outer RING left out) where one picture draws what the other does
-    not: strokes (strong gradients, against the picture's own strongest, so that a lighter
-    print or other colours draw the same lines) with not even a trace (a weak gradient)
-    within REACH pixels in the other, either way. A different card, letter or pictogram in
-    one frame differs where they differ, however much of the frame agrees."""
+    """The share of the overlap's inner drawn cells (the DIFFERENCE_GRID x DIFFERENCE_GRID
+    cells of its bounding box, the outer DIFFERENCE_RING left out) where one picture draws
+    what the other does not: strokes (strong gradients, against the picture's own
+    strongest, so that a lighter print or other colours draw the same lines) with not even
+    a trace (a weak gradient) within REACH pixels in the other, either way. A different
+    card, letter or pictogram in one frame differs where they differ, however much of the
+    frame agrees."""
     import cv2
 
     if transform is None or not a_thumb.size or not b_thumb.size:
@@ -291,9 +297,11 @@ def difference(
         near_trace = cv2.dilate(trace.astype(np.uint8), near) > 0
         alone |= stroke & ~near_trace
         drawn |= stroke
-    # the outer RING of cells is left out, as agreement leaves it: frames, captions, margins
-    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
-    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    # the outer ring of cells is left out: frames, captions, margins
+    ring = DIFFERENCE_RING
+    xs = np.linspace(cols.min(), cols.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
+    ys = np.linspace(rows.min(), rows.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
+    xs, ys = xs[ring:-ring], ys[ring:-ring]
     cells = differing = 0
     for y0, y1 in zip(ys[:-1], ys[1:]):
         for x0, x1 in zip(xs[:-1], xs[1:]):
