@@ -192,3 +192,13 @@ def test_the_sample_inputs_are_not_missing_before_the_sample_is_built(tmp_path, 
         ("data.manifests", "data/manifests.txt"),
     )
     assert make_all.missing_inputs(config, None)[0] == ("data.iiif_csv", "data/sample/iiif.csv")
+
+
+@pytest.mark.slow
+def test_make_all_builds_the_sample_it_needs(tmp_path, monkeypatch, capsys):
+    """The step of `make all` that builds the sample collection, run as make runs it."""
+    monkeypatch.chdir(tmp_path)
+    make_all.BuildSample().run()
+    assert (tmp_path / "data/sample/VERSION").is_file()
+    make_all.BuildSample().run()
+    assert "is up to date" in capsys.readouterr().out
