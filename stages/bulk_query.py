@@ -38,16 +38,13 @@ def main() -> None:
         out.write_bytes(paths.query_metrics, json_bytes(metrics))
         out.write_bytes(paths.scores_plot, csv_bytes(["score", "count"], score_histogram(entries)))
         out.write_bytes(paths.recall_plot, csv_bytes(["k", "recall"], recall_rows))
-    quality = (
-        f", recall@10 {metrics['recall@10']:.3f}, mAP {metrics['mAP']:.3f}"
-        + (
-            f" over the {metrics['marked_pairs']} pairs the review marks cover"
-            if "marked_pairs" in metrics
-            else ""
-        )
-        if "recall@10" in metrics
-        else ""
-    )
+    quality = ""
+    if "recall@10" in metrics:
+        quality += f", recall@10 {metrics['recall@10']:.3f}"
+    if "mAP" in metrics:
+        quality += f", mAP {metrics['mAP']:.3f}"
+    if "marked_pairs" in metrics:
+        quality += f" over the {metrics['marked_pairs']} pairs the review marks cover"
     print(
         f"bulk_query: {len(entries)} references x {options.limit} neighbours ({mode}) -> "
         f"{paths.neighbours}{quality}"

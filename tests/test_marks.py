@@ -12,6 +12,7 @@ from similar.evaluation import (
     ranking_metrics,
     ranking_on_marks,
 )
+from similar.files import read_json
 from similar.groundtruth import read_groups, read_marks
 from similar.verification import rerank
 
@@ -130,3 +131,24 @@ def test_verify_and_bulk_query_figures_against_marks(tmp_path):
     figures, _ = query_figures(entries, [], x, ids, truth, 3, marks)
     assert figures["mAP"] == 1.0 and figures["marked_pairs"] == 3
     assert figures["marked_copy_pairs"] == 3
+
+
+@pytest.mark.e2e
+def test_bulk_query_and_verify_measure_against_marks_over_what_they_cover(pipeline, capsys):
+    from conftest import run_stage
+
+    lists = read_json(pipeline.root / "data/verified/neighbours.json")
+    ref = lists[0]["reference"]["id"]
+    first, second = (n["id"] for n in lists[0]["neighbours"][:2])
+    (pipeline.root / "marks.csv").write_text(
+        f"reference,neighbour,match,relation\n{ref},{first},1,copy\n{ref},{second},0,copy\n"
+    )
+    pipeline.set("data.groups", "marks.csv")
+    for stage in ("bulk_query", "verify"):
+        run_stage(stage)
+        m = read_json(pipeline.root / f"metrics/{stage}.json")
+        said = capsys.readouterr().out
+        assert m["marked_copy_pairs"] == 1 and m["evaluated_references"] == 1
+        # both judged pairs are in verify's lists; bulk_query's may stop before them
+        assert m["marked_pairs"] == 2 if stage == "verify" else m["marked_pairs"] <= 2
+        assert f"over the {m['marked_pairs']} pairs the review marks cover" in said
