@@ -10,6 +10,7 @@ import numpy as np
 from .groundtruth import groups_from_pairs
 
 RECALL_KS = (1, 5, 10)  # the recall@k figures the metrics report
+MARKED = ("marked_pairs", "marked_copy_pairs")  # how much review marks cover, beside their figures
 SCORE_BINS = np.round(np.linspace(-1.0, 1.0, 101), 2)
 
 
@@ -103,6 +104,34 @@ def ranking_metrics(
     return out
 
 
+def ranking(
+    results: Mapping[str, Sequence[str]], truth: Mapping[str, str], marks, ks: Sequence[int]
+) -> dict:
+    """`ranking_metrics` against ground truth, or against review marks (`marks` not None)
+    counted over the pairs the marks cover only."""
+    if marks is None:
+        return ranking_metrics(results, truth, ks)
+    return ranking_on_marks(results, marks, ks)
+
+
+def ranking_on_marks(results: Mapping[str, Sequence[str]], marks, ks: Sequence[int]) -> dict:
+    """Recall@k and mAP of neighbour lists against review marks, counting only the pairs the
+    marks cover: a neighbour nobody judged with its reference is left out of the list (neither
+    right nor wrong), a marked copy missing from the list still counts as missed. Says how many
+    listed pairs the marks cover (`marked_pairs`) and how many copies they know of the lists'
+    references (`marked_copy_pairs`)."""
+    copies, apart = marked_pairs(marks)
+    covered = copies | apart
+    judged = {
+        ref: [n for n in neighbours if (min(ref, n), max(ref, n)) in covered]
+        for ref, neighbours in results.items()
+    }
+    out = ranking_metrics(judged, groups_from_pairs(copies), ks)
+    out["marked_pairs"] = sum(len(v) for v in judged.values())
+    out["marked_copy_pairs"] = sum(1 for a, b in copies if a in results or b in results)
+    return out
+
+
 def score_metrics(entries: list[dict]) -> dict:
     top1 = [e["neighbours"][0]["score"] for e in entries if e["neighbours"]]
     top10 = [n["score"] for e in entries for n in e["neighbours"][:10]]
@@ -151,8 +180,11 @@ def sampled_recall(
     return round(float(np.mean(overlaps)), 6) if overlaps else 0.0
 
 
-def query_figures(entries: list[dict], missing: list[str], x, ids, truth: dict, limit: int):
-    """bulk_query's metrics, and its recall plot's rows (none without ground truth)."""
+def query_figures(
+    entries: list[dict], missing: list[str], x, ids, truth: dict, limit: int, marks=None
+):
+    """bulk_query's metrics, and its recall plot's rows (none without ground truth); against
+    review marks (`marks`), over the pairs they cover only."""
     metrics = {
         "references": len(entries),
         "missing_references": len(missing),
@@ -162,10 +194,11 @@ def query_figures(entries: list[dict], missing: list[str], x, ids, truth: dict, 
     recall_rows = []
     if truth:
         results = {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in entries}
-        curve = ranking_metrics(results, truth, range(1, limit + 1))
+        curve = ranking(results, truth, marks, range(1, limit + 1))
         metrics.update({f"recall@{k}": curve[f"recall@{k}"] for k in RECALL_KS if k <= limit})
-        metrics["mAP"] = curve["mAP"]
-        metrics["evaluated_references"] = curve["evaluated_references"]
+        for key in ("mAP", "evaluated_references", *MARKED):
+            if key in curve:
+                metrics[key] = curve[key]
         recall_rows = [(k, f"{curve[f'recall@{k}']:.6f}") for k in range(1, limit + 1)]
     metrics["missing_ids"] = missing
     return metrics, recall_rows

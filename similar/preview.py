@@ -30,7 +30,7 @@ from .iiif.links import safe_link, thumbnail_url
 from .iiif.publish import viewer_link
 from .settings import Settings
 from .vectors.images import open_rgb
-from .verification.runner import image_refs, method_for, verify_pairs
+from .verification.points import points_of, with_group_points
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = ("preview.css", "preview.js")  # shared by every page, so each page stays light
@@ -96,16 +96,6 @@ def pair_figures(pair: dict) -> dict:
     }
 
 
-def points_of(matches: dict, a: str, b: str) -> dict | None:
-    """The matched points of pair (a, b) from matches.json, in a -> b order."""
-    if b in matches.get(a, {}):
-        return matches[a][b]
-    found = matches.get(b, {}).get(a)
-    if found is None:
-        return None
-    return {**found, "points": [[p[2], p[3], p[0], p[1]] for p in found["points"]]}
-
-
 class Evidence:
     """The pairs a page shows with a badge: their matched points and figures, per page."""
 
@@ -155,42 +145,6 @@ def shown_points(points: list) -> list:
     pixel of the larger view)."""
     step = max(1, -(-len(points) // MAX_POINTS))
     return [[round(v, 3) for v in p] for p in points[::step]]
-
-
-def group_pairs(found: list[dict]) -> list[tuple[str, str]]:
-    """The checked pairs the groups pages show with a badge."""
-    return sorted(
-        {
-            (e["a"], e["b"])
-            for g in found
-            for key in ("edges", "possible", "shared_parts")
-            for e in g.get(key, [])
-            if e.get("relation") in ("copy", "shares_part")
-        }
-    )
-
-
-def with_group_points(config: Settings, found: list[dict], matches: dict, rows) -> dict:
-    """matches.json with the matched points of the groups' pairs that verify's lists did not
-    hold (the groups stage checks pairs of the whole graph), checked again by the same
-    verifier over its feature cache; as it is where the images are not here."""
-    missing = [p for p in group_pairs(found) if points_of(matches, *p) is None]
-    verifier = config.verify
-    if not missing or not method_for(verifier).verifies or not Path(config.data.images).is_dir():
-        return matches
-    results, _ = verify_pairs(
-        missing,
-        verifier,
-        image_refs(rows, config.data.images),
-        config.paths.feature_cache,
-        verifier.workers,
-        max_pixels=config.embed.max_pixels,
-        scheduler=config.compute.scheduler,
-    )
-    out = {ref: dict(found) for ref, found in matches.items()}
-    for (a, b), r in zip(missing, results):
-        out.setdefault(a, {})[b] = {"mirrored": r.mirrored, "points": [list(p) for p in r.matches]}
-    return out
 
 
 def checked_ids(entries: list[dict], found: list[dict]) -> set[str]:

@@ -14,7 +14,7 @@ from similar import parameters
 from similar.errors import run, warn
 from similar.evaluation import query_figures, score_histogram
 from similar.files import csv_bytes, json_bytes, read_ids_urls, require_file, staged_outputs
-from similar.groundtruth import read_groups
+from similar.groundtruth import read_groups, read_marks
 from similar.search import engine as search
 from similar.search import product, references
 from similar.search.neighbours import neighbours_bytes
@@ -31,18 +31,20 @@ def main() -> None:
     x = product.product_matrix(paths.reduced, len(ids), receipt.get("distance", "cosine"))
     refs = references.read_references(config, ids)
     entries, missing, mode = search.search_lists(config, x, ids, urls, refs, receipt)
-    truth = read_groups(config.data.groups)
-    metrics, recall_rows = query_figures(entries, missing, x, ids, truth, options.limit)
+    truth, marks = read_groups(config.data.groups), read_marks(config.data.groups)
+    metrics, recall_rows = query_figures(entries, missing, x, ids, truth, options.limit, marks)
     with staged_outputs() as out:
         out.write_bytes(paths.neighbours, neighbours_bytes(entries))
         out.write_bytes(paths.query_metrics, json_bytes(metrics))
         out.write_bytes(paths.scores_plot, csv_bytes(["score", "count"], score_histogram(entries)))
         out.write_bytes(paths.recall_plot, csv_bytes(["k", "recall"], recall_rows))
-    quality = (
-        f", recall@10 {metrics['recall@10']:.3f}, mAP {metrics['mAP']:.3f}"
-        if "recall@10" in metrics
-        else ""
-    )
+    quality = ""
+    if "recall@10" in metrics:
+        quality += f", recall@10 {metrics['recall@10']:.3f}"
+    if "mAP" in metrics:
+        quality += f", mAP {metrics['mAP']:.3f}"
+    if "marked_pairs" in metrics:
+        quality += f" over the {metrics['marked_pairs']} pairs the review marks cover"
     print(
         f"bulk_query: {len(entries)} references x {options.limit} neighbours ({mode}) -> "
         f"{paths.neighbours}{quality}"

@@ -1,7 +1,8 @@
 """Stage `publish`: the groups as IIIF Presentation 3 and W3C Web Annotations, under data/iiif.
 
 Reads groups.json, images.csv, the IIIF links (the fetch stage's, with the source manifests
-and canvases, when `data.fetch`) and, where verify ran, its matched points. Writes
+and canvases, when `data.fetch`) and the matched points: verify's, and the groups' own pairs
+checked again by the same verifier over its feature cache. Writes
 collection.json (a Manifest per group, largest first), manifests/, annotations/ (the linking
 annotations of each group), sources/ (annotations on the source manifests' own canvases) and
 pairs.csv, the whole folder at once.
@@ -17,6 +18,7 @@ from similar.files import atomic_dir, read_csv, read_json, require_file
 from similar.groups.grouping import read_groups_json
 from similar.iiif import publish
 from similar.iiif.links import links_csv
+from similar.verification.points import with_group_points
 
 
 def main() -> None:
@@ -27,6 +29,7 @@ def main() -> None:
     a = config.attach_iiif
     links = publish.read_links(links_csv(config), a.id_column, a.url_column)
     matches = read_json(paths.matches) if Path(paths.matches).is_file() else {}
+    matches = with_group_points(config, groups, matches, index)
     members = publish.members_of(index, links)
     files = publish.publish(
         groups, members, matches, options.base_url, options.label, options.paint

@@ -14,7 +14,7 @@ from functools import partial
 from similar import parameters
 from similar.errors import run
 from similar.files import json_bytes, read_csv, read_json, require_file, staged_outputs
-from similar.groundtruth import read_groups
+from similar.groundtruth import read_groups, read_marks
 from similar.search import product
 from similar.search.neighbours import neighbours_bytes
 from similar.vectors.images import require_images
@@ -45,7 +45,8 @@ def main() -> None:
             scheduler=config.compute.scheduler,
         )
     seconds = time.perf_counter() - started
-    m = rerank.metrics(verified, candidates, read_groups(config.data.groups), verify.top)
+    truth, marks = read_groups(config.data.groups), read_marks(config.data.groups)
+    m = rerank.metrics(verified, candidates, truth, verify.top, marks)
     report = rerank.report(m, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(paths.verified, neighbours_bytes(verified))

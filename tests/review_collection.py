@@ -54,6 +54,7 @@ def pair_fields(rng, relation: str) -> dict:
         "inlier_ratio": round(float(rng.uniform(0.2, 0.8)), 6),
         "agreement": round(float(rng.uniform(0.8, 0.99) if copy else rng.uniform(0.1, 0.4)), 6),
         "contained": round(float(rng.uniform(0.7, 1.0) if copy else rng.uniform(0.05, 0.3)), 6),
+        "difference": round(float(rng.uniform(0.0, 0.1) if copy else rng.uniform(0.2, 0.6)), 6),
     }
 
 
@@ -169,6 +170,7 @@ def make_review_collection(
                     "inlier_ratio": 0.0,
                     "agreement": 0.0,
                     "contained": 0.0,
+                    "difference": 0.0,
                 }
             ns.append({"id": n, "url": None, "score": score, **fields})
         entries.append({"reference": {"id": ref, "url": None}, "neighbours": ns})

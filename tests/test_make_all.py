@@ -1,8 +1,10 @@
 """What `make all` decides (tools/make_all.py), for every kind of clone, without running DVC."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,94 @@ def test_the_sample_inputs_are_not_missing_before_the_sample_is_built(tmp_path, 
         ("data.manifests", "data/manifests.txt"),
     )
     assert make_all.missing_inputs(config, None)[0] == ("data.iiif_csv", "data/sample/iiif.csv")
+
+
+@pytest.mark.slow
+def test_make_all_builds_the_sample_it_needs(tmp_path, monkeypatch, capsys):
+    """The step of `make all` that builds the sample collection, run as make runs it."""
+    monkeypatch.chdir(tmp_path)
+    make_all.BuildSample().run()
+    assert (tmp_path / "data/sample/VERSION").is_file()
+    make_all.BuildSample().run()
+    assert "is up to date" in capsys.readouterr().out
+
+
+def group_processes(pgid: int) -> dict[int, str]:
+    """The live processes of a process group, by pid, with their command lines."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) == pgid and " Z " not in (entry / "stat").read_text():
+                out[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
+        except (ProcessLookupError, FileNotFoundError, PermissionError):
+            continue
+    return out
+
+
+def semaphores(pids) -> set[str]:
+    """The named semaphores (/dev/shm/sem.*) these processes have mapped."""
+    out = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        out.update(line.split()[-1] for line in maps.splitlines() if "/dev/shm/sem." in line)
+    return out
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_make_all_ends_verify_and_its_workers_with_make(tmp_path):
+    """Ctrl-C in a terminal: SIGINT to make's whole process group while the workers of
+    verify's pool work. make, DVC, the stage, its workers, fork server and resource tracker
+    end within seconds, with one line and no traceback, and the pool's named semaphores are
+    unlinked."""
+    proj = copy_project(tmp_path / "p")
+    subprocess.run(["git", "init", "-q"], cwd=proj, check=True)
+    bin_dir = str(Path(sys.executable).parent)  # dvc, as `make all` finds it in .venv
+    make = subprocess.Popen(
+        [
+            "make",
+            "--no-print-directory",
+            "all",
+            "WEIGHTS=random",
+            f"VENV={venv_stub(tmp_path / 'v')}",
+        ],
+        cwd=proj,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and make.poll() is None:
+            running = group_processes(make.pid).values()
+            # the stage and its pool: the fork server and the workers forked from it
+            if any("stages.verify" in c for c in running) and (
+                sum("forkserver" in c for c in running) >= 2
+            ):
+                break
+            time.sleep(0.2)
+        assert make.poll() is None, make.stderr.read()
+        time.sleep(1)
+        mapped = semaphores(group_processes(make.pid))
+        assert mapped  # the pool's queues lock with them
+        os.killpg(make.pid, signal.SIGINT)
+        stopped = time.monotonic()
+        assert make.wait(10) != 0
+        while group_processes(make.pid) and time.monotonic() - stopped < 10:
+            time.sleep(0.1)
+        assert group_processes(make.pid) == {}
+        said = make.stderr.read()
+        assert "error: interrupted" in said and "Traceback" not in said
+        assert not any(Path(name.removesuffix(" (deleted)")).exists() for name in mapped)
+    finally:
+        if make.poll() is None or group_processes(make.pid):
+            os.killpg(make.pid, signal.SIGKILL)

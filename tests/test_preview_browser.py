@@ -297,6 +297,11 @@ def test_shared_part_marks_never_become_copies(reviewed, browser_page, tmp_path)
     assert errors == []
 
 
+def figure_names(page) -> list[str]:
+    """The names of the figures the match view shows, in order."""
+    return [f.get_attribute("data-figure") for f in page.locator("#mv-figures span").all()]
+
+
 def evidence_of(out, page_name):
     text = (out / "evidence" / page_name.replace(".html", ".js")).read_text()
     return json.loads(text.split("=", 1)[1].rstrip().rstrip(";"))
@@ -326,6 +331,7 @@ def test_every_badge_opens_its_evidence(reviewed, browser_page, name):
         assert ("share a part" in caption) == (relation == "shares_part")
         figures = page.locator("#mv-figures").inner_text()
         assert f"inliers {pairs[a][b]['figures']['inliers']}" in figures
+        assert figure_names(page) == list(pairs[a][b]["figures"])
         assert page.locator("#matchview polygon").count() == 2  # the region, in both pictures
         assert page.locator("#mv-left").evaluate("i => i.complete && i.naturalWidth > 0")
         assert page.locator("#mv-right").evaluate("i => i.complete && i.naturalWidth > 0")
@@ -422,6 +428,8 @@ def test_overview_counts_match_groups_json(reviewed, browser_page):
 def test_every_badge_of_a_real_groups_page_draws_its_matched_points(pipeline, browser_page):
     # the groups stage checks pairs of the whole graph, most of them in no verified list:
     # the preview finds their matched points again, so every badge shows its evidence
+    from similar.verification.base import CopyRule, PairResult
+
     page, errors = browser_page
     page.goto((pipeline.root / "data/preview/groups.html").as_uri())
     page.wait_for_load_state("load")
@@ -433,6 +441,8 @@ def test_every_badge_of_a_real_groups_page_draws_its_matched_points(pipeline, br
         page.wait_for_function("() => document.querySelectorAll('#mv-lines line').length > 0")
         caption = page.locator("#mv-caption").inner_text()
         assert badge.get_attribute("data-a") in caption and badge.get_attribute("data-b") in caption
+        # every figure the verifier writes for a pair, the overlap figures included
+        assert {*PairResult(0).fields(CopyRule(1)), "score"} <= set(figure_names(page))
         page.keyboard.press("Escape")
     assert errors == []
 

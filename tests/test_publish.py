@@ -12,7 +12,7 @@ import pytest
 from conftest import run_stage
 from publish_checks import check_folder, invalid
 
-from similar.files import read_json
+from similar.files import read_csv, read_json
 from similar.groups.grouping import read_groups_json
 from similar.iiif import publish
 
@@ -176,6 +176,29 @@ def test_the_stage_publishes_the_pipeline_and_a_rerun_gives_the_same_bytes(pipel
     )
     opened = [publish.decode_content_state(s)["target"]["id"] for s in states]
     assert sorted(opened) == sorted(item["id"] for item in collection["items"])
+
+
+def test_pairs_only_the_groups_stage_checked_get_their_matched_region(pipeline):
+    from similar.verification.points import group_pairs, points_of
+
+    run_stage("publish")
+    folder = pipeline.root / "data/iiif"
+    found = read_groups_json(pipeline.root / "data/groups/groups.json")
+    matches = read_json(pipeline.root / "data/verified/matches.json")
+    only_groups = {p for p in group_pairs(found) if points_of(matches, *p) is None}
+    assert only_groups  # the groups stage checks pairs of the whole graph
+    sizes = {
+        r["id"]: f"0,0,{r['width']},{r['height']}"
+        for r in read_csv(pipeline.root / "data/embeddings/images.csv")
+    }
+    rows = list(csv.DictReader(io.StringIO((folder / "pairs.csv").read_text())))
+    checked = [r for r in rows if tuple(r["pair"].split("--")) in only_groups]
+    assert checked
+    for row in checked:  # a box of matched points, never the whole picture
+        overlap = row["region"].split("(")[-1].removesuffix(" of it)")
+        x, y, w, h = (int(v) for v in overlap.split(","))
+        assert overlap != sizes[row["id"]] and w > 0 and h > 0
+        assert row["difference"] != ""
 
 
 def test_paint_files_paints_every_canvas_from_its_file(tmp_path):

@@ -258,7 +258,8 @@ def test_years_file_is_checked(tmp_path):
 
 
 def test_matched_points_read_either_way_round_and_thinned():
-    from similar.preview import MAX_POINTS, points_of, shown_points
+    from similar.preview import MAX_POINTS, shown_points
+    from similar.verification.points import points_of
 
     matches = {"a": {"b": {"mirrored": True, "points": [[0.1, 0.2, 0.3, 0.4]]}}}
     assert points_of(matches, "a", "b")["points"] == [[0.1, 0.2, 0.3, 0.4]]

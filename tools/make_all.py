@@ -140,7 +140,7 @@ class BuildSample:
     """Build the sample collection under data/sample."""
 
     def run(self) -> None:
-        from tools.sample import main as build_sample
+        from tools.sample.__main__ import main as build_sample
 
         build_sample([])
 

@@ -5,8 +5,9 @@ pairs.csv.
 Every id lies under `publish.base_url` and is made from the group's and the images' names, so
 the same groups give the same ids and the same bytes. A member that came from a IIIF Image API
 link is painted from that link (the region the CSV or the manifest named); any other from its
-file, under `<base_url>/images/`. A pair's region is the box of its inlier matches where the
-verify stage kept them (matches.json), else the whole picture.
+file, under `<base_url>/images/`. A pair's region is the box of its inlier matches: verify's
+(matches.json), and for the pairs only the groups stage checked, found again by the same
+verifier over its feature cache; the whole picture only where the images are not here.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ PAIRS_HEADER = [
     "agreement",
     "contained",
     "coverage",
+    "difference",
 ]
-FIGURES = ("inliers", "mirrored", "agreement", "contained", "coverage")
+FIGURES = ("inliers", "mirrored", "agreement", "contained", "coverage", "difference")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 
 
@@ -221,7 +223,7 @@ def describe(pair: dict) -> str:
     if pair.get("inliers") is not None:
         words.append(f"{pair['inliers']} inliers")
         words.append("mirrored" if pair.get("mirrored") else "not mirrored")
-        for key in ("agreement", "contained", "coverage"):
+        for key in ("agreement", "contained", "coverage", "difference"):
             if pair.get(key) is not None:
                 words.append(f"{key} {pair[key]:.4f}")
     return ", ".join(words)

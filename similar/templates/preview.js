@@ -137,9 +137,14 @@
     document.getElementById("mv-caption").textContent = "the pair " + a + "  \u2194  " + b + ": " + what +
       "; " + (points.length ? points.length + " of " + found.matched + " matched points shown" :
       "no matched points kept for this pair");
-    document.getElementById("mv-figures").textContent = Object.keys(figs).map(function (k) {
-      return k.replace(/_/g, " ") + " " + shown(figs[k]);
-    }).join(" \u00b7 ");
+    var list = document.getElementById("mv-figures");
+    list.textContent = "";
+    Object.keys(figs).forEach(function (k, i) {
+      var item = document.createElement("span");
+      item.dataset.figure = k;
+      item.textContent = (i ? " \u00b7 " : "") + k.replace(/_/g, " ") + " " + shown(figs[k]);
+      list.appendChild(item);
+    });
     view.classList.add("open");
   }
   function closeEvidence() { view.classList.remove("open"); }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..evaluation import RECALL_KS, ranking_metrics
+from ..evaluation import MARKED, RECALL_KS, ranking
 from .base import CopyRule, PairResult
 from .runner import verify_pairs
 
@@ -115,9 +115,12 @@ def passed_through(entry: dict) -> dict:
     }
 
 
-def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int) -> dict:
+def metrics(
+    verified: list[dict], candidates: list[dict], groups: dict, top: int, marks=None
+) -> dict:
     """What verification adds, with bulk_query's definitions, and its ceiling: the share of
-    each reference's copies that are among its candidates at all."""
+    each reference's copies that are among its candidates at all. Against review marks
+    (`marks`), over the pairs they cover only, and how many that is."""
     lists = {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in verified}
     pairs = sum(1 for e in verified for n in e["neighbours"] if n["inliers"] is not None)
     out = {
@@ -131,16 +134,18 @@ def metrics(verified: list[dict], candidates: list[dict], groups: dict, top: int
         "mirrored_matches": sum(n["mirrored"] for e in verified for n in e["neighbours"]),
     }
     if groups:
-        ranked = ranking_metrics(lists, groups, RECALL_KS)
-        ceiling = ranking_metrics(
-            {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in candidates},
+        ranked = ranking(lists, groups, marks, RECALL_KS)
+        ceiling = ranking(
+            {e["reference"]["id"]: [n["id"] for n in e["neighbours"][:top]] for e in candidates},
             groups,
+            marks,
             [top],
         )
         out.update({f"recall@{k}": ranked[f"recall@{k}"] for k in RECALL_KS})
         out["mAP"] = ranked["mAP"]
         out["evaluated_references"] = ranked["evaluated_references"]
         out["candidate_recall"] = ceiling[f"recall@{top}"]
+        out.update({key: ranked[key] for key in MARKED if key in ranked})
     return out
 
 
@@ -157,6 +162,8 @@ def report(m: dict, described: int, seconds: float) -> dict:
 def summary(m: dict, described: int, seconds: float, target) -> str:
     """The verify stage's one line."""
     quality = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
+    if "marked_pairs" in m:
+        quality += f" over the {m['marked_pairs']} pairs the review marks cover"
     return (
         f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} copies "
         f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
