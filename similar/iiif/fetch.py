@@ -24,7 +24,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import zip_longest
 from pathlib import Path
 
@@ -351,7 +351,7 @@ def wanted_images(s, fetcher: Fetcher, failed: list) -> list[Wanted]:
             )
         check_id(w.id, s.data.id_from, str(s.data.iiif_csv))
         chosen[w.id] = w
-    named = [Wanted(file_id(w.id), w.link) for w in chosen.values()]
+    named = [replace(w, id=file_id(w.id)) for w in chosen.values()]  # its source kept
     if cut := [(w.id, n.id) for w, n in zip(chosen.values(), named) if w.id != n.id]:
         warn(
             f"{len(cut)} ids are too long for a file name; their images are named by a short "
