@@ -64,6 +64,9 @@ def test_dvc_params_are_exactly_the_keys_each_stage_reads():
         assert "compute" not in stages[stage]["params"]
         assert "compute.scheduler" not in stages[stage]["params"]
         assert "verify.workers" not in stages[stage]["params"]
+    # how many CNN candidates verify checks changes neither the groups nor what is shown of them
+    for stage in ("groups", "preview", "publish"):
+        assert "verify.top" not in stages[stage]["params"], stage
 
 
 def test_stage_modules_are_thin_entry_points():

@@ -50,7 +50,7 @@ class Features:
     thumb: np.ndarray = field(default_factory=lambda: NO_THUMB)  # (th, tw) uint8 grey
 
     @property
-    def top(self) -> np.ndarray:
+    def strongest_descriptors(self) -> np.ndarray:
         """Descriptors of the strongest keypoints, strongest first."""
         return self.desc if self.strongest is None else self.desc[self.strongest]
 

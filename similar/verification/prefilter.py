@@ -1,7 +1,8 @@
 """The cheap test before the check: most candidate pairs are not copies, so reject them early.
 
-Lowe's ratio test among the strongest keypoints of both images (Features.top), for the
-first image as it is and mirrored, counts the distinctive matches;
+Lowe's ratio test among the strongest keypoints of both images
+(`Features.strongest_descriptors`), for the first image as it is and mirrored, counts the
+distinctive matches;
 a pair whose count stays under `verify.prefilter` in both orientations cannot be a copy and
 is never checked. One matrix product compares an image with all of its candidates at once.
 The test is a separate step before the verifier's check, which it leaves unchanged: a pair
@@ -42,9 +43,9 @@ def ratio_counts(
     counts = np.zeros((len(candidates), 2), np.int64)
     if a.count < 2 or not len(candidates):
         return counts
-    top = a.top
+    top = a.strongest_descriptors
     rows = np.vstack([top, mirrored_descriptors(top)]) if mirror else top
-    tops = [b.top for b in candidates]
+    tops = [b.strongest_descriptors for b in candidates]
     width = max(len(t) for t in tops)
     if width < 2:
         return counts
