@@ -8,12 +8,11 @@ side by side. `dvc metrics show` prints every figure, in one very wide table.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from similar import parameters
 from similar.errors import UserError, run
-from tools.revisions import read_output, resolve
+from tools.revisions import named_sides, read_output, resolve
 
 # (stage, key in its metrics file, what the row says)
 CHOSEN = (
@@ -75,12 +74,7 @@ def table(sides: dict[str, dict[str, dict]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("revisions", nargs="*", help="git revisions, experiment names or workspace")
-    args = ap.parse_args(argv)
-    names = [r for r in args.revisions if r] or ["workspace"]
-    if len(names) > 2:
-        raise UserError("usage: make metrics [A=<rev or experiment>] [B=<rev or experiment>]")
+    names = named_sides(argv, "metrics", __doc__.splitlines()[0])
     config = parameters.load()
     sides = {name: read_metrics(config, resolve(name)) for name in names}
     if not any(any(m.values()) for m in sides.values()):

@@ -9,7 +9,6 @@ two, those revisions or experiments, one line each. Writes reports/plots.html.
 
 from __future__ import annotations
 
-import argparse
 from html import escape
 
 from similar import parameters
@@ -17,7 +16,7 @@ from similar.charts import line_chart
 from similar.errors import UserError, run
 from similar.files import parse_csv, write_bytes
 from tools.preflight import DVC_FILE, yaml_file
-from tools.revisions import read_output, resolve
+from tools.revisions import named_sides, read_output, resolve
 
 
 def resolved(name: str, config) -> str:
@@ -72,12 +71,7 @@ def series(p: dict, sides: dict[str, str | None]) -> list[tuple[str, list, list]
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("revisions", nargs="*", help="git revisions, experiment names or workspace")
-    args = ap.parse_args(argv)
-    names = [r for r in args.revisions if r] or ["workspace"]
-    if len(names) > 2:
-        raise UserError("usage: make plots [A=<rev or experiment>] [B=<rev or experiment>]")
+    names = named_sides(argv, "plots", __doc__.splitlines()[0])
     config = parameters.load()
     sides = {name: resolve(name) for name in names}
     charts = [

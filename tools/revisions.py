@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 
 from similar.errors import UserError
 from similar.files import read_text
+
+
+def named_sides(argv: list[str] | None, command: str, about: str) -> list[str]:
+    """The one or two revisions `make <command> [A=] [B=]` names (the workspace when none)."""
+    ap = argparse.ArgumentParser(description=about)
+    ap.add_argument("revisions", nargs="*", help="git revisions, experiment names or workspace")
+    names = [r for r in ap.parse_args(argv).revisions if r] or ["workspace"]
+    if len(names) > 2:
+        raise UserError(f"usage: make {command} [A=<rev or experiment>] [B=<rev or experiment>]")
+    return names
 
 
 def resolve(rev: str) -> str | None:
