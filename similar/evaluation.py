@@ -230,6 +230,19 @@ def marked_pairs(marks) -> tuple[set, set]:
     return copies, apart - copies
 
 
+def pairwise_figures(together: int, right: int, expected: int) -> dict:
+    """Pairwise precision, recall and F1 from the pairs put together, those of them that are
+    right, and the pairs expected together (1.0 where a count is zero, F1 0 when both are)."""
+    precision = right / together if together else 1.0
+    recall = right / expected if expected else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "pairwise_precision": round(precision, 6),
+        "pairwise_recall": round(recall, 6),
+        "pairwise_f1": round(f1, 6),
+    }
+
+
 def pairwise_on_marks(ids: Sequence[str], labels: Sequence, marks) -> dict:
     """Pairwise precision, recall and F1 of a grouping (`labels`, one per id) counted over the
     pairs the review marks cover only, and how many pairs and images that is: an image nobody
@@ -240,13 +253,8 @@ def pairwise_on_marks(ids: Sequence[str], labels: Sequence, marks) -> dict:
     together = {p for p in known if label[p[0]] == label[p[1]]}
     right = len(together & copies)
     expected = sum(1 for p in known if p in copies)
-    precision = right / len(together) if together else 1.0
-    recall = right / expected if expected else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "pairwise_precision": round(precision, 6),
-        "pairwise_recall": round(recall, 6),
-        "pairwise_f1": round(f1, 6),
+        **pairwise_figures(len(together), right, expected),
         "marked_pairs": len(known),
         "marked_copy_pairs": expected,
         "marked_images": len({i for p in known for i in p}),

@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 
 from ..errors import UserError
+from ..evaluation import pairwise_figures
 from ..files import read_json, require_file
 from .clustering import agglomerate
 
@@ -147,15 +148,7 @@ def pairwise(pred: np.ndarray, truth: np.ndarray) -> dict:
     _, pred_counts = np.unique(pred, return_counts=True)
     _, truth_counts = np.unique(truth, return_counts=True)
     _, both_counts = np.unique(np.stack([pred, truth]), axis=1, return_counts=True)
-    together, correct, expected = pairs(pred_counts), pairs(both_counts), pairs(truth_counts)
-    precision = correct / together if together else 1.0
-    recall = correct / expected if expected else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "pairwise_precision": round(precision, 6),
-        "pairwise_recall": round(recall, 6),
-        "pairwise_f1": round(f1, 6),
-    }
+    return pairwise_figures(pairs(pred_counts), pairs(both_counts), pairs(truth_counts))
 
 
 def truth_labels(ids, groups: dict[str, str]) -> np.ndarray:
