@@ -69,7 +69,7 @@ def free_port() -> int:
 
 
 def test_an_unreachable_cluster_is_one_line_naming_the_parameter(monkeypatch):
-    monkeypatch.setattr(compute, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(compute, "CONNECT_TIMEOUT", 1)
     with pytest.raises(UserError, match="'compute.scheduler' tcp://127.0.0.1:.*cannot reach"):
         with compute.scheduler(f"tcp://127.0.0.1:{free_port()}"):
             pass
@@ -79,7 +79,7 @@ def test_a_port_that_is_not_a_dask_scheduler_is_one_line_within_the_deadline(mon
     """Something listening that never answers Dask's handshake: Dask alone waits for ever."""
     import threading
 
-    monkeypatch.setattr(compute, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(compute, "CONNECT_TIMEOUT", 1)
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(8)
@@ -88,7 +88,7 @@ def test_a_port_that_is_not_a_dask_scheduler_is_one_line_within_the_deadline(mon
             target=lambda: [held.append(server.accept()) for _ in range(8)], daemon=True
         ).start()
         started = time.monotonic()
-        with pytest.raises(UserError, match=r"cannot reach a Dask scheduler there in 2 s"):
+        with pytest.raises(UserError, match=r"cannot reach a Dask scheduler there in 1 s"):
             with compute.scheduler(f"tcp://127.0.0.1:{server.getsockname()[1]}"):
                 pass
         assert time.monotonic() - started < 10

@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-from conftest import run_stage
+from conftest import Project, default_test_params, run_stage
 from review_collection import make_review_collection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,19 +30,25 @@ if not CHROMIUM:
     )
 
 
-@pytest.fixture
-def browser_page():
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module: starting it costs about a second, a context a few ms."""
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(
-            accept_downloads=True, viewport={"width": 1280, "height": 900}
-        )
-        page = context.new_page()
-        errors = []
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        yield page, errors
-        browser.close()
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A page in a fresh context (its own storage, so marks never leak between tests)."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page, errors
+    context.close()
 
 
 VISIBLE_IMAGES_LOADED = """() => {
@@ -228,19 +234,23 @@ def test_groups_page_marks_flow_back_as_ground_truth(pipeline, browser_page, tmp
     assert metrics["marked_images"] == confirmed + 1
 
 
-@pytest.fixture
-def reviewed(project):
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
     """The preview of a synthetic reviewed collection: 60 images in 5 books, 8 groups with
     possible members and pictures sharing a part, 10 reference lists (2 lists and 2 groups a
-    page), dated books."""
+    page), dated books. Built once for the module: the tests only read its pages."""
     from similar import parameters
     from similar.preview import build_preview
 
-    made = make_review_collection(project.root, images=60, books=5, groups=8, references=10)
-    (project.root / "years.csv").write_text("book,year\nbook001,1750\nbook003,1702\n")
-    project.set("preview.years", "years.csv")
-    project.set("preview.per_page", 2)
-    build_preview(parameters.load())
+    project = Project(tmp_path_factory.mktemp("reviewed"), default_test_params())
+    project.write()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project.root)
+        made = make_review_collection(project.root, images=60, books=5, groups=8, references=10)
+        (project.root / "years.csv").write_text("book,year\nbook001,1750\nbook003,1702\n")
+        project.set("preview.years", "years.csv")
+        project.set("preview.per_page", 2)
+        build_preview(parameters.load())
     made["out"] = project.root / "data/preview"
     return made
 
