@@ -13,7 +13,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Values users pass (make search IMAGE=...) reach the shell only single-quoted by make itself,
 # never expanded by make or pasted into the command: `$(call arg,IMAGE)`. They are not
 # exported either, since make expands a variable it exports.
-USER_VARS := IMAGE LIMIT JSON REGION A B K WEIGHTS MODEL DB_URL QUICK SCALE GROUP
+USER_VARS := IMAGE LIMIT JSON REGION A B K WEIGHTS MODEL DB_URL QUICK SCALE PIPELINE GROUP
 unexport $(USER_VARS)
 arg = '$(subst ','\'',$(value $(1)))'
 
@@ -49,8 +49,8 @@ plots: $(STAMP) ## dvc.yaml's plots in reports/plots.html, offline: make plots [
 search: $(STAMP) ## find an outside image in the collection, verified: make search IMAGE=<file or folder> [LIMIT=10] [JSON=1] [REGION=x,y,w,h]
 	@$(PY) -m tools.search --limit=$(if $(value LIMIT),$(call arg,LIMIT),10) $(if $(value JSON),--json) $(if $(value REGION),--region=$(call arg,REGION)) -- $(call arg,IMAGE)
 
-bench: $(STAMP) ## measure every stage against its baseline (QUICK=1: tiny, SCALE=N: scale run only)
-	$(PY) -m tools.bench $(if $(value QUICK),--quick) $(if $(value SCALE),--scale=$(call arg,SCALE))
+bench: $(STAMP) ## measure every stage against its baseline (QUICK=1: tiny, SCALE=N: scale run only, PIPELINE=N: every stage on N scans)
+	$(PY) -m tools.bench $(if $(value QUICK),--quick) $(if $(value SCALE),--scale=$(call arg,SCALE)) $(if $(value PIPELINE),--pipeline=$(call arg,PIPELINE))
 
 view: $(STAMP) ## open the groups in Mirador on 127.0.0.1 (installs mirador from npm once; needs node) [GROUP=<name>]
 	$(PY) -m tools.view serve $(if $(value GROUP),--group=$(call arg,GROUP))

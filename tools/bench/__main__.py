@@ -32,6 +32,15 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tools.bench", description=about.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
     ap.add_argument("--scale", type=int, default=0, help="only the scale run, on N vectors")
+    ap.add_argument(
+        "--pipeline",
+        type=int,
+        default=0,
+        help="only the whole pipeline, on a synthetic collection of about N scans",
+    )
+    ap.add_argument(
+        "--pipeline-dir", default="", help="keep --pipeline's collection and project here"
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--images", type=int, default=600, help="scans for the embed run")
     ap.add_argument("--points", type=int, default=20000, help="store comparison (in-process)")
@@ -59,6 +68,8 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     args.sections = [name for name in SECTIONS if name in chosen]
     if args.scale:
         args.sections, args.scale_points = ["scale"], args.scale
+    if args.pipeline:
+        args.sections = ["pipeline"]
     return args
 
 
@@ -66,6 +77,8 @@ def report_name(args: argparse.Namespace) -> str:
     """A quick or partial run never overwrites the figures of a full one."""
     if args.scale:
         return f"bench-scale-{args.scale}.json"
+    if args.pipeline:
+        return f"bench-pipeline-{args.pipeline}.json"
     if args.quick:
         return "bench-quick.json"
     return f"bench-{args.only.replace(',', '-')}.json" if args.only else "bench.json"
