@@ -7,6 +7,9 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-requirements
+# tests keep compiled modules (__pycache__, ignored by git) even where the shell asks Python
+# not to write them: each test process would compile the library and the tests again
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY)
 # Stage commands in dvc.yaml say `python`: make it the venv's, with no activation needed.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
@@ -60,10 +63,10 @@ lint: $(STAMP) ## check style and formatting (ruff check, ruff format --check)
 	$(VENV)/bin/ruff format --check .
 
 test: $(STAMP) ## run the test suite (pytest)
-	$(PY) -m pytest
+	$(PYTEST) -m pytest
 
 test-fast: $(STAMP) ## the loop while changing code: no whole pipeline, no make or process per case
-	$(PY) -m pytest -m "not e2e and not slow" -p no:cacheprovider
+	$(PYTEST) -m pytest -m "not e2e and not slow" -p no:cacheprovider -n auto --dist loadfile
 
 db-up: $(STAMP) ## start the Qdrant server (database/docker-compose.yml) and wait until it is ready
 	$(PY) -m tools.pipeline db up --url=$(call arg,DB_URL)

@@ -41,6 +41,7 @@ from .settings import SCHEDULER_KEY as KEY
 from .settings import check_address, scheduler_kind  # noqa: F401 (compute.check_address)
 
 CONNECT_TIMEOUT = 10  # seconds to reach an existing cluster before giving up
+CONNECT_GRACE = 2  # seconds more for Dask to give its own reason before we give ours
 NO_WORKERS_TIMEOUT = 120  # seconds a cluster may have no worker while tasks wait
 
 
@@ -346,7 +347,7 @@ def connect(address: str):
 
     thread = threading.Thread(target=attempt, daemon=True, name="dask-connect")
     thread.start()
-    thread.join(CONNECT_TIMEOUT + 2)
+    thread.join(CONNECT_TIMEOUT + CONNECT_GRACE)
     error = outcome.get("error")
     if "client" in outcome:
         return outcome["client"]

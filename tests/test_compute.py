@@ -80,6 +80,7 @@ def test_a_port_that_is_not_a_dask_scheduler_is_one_line_within_the_deadline(mon
     import threading
 
     monkeypatch.setattr(compute, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr(compute, "CONNECT_GRACE", 0.5)
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(8)

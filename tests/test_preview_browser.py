@@ -312,6 +312,19 @@ def figure_names(page) -> list[str]:
     return [f.get_attribute("data-figure") for f in page.locator("#mv-figures span").all()]
 
 
+LOADED = "id => { const i = document.getElementById(id); return i.complete && i.naturalWidth > 0; }"
+OPENED = f"""n => {{ const loaded = {LOADED};
+  return document.getElementById('matchview').classList.contains('open') &&
+         document.querySelectorAll('#mv-lines line').length === n &&
+         loaded('mv-left') && loaded('mv-right'); }}"""
+MATCH_VIEW = """() => {
+  return {caption: document.getElementById('mv-caption').innerText,
+          figures: document.getElementById('mv-figures').innerText,
+          names: Array.from(document.querySelectorAll('#mv-figures span'), s => s.dataset.figure),
+          regions: document.querySelectorAll('#matchview polygon').length};
+}"""
+
+
 def evidence_of(out, page_name):
     text = (out / "evidence" / page_name.replace(".html", ".js")).read_text()
     return json.loads(text.split("=", 1)[1].rstrip().rstrip(";"))
@@ -326,25 +339,16 @@ def test_every_badge_opens_its_evidence(reviewed, browser_page, name):
     assert badges
     for badge in badges:
         a, b = badge.get_attribute("data-a"), badge.get_attribute("data-b")
-        badge.scroll_into_view_if_needed()
         badge.click()
-        page.wait_for_function(
-            "() => document.getElementById('matchview').classList.contains('open')"
-        )
         expected = len(pairs[a][b]["points"])
-        page.wait_for_function(
-            f"() => document.querySelectorAll('#mv-lines line').length === {expected}"
-        )
-        caption = page.locator("#mv-caption").inner_text()
-        assert a in caption and b in caption
+        page.wait_for_function(OPENED, arg=expected)  # times out if a picture never loads
+        shown = page.evaluate(MATCH_VIEW)
+        assert a in shown["caption"] and b in shown["caption"]
         relation = pairs[a][b]["figures"]["relation"]
-        assert ("share a part" in caption) == (relation == "shares_part")
-        figures = page.locator("#mv-figures").inner_text()
-        assert f"inliers {pairs[a][b]['figures']['inliers']}" in figures
-        assert figure_names(page) == list(pairs[a][b]["figures"])
-        assert page.locator("#matchview polygon").count() == 2  # the region, in both pictures
-        assert page.locator("#mv-left").evaluate("i => i.complete && i.naturalWidth > 0")
-        assert page.locator("#mv-right").evaluate("i => i.complete && i.naturalWidth > 0")
+        assert ("share a part" in shown["caption"]) == (relation == "shares_part")
+        assert f"inliers {pairs[a][b]['figures']['inliers']}" in shown["figures"]
+        assert shown["names"] == list(pairs[a][b]["figures"])
+        assert shown["regions"] == 2  # the region, in both pictures
         page.keyboard.press("Escape")
         assert not page.locator("#matchview").is_visible()
     assert errors == []
