@@ -228,31 +228,12 @@ def test_a_local_cluster_gives_the_pools_results():
 
 @pytest.mark.e2e
 def test_the_verifier_through_a_real_cluster_matches_the_pool_byte_for_byte(cluster, tmp_path):
-    import hashlib
-    import io
     import pickle
 
-    from conftest import real_photo
-    from PIL import ImageOps
-
     from similar import settings
-    from similar.verification.runner import ImageRef, verify_pairs
+    from similar.verification.runner import verify_pairs
 
-    photo = real_photo("astronaut", size=None).resize((400, 400))
-    pictures = {
-        "orig": photo,
-        "crop": photo.crop((60, 40, 330, 300)),
-        "mirror": ImageOps.mirror(photo),
-        "coffee": real_photo("coffee", size=None),
-    }
-    images = {}
-    for name, img in pictures.items():
-        buf = io.BytesIO()
-        img.convert("RGB").save(buf, "JPEG", quality=90)
-        (tmp_path / f"{name}.jpg").write_bytes(buf.getvalue())
-        images[name] = ImageRef(
-            str(tmp_path / f"{name}.jpg"), hashlib.sha256(buf.getvalue()).hexdigest()
-        )
+    images = four_pictures(tmp_path)
     pairs = [(a, b) for a in images for b in images if a != b] * 30
     verify = settings.VerifySettings()
     local, _ = verify_pairs(pairs, verify, images, tmp_path / "pool", 2)
