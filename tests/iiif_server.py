@@ -5,6 +5,8 @@ stdlib server whose answers a test scripts. Both count the requests they receive
 from __future__ import annotations
 
 import argparse
+import csv
+import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,3 +130,34 @@ def scripted_server(answer: Callable[[str, int], Answer | None]) -> Running:
 
     running.stop = stop
     return running
+
+
+BOX = re.compile(r"/(\d+),(\d+),(\d+),(\d+)/")
+
+
+def serve_sample_pages(root: Path, links: str) -> Running:
+    """A 4-picture sample under root/sample, each image pasted on a PNG page where its IIIF
+    region says, the pages served by the reference server; root/<links> links every image's
+    region there. The running server (stop it)."""
+    from PIL import Image
+
+    from tools.sample import build
+
+    build(root / "sample", pictures=4)
+    pages = root / "pages"
+    pages.mkdir()
+    with open(root / "sample/iiif.csv", newline="") as fh:
+        boxes = {r["id"]: BOX.search(r["iiif_url"]).groups() for r in csv.DictReader(fh)}
+    for path in sorted((root / "sample/images").rglob("*.jpg")):
+        x, y, w, h = (int(v) for v in boxes[path.stem])
+        page = Image.new("RGB", (x + w + 31, y + h + 17), (250, 246, 235))
+        with Image.open(path) as img:
+            page.paste(img.convert("RGB"), (x, y))
+        page.save(pages / f"{path.stem}.png")
+    server = iiif_server(pages, "2.1")
+    with open(root / links, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "iiif_url"])
+        for i, box in sorted(boxes.items()):
+            writer.writerow([i, f"{server.url}/{i}/{','.join(box)}/full/0/default.png"])
+    return server

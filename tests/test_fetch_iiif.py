@@ -5,20 +5,16 @@ rerun, a changed size refetching only what it changes, manifests and collections
 from __future__ import annotations
 
 import csv
-import re
 import shutil
 
 import numpy as np
 import pytest
 from conftest import run_stage
-from iiif_server import iiif_server
+from iiif_server import iiif_server, serve_sample_pages
 from PIL import Image
 
 from similar import parameters
 from similar.iiif.links import links_csv
-from tools.sample import build
-
-BOX = re.compile(r"/(\d+),(\d+),(\d+),(\d+)/")
 
 
 def read_rows(path) -> list[dict]:
@@ -30,22 +26,7 @@ def read_rows(path) -> list[dict]:
 def served_sample(project):
     """A 4-picture sample; each image pasted on a PNG page where its IIIF region says, the
     pages served by the reference server; `fetch.csv` links every image's region there."""
-    build(project.root / "sample", pictures=4)
-    pages = project.root / "pages"
-    pages.mkdir()
-    boxes = {r["id"]: BOX.search(r["iiif_url"]).groups() for r in read_rows("sample/iiif.csv")}
-    for path in sorted((project.root / "sample/images").rglob("*.jpg")):
-        x, y, w, h = (int(v) for v in boxes[path.stem])
-        page = Image.new("RGB", (x + w + 31, y + h + 17), (250, 246, 235))
-        with Image.open(path) as img:
-            page.paste(img.convert("RGB"), (x, y))
-        page.save(pages / f"{path.stem}.png")
-    server = iiif_server(pages, "2.1")
-    with open(project.root / "fetch.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "iiif_url"])
-        for i, box in boxes.items():
-            writer.writerow([i, f"{server.url}/{i}/{','.join(box)}/full/0/default.png"])
+    server = serve_sample_pages(project.root, "fetch.csv")
     (project.root / "manifests.txt").write_text("# none\n")
     project.values["embed"]["draft"] = False  # PNG is never drafted: decode JPEGs whole too
     project.values["data"].update(

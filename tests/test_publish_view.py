@@ -5,7 +5,6 @@ error. Skips, saying why, where Chromium or Mirador cannot be had."""
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import socket
@@ -13,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_stage
-from iiif_server import iiif_server
-from PIL import Image
+from iiif_server import serve_sample_pages
 from publish_checks import check_folder
 
 from similar import parameters
@@ -22,11 +20,9 @@ from similar.errors import UserError
 from similar.groups.grouping import read_groups_json
 from similar.iiif import publish
 from tools import view
-from tools.sample import build
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BOX = re.compile(r"/(\d+),(\d+),(\d+),(\d+)/")
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM:
@@ -61,23 +57,7 @@ def free_port() -> int:
 def published(project):
     """A 4-picture sample whose images the reference server cuts from pages, grouped and
     published under a loopback base_url."""
-    build(project.root / "sample", pictures=4)
-    pages = project.root / "pages"
-    pages.mkdir()
-    with open(project.root / "sample/iiif.csv", newline="") as fh:
-        boxes = {r["id"]: BOX.search(r["iiif_url"]).groups() for r in csv.DictReader(fh)}
-    for path in sorted((project.root / "sample/images").rglob("*.jpg")):
-        x, y, w, h = (int(v) for v in boxes[path.stem])
-        page = Image.new("RGB", (x + w + 31, y + h + 17), (250, 246, 235))
-        with Image.open(path) as img:
-            page.paste(img.convert("RGB"), (x, y))
-        page.save(pages / f"{path.stem}.png")
-    server = iiif_server(pages, "2.1")
-    with open(project.root / "links.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "iiif_url"])
-        for i, box in sorted(boxes.items()):
-            writer.writerow([i, f"{server.url}/{i}/{','.join(box)}/full/0/default.png"])
+    server = serve_sample_pages(project.root, "links.csv")
     port = free_port()
     project.values["data"].update(
         images="sample/images", iiif_csv="links.csv", groups="sample/groups.csv"
