@@ -38,8 +38,9 @@ MEASURED = (".cache", "data", "metrics", "reports", "plots")  # the project's fo
 def collection(folder: Path, images: int) -> dict:
     """The scale collection in `folder`, built unless a build of the same size is there."""
     marker = folder / "BUILT"
-    if marker.is_file() and json.loads(marker.read_text())["asked"] == images:
-        return json.loads(marker.read_text())
+    built = json.loads(marker.read_text()) if marker.is_file() else {}
+    if built.get("asked") == images:
+        return built
     made = {"asked": images, **scale.build(folder / "collection", images)}
     marker.write_text(json.dumps(made))
     return made
