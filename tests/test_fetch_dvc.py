@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_project
-from iiif_server import iiif_server
-from test_fetch_iiif import BOX, read_rows
+from iiif_server import BOX, iiif_server
+from test_fetch_iiif import read_rows
 
 from tools.sample import build
 
