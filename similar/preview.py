@@ -30,7 +30,7 @@ from .iiif.links import safe_link, thumbnail_url
 from .iiif.publish import viewer_link
 from .settings import Settings
 from .vectors.images import open_rgb
-from .verification.points import points_of, with_group_points
+from .verification.points import points_of, read_points
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = ("preview.css", "preview.js")  # shared by every page, so each page stays light
@@ -558,13 +558,11 @@ def build_preview(config: Settings) -> None:
     entries = read_json(
         require_file(config.paths.verified, "verified neighbours", "run `dvc repro verify`")
     )
-    matches = read_json(
-        require_file(config.paths.matches, "matched points", "run `dvc repro verify`")
-    )
+    require_file(config.paths.matches, "matched points", "run `dvc repro verify`")
+    matches = read_points(config.paths)
     found = read_groups_json(config.paths.groups_json)
     rows = read_csv(require_file(config.paths.image_index, "image index", "run `dvc repro embed`"))
     index = {r["id"]: r["path"] for r in rows}
-    matches = with_group_points(config, found, matches, rows)
     books = {iid: book_of(path) for iid, path in index.items()}
     years = read_years(options.years)
     nav = [("lists", "index.html"), ("groups", "groups.html"), ("overview", OVERVIEW)]

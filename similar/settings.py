@@ -642,6 +642,9 @@ class PathSettings:
     verify_metrics: Path = param(Path("metrics/verify.json"), "verify metrics")
     groups_csv: Path = param(Path("data/groups/groups.csv"), "groups: id,group of grouped images")
     groups_json: Path = param(Path("data/groups/groups.json"), "groups: members and verified edges")
+    group_points: Path = param(
+        Path("data/groups/points.json"), "groups: matched points of the pairs groups.json lists"
+    )
     groups_metrics: Path = param(Path("metrics/groups.json"), "groups metrics")
     groups_plot: Path = param(
         Path("plots/groups_threshold.csv"), "groups plot: precision and recall against min_score"

@@ -4,7 +4,8 @@ Reads the kNN graph and the images; candidate edges from the graph are verified 
 verifier and feature cache as `verify`, and kept when the pair is a copy, not a shared part;
 groups join by `groups.join`. Writes data/groups/groups.csv (`id,group`, the format
 data.groups reads, so a reviewed run can be the next run's ground truth), groups.json
-(largest first, members and verified edges), metrics, and precision and recall against
+(largest first, members and verified edges), points.json (the matched points of the pairs
+groups.json lists, which preview and publish draw), metrics, and precision and recall against
 min_score.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from similar import evaluation, parameters
+from similar import parameters
 from similar.errors import run
 from similar.files import (
     csv_bytes,
@@ -36,9 +37,10 @@ def main() -> None:
     index = read_csv(require_file(paths.image_index, "image index", "run `dvc repro embed`"))
     groups.check_index(ids, index, paths.graph, paths.image_index)
     edges = edge_checks.candidate_edges(neighbours, scores, grouping, paths.graph)
-    edges, described = edge_checks.verify_edges(config, ids, index, edges)
+    edges, described, results = edge_checks.verify_edges(config, ids, index, edges)
     labels = groups.kept_labels(ids, edges, grouping.join)
     found = groups.named_groups(labels, ids)
+    points = edge_checks.group_points(ids, edges, labels, results)
     seconds = time.perf_counter() - started
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     urls = dict(zip(*read_ids_urls(vectors)))
@@ -46,17 +48,14 @@ def main() -> None:
     metrics, plot = groups.figures(ids, edges, labels, found, truth, kinds, grouping)
     marks = read_marks(config.data.groups)
     if marks is not None:  # a partial review: count only the pairs it judged
-        cnn = groups.components(len(ids), edges.a, edges.b)
-        metrics.update(evaluation.pairwise_on_marks(ids, labels, marks))
-        metrics["cnn_only_pairwise_f1"] = evaluation.pairwise_on_marks(ids, cnn, marks)[
-            "pairwise_f1"
-        ]
+        metrics.update(groups.marked_figures(ids, edges, labels, marks))
     report = groups.report(ids, edges, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(
             paths.groups_csv, csv_bytes(["id", "group"], groups.membership_rows(ids, found))
         )
         groups.write_groups_json(out.path(paths.groups_json), ids, urls, labels, found, edges)
+        out.write_bytes(paths.group_points, json_bytes(points, indent=None))
         out.write_bytes(paths.groups_metrics, json_bytes(metrics))
         out.write_bytes(paths.groups_plot, csv_bytes(groups.PLOT_HEADER, plot))
         out.write_bytes(paths.reports / "groups.json", json_bytes(report))

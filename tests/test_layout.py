@@ -129,7 +129,7 @@ def test_dvc_itself_calls_stale_only_the_stages_that_read_a_changed_param(pipeli
     dvc("commit", "-f", "-q", *stages)
     assert json.loads(dvc("status", "--json", *stages)) == {}
     for key, value, stale in [
-        ("verify.min_inliers", 10, ["groups", "preview", "verify"]),  # preview checks groups pairs
+        ("verify.min_inliers", 10, ["groups", "verify"]),  # preview only reads their points
         ("compute.scheduler", "local:1", []),
         ("verify.workers", 2, []),
         ("preview.per_page", 5, ["preview"]),

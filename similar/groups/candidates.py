@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import warn
 from ..vectors.images import require_images
 from ..verification.base import CopyRule
+from ..verification.points import point_record
 from ..verification.runner import image_refs, method_for, verify_pairs
 from . import grouping as groups
 
@@ -26,13 +27,13 @@ def candidate_edges(neighbours: np.ndarray, scores: np.ndarray, grouping, graph_
     return groups.candidates(neighbours, scores, grouping)
 
 
-def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges, int]:
-    """The edges with the verifier's results (kept when a copy), and how many images were
-    described now; the edges unchanged when `groups.verify` is off or the method checks
-    nothing."""
+def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges, int, list]:
+    """The edges with the verifier's results (kept when a copy), how many images were
+    described now, and each edge's result; the edges unchanged (and no results) when
+    `groups.verify` is off or the method checks nothing."""
     verify = config.verify
     if not (config.groups.verify and method_for(verify).verifies):
-        return edges, 0
+        return edges, 0, []
     require_images(config.data.images, groups.NEEDS_IMAGES)
     images = image_refs(index, config.data.images)
     results, described = verify_pairs(
@@ -45,4 +46,17 @@ def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges,
         max_pixels=config.embed.max_pixels,
         scheduler=config.compute.scheduler,
     )
-    return groups.verified(edges, results, CopyRule.of(verify)), described
+    return groups.verified(edges, results, CopyRule.of(verify)), described, results
+
+
+def group_points(ids, edges: groups.Edges, labels, results) -> dict:
+    """The matched points (a -> b -> mirrored, points) of the checked pairs groups.json lists:
+    copies and shared parts with at least one end in a group."""
+    if not len(results):
+        return {}
+    in_group = np.bincount(labels)[labels] >= 2
+    listed = (edges.kept | edges.shared) & (in_group[edges.a] | in_group[edges.b])
+    out: dict[str, dict] = {}
+    for e in np.flatnonzero(listed):
+        out.setdefault(str(ids[edges.a[e]]), {})[str(ids[edges.b[e]])] = point_record(results[e])
+    return out

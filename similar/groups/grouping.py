@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from ..errors import UserError
-from ..evaluation import pairwise_figures
+from ..evaluation import pairwise_figures, pairwise_on_marks
 from ..files import read_json, require_file
 from .clustering import agglomerate
 
@@ -220,6 +220,15 @@ def membership_rows(ids, found: list[tuple[str, np.ndarray]]) -> list[tuple[str,
     """groups.csv's rows (id, group), by id."""
     number = group_of(len(ids), found)
     return sorted((str(ids[i]), found[number[i]][0]) for i in np.flatnonzero(number >= 0))
+
+
+def marked_figures(ids, edges: Edges, labels: np.ndarray, marks) -> dict:
+    """The groups' and the CNN-only components' pairwise figures over the pairs a partial
+    review marks, and how many pairs that is."""
+    out = pairwise_on_marks(ids, labels, marks)
+    cnn = components(len(ids), edges.a, edges.b)
+    out["cnn_only_pairwise_f1"] = pairwise_on_marks(ids, cnn, marks)["pairwise_f1"]
+    return out
 
 
 def figures(

@@ -1,18 +1,23 @@
-"""The matched points of checked pairs: verify's matches.json, completed for the groups' pairs."""
+"""The matched points of checked pairs: verify's matches.json and the groups stage's points.json,
+each a -> b -> {mirrored, points}, read as one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import Settings
-from .runner import image_refs, method_for, verify_pairs
+from ..files import read_json
 
 CHECKED = ("copy", "shares_part")
 PAIR_LISTS = ("edges", "possible", "shared_parts")  # groups.json's lists of pairs
 
 
+def point_record(result) -> dict:
+    """A pair's entry in matches.json or points.json: mirrored, and its inlier matches."""
+    return {"mirrored": result.mirrored, "points": [list(p) for p in result.matches]}
+
+
 def points_of(matches: dict, a: str, b: str) -> dict | None:
-    """The matched points of pair (a, b) from matches.json, in a -> b order."""
+    """The matched points of pair (a, b), in a -> b order."""
     if b in matches.get(a, {}):
         return matches[a][b]
     found = matches.get(b, {}).get(a)
@@ -34,24 +39,20 @@ def group_pairs(found: list[dict]) -> list[tuple[str, str]]:
     )
 
 
-def with_group_points(config: Settings, found: list[dict], matches: dict, rows) -> dict:
-    """matches.json with the matched points of the groups' pairs that verify's lists did not
-    hold (the groups stage checks pairs of the whole graph), checked again by the same
-    verifier over its feature cache; as it is where the images are not here."""
-    missing = [p for p in group_pairs(found) if points_of(matches, *p) is None]
-    verifier = config.verify
-    if not missing or not method_for(verifier).verifies or not Path(config.data.images).is_dir():
-        return matches
-    results, _ = verify_pairs(
-        missing,
-        verifier,
-        image_refs(rows, config.data.images),
-        config.paths.feature_cache,
-        verifier.workers,
-        max_pixels=config.embed.max_pixels,
-        scheduler=config.compute.scheduler,
-    )
+def merged(matches: dict, group_points: dict) -> dict:
+    """matches.json with the groups' pairs it does not hold (the groups stage checks pairs of
+    the whole graph, verify only each reference's first candidates)."""
     out = {ref: dict(found) for ref, found in matches.items()}
-    for (a, b), r in zip(missing, results):
-        out.setdefault(a, {})[b] = {"mirrored": r.mirrored, "points": [list(p) for p in r.matches]}
+    for a, found in group_points.items():
+        for b, record in found.items():
+            if points_of(out, a, b) is None:
+                out.setdefault(a, {})[b] = record
     return out
+
+
+def read_points(paths) -> dict:
+    """The matched points of every checked pair: verify's and the groups stage's, as far as
+    each file is there."""
+    files = [Path(paths.matches), Path(paths.group_points)]
+    found = [read_json(f) if f.is_file() else {} for f in files]
+    return merged(*found)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from ..evaluation import MARKED, RECALL_KS, ranking
 from .base import CopyRule, PairResult
+from .points import point_record
 from .runner import verify_pairs
 
 
@@ -56,10 +57,7 @@ def rerank_lists(
         verified.append(rerank(e, mine, rule))
         for n, r in zip(e["neighbours"], mine):
             if r.inliers >= rule.min_inliers:
-                matches.setdefault(e["reference"]["id"], {})[n["id"]] = {
-                    "mirrored": r.mirrored,
-                    "points": [list(p) for p in r.matches],
-                }
+                matches.setdefault(e["reference"]["id"], {})[n["id"]] = point_record(r)
     return verified, matches
 
 

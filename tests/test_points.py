@@ -1,0 +1,68 @@
+"""Matched points: read either way round, verify's and the groups stage's read as one, and the
+groups stage keeping those of the pairs groups.json lists."""
+
+import json
+
+import numpy as np
+from conftest import run_stage
+
+from similar.groups import grouping as groups
+from similar.groups.candidates import group_points
+from similar.verification.base import PairResult
+from similar.verification.points import group_pairs, merged, point_record, points_of, read_points
+
+
+def record(x: float) -> dict:
+    return {"mirrored": False, "points": [[x, x, x, x]]}
+
+
+def test_the_groups_points_fill_only_the_pairs_verify_did_not_keep():
+    matches = {"a": {"b": record(0.1)}}
+    group = {"b": {"a": record(0.9)}, "c": {"d": record(0.5)}}
+    out = merged(matches, group)
+    assert points_of(out, "a", "b") == record(0.1)  # verify's, whichever way round
+    assert "a" not in out.get("b", {}) and points_of(out, "d", "c") == record(0.5)
+    assert matches == {"a": {"b": record(0.1)}}  # not changed in place
+
+
+def test_read_points_takes_whichever_files_are_there(tmp_path):
+    class Paths:
+        matches = tmp_path / "matches.json"
+        group_points = tmp_path / "points.json"
+
+    assert read_points(Paths) == {}
+    Paths.group_points.write_text(json.dumps({"c": {"d": record(0.5)}}))
+    assert read_points(Paths) == {"c": {"d": record(0.5)}}
+    Paths.matches.write_text(json.dumps({"a": {"b": record(0.1)}}))
+    assert read_points(Paths) == {"a": {"b": record(0.1)}, "c": {"d": record(0.5)}}
+
+
+def test_group_points_keep_checked_pairs_with_an_end_in_a_group():
+    ids = np.array(["p", "q", "r", "s", "t", "u"])
+    # p-q a copy (a group); q-r shares a part; s-t shares a part (neither in a group);
+    # t-u checked and nothing found
+    a, b = np.array([0, 1, 3, 4]), np.array([1, 2, 4, 5])
+    edges = groups.Edges(a, b, np.ones(4, np.float32))
+    edges.kept = np.array([True, False, False, False])
+    edges.shared = np.array([False, True, True, False])
+    labels = groups.components(len(ids), a[edges.kept], b[edges.kept])
+    results = [
+        PairResult(30, matches=((0.1, 0.2, 0.3, 0.4),)),
+        PairResult(20, mirrored=True, matches=((0.5, 0.5, 0.6, 0.6),)),
+        PairResult(20),
+        PairResult(0),
+    ]
+    out = group_points(ids, edges, labels, results)
+    assert out == {"p": {"q": point_record(results[0])}, "q": {"r": point_record(results[1])}}
+    assert out["q"]["r"] == {"mirrored": True, "points": [[0.5, 0.5, 0.6, 0.6]]}
+    assert group_points(ids, edges, labels, []) == {}
+
+
+def test_the_groups_stage_writes_the_points_of_every_pair_it_lists(pipeline):
+    run_stage("groups")
+    found = json.loads((pipeline.root / "data/groups/groups.json").read_text())
+    written = json.loads((pipeline.root / "data/groups/points.json").read_text())
+    pairs = group_pairs(found)
+    assert pairs and all(points_of(written, *p)["points"] for p in pairs)
+    listed = {frozenset(p) for p in pairs}
+    assert all(frozenset((a, b)) in listed for a in written for b in written[a])
