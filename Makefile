@@ -66,7 +66,7 @@ test: $(STAMP) ## run the test suite (pytest)
 	$(PYTEST) -m pytest
 
 test-fast: $(STAMP) ## the loop while changing code: no whole pipeline, no make or process per case
-	$(PYTEST) -m pytest -m "not e2e and not slow" -p no:cacheprovider -n auto --dist loadfile
+	$(PYTEST) -m pytest -m "not e2e and not slow" -p no:cacheprovider -n auto --dist worksteal
 
 db-up: $(STAMP) ## start the Qdrant server (database/docker-compose.yml) and wait until it is ready
 	$(PY) -m tools.pipeline db up --url=$(call arg,DB_URL)

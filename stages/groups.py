@@ -27,6 +27,7 @@ from similar.groundtruth import read_groups, read_kinds, read_marks
 from similar.groups import candidates as edge_checks
 from similar.groups import grouping as groups
 from similar.search.graph import read_graph
+from similar.verification.points import write_points
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     edges, described, results = edge_checks.verify_edges(config, ids, index, edges)
     labels = groups.kept_labels(ids, edges, grouping.join)
     found = groups.named_groups(labels, ids)
-    points = edge_checks.group_points(ids, edges, labels, results)
+    listed = edge_checks.listed_pairs(ids, edges, labels, results)
     seconds = time.perf_counter() - started
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     urls = dict(zip(*read_ids_urls(vectors)))
@@ -55,7 +56,7 @@ def main() -> None:
             paths.groups_csv, csv_bytes(["id", "group"], groups.membership_rows(ids, found))
         )
         groups.write_groups_json(out.path(paths.groups_json), ids, urls, labels, found, edges)
-        out.write_bytes(paths.group_points, json_bytes(points, indent=None))
+        write_points(out.path(paths.group_points), listed)
         out.write_bytes(paths.groups_metrics, json_bytes(metrics))
         out.write_bytes(paths.groups_plot, csv_bytes(groups.PLOT_HEADER, plot))
         out.write_bytes(paths.reports / "groups.json", json_bytes(report))

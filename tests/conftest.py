@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import os
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -15,6 +16,18 @@ import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`make test-fast`) the workers are the parallelism: each computes on
+    one thread, as a cluster worker does, so that two workers do not fight over two cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import cv2
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"  # for the processes a test starts
+        torch.set_num_threads(1)
+        cv2.setNumThreads(1)
 
 
 @contextmanager

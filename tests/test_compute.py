@@ -31,6 +31,7 @@ def doubled(shared, task):
     return task * 2
 
 
+@pytest.mark.slow
 def test_results_keep_the_tasks_order_on_every_local_scheduler():
     done = []
     for workers in (1, 2):
@@ -41,12 +42,14 @@ def test_results_keep_the_tasks_order_on_every_local_scheduler():
     assert sorted(done) == sorted(list(range(20)) * 2)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_once_costs_only_its_tasks(tmp_path):
     with compute.scheduler("", 2) as run:
         found = run.map(doubled, list(range(10)), {"kill_once": str(tmp_path / "killed")})
     assert found == [2 * t for t in range(10)] and (tmp_path / "killed").exists()
 
 
+@pytest.mark.slow
 def test_a_worker_that_keeps_dying_ends_in_one_line_naming_the_signal():
     with compute.scheduler("", 2) as run:
         with pytest.raises(UserError, match=r"died \(signal 9 \(SIGKILL\)\) twice while running"):
@@ -107,6 +110,7 @@ def sleeper(shared, task):
     return task
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_pools_workers_at_once(tmp_path):
     """Ctrl-C during a pool's tasks: the workers are ended, not left to finish them."""
     code = (
@@ -130,6 +134,7 @@ def test_ctrl_c_ends_the_pools_workers_at_once(tmp_path):
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
 
 
+@pytest.mark.slow
 def test_the_default_run_imports_no_dask():
     """A default run never starts a cluster or opens a port: it does not even load Dask."""
     code = (

@@ -36,6 +36,7 @@ def test_embed_writes_aligned_outputs_and_lists_failures(small_collection):
     assert (banner["width"], banner["height"]) == ("1200", "60")
 
 
+@pytest.mark.slow
 def test_embed_is_deterministic_across_batch_sizes_and_workers(small_collection):
     run_stage("embed")
     first = np.load(small_collection.root / "data/embeddings/vectors.npy")

@@ -281,6 +281,7 @@ def test_latin1_text_files_name_the_byte(pipeline, which):
 # ---------------------------------------------------------------- 4. the one settings loader
 
 
+@pytest.mark.slow
 def test_yaml_error_in_params_is_one_line_from_make_all(tmp_path):
     (tmp_path / "params.yaml").write_text("data:\n  images: [unclosed\n")
     one_line_error(run_module("tools.pipeline", "all", cwd=tmp_path), "params.yaml: not valid YAML")

@@ -87,6 +87,7 @@ def test_stage_modules_are_thin_entry_points():
         assert len(path.read_text().splitlines()) <= 70, f"{path.name} is not thin"
 
 
+@pytest.mark.slow
 def test_parameter_reference_and_params_comments_are_current():
     proc = subprocess.run(
         [sys.executable, "-m", "tools.params_doc", "--check"],

@@ -7,9 +7,15 @@ import numpy as np
 from conftest import run_stage
 
 from similar.groups import grouping as groups
-from similar.groups.candidates import group_points
+from similar.groups.candidates import listed_pairs
 from similar.verification.base import PairResult
-from similar.verification.points import group_pairs, merged, point_record, points_of, read_points
+from similar.verification.points import (
+    group_pairs,
+    merged,
+    points_of,
+    read_points,
+    write_points,
+)
 
 
 def record(x: float) -> dict:
@@ -37,7 +43,7 @@ def test_read_points_takes_whichever_files_are_there(tmp_path):
     assert read_points(Paths) == {"a": {"b": record(0.1)}, "c": {"d": record(0.5)}}
 
 
-def test_group_points_keep_checked_pairs_with_an_end_in_a_group():
+def test_the_points_kept_are_those_of_checked_pairs_with_an_end_in_a_group(tmp_path):
     ids = np.array(["p", "q", "r", "s", "t", "u"])
     # p-q a copy (a group); q-r shares a part; s-t shares a part (neither in a group);
     # t-u checked and nothing found
@@ -52,10 +58,16 @@ def test_group_points_keep_checked_pairs_with_an_end_in_a_group():
         PairResult(20),
         PairResult(0),
     ]
-    out = group_points(ids, edges, labels, results)
-    assert out == {"p": {"q": point_record(results[0])}, "q": {"r": point_record(results[1])}}
-    assert out["q"]["r"] == {"mirrored": True, "points": [[0.5, 0.5, 0.6, 0.6]]}
-    assert group_points(ids, edges, labels, []) == {}
+    listed = listed_pairs(ids, edges, labels, results)
+    assert [(a, b) for a, b, _ in listed] == [("p", "q"), ("q", "r")]
+    assert listed_pairs(ids, edges, labels, []) == []
+    write_points(tmp_path / "points.json", listed)
+    assert json.loads((tmp_path / "points.json").read_text()) == {
+        "p": {"q": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}},
+        "q": {"r": {"mirrored": True, "points": [[0.5, 0.5, 0.6, 0.6]]}},
+    }
+    write_points(tmp_path / "none.json", [])
+    assert json.loads((tmp_path / "none.json").read_text()) == {}
 
 
 def test_the_groups_stage_writes_the_points_of_every_pair_it_lists(pipeline):

@@ -43,8 +43,8 @@ def test_rerank_lists_slices_results_by_the_layout_and_keeps_verified_points():
     assert [n["id"] for n in verified[0]["neighbours"]] == ["a1", "a0"]
     assert verified[1]["neighbours"][0]["inliers"] == 16
     assert matches == {
-        "a": {"a1": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}},
-        "b": {"b0": {"mirrored": False, "points": []}},
+        "a": {"a1": {"mirrored": False, "points": ((0.1, 0.2, 0.3, 0.4),)}},
+        "b": {"b0": {"mirrored": False, "points": ()}},
     }
 
 

@@ -20,6 +20,7 @@ def digest(folder):
     ).hexdigest()
 
 
+@pytest.mark.slow
 def test_scan_sized_copies_and_distractors_same_bytes_each_time(tmp_path):
     made = scale.build(tmp_path / "a", 16, processes=2)
     scale.build(tmp_path / "b", 16, processes=1)

@@ -4,6 +4,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from similar.files import read_csv
 from tools.sample import build
 from tools.set_params import set_params
@@ -68,6 +70,7 @@ def test_set_params_keeps_comments(tmp_path):
     assert f.read_text() == "embed:\n  weights: random     # keep me\n  seed: 0\n"
 
 
+@pytest.mark.slow
 def test_make_help_is_default_goal():
     out = subprocess.run(["make", "-s"], cwd=ROOT, capture_output=True, text=True).stdout
     for target in ("install", "all", "test", "sample", "clean"):

@@ -126,6 +126,7 @@ def folder(tmp_path, original):
     return refs
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_path):
     pairs = [("orig", other) for other in sorted(folder) if other != "orig"] * 12
     cache = tmp_path / "cache"

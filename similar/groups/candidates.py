@@ -11,7 +11,6 @@ import numpy as np
 from ..errors import warn
 from ..vectors.images import require_images
 from ..verification.base import CopyRule
-from ..verification.points import point_record
 from ..verification.runner import image_refs, method_for, verify_pairs
 from . import grouping as groups
 
@@ -49,14 +48,14 @@ def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges,
     return groups.verified(edges, results, CopyRule.of(verify)), described, results
 
 
-def group_points(ids, edges: groups.Edges, labels, results) -> dict:
-    """The matched points (a -> b -> mirrored, points) of the checked pairs groups.json lists:
-    copies and shared parts with at least one end in a group."""
+def listed_pairs(ids, edges: groups.Edges, labels, results) -> list[tuple[str, str, object]]:
+    """(a, b, result) of the checked pairs groups.json lists, copies and shared parts with at
+    least one end in a group, sorted: the pairs whose matched points the preview and publish
+    draw."""
     if not len(results):
-        return {}
+        return []
     in_group = np.bincount(labels)[labels] >= 2
     listed = (edges.kept | edges.shared) & (in_group[edges.a] | in_group[edges.b])
-    out: dict[str, dict] = {}
-    for e in np.flatnonzero(listed):
-        out.setdefault(str(ids[edges.a[e]]), {})[str(ids[edges.b[e]])] = point_record(results[e])
-    return out
+    return sorted(
+        (str(ids[edges.a[e]]), str(ids[edges.b[e]]), results[e]) for e in np.flatnonzero(listed)
+    )

@@ -3,7 +3,11 @@ each a -> b -> {mirrored, points}, read as one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import groupby
 from pathlib import Path
+
+import orjson
 
 from ..files import read_json
 
@@ -12,8 +16,21 @@ PAIR_LISTS = ("edges", "possible", "shared_parts")  # groups.json's lists of pai
 
 
 def point_record(result) -> dict:
-    """A pair's entry in matches.json or points.json: mirrored, and its inlier matches."""
-    return {"mirrored": result.mirrored, "points": [list(p) for p in result.matches]}
+    """A pair's entry in matches.json or points.json: mirrored, and its inlier matches (the
+    result's own tuples, not copied)."""
+    return {"mirrored": result.mirrored, "points": result.matches}
+
+
+def write_points(target, pairs: Iterable[tuple[str, str, object]]) -> None:
+    """points.json from (a, b, result) sorted by a: one reference written at a time, so that
+    no copy of the whole file is held."""
+    with open(target, "wb") as fh:
+        fh.write(b"{")
+        for number, (a, found) in enumerate(groupby(pairs, key=lambda pair: pair[0])):
+            records = {b: point_record(result) for _, b, result in found}
+            fh.write(b"," if number else b"")
+            fh.write(orjson.dumps(a) + b":" + orjson.dumps(records))
+        fh.write(b"}\n")
 
 
 def points_of(matches: dict, a: str, b: str) -> dict | None:
