@@ -62,7 +62,7 @@ def merged(matches: dict, group_points: dict) -> dict:
     out = {ref: dict(found) for ref, found in matches.items()}
     for a, found in group_points.items():
         for b, record in found.items():
-            if points_of(out, a, b) is None:
+            if b not in out.get(a, {}) and a not in out.get(b, {}):  # held either way round
                 out.setdefault(a, {})[b] = record
     return out
 
