@@ -41,7 +41,7 @@ def main() -> None:
     edges, described, results = edge_checks.verify_edges(config, ids, index, edges)
     labels = groups.kept_labels(ids, edges, grouping.join)
     found = groups.named_groups(labels, ids)
-    listed = edge_checks.listed_pairs(ids, edges, labels, results)
+    listed = edge_checks.listed_pairs(ids, edges, found, results)
     seconds = time.perf_counter() - started
     vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
     urls = dict(zip(*read_ids_urls(vectors)))

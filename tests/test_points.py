@@ -58,9 +58,10 @@ def test_the_points_kept_are_those_of_checked_pairs_with_an_end_in_a_group(tmp_p
         PairResult(20),
         PairResult(0),
     ]
-    listed = listed_pairs(ids, edges, labels, results)
+    found = groups.named_groups(labels, ids)
+    listed = listed_pairs(ids, edges, found, results)
     assert [(a, b) for a, b, _ in listed] == [("p", "q"), ("q", "r")]
-    assert listed_pairs(ids, edges, labels, []) == []
+    assert listed_pairs(ids, edges, found, []) == []
     write_points(tmp_path / "points.json", listed)
     assert json.loads((tmp_path / "points.json").read_text()) == {
         "p": {"q": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}},

@@ -48,13 +48,13 @@ def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges,
     return groups.verified(edges, results, CopyRule.of(verify)), described, results
 
 
-def listed_pairs(ids, edges: groups.Edges, labels, results) -> list[tuple[str, str, object]]:
+def listed_pairs(ids, edges: groups.Edges, found, results) -> list[tuple[str, str, object]]:
     """(a, b, result) of the checked pairs groups.json lists, copies and shared parts with at
-    least one end in a group, sorted: the pairs whose matched points the preview and publish
-    draw."""
+    least one end in one of `found`'s groups, sorted: the pairs whose matched points the
+    preview and publish draw."""
     if not len(results):
         return []
-    in_group = np.bincount(labels)[labels] >= 2
+    in_group = groups.group_of(len(ids), found) >= 0
     listed = (edges.kept | edges.shared) & (in_group[edges.a] | in_group[edges.b])
     return sorted(
         (str(ids[edges.a[e]]), str(ids[edges.b[e]]), results[e]) for e in np.flatnonzero(listed)
