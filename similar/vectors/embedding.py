@@ -45,6 +45,7 @@ from .model import (
     to_pixels,
     weights_identity,
 )
+from .screen import descreened_for_embedding
 
 # device-aware defaults of the `auto` values: (cpu, cuda)
 DEFAULT_BATCH = (4, 256)
@@ -211,7 +212,7 @@ class DecodedBatches(Dataset):
             except ValueError as exc:
                 item.reason = str(exc)
                 continue
-            pixels.append(to_pixels(img, self.p.spec.image_size))
+            pixels.append(to_pixels(descreened_for_embedding(img), self.p.spec.image_size))
             order.append(len(items) - 1)
             item.fresh = True
         stacked = torch.from_numpy(np.stack(pixels)) if pixels else None

@@ -34,7 +34,7 @@ from ..errors import UserError
 from .networks import LITE_NETWORKS, MODEL_NAMES, NETWORKS, LiteNetwork
 
 # bump when the pixels given to the model change: it invalidates the embed cache
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2  # 2: halftones descreened (screen.py)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # what the network sees: (pixels / divisor - mean) / std, in float32

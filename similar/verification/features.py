@@ -1,15 +1,15 @@
 """Local features of an image, as geometric verification needs them, cached by content.
 
-RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot
-product compares like the Hellinger kernel) on the greyscale image scaled to at most
-`verify.max_side` pixels, the strongest `verify.features` keypoints in OpenCV's order, with
-the indices of the `STRONGEST` strongest (what the prefilter compares). Decoding obeys
-`embed.max_pixels`, and a large PNG or TIFF is reduced by a whole factor as soon as it is
-decoded. An image's mirror needs no second extraction: mirroring moves each keypoint to
-x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells flip, the orientation bins
-run backwards). A greyscale thumbnail (longest side THUMB pixels) goes with them, so that a
-check can compare the aligned pictures themselves, not only their keypoints
-(similar/verification/overlap.py).
+RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot product
+compares like the Hellinger kernel) on the greyscale image scaled to at most `verify.max_side`
+pixels, the strongest `verify.features` keypoints in OpenCV's order, with the indices of the
+`STRONGEST` strongest (what the prefilter compares). Decoding obeys `embed.max_pixels`, and a
+large PNG or TIFF is reduced by a whole factor as soon as it is decoded; a halftone is
+described descreened (similar/vectors/screen.py). An image's mirror needs no second extraction:
+mirroring moves each keypoint to x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells
+flip, the orientation bins run backwards). A greyscale thumbnail (longest side THUMB pixels)
+goes with them, so that a check can compare the aligned pictures themselves, not only their
+keypoints (similar/verification/overlap.py).
 
 Features are kept in a content-addressed cache beside the embed cache (`paths.feature_cache`),
 keyed by the SHA-256 of the bytes read and the feature settings (`pack`, `unpack_entry`), so
@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..vectors.images import open_rgb
+from ..vectors.screen import descreened
 
 # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
-# 4: thumbnail of 192 pixels (pips, letters and pictograms resolved)
-FEATURES_VERSION = 4
+# 4: thumbnail of 192 pixels (pips, letters and pictograms resolved); 5: halftones descreened
+FEATURES_VERSION = 5
 STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first
 THUMB = 192  # longest side of the greyscale thumbnail an entry keeps
 HEAD = 24  # width, height, keypoints, strongest kept, thumbnail width and height (uint32 each)
@@ -107,6 +108,7 @@ def extract(data: bytes, max_side: int, max_features: int, max_pixels: int) -> F
             (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
             Image.Resampling.BILINEAR,
         )
+    img = descreened(img)
     grey = np.asarray(img.convert("L"))
     sift = cv2.SIFT_create(nfeatures=max_features)
     keypoints, desc = sift.detectAndCompute(grey, None)
