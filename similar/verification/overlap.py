@@ -135,17 +135,6 @@ def area_share(polygon: np.ndarray, size: tuple[int, int]) -> float:
     return min(1.0, abs(float(cv2.contourArea(polygon.astype(np.float32)))) / (size[0] * size[1]))
 
 
-def reduced(thumb: np.ndarray) -> np.ndarray:
-    """A thumbnail at most AGREEMENT_SIDE pixels long, by area (what agreement compares)."""
-    import cv2
-
-    factor = AGREEMENT_SIDE / max(thumb.shape)
-    if factor >= 1:
-        return thumb
-    size = (max(1, round(thumb.shape[1] * factor)), max(1, round(thumb.shape[0] * factor)))
-    return cv2.resize(thumb, size, interpolation=cv2.INTER_AREA)
-
-
 def agreement(
     a_thumb: np.ndarray,
     a_size: tuple[int, int],
@@ -153,23 +142,16 @@ def agreement(
     b_size: tuple[int, int],
     transform: np.ndarray | None,
 ) -> float:
-    """The share of the overlap's drawn cells where the aligned thumbnails agree."""
-    import cv2
-
+    """The share of the overlap's drawn cells where the aligned thumbnails agree, compared
+    in the frame that shows the overlap with fewer pixels (`laid_pair`) and at most
+    AGREEMENT_SIDE pixels long: a strong crop is compared over its part of the whole, not
+    over the few pixels that part takes in a thumbnail of the whole reduced again."""
     if transform is None or not a_thumb.size or not b_thumb.size:
         return 0.0
-    a_thumb, b_thumb = reduced(a_thumb), reduced(b_thumb)
-    full = homogeneous(transform)
-    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
-    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
-    try:
-        onto = to_b @ full @ np.linalg.inv(to_a)
-    except np.linalg.LinAlgError:
+    pair = laid_pair(a_thumb, a_size, b_thumb, b_size, transform)
+    if pair is None:
         return 0.0
-    h, w = b_thumb.shape
-    laid = cv2.warpPerspective(a_thumb.astype(np.float32), onto, (w, h), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpPerspective(np.ones(a_thumb.shape, np.float32), onto, (w, h)) > 0.99
-    target = b_thumb.astype(np.float32)
+    laid, target, valid = at_most(*pair, AGREEMENT_SIDE)
     rows, cols = np.nonzero(valid)
     if not len(rows):
         return 0.0
@@ -194,6 +176,29 @@ def agreement(
                 )
                 agreeing += correlation >= AGREE
     return round(agreeing / drawn, 4) if drawn else 0.0
+
+
+def at_most(
+    laid: np.ndarray, target: np.ndarray, valid: np.ndarray, side: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The laid pair cut to the overlap's bounding box, reduced by area until that box is at
+    most `side` pixels long (cells of tone, not strokes)."""
+    import cv2
+
+    rows, cols = np.nonzero(valid)
+    if not len(rows):
+        return laid, target, valid
+    box = np.s_[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    laid, target, valid = laid[box], target[box], valid[box]
+    factor = side / max(valid.shape)
+    if factor >= 1:
+        return laid, target, valid
+    size = (max(1, round(valid.shape[1] * factor)), max(1, round(valid.shape[0] * factor)))
+    laid, target, share = (
+        cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        for image in (laid, target, valid.astype(np.float32))
+    )
+    return laid, target, share > 0.99
 
 
 def laid_pair(
