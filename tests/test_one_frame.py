@@ -195,10 +195,20 @@ def test_the_frames_own_copies_are_copies(case):
     assert kind == "copy", found
 
 
+def at_an_angle(img: Image.Image) -> Image.Image:
+    """The picture photographed at an angle: its top edge narrower than its bottom."""
+    w, h = img.size
+    quad = (round(0.08 * w), 0, 0, h, w, h, round(0.92 * w), round(0.05 * h))
+    return img.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BICUBIC)
+
+
 HARD = {
     "stretched": lambda img: devset.stretched(img, 1.45),
     "halftone": lambda img: devset.halftone(img, 3),
+    "coarse halftone": lambda img: devset.halftone(img, 6),
     "crop": lambda img: devset.crop(img, 0.55, seed=1),
+    "strong crop": lambda img: devset.crop(img, 0.3, seed=1),
+    "at an angle": at_an_angle,
     "recoloured": devset.recoloured,
     "pasted": lambda img: devset.pasted(img, seed=2),
 }

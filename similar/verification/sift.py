@@ -23,14 +23,16 @@ import numpy as np
 
 from ..cache import canonical
 from . import prefilter
-from .base import Method, PairResult
+from .base import CopyRule, Method, PairResult
 from .features import Features, extract, pack, settings_of, unpack_entry
-from .overlap import agreement, difference, overlap
+from .overlap import agreement, difference, mapped, overlap
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
 THRESHOLD = 0.02
 MAX_STRETCH = 3.0  # an affine fit's largest change of aspect (a re-engraving, a stretched size)
+REFINE_ROUNDS = 2  # least-squares fits of a homography over its inliers
+PERSPECTIVE_GAIN = 1.1  # a homography kept instead lays this many times the matches close
 
 
 def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,25 +59,26 @@ def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, n
 
 
 def fit(
-    a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, settings, seed: int
+    a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, model: str, seed: int
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """The best transform RANSAC finds (a to b; None if none) and the matches' inlier mask."""
+    """The best transform of `model` (similarity, affine, homography) RANSAC finds (a to b;
+    None if none) and the matches' inlier mask."""
     import cv2
 
     n = len(ia)
-    if n < (4 if settings.transform == "homography" else 3):
+    if n < (4 if model == "homography" else 3):
         return None, np.zeros(n, bool)
     src, dst = a.xy[ia], b.xy[ib]
     threshold = THRESHOLD * max(b.size)
     cv2.setRNGSeed(seed)
-    if settings.transform == "homography":
+    if model == "homography":
         transform, mask = cv2.findHomography(
             src, dst, cv2.USAC_MAGSAC, threshold, maxIters=2000, confidence=0.999
         )
+        if transform is not None and mask is not None:
+            transform, mask = refined(src, dst, transform, mask.ravel().astype(bool), threshold)
     else:
-        estimate = (
-            cv2.estimateAffine2D if settings.transform == "affine" else cv2.estimateAffinePartial2D
-        )
+        estimate = cv2.estimateAffine2D if model == "affine" else cv2.estimateAffinePartial2D
         transform, mask = estimate(
             src,
             dst,
@@ -90,6 +93,26 @@ def fit(
     return transform, mask.ravel().astype(bool)
 
 
+def refined(
+    src: np.ndarray, dst: np.ndarray, transform: np.ndarray, mask: np.ndarray, threshold: float
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """A homography fitted again by least squares over its inliers, REFINE_ROUNDS times, the
+    inliers counted again at the same threshold each time: RANSAC's model is fitted to a
+    minimal sample, a few pixels off across the picture, which the difference test (strokes
+    within a pixel of each other) would count as strokes without a counterpart."""
+    import cv2
+
+    for _ in range(REFINE_ROUNDS):
+        if mask.sum() < 4:
+            break
+        again, _ = cv2.findHomography(src[mask], dst[mask], 0)
+        if again is None:
+            break
+        transform = again
+        mask = np.linalg.norm(mapped(src, transform) - dst, axis=1) < threshold
+    return transform, mask
+
+
 def plausible(transform: np.ndarray) -> bool:
     """A copy's transform keeps the picture's sides (a mirror is tried as its own image,
     so that `mirrored` says so) and stretches one axis at most MAX_STRETCH times the other."""
@@ -102,24 +125,52 @@ def plausible(transform: np.ndarray) -> bool:
 
 def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
     """Inliers of the pair, and of the mirrored first image when that explains more; the
-    overlap figures of the better one."""
+    overlap figures of the better one. An affine fit that does not make the pair a copy is
+    tried again as a homography (a copy photographed or printed at an angle), which is
+    kept when it explains PERSPECTIVE_GAIN times the inliers."""
     best, found = PairResult(0), None
     mirror = a.mirrored() if settings.mirror and a.count else None
     for mirrored, fa in ((False, a), (True, mirror)):
         if fa is None:
             continue
         ia, ib = ratio_matches(fa, b, settings.ratio)
-        transform, mask = fit(fa, b, ia, ib, settings, seed)
+        transform, mask = fit(fa, b, ia, ib, settings.transform, seed)
         inliers = int(mask.sum())
         if inliers > best.inliers:
             best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask]))
-            found = (fa, ia[mask], ib[mask], transform)
+            found = (fa, ia, ib, mask, transform)
     if found is None or best.inliers < settings.min_inliers:  # not verified: no figures needed
         return best
-    fa, ia, ib, transform = found
+    fa, ia, ib, mask, transform = found
+    checked = with_figures(best, fa, b, ia[mask], ib[mask], transform)
+    if settings.transform != "affine" or checked.relation(CopyRule.of(settings)) == "copy":
+        return checked
+    angled, angled_mask = fit(fa, b, ia, ib, "homography", seed)
+    if angled is None or not closer(fa, b, ia, ib, angled, transform):
+        return checked
+    matches = matched_points(a, b, ia[angled_mask], ib[angled_mask])
+    again = PairResult(int(angled_mask.sum()), best.mirrored, matches)
+    return with_figures(again, fa, b, ia[angled_mask], ib[angled_mask], angled)
+
+
+def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarray) -> bool:
+    """Whether a homography lays PERSPECTIVE_GAIN times the matches of an affine fit within
+    half RANSAC's threshold: a picture seen at an angle, which the affine fit follows only
+    roughly; a flat pair that both fit alike keeps its affine fit."""
+    src, dst = a.xy[ia], b.xy[ib]
+    close = 0.5 * THRESHOLD * max(b.size)
+
+    def within(transform):
+        return int((np.linalg.norm(mapped(src, transform) - dst, axis=1) < close).sum())
+
+    return within(angled) >= PERSPECTIVE_GAIN * max(within(flat), 1)
+
+
+def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform) -> PairResult:
+    """A verified pair's result with the overlap figures of its transform."""
     figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
     return replace(
-        best,
+        found,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
         contained=figures.contained,
