@@ -61,6 +61,11 @@ def test_quick_bench_reports_every_key(tmp_path):
     quality = report["quality"]
     assert quality["collection"].startswith("sample") and quality["images"] > 0
     assert 0 <= quality["pairwise_precision"] <= 1 and quality["largest_group"] >= 0
+    assert quality["groups_mixing_pictures"] >= 0
+    assert all(
+        0 <= kind["candidate_ceiling_recall"] <= 1 and 0 <= kind["pairwise_recall"] <= 1
+        for kind in quality["by_kind"].values()
+    )
 
 
 @pytest.mark.e2e  # embed stage processes and a model: minutes on 2 cores

@@ -152,6 +152,14 @@ def test_figures_per_kind_sizes_and_ceiling_hand_computed():
     assert groups.sizes(pred) == {"2": 1, "3": 1}
     a, b = np.array([0, 1, 2]), np.array([1, 2, 3])  # candidates 01 12 23: 24 and 34 missing
     assert groups.candidate_ceiling(6, a, b, truth) == round(2 / 4, 6)
+    # a perfect check of 01 12 23 joins 01 and 23: frame's 23 of 23 24 34, plain's 01 of 01
+    ceiling = groups.ceiling_labels(6, a, b, truth)
+    by_kind = groups.pairwise_by_kind(pred, truth, kinds, ceiling)
+    assert by_kind["frame"]["candidate_ceiling_recall"] == round(1 / 3, 6)
+    assert by_kind["plain"]["candidate_ceiling_recall"] == 1.0
+    # group 0 (images 0 1 2) mixes truth 0 and 1; group 1 (3 4) does not; 5 is alone
+    assert groups.mixing(pred, truth) == 1
+    assert groups.mixing(np.arange(6), truth) == 0
     best = groups.best_threshold(6, a, b, np.array([0.9, 0.2, 0.8], np.float32), truth)
     assert best["min_score"] == 0.8 and best["pairwise_precision"] == 1.0
 

@@ -256,12 +256,14 @@ def figures(
         return metrics, []
     labels_true = truth_labels(ids, truth)
     metrics.update(pairwise(labels, labels_true))
-    metrics["candidate_ceiling_recall"] = candidate_ceiling(n, a, b, labels_true)
+    ceiling = ceiling_labels(n, a, b, labels_true)
+    metrics["candidate_ceiling_recall"] = pairwise(ceiling, labels_true)["pairwise_recall"]
+    metrics["groups_mixing_pictures"] = mixing(labels, labels_true)
     metrics["cnn_only_pairwise_f1"] = pairwise(components(n, a, b), labels_true)["pairwise_f1"]
     metrics["best_score_threshold_only"] = best_threshold(n, a, b, edges.scores, labels_true)
     if kinds:
         metrics["by_kind"] = pairwise_by_kind(
-            labels, labels_true, [kinds.get(str(i), "") for i in ids]
+            labels, labels_true, [kinds.get(str(i), "") for i in ids], ceiling
         )
     min_score = grouping.min_score
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
@@ -354,9 +356,11 @@ def pairs_within(*labels: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
-def pairwise_by_kind(pred: np.ndarray, truth: np.ndarray, kinds) -> dict:
+def pairwise_by_kind(pred: np.ndarray, truth: np.ndarray, kinds, ceiling=None) -> dict:
     """Pairwise precision and recall per kind of case: over the pairs with a member of that
-    kind (put together, for precision; truly together, for recall)."""
+    kind (put together, for precision; truly together, for recall); with `ceiling` (the
+    groups a perfect check of the candidates would find, `ceiling_labels`), the recall
+    those reach: what no check of these candidates can exceed."""
     kinds = np.asarray(kinds)
     out = {}
     for kind in sorted(set(kinds.tolist())):
@@ -372,7 +376,19 @@ def pairwise_by_kind(pred: np.ndarray, truth: np.ndarray, kinds) -> dict:
             "pairs_put_together": put,
             "pairs_expected": expected,
         }
+        if ceiling is not None:
+            reached = mine(ceiling, truth)
+            out[str(kind)]["candidate_ceiling_recall"] = (
+                round(reached / expected, 6) if expected else 1.0
+            )
     return out
+
+
+def mixing(pred: np.ndarray, truth: np.ndarray) -> int:
+    """How many groups (two or more images) hold images of more than one true group."""
+    grouped = np.bincount(pred)[pred] > 1
+    pairs = np.unique(np.stack([pred[grouped], truth[grouped]]), axis=1)
+    return int((np.bincount(pairs[0]) > 1).sum()) if pairs.size else 0
 
 
 def sizes(labels: np.ndarray) -> dict:
@@ -381,10 +397,16 @@ def sizes(labels: np.ndarray) -> dict:
     return {str(size): int(counts[size]) for size in range(2, len(counts)) if counts[size]}
 
 
+def ceiling_labels(n: int, a: np.ndarray, b: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The groups a perfect check of the candidate edges would find: the components of the
+    edges that join truly alike images."""
+    same = truth[a] == truth[b]
+    return components(n, a[same], b[same])
+
+
 def candidate_ceiling(n: int, a: np.ndarray, b: np.ndarray, truth: np.ndarray) -> float:
     """The pairwise recall that a perfect check of the candidate edges would reach."""
-    same = truth[a] == truth[b]
-    return pairwise(components(n, a[same], b[same]), truth)["pairwise_recall"]
+    return pairwise(ceiling_labels(n, a, b, truth), truth)["pairwise_recall"]
 
 
 def best_threshold(

@@ -1,9 +1,9 @@
-"""Section quality: how trustworthy the groups are, on real features (`efficientnet_lite0`,
-the weights its package ships): pairwise precision, recall, its candidate ceiling, the
-largest group and the figures per kind, on the development collection when one is built
-(`python -m tools.devset --out data/devset`, or `--devset DIR`), else on the sample,
-saying which. The pipeline runs as a user runs it: embed, reduce, attach_iiif, graph,
-groups, in a scratch project."""
+"""Section quality: how trustworthy the groups are, on real features (`efficientnet_lite0`, the
+weights its package ships): pairwise precision, recall, its candidate ceiling, the largest
+group, the groups that mix pictures and the figures per kind with their ceilings, on the
+development collection when one is built (`python -m tools.devset --out data/devset`, or
+`--devset DIR`), else on the sample, saying which. The pipeline runs as a user runs it: embed,
+reduce, attach_iiif, graph, groups, in a scratch project."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def measure(work: Path, options) -> dict:
         "images": sum(1 for _ in open(truth, encoding="utf-8")) - 1,
         **{key: metrics.get(key, 0.0) for key in keys},
         "largest_group": metrics["largest_group"],
+        "groups_mixing_pictures": metrics.get("groups_mixing_pictures", 0),
         "by_kind": metrics.get("by_kind", {}),
         "seconds": round(seconds, 1),
     }
@@ -68,7 +69,8 @@ def rows(q: dict) -> list[Row]:
             f"quality on the {q['collection']}, {q['images']} images",
             f"pairwise precision {q['pairwise_precision']}, recall {q['pairwise_recall']} "
             f"(ceiling {q['candidate_ceiling_recall']}), F1 {q['pairwise_f1']}, "
-            f"largest group {q['largest_group']}",
+            f"largest group {q['largest_group']}, "
+            f"{q['groups_mixing_pictures']} groups mixing pictures",
         )
     ]
     for kind, figures in sorted(q["by_kind"].items()):
@@ -76,7 +78,8 @@ def rows(q: dict) -> list[Row]:
             Row(
                 f"quality, kind {kind or '(none)'}",
                 f"precision {figures['pairwise_precision']}, recall {figures['pairwise_recall']} "
-                f"({figures['pairs_expected']} pairs expected)",
+                f"(ceiling {figures.get('candidate_ceiling_recall', '-')}, "
+                f"{figures['pairs_expected']} pairs expected)",
             )
         )
     return out
