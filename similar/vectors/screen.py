@@ -25,6 +25,9 @@ printed at 0 or 90 degrees, is not looked for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
@@ -45,43 +48,75 @@ def screen_period(grey: np.ndarray) -> float | None:
     h, w = grey.shape
     if min(h, w) < 4 * PERIODS[1]:
         return None
-    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    power = np.abs(np.fft.fft2((grey - grey.mean()) * window)) ** 2
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.fftfreq(w)[None, :]
-    radius = np.hypot(fx, fy)
-    angle = np.degrees(np.arctan2(fy, fx)) % 90
-    band = (radius > 1 / PERIODS[1]) & (radius < 1 / PERIODS[0])
-    off_axis = (angle > OFF_AXIS) & (angle < 90 - OFF_AXIS)
-    looked = band & off_axis
-    if not looked.any():
+    at = spectrum_grid(h, w)
+    power = (np.abs(np.fft.fft2((grey - grey.mean()) * at.window)) ** 2).ravel()
+    if not len(at.looked):
         return None
-    peak, _ = strongest(power, radius, looked)
-    py, px = np.unravel_index(peak, power.shape)
-    at = float(radius[py, px])
-    ring = ring_median(power, radius, at)
-    qy = int(round(fx[0, px] * h)) % h  # the peak turned by 90 degrees
-    qx = int(round(-fy[py, 0] * w)) % w
-    first, second = near(power, py, px), near(power, qy, qx)
-    prominence = min(float(power[py, px]), float(second.max())) / ring
-    share = 2 * (first.sum() + second.sum()) / (power[band].sum() + 1e-9)
+    peak, _ = strongest(power, at, at.looked)
+    py, px = divmod(peak, w)
+    radius = float(at.radius[peak])
+    qy = int(round(at.fx[px] * h)) % h  # the peak turned by 90 degrees
+    qx = int(round(-at.fy[py] * w)) % w
+    first, second = near(power, h, w, py, px), near(power, h, w, qy, qx)
+    prominence = min(float(power[peak]), float(second.max())) / ring_median(power, at, radius)
+    share = 2 * (first.sum() + second.sum()) / (power[at.band].sum() + 1e-9)
     if prominence < MIN_PROMINENCE or share < MIN_SHARE:
         return None
-    coarser = (radius > 1 / COARSEST) & (radius <= 1 / PERIODS[1]) & off_axis
-    if coarser.any() and strongest(power, radius, coarser)[1] >= prominence:
+    if len(at.coarser) and strongest(power, at, at.coarser)[1] >= prominence:
         return None  # the finest harmonics of a coarser lattice: a grid of pips, a chequer
-    return 1 / at
+    return 1 / radius
 
 
-def strongest(power: np.ndarray, radius: np.ndarray, where: np.ndarray) -> tuple[int, float]:
-    """The strongest bin where `where` holds, and its power over the median of its ring."""
-    peak = int(np.argmax(np.where(where, power, -1.0)))
-    return peak, float(power.flat[peak]) / ring_median(power, radius, float(radius.flat[peak]))
+@dataclass(frozen=True)
+class Grid:
+    """What a spectrum of one size needs besides the picture, computed once per size: the
+    window, each bin's frequencies and radius (flat), the bins of the screen periods (`band`,
+    `looked`: off the axes) and of the coarser lattices, and the bins in order of radius."""
+
+    window: np.ndarray
+    fx: np.ndarray
+    fy: np.ndarray
+    radius: np.ndarray
+    band: np.ndarray
+    looked: np.ndarray
+    coarser: np.ndarray
+    by_radius: np.ndarray
+    sorted_radius: np.ndarray
 
 
-def ring_median(power: np.ndarray, radius: np.ndarray, at: float) -> float:
-    """The median power of the frequencies within 10 % of `at`."""
-    return float(np.median(power[(np.abs(radius - at) < 0.1 * at) & (radius > 0)])) + 1e-9
+@lru_cache(maxsize=16)
+def spectrum_grid(h: int, w: int) -> Grid:
+    fy = np.fft.fftfreq(h)
+    fx = np.fft.fftfreq(w)
+    radius = np.hypot(fx[None, :], fy[:, None]).ravel()
+    angle = (np.degrees(np.arctan2(fy[:, None], fx[None, :])) % 90).ravel()
+    off_axis = (angle > OFF_AXIS) & (angle < 90 - OFF_AXIS)
+    band = (radius > 1 / PERIODS[1]) & (radius < 1 / PERIODS[0])
+    coarser = (radius > 1 / COARSEST) & (radius <= 1 / PERIODS[1]) & off_axis
+    by_radius = np.argsort(radius, kind="stable")
+    return Grid(
+        window=np.outer(np.hanning(h), np.hanning(w)).astype(np.float32),
+        fx=fx,
+        fy=fy,
+        radius=radius,
+        band=np.flatnonzero(band),
+        looked=np.flatnonzero(band & off_axis),
+        coarser=np.flatnonzero(coarser),
+        by_radius=by_radius,
+        sorted_radius=radius[by_radius],
+    )
+
+
+def strongest(power: np.ndarray, grid: Grid, bins: np.ndarray) -> tuple[int, float]:
+    """The strongest of the (flat) bins, and its power over the median of its ring."""
+    peak = int(bins[np.argmax(power[bins])])
+    return peak, float(power[peak]) / ring_median(power, grid, float(grid.radius[peak]))
+
+
+def ring_median(power: np.ndarray, grid: Grid, radius: float) -> float:
+    """The median power of the frequencies within 10 % of `radius`."""
+    lo, hi = np.searchsorted(grid.sorted_radius, [0.9 * radius, 1.1 * radius])
+    return float(np.median(power[grid.by_radius[lo:hi]])) + 1e-9
 
 
 def centre(grey: np.ndarray) -> np.ndarray:
@@ -90,10 +125,11 @@ def centre(grey: np.ndarray) -> np.ndarray:
     return grey[top : top + SIDE, left : left + SIDE]
 
 
-def near(power: np.ndarray, y: int, x: int) -> np.ndarray:
-    """The 3 x 3 bins around (y, x), wrapping as the spectrum does."""
-    h, w = power.shape
-    return power[np.ix_([(y + d) % h for d in (-1, 0, 1)], [(x + d) % w for d in (-1, 0, 1)])]
+def near(power: np.ndarray, h: int, w: int, y: int, x: int) -> np.ndarray:
+    """The 3 x 3 bins around (y, x) of a flat h x w spectrum, wrapping as the spectrum does."""
+    rows = [(y + d) % h for d in (-1, 0, 1)]
+    cols = [(x + d) % w for d in (-1, 0, 1)]
+    return power[[r * w + c for r in rows for c in cols]]
 
 
 def descreened(img: Image.Image) -> Image.Image:
