@@ -436,6 +436,20 @@ class VerifySettings:
     min_inliers: int = param(
         15, "RANSAC inliers a copy needs at least (the copy inlier floor)", lo=3, hi=10000
     )
+    min_small_inliers: int = param(
+        0,
+        "inliers enough for a copy when the image with fewer keypoints has few (a small icon, "
+        "a flag): at least this many and min_inlier_share of its keypoints, never more than "
+        "min_inliers; 0: min_inliers for every pair",
+        lo=0,
+        hi=10000,
+    )
+    min_inlier_share: float = param(
+        0.3,
+        "with min_small_inliers: the share of the fewer keypoints that a copy needs as inliers",
+        lo=0.0,
+        hi=1.0,
+    )
     min_part_inliers: int = param(
         15,
         "RANSAC inliers a pair that is not a copy needs to be reported as sharing a part; "

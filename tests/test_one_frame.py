@@ -270,3 +270,26 @@ def test_a_cell_drawn_in_one_picture_only_makes_a_pair_differ():
     differing = PairResult(40, agreement=0.9, contained=1.0, difference=0.02)
     assert differing.relation(RULE) == "shares_part"
     assert differing.fields(RULE)["difference"] == 0.02 and not differing.fields(RULE)["verified"]
+
+
+def test_a_pair_with_few_keypoints_needs_fewer_inliers_when_asked():
+    """`verify.min_small_inliers`: a small icon or flag holds a few dozen keypoints; a copy
+    then needs min_small_inliers and min_inlier_share of the fewer, never more than
+    min_inliers. Off (0) by default."""
+    rule = CopyRule(15, 0.6, 0.7, 0.0, 15, min_small_inliers=8, min_inlier_share=0.3)
+    assert [rule.floor(k) for k in (0, 10, 20, 40, 100)] == [15, 8, 8, 12, 15]
+    assert CopyRule(15).floor(20) == 15
+    few = PairResult(10, agreement=0.9, contained=1.0, keypoints=20)
+    assert few.relation(rule) == "copy" and few.relation(RULE) is None
+    assert PairResult(10, agreement=0.9, contained=1.0, keypoints=60).relation(rule) is None
+    differing = PairResult(10, agreement=0.9, contained=1.0, difference=0.1, keypoints=20)
+    assert differing.relation(rule) is None  # not a copy, and under the shared part's floor
+
+
+def test_a_small_picture_and_its_enlargement_with_the_small_floor():
+    small, large = real_photo("rocket", size=64), real_photo("rocket", size=128)
+    asked = settings.VerifySettings(workers=1, min_small_inliers=8)
+    found = check_pair(features(small), features(large), asked, 1)
+    assert found.inliers < S.min_inliers and found.keypoints < 3 * S.min_inliers
+    assert found.relation(CopyRule.of(asked)) == "copy"
+    assert found.relation(CopyRule.of(S)) is None

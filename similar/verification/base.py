@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +25,13 @@ class PairResult:
     agreement: float = 0.0
     contained: float = 0.0
     difference: float = 0.0
+    keypoints: int = 0  # the keypoints of the image with fewer (0: not counted)
 
     def relation(self, rule: CopyRule) -> str | None:
         """`copy` (inliers enough, the pictures agree over their overlap, neither draws
         there what the other does not, and one lies whole inside the other), `shares_part`
         (not a copy, with the higher inlier floor of a shared part), or None."""
-        if self.inliers < rule.min_inliers:
+        if self.inliers < rule.floor(self.keypoints):
             return None
         same = (
             self.agreement >= rule.min_agreement
@@ -58,15 +60,27 @@ class PairResult:
 
 @dataclass(frozen=True)
 class CopyRule:
-    """When a checked pair is a copy (`verify.min_inliers`, `verify.min_agreement`,
-    `verify.min_overlap`, `verify.max_difference`), and when a pair that is not one is
-    reported as sharing a part (`verify.min_part_inliers`)."""
+    """When a checked pair is a copy (`verify.min_inliers`, `verify.min_small_inliers`,
+    `verify.min_inlier_share`, `verify.min_agreement`, `verify.min_overlap`,
+    `verify.max_difference`), and when a pair that is not one is reported as sharing a part
+    (`verify.min_part_inliers`)."""
 
     min_inliers: int
     min_agreement: float = 0.0
     min_overlap: float = 0.0
     max_difference: float = 1.0
     min_part_inliers: int = 0
+    min_small_inliers: int = 0
+    min_inlier_share: float = 0.0
+
+    def floor(self, keypoints: int) -> int:
+        """The inliers a copy needs when the image with fewer keypoints has `keypoints`: a
+        small icon or flag holds a few dozen, of which min_inliers would be most; it needs
+        min_small_inliers and min_inlier_share of them instead (never more than min_inliers)."""
+        if not self.min_small_inliers or not keypoints:
+            return self.min_inliers
+        share = math.ceil(self.min_inlier_share * keypoints - 1e-9)
+        return min(self.min_inliers, max(self.min_small_inliers, share))
 
     @classmethod
     def of(cls, settings) -> CopyRule:
@@ -76,6 +90,8 @@ class CopyRule:
             settings.min_overlap,
             settings.max_difference,
             settings.min_part_inliers,
+            settings.min_small_inliers,
+            settings.min_inlier_share,
         )
 
 

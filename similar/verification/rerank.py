@@ -56,7 +56,7 @@ def rerank_lists(
         start += len(mine)
         verified.append(rerank(e, mine, rule))
         for n, r in zip(e["neighbours"], mine):
-            if r.inliers >= rule.min_inliers:
+            if r.inliers >= rule.floor(r.keypoints):
                 matches.setdefault(e["reference"]["id"], {})[n["id"]] = point_record(r)
     return verified, matches
 

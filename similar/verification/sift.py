@@ -139,17 +139,19 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
         if inliers > best.inliers:
             best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask]))
             found = (fa, ia, ib, mask, transform)
-    if found is None or best.inliers < settings.min_inliers:  # not verified: no figures needed
+    best = replace(best, keypoints=min(a.count, b.count))
+    rule = CopyRule.of(settings)
+    if found is None or best.inliers < rule.floor(best.keypoints):  # no figures needed
         return best
     fa, ia, ib, mask, transform = found
     checked = with_figures(best, fa, b, ia[mask], ib[mask], transform)
-    if settings.transform != "affine" or checked.relation(CopyRule.of(settings)) == "copy":
+    if settings.transform != "affine" or checked.relation(rule) == "copy":
         return checked
     angled, angled_mask = fit(fa, b, ia, ib, "homography", seed)
     if angled is None or not closer(fa, b, ia, ib, angled, transform):
         return checked
     matches = matched_points(a, b, ia[angled_mask], ib[angled_mask])
-    again = PairResult(int(angled_mask.sum()), best.mirrored, matches)
+    again = PairResult(int(angled_mask.sum()), best.mirrored, matches, keypoints=best.keypoints)
     return with_figures(again, fa, b, ia[angled_mask], ib[angled_mask], angled)
 
 
