@@ -90,17 +90,17 @@ def black_pip(draw: ImageDraw.ImageDraw, suit: str, x: float, y: float, r: float
     )
 
 
-def two_card(suit: str) -> Image.Image:
+def two_card(suit: str, pip_at: float = 62) -> Image.Image:
     """The two of clubs or of spades as printed decks draw it: one pip near the top edge and
-    one near the bottom edge, where a frame's ring of cells lies."""
+    one near the bottom edge (`pip_at` pixels from it), where a frame's ring of cells lies."""
     w, h = 250, 360
     img = Image.new("RGB", (w, h), CREAM)
     draw = ImageDraw.Draw(img)
     draw.rounded_rectangle((2, 2, w - 3, h - 3), radius=14, outline=PURPLE, width=4)
     draw.text((10, 8), "2", fill=BLACK, font=ImageFont.load_default(26))
     black_pip(draw, suit, 20, 52, 8)
-    black_pip(draw, suit, w / 2, 62, 22)
-    black_pip(draw, suit, w / 2, h - 63, 22, down=True)
+    black_pip(draw, suit, w / 2, pip_at, 22)
+    black_pip(draw, suit, w / 2, h - 1 - pip_at, 22, down=True)
     return img
 
 
@@ -167,6 +167,7 @@ ONE_FRAME = {
     "deck 7 and 8": lambda: (number_card(7), number_card(8)),
     "deck 8 and 9": lambda: (number_card(8), number_card(9)),
     "deck two of clubs and of spades": lambda: (two_card("club"), two_card("spade")),
+    "deck two, pips at the edge": lambda: (two_card("club", 36), two_card("spade", 36)),
     "triangle exclamation and lightning": lambda: (triangle("exclamation"), triangle("lightning")),
     "triangle lightning and worker": lambda: (triangle("lightning"), triangle("worker")),
     "factotum A and B": lambda: (factotum("A"), factotum("B")),
@@ -181,12 +182,13 @@ def test_different_pictures_in_one_frame_are_never_copies(case):
     assert kind != "copy", found
 
 
-@pytest.mark.parametrize("case", ["deck", "two", "triangle", "factotum"])
+@pytest.mark.parametrize("case", ["deck", "two", "two at the edge", "triangle", "factotum"])
 def test_the_frames_own_copies_are_copies(case):
     """The same card, sign or initial, rescanned smaller: the rule still sees a copy."""
     first = {
         "deck": number_card(8),
         "two": two_card("club"),
+        "two at the edge": two_card("club", 36),
         "triangle": triangle("worker"),
         "factotum": factotum("R"),
     }

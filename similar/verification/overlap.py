@@ -18,13 +18,17 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
   share of those cells with something drawn in them (not flat in both) whose pixels agree
   (normalised correlation at least AGREE). Keypoints gather on high-contrast ornament, so a
   shared border can hold most keypoints and inliers; the pictures' own pixels disagree.
+  Two pictures that lie whole in each other (nothing added around either) with nothing
+  drawn inside the ring are compared over every cell;
 * `difference`: the aligned thumbnails' strokes compared both ways, cell by cell over the
   overlap's inner cells: the share of cells where one picture draws what the other has not
   even a trace of. Different cards of one deck, pictograms in one warning triangle, letters
   in one factotum frame agree in most cells (frame, pips, ground) and differ in a few; a
   copy differs in none. Strokes are gradients against the picture's own strongest, so a
   recoloured copy (a hand-coloured print, other inks) draws the same strokes: recolouring
-  is not a difference.
+  is not a difference. Two pictures that lie whole in each other are compared over every
+  cell, ring included: nothing was added around either, and a card's pips or corner index
+  may lie there.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Overlap:
     coverage: float
     inlier_ratio: float
     contained: float = 0.0
+    mutual: float = 0.0  # the share of each image inside the overlap, the smaller of the two
 
 
 NONE = Overlap(0.0, 0.0, 0.0)
@@ -122,8 +127,10 @@ def overlap(
     there = min(int(inside(a_xy, in_a).sum()), int(inside(b_xy, in_b).sum()))
     ratio = min(1.0, len(ia) / there) if there else 0.0
     coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
-    contained = max(area_share(in_a, a_size), area_share(in_b, b_size))
-    return Overlap(round(coverage, 4), round(ratio, 4), round(contained, 4))
+    shares = area_share(in_a, a_size), area_share(in_b, b_size)
+    return Overlap(
+        round(coverage, 4), round(ratio, 4), round(max(shares), 4), round(min(shares), 4)
+    )
 
 
 def area_share(polygon: np.ndarray, size: tuple[int, int]) -> float:
@@ -141,11 +148,14 @@ def agreement(
     b_thumb: np.ndarray,
     b_size: tuple[int, int],
     transform: np.ndarray | None,
+    whole: bool = False,
 ) -> float:
     """The share of the overlap's drawn cells where the aligned thumbnails agree, compared
     in the frame that shows the overlap with fewer pixels (`laid_pair`) and at most
     AGREEMENT_SIDE pixels long: a strong crop is compared over its part of the whole, not
-    over the few pixels that part takes in a thumbnail of the whole reduced again."""
+    over the few pixels that part takes in a thumbnail of the whole reduced again. Inside
+    the RING; for two pictures `whole` in each other with nothing drawn inside it (a two of
+    clubs: its pips, index and frame all near the edge), over every cell."""
     if transform is None or not a_thumb.size or not b_thumb.size:
         return 0.0
     pair = laid_pair(a_thumb, a_size, b_thumb, b_size, transform)
@@ -155,8 +165,20 @@ def agreement(
     rows, cols = np.nonzero(valid)
     if not len(rows):
         return 0.0
-    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
-    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)[RING:-RING]
+    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)
+    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)
+    for ring in (RING, 0) if whole else (RING,):
+        agreeing, drawn = cells_agreeing(
+            laid, target, valid, xs[ring : GRID + 1 - ring], ys[ring : GRID + 1 - ring]
+        )
+        if drawn:
+            return round(agreeing / drawn, 4)
+    return 0.0
+
+
+def cells_agreeing(laid, target, valid, xs, ys) -> tuple[int, int]:
+    """Of the cells between the grid lines xs and ys that lie in the overlap and hold
+    something drawn: how many agree, and how many there are."""
     drawn = agreeing = 0
     for y0, y1 in zip(ys[:-1], ys[1:]):
         for x0, x1 in zip(xs[:-1], xs[1:]):
@@ -175,7 +197,7 @@ def agreement(
                     / (spread[0] * spread[1])
                 )
                 agreeing += correlation >= AGREE
-    return round(agreeing / drawn, 4) if drawn else 0.0
+    return agreeing, drawn
 
 
 def at_most(
@@ -269,6 +291,7 @@ def difference(
     b_thumb: np.ndarray,
     b_size: tuple[int, int],
     transform: np.ndarray | None,
+    ring: int = DIFFERENCE_RING,
 ) -> float:
     """The share of the overlap's inner drawn cells (the DIFFERENCE_GRID x DIFFERENCE_GRID
     cells of its bounding box, the outer DIFFERENCE_RING left out) where one picture draws
@@ -303,10 +326,9 @@ def difference(
         alone |= stroke & ~near_trace
         drawn |= stroke
     # the outer ring of cells is left out: frames, captions, margins
-    ring = DIFFERENCE_RING
     xs = np.linspace(cols.min(), cols.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
     ys = np.linspace(rows.min(), rows.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
-    xs, ys = xs[ring:-ring], ys[ring:-ring]
+    xs, ys = xs[ring : len(xs) - ring], ys[ring : len(ys) - ring]
     cells = differing = 0
     for y0, y1 in zip(ys[:-1], ys[1:]):
         for x0, x1 in zip(xs[:-1], xs[1:]):
