@@ -26,9 +26,10 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
   in one factotum frame agree in most cells (frame, pips, ground) and differ in a few; a
   copy differs in none. Strokes are gradients against the picture's own strongest, so a
   recoloured copy (a hand-coloured print, other inks) draws the same strokes: recolouring
-  is not a difference. Two pictures that lie whole in each other are compared over every
-  cell, ring included: nothing was added around either, and a card's pips or corner index
-  may lie there.
+  is not a difference. Two pictures that lie whole in each other and whose inliers lie
+  mostly in the ring (the match is carried by a frame and what is drawn near it) are
+  compared over every cell, ring included: a card's pips or corner index may lie there.
+  One picture reprinted in another border is matched inside; its borders stay out.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Overlap:
     inlier_ratio: float
     contained: float = 0.0
     mutual: float = 0.0  # the share of each image inside the overlap, the smaller of the two
+    central: float = 0.0  # the share of the inliers inside the overlap's inner cells
 
 
 NONE = Overlap(0.0, 0.0, 0.0)
@@ -129,8 +131,21 @@ def overlap(
     coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
     shares = area_share(in_a, a_size), area_share(in_b, b_size)
     return Overlap(
-        round(coverage, 4), round(ratio, 4), round(max(shares), 4), round(min(shares), 4)
+        round(coverage, 4),
+        round(ratio, 4),
+        round(max(shares), 4),
+        round(min(shares), 4),
+        round(central_share(b_xy[ib], in_b), 4),
     )
+
+
+def central_share(points: np.ndarray, polygon: np.ndarray) -> float:
+    """The share of the points inside the inner cells of the polygon's bounding box (the
+    DIFFERENCE_RING of DIFFERENCE_GRID cells along each side left out)."""
+    low, high = polygon.min(axis=0), polygon.max(axis=0)
+    margin = (high - low) * DIFFERENCE_RING / DIFFERENCE_GRID
+    inside_box = np.all((points > low + margin) & (points < high - margin), axis=1)
+    return float(inside_box.mean()) if len(points) else 0.0
 
 
 def area_share(polygon: np.ndarray, size: tuple[int, int]) -> float:
@@ -291,7 +306,7 @@ def difference(
     b_thumb: np.ndarray,
     b_size: tuple[int, int],
     transform: np.ndarray | None,
-    ring: int = DIFFERENCE_RING,
+    ring_too: bool = False,
 ) -> float:
     """The share of the overlap's inner drawn cells (the DIFFERENCE_GRID x DIFFERENCE_GRID
     cells of its bounding box, the outer DIFFERENCE_RING left out) where one picture draws
@@ -299,7 +314,7 @@ def difference(
     strongest, so that a lighter print or other colours draw the same lines) with not even
     a trace (a weak gradient) within REACH pixels in the other, either way. A different
     card, letter or pictogram in one frame differs where they differ, however much of the
-    frame agrees."""
+    frame agrees. With `ring_too`, the ring's cells are compared as well."""
     import cv2
 
     if transform is None or not a_thumb.size or not b_thumb.size:
@@ -325,17 +340,28 @@ def difference(
         near_trace = cv2.dilate(trace.astype(np.uint8), near) > 0
         alone |= stroke & ~near_trace
         drawn |= stroke
-    # the outer ring of cells is left out: frames, captions, margins
     xs = np.linspace(cols.min(), cols.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
     ys = np.linspace(rows.min(), rows.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
-    xs, ys = xs[ring : len(xs) - ring], ys[ring : len(ys) - ring]
-    cells = differing = 0
-    for y0, y1 in zip(ys[:-1], ys[1:]):
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            strokes_here = int(drawn[y0:y1, x0:x1].sum())
-            if strokes_here < MIN_STROKES:
-                continue
-            cells += 1
-            lone = int(alone[y0:y1, x0:x1].sum())
-            differing += lone >= MIN_STROKES and lone >= UNMATCHED * strokes_here
+    counted, differs = cell_strokes(drawn, alone, xs, ys)
+    # the outer ring of cells is left out (frames, captions, margins) unless asked for
+    compared = np.ones(counted.shape, bool)
+    if not ring_too:
+        compared[:] = False
+        compared[DIFFERENCE_RING:-DIFFERENCE_RING, DIFFERENCE_RING:-DIFFERENCE_RING] = True
+    cells = int((counted & compared).sum())
+    differing = int((differs & counted & compared).sum())
     return round(differing / cells, 4) if cells else 1.0
+
+
+def cell_strokes(drawn: np.ndarray, alone: np.ndarray, xs, ys) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell between the grid lines: whether it holds strokes enough to be compared
+    (MIN_STROKES), and whether enough of them have no counterpart (MIN_STROKES, UNMATCHED)."""
+    counted = np.zeros((len(ys) - 1, len(xs) - 1), bool)
+    differs = np.zeros(counted.shape, bool)
+    for row, (y0, y1) in enumerate(zip(ys[:-1], ys[1:])):
+        for col, (x0, x1) in enumerate(zip(xs[:-1], xs[1:])):
+            strokes_here = int(drawn[y0:y1, x0:x1].sum())
+            lone = int(alone[y0:y1, x0:x1].sum())
+            counted[row, col] = strokes_here >= MIN_STROKES
+            differs[row, col] = lone >= MIN_STROKES and lone >= UNMATCHED * strokes_here
+    return counted, differs

@@ -25,13 +25,14 @@ from ..cache import canonical
 from . import prefilter
 from .base import CopyRule, Method, PairResult
 from .features import Features, extract, pack, settings_of, unpack_entry
-from .overlap import DIFFERENCE_RING, agreement, difference, mapped, overlap
+from .overlap import agreement, difference, mapped, overlap
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
 THRESHOLD = 0.02
 MAX_STRETCH = 3.0  # an affine fit's largest change of aspect (a re-engraving, a stretched size)
 WHOLE = 0.95  # the share of each picture inside the overlap that makes the two whole to whole
+CENTRAL = 0.5  # under this share of inliers inside the ring, the match is carried by the ring
 REFINE_ROUNDS = 2  # least-squares fits of a homography over its inliers
 PERSPECTIVE_GAIN = 1.1  # a homography kept instead lays this many times the matches close
 
@@ -171,21 +172,23 @@ def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarra
 
 def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform) -> PairResult:
     """A verified pair's result with the overlap figures of its transform. Where each picture
-    lies whole in the other (WHOLE), nothing was added around either (no frame, caption or
-    margin of a copy): difference then compares the cells along the overlap's edge too,
-    where a card's pips, its corner index or a letter near the edge may be all that differs,
-    and agreement does where they are all that is drawn."""
+    lies whole in the other (WHOLE: nothing was added around either, no frame, caption or
+    margin of a copy), agreement compares the cells along the overlap's edge too when
+    nothing is drawn inside them (a two of clubs: pips, index and frame all near the edge),
+    and difference does when most inliers lie there (under CENTRAL inside): the match is
+    carried by a frame and what is drawn near it (one deck's card frame, a club's pip
+    against a spade's), so that must agree too. One picture reprinted in another border is
+    matched inside, and its two borders stay out."""
     figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
     whole = figures.mutual >= WHOLE
+    ring_too = whole and figures.central < CENTRAL
     return replace(
         found,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
         contained=figures.contained,
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
-        difference=difference(
-            fa.thumb, fa.size, b.thumb, b.size, transform, 0 if whole else DIFFERENCE_RING
-        ),
+        difference=difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),
     )
 
 
