@@ -440,7 +440,8 @@ class VerifySettings:
         0,
         "inliers enough for a copy when the image with fewer keypoints has few (a small icon, "
         "a flag): at least this many and min_inlier_share of its keypoints, never more than "
-        "min_inliers; 0: min_inliers for every pair",
+        "min_inliers, and pictures that agree in 95% of their cells; 0: min_inliers for every "
+        "pair",
         lo=0,
         hi=10000,
     )

@@ -281,11 +281,14 @@ def test_a_pair_with_few_keypoints_needs_fewer_inliers_when_asked():
     rule = CopyRule(15, 0.6, 0.7, 0.0, 15, min_small_inliers=8, min_inlier_share=0.3)
     assert [rule.floor(k) for k in (0, 10, 20, 40, 100)] == [15, 8, 8, 12, 15]
     assert CopyRule(15).floor(20) == 15
-    few = PairResult(10, agreement=0.9, contained=1.0, keypoints=20)
+    few = PairResult(10, agreement=0.96, contained=1.0, keypoints=20)
     assert few.relation(rule) == "copy" and few.relation(RULE) is None
-    assert PairResult(10, agreement=0.9, contained=1.0, keypoints=60).relation(rule) is None
-    differing = PairResult(10, agreement=0.9, contained=1.0, difference=0.1, keypoints=20)
+    assert PairResult(10, agreement=0.96, contained=1.0, keypoints=60).relation(rule) is None
+    differing = PairResult(10, agreement=0.96, contained=1.0, difference=0.1, keypoints=20)
     assert differing.relation(rule) is None  # not a copy, and under the shared part's floor
+    # let in by the small floor, a pair must agree almost everywhere; at 15 inliers, 0.6 do
+    assert PairResult(10, agreement=0.9, contained=1.0, keypoints=20).relation(rule) is None
+    assert PairResult(15, agreement=0.9, contained=1.0, keypoints=20).relation(rule) == "copy"
 
 
 def test_a_small_picture_and_its_enlargement_with_the_small_floor():
