@@ -62,6 +62,9 @@ def test_quick_bench_reports_every_key(tmp_path):
     assert quality["collection"].startswith("sample") and quality["images"] > 0
     assert 0 <= quality["pairwise_precision"] <= 1 and quality["largest_group"] >= 0
     assert quality["groups_mixing_pictures"] >= 0
+    hard = report["hard_copies"]
+    assert hard["pictures"] > 0 and len(hard["found"]) == 12
+    assert all(0 <= found <= hard["pictures"] for found in hard["found"].values())
     assert all(
         0 <= kind["candidate_ceiling_recall"] <= 1 and 0 <= kind["pairwise_recall"] <= 1
         for kind in quality["by_kind"].values()

@@ -14,5 +14,6 @@ SECTIONS = (
     "verify",
     "groups",
     "quality",
+    "hard_copies",
     "scale",
 )
