@@ -466,7 +466,7 @@ class VerifySettings:
         hi=1.0,
     )
     min_overlap: float = param(
-        0.7,
+        0.85,
         "and when their overlap holds at least this share of one of the two pictures; below, "
         "it only shares a part (two crops of one scene, two tiles of one texture)",
         lo=0.0,
