@@ -105,6 +105,24 @@ def test_workers_hand_over_one_uint8_tensor_per_batch(tmp_path):
     assert dataset[1].pixels.shape == (2, 3, 64, 64)
 
 
+def test_the_model_sees_a_halftone_descreened_and_any_other_picture_as_it_is(tmp_path):
+    from similar.vectors.screen import descreened_for_embedding
+    from tools import devset
+
+    photo = real_photo("astronaut", size=None).convert("RGB").resize((480, 480))
+    devset.halftone(photo, 5).save(tmp_path / "screened.png")
+    photo.save(tmp_path / "photo.png")
+    p = plan()
+    names = ["screened.png", "photo.png"]
+    batch = embedding.DecodedBatches(entries_of(tmp_path, names), p, EmbedCache(None, {}, 1280))[0]
+    for name, pixels in zip(names, batch.pixels.numpy()):
+        with Image.open(tmp_path / name) as img:
+            decoded = img.convert("RGB")
+        smooth = descreened_for_embedding(decoded)
+        assert (smooth is decoded) == (name == "photo.png")
+        np.testing.assert_array_equal(pixels, to_pixels(smooth, p.spec.image_size))
+
+
 def jpeg_bytes(img, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", **kw)
