@@ -49,10 +49,10 @@ def screen_period(grey: np.ndarray) -> float | None:
     if min(h, w) < 4 * PERIODS[1]:
         return None
     at = spectrum_grid(h, w)
-    power = (np.abs(np.fft.fft2((grey - grey.mean()) * at.window)) ** 2).ravel()
     if not len(at.looked):
         return None
-    peak, _ = strongest(power, at, at.looked)
+    power = (np.abs(np.fft.fft2((grey - grey.mean()) * at.window)) ** 2).ravel()
+    peak = strongest(power, at.looked)
     py, px = divmod(peak, w)
     radius = float(at.radius[peak])
     qy = int(round(at.fx[px] * h)) % h  # the peak turned by 90 degrees
@@ -62,8 +62,11 @@ def screen_period(grey: np.ndarray) -> float | None:
     share = 2 * (first.sum() + second.sum()) / (power[at.band].sum() + 1e-9)
     if prominence < MIN_PROMINENCE or share < MIN_SHARE:
         return None
-    if len(at.coarser) and strongest(power, at, at.coarser)[1] >= prominence:
-        return None  # the finest harmonics of a coarser lattice: a grid of pips, a chequer
+    if len(at.coarser):
+        coarse = strongest(power, at.coarser)
+        coarse_ring = ring_median(power, at, float(at.radius[coarse]))
+        if float(power[coarse]) / coarse_ring >= prominence:
+            return None  # the finest harmonics of a coarser lattice: a grid of pips, a chequer
     return 1 / radius
 
 
@@ -107,10 +110,9 @@ def spectrum_grid(h: int, w: int) -> Grid:
     )
 
 
-def strongest(power: np.ndarray, grid: Grid, bins: np.ndarray) -> tuple[int, float]:
-    """The strongest of the (flat) bins, and its power over the median of its ring."""
-    peak = int(bins[np.argmax(power[bins])])
-    return peak, float(power[peak]) / ring_median(power, grid, float(grid.radius[peak]))
+def strongest(power: np.ndarray, bins: np.ndarray) -> int:
+    """The strongest of the (flat) bins."""
+    return int(bins[np.argmax(power[bins])])
 
 
 def ring_median(power: np.ndarray, grid: Grid, radius: float) -> float:
