@@ -343,13 +343,11 @@ def difference(
     xs = np.linspace(cols.min(), cols.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
     ys = np.linspace(rows.min(), rows.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
     counted, differs = cell_strokes(drawn, alone, xs, ys)
-    # the outer ring of cells is left out (frames, captions, margins) unless asked for
-    compared = np.ones(counted.shape, bool)
-    if not ring_too:
-        compared[:] = False
-        compared[DIFFERENCE_RING:-DIFFERENCE_RING, DIFFERENCE_RING:-DIFFERENCE_RING] = True
-    cells = int((counted & compared).sum())
-    differing = int((differs & counted & compared).sum())
+    if not ring_too:  # the outer ring of cells is left out: frames, captions, margins
+        inner = np.s_[DIFFERENCE_RING:-DIFFERENCE_RING, DIFFERENCE_RING:-DIFFERENCE_RING]
+        counted, differs = counted[inner], differs[inner]
+    cells = int(counted.sum())
+    differing = int((differs & counted).sum())
     return round(differing / cells, 4) if cells else 1.0
 
 
