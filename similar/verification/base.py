@@ -38,9 +38,11 @@ class PairResult:
         if self.inliers < rule.floor(self.keypoints):
             return None
         # a pair under min_inliers, let in by the small floor, must agree almost everywhere
-        agree = rule.min_agreement if self.inliers >= rule.min_inliers else SMALL_AGREEMENT
+        agree = rule.min_agreement
+        if self.inliers < rule.min_inliers:
+            agree = max(agree, SMALL_AGREEMENT)
         same = (
-            self.agreement >= max(agree, rule.min_agreement)
+            self.agreement >= agree
             and self.contained >= rule.min_overlap
             and self.difference <= rule.max_difference
         )

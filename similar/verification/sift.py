@@ -111,8 +111,13 @@ def refined(
         if again is None:
             break
         transform = again
-        mask = np.linalg.norm(mapped(src, transform) - dst, axis=1) < threshold
+        mask = lies_within(src, dst, transform, threshold)
     return transform, mask
+
+
+def lies_within(src: np.ndarray, dst: np.ndarray, transform: np.ndarray, reach: float):
+    """Which matches the transform lays within `reach` pixels of their counterpart."""
+    return np.linalg.norm(mapped(src, transform) - dst, axis=1) < reach
 
 
 def plausible(transform: np.ndarray) -> bool:
@@ -129,7 +134,7 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
     """Inliers of the pair, and of the mirrored first image when that explains more; the
     overlap figures of the better one. An affine fit that does not make the pair a copy is
     tried again as a homography (a copy photographed or printed at an angle), which is
-    kept when it explains PERSPECTIVE_GAIN times the inliers."""
+    kept when it lays PERSPECTIVE_GAIN times the matches close (`closer`)."""
     best, found = PairResult(0), None
     mirror = a.mirrored() if settings.mirror and a.count else None
     for mirrored, fa in ((False, a), (True, mirror)):
@@ -163,11 +168,8 @@ def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarra
     roughly; a flat pair that both fit alike keeps its affine fit."""
     src, dst = a.xy[ia], b.xy[ib]
     close = 0.5 * THRESHOLD * max(b.size)
-
-    def within(transform):
-        return int((np.linalg.norm(mapped(src, transform) - dst, axis=1) < close).sum())
-
-    return within(angled) >= PERSPECTIVE_GAIN * max(within(flat), 1)
+    laid_close = int(lies_within(src, dst, angled, close).sum())
+    return laid_close >= PERSPECTIVE_GAIN * max(int(lies_within(src, dst, flat, close).sum()), 1)
 
 
 def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform) -> PairResult:
