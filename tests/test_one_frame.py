@@ -20,6 +20,7 @@ from similar.verification.features import extract
 from similar.verification.runner import seed_of
 from similar.verification.sift import check_pair, plausible
 from tools import devset
+from tools.bench.hard_copies import at_an_angle
 
 S = settings.VerifySettings(workers=1)
 CREAM, PURPLE, RED, BLACK = (250, 246, 232), (92, 52, 120), (196, 24, 36), (20, 20, 20)
@@ -195,13 +196,6 @@ def test_the_frames_own_copies_are_copies(case):
     second = first[case].resize((first[case].width * 3 // 4, first[case].height * 3 // 4))
     kind, found = relation(first[case], second)
     assert kind == "copy", found
-
-
-def at_an_angle(img: Image.Image) -> Image.Image:
-    """The picture photographed at an angle: its top edge narrower than its bottom."""
-    w, h = img.size
-    quad = (round(0.08 * w), 0, 0, h, w, h, round(0.92 * w), round(0.05 * h))
-    return img.transform((w, h), Image.Transform.QUAD, quad, Image.Resampling.BICUBIC)
 
 
 HARD = {

@@ -122,10 +122,11 @@ def measure(work, options) -> dict:
     method = method_for(verify)
     rule = CopyRule.of(verify)
     pictures = photographs(QUICK if options.quick else len(PHOTOGRAPHS) + 2)
-    found = {kind: 0 for kind in kinds()}
+    makers = kinds()
+    found = {kind: 0 for kind in makers}
     for seed, (_, picture) in enumerate(sorted(pictures.items())):
         original = method.describe(png(picture))
-        for kind, make in kinds().items():
+        for kind, make in makers.items():
             copy = method.describe(png(make(picture, seed)))
             result = method.check(original, copy, seed)
             found[kind] += result.relation(rule) == "copy"
