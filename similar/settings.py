@@ -430,6 +430,13 @@ class VerifySettings:
         512, "images are described at most this many pixels wide or high", lo=64, hi=4096
     )
     features: int = param(1000, "strongest SIFT keypoints kept per image", lo=16, hi=20000)
+    enlarge_to: int = param(
+        0,
+        "a picture whose longer side is under this many pixels (a small icon, a flag, a "
+        "thumbnail) is enlarged to it before it is described, for more keypoints; 0: never",
+        lo=0,
+        hi=4096,
+    )
     ratio: float = param(
         0.8, "Lowe's ratio test: best match closer than this share of the second", lo=0.1, hi=1.0
     )

@@ -40,3 +40,47 @@ def test_degenerate_inputs_give_none():
     assert overlap(GRID, (100, 100), GRID, (100, 100), np.arange(9), np.arange(9), None) == NONE
     assert hull_share(GRID[:2], (100, 100)) == 0.0
     assert not inside(GRID, np.zeros((0, 2), np.float32)).any()
+
+
+FRANCE = [(0, 85, 164), (255, 255, 255), (239, 65, 53)]
+ITALY = [(0, 146, 70), (255, 255, 255), (206, 43, 55)]
+
+
+def tricolour(colours, size=(64, 44)) -> np.ndarray:
+    w, h = size
+    out = np.zeros((h, w, 3), np.uint8)
+    for stripe, colour in enumerate(colours):
+        out[:, stripe * w // 3 : (stripe + 1) * w // 3] = colour
+    return out
+
+
+def colours_apart(first: np.ndarray, second: np.ndarray) -> float:
+    from similar.verification.overlap import colour_difference
+
+    size = (first.shape[1] * 4, first.shape[0] * 4)
+    return colour_difference(first, size, second, size, np.eye(3)[:2])
+
+
+def test_one_field_in_another_colour_makes_another_picture():
+    assert colours_apart(tricolour(FRANCE), tricolour(ITALY)) > 0
+    assert colours_apart(tricolour(FRANCE), tricolour(FRANCE)) == 0
+
+
+def test_recolouring_is_not_a_difference():
+    france = tricolour(FRANCE)
+    exchanged = france[..., [2, 0, 1]]  # every colour another: a copy in other inks
+    grey = np.repeat(france.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    sepia = (grey * np.array([1.0, 0.9, 0.75])).astype(np.uint8)  # toned: one weak hue
+    for copy in (exchanged, grey, sepia):
+        assert colours_apart(france, copy) == 0
+
+
+def test_a_hand_coloured_print_is_its_print():
+    rng = np.random.default_rng(3)
+    paper = np.full((44, 64, 3), 236, np.uint8)
+    lines = rng.random((44, 64)) < 0.2
+    paper[lines] = 30
+    coloured = paper.copy()
+    coloured[:, :32][~lines[:, :32]] = (236, 200, 150)  # a light wash on the paper
+    coloured[:, 32:][~lines[:, 32:]] = (170, 200, 235)
+    assert colours_apart(paper, coloured) == 0

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import real_photo, remount_read_only, run_stage, tmpfs
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
 
 from similar import settings
 from similar.cache import ContentCache
 from similar.errors import UserError
 from similar.verification import prefilter
+from similar.verification.base import CopyRule
 from similar.verification.features import extract
 from similar.verification.runner import (
     ImageRef,
@@ -311,3 +312,29 @@ def test_the_prefilters_two_largest_are_a_partitions_ties_and_padding_included()
     best, second = two_largest(sims.copy())
     np.testing.assert_array_equal(best, want[..., 1])
     np.testing.assert_array_equal(second, want[..., 0])
+
+
+def test_a_faint_picture_is_detected_at_a_lower_contrast_until_it_holds_enough(original):
+    """A pale print holds few keypoints at SIFT's own threshold; described at lower ones, as
+    many as its full-contrast original, and its copy is found."""
+    from similar.verification.features import ENOUGH
+
+    faint = ImageEnhance.Contrast(original).enhance(0.2)  # 59 keypoints at 0.04
+    assert features(faint).count >= ENOUGH
+    found = check_pair(features(faint), features(original), S, 1)
+    assert found.relation(CopyRule.of(S)) == "copy", found
+
+
+def test_a_small_picture_is_enlarged_only_when_asked_and_its_thumbnail_holds_its_own_pixels(
+    original,
+):
+    from similar.verification.features import THUMB
+
+    data = jpeg(original.resize((60, 40)))
+    small = extract(data, S.max_side, S.features, MAX_PIXELS)
+    assert small.size == (60, 40) and small.thumb.shape == (40, 60)
+    enlarged = extract(data, S.max_side, S.features, MAX_PIXELS, enlarge_to=256)
+    assert enlarged.size == (256, 171) and enlarged.thumb.shape == (40, 60)
+    assert enlarged.count > small.count
+    large = features(original)
+    assert large.size == (400, 400) and large.thumb.shape == (THUMB, THUMB)

@@ -3,11 +3,16 @@
 RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot product
 compares like the Hellinger kernel) on the greyscale image scaled to at most `verify.max_side`
 pixels, the strongest `verify.features` keypoints in OpenCV's order, with the indices of the
-`STRONGEST` strongest (what the prefilter compares). Decoding obeys `embed.max_pixels`, and a
+`STRONGEST` strongest (what the prefilter compares). A faint or flat picture (a pale print, a
+photograph of sky and sand) holds few keypoints at SIFT's own contrast threshold, and a copy
+needs `verify.min_inliers` of them: it is detected at lower thresholds (CONTRASTS) until it
+holds ENOUGH. A small picture (an icon, a flag) is enlarged to `verify.enlarge_to` pixels
+first where that is set. Decoding obeys `embed.max_pixels`, and a
 large PNG or TIFF is reduced by a whole factor as soon as it is decoded; a halftone is
 described descreened (similar/vectors/screen.py). An image's mirror needs no second extraction:
 mirroring moves each keypoint to x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells
-flip, the orientation bins run backwards). A greyscale thumbnail (longest side THUMB pixels)
+flip, the orientation bins run backwards). A greyscale thumbnail (longest side THUMB pixels, or
+the picture's own if fewer) and a colour one (COLOUR pixels)
 goes with them, so that a check can compare the aligned pictures themselves, not only their
 keypoints (similar/verification/overlap.py).
 
@@ -30,16 +35,27 @@ from ..vectors.images import open_rgb
 from ..vectors.screen import descreened
 
 # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
-# 4: thumbnail of 192 pixels (pips, letters and pictograms resolved); 5: halftones descreened
-FEATURES_VERSION = 5
+# 4: thumbnail of 192 pixels (pips, letters and pictograms resolved); 5: halftones descreened;
+# 6: faint pictures detected at lower contrast, small ones enlarged if asked, a colour
+# thumbnail, a thumbnail never larger than the picture
+FEATURES_VERSION = 6
 STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first
 THUMB = 192  # longest side of the greyscale thumbnail an entry keeps
-HEAD = 24  # width, height, keypoints, strongest kept, thumbnail width and height (uint32 each)
+COLOUR = 64  # longest side of the colour thumbnail (flat regions' colours, not strokes)
+# width, height, keypoints, strongest kept, thumbnail width and height, colour thumbnail's
+# width and height (uint32 each)
+HEAD = 32
 MIN_SIDE = 32
 QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001
+# SIFT's contrast thresholds, tried in turn until a picture holds ENOUGH keypoints: measured on
+# the sample, pale or flat photographs hold 9 to 40 keypoints at 0.04 and 100 to 700 at 0.01
+CONTRASTS = (0.04, 0.02, 0.01, 0.005)
+ENOUGH = 200
+LAYERS = 3  # SIFT's layers per octave, over which its contrast threshold is divided
 
 
 NO_THUMB = np.zeros((0, 0), np.uint8)
+NO_COLOUR = np.zeros((0, 0, 3), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class Features:
     size: tuple[int, int]  # (w, h) of the scaled image
     strongest: np.ndarray | None = None  # indices of the strongest keypoints, strongest first
     thumb: np.ndarray = field(default_factory=lambda: NO_THUMB)  # (th, tw) uint8 grey
+    colour: np.ndarray = field(default_factory=lambda: NO_COLOUR)  # (ch, cw, 3) uint8 RGB
 
     @property
     def strongest_descriptors(self) -> np.ndarray:
@@ -66,14 +83,15 @@ class Features:
         d = self.desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS]
         desc = np.ascontiguousarray(d.reshape(-1, 128))
         thumb = np.ascontiguousarray(self.thumb[:, ::-1])
-        return Features(xy, desc, self.size, self.strongest, thumb)
+        colour = np.ascontiguousarray(self.colour[:, ::-1])
+        return Features(xy, desc, self.size, self.strongest, thumb, colour)
 
 
 MIRROR_BINS = np.array([(-i) % 8 for i in range(8)])
 NONE = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (0, 0))
 
 
-def settings_of(max_side: int, max_features: int, max_pixels: int) -> dict:
+def settings_of(max_side: int, max_features: int, max_pixels: int, enlarge_to: int = 0) -> dict:
     import cv2
 
     return {
@@ -81,15 +99,17 @@ def settings_of(max_side: int, max_features: int, max_pixels: int) -> dict:
         "max_side": max_side,
         "max_features": max_features,
         "max_pixels": max_pixels,
+        "enlarge_to": enlarge_to,
         "version": FEATURES_VERSION,
         "opencv": cv2.__version__,
     }
 
 
-def extract(data: bytes, max_side: int, max_features: int, max_pixels: int) -> Features:
+def extract(
+    data: bytes, max_side: int, max_features: int, max_pixels: int, enlarge_to: int = 0
+) -> Features:
     """RootSIFT features of an image file's bytes; NONE for anything without usable features
     (and for an image over `max_pixels`, which embed refuses as well)."""
-    import cv2
     from PIL import Image
 
     try:
@@ -102,56 +122,108 @@ def extract(data: bytes, max_side: int, max_features: int, max_pixels: int) -> F
         return NONE
     if min(img.size) < MIN_SIDE:
         return NONE
-    scale = max_side / max(img.size)
-    if scale < 1:
-        img = img.resize(
-            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-            Image.Resampling.BILINEAR,
-        )
-    img = descreened(img)
-    grey = np.asarray(img.convert("L"))
-    sift = cv2.SIFT_create(nfeatures=max_features)
-    keypoints, desc = sift.detectAndCompute(grey, None)
+    # a screen is found at the size it is described at, before a small picture is enlarged
+    native = descreened(resized(img, max_side))
+    img = resized(native, max_side, min(enlarge_to, max_side))
+    keypoints, desc = detected(np.asarray(img.convert("L")), max_features)
     if desc is None or len(keypoints) == 0:
         return NONE
     desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
     xy = np.array([k.pt for k in keypoints], dtype=np.float32)
     # ties keep OpenCV's order
     strongest = np.argsort(-np.array([k.response for k in keypoints]), kind="stable")
-    side = THUMB / max(img.size)
-    thumb = img.convert("L").resize(
-        (max(1, round(img.width * side)), max(1, round(img.height * side))),
+    # never more pixels than the picture has: a check lays a sharper picture onto it smoothed
+    side = min(1.0, THUMB / max(native.size))
+    thumb = native.convert("L").resize(
+        (max(1, round(native.width * side)), max(1, round(native.height * side))),
         Image.Resampling.BOX,
     )
     found = Features(
-        xy, desc.astype(np.float32), img.size, strongest[:STRONGEST], np.asarray(thumb)
+        xy,
+        desc.astype(np.float32),
+        img.size,
+        strongest[:STRONGEST],
+        np.asarray(thumb),
+        colour_thumbnail(native),
     )
     return unpack(pack(found))
 
 
-def entry_size(count: int, strongest: int, thumb_pixels: int) -> int:
-    return HEAD + 136 * count + 2 * strongest + thumb_pixels
+def resized(img, max_side: int, enlarge_to: int = 0):
+    """The picture reduced to `max_side`, or one smaller than `enlarge_to` enlarged to it."""
+    from PIL import Image
+
+    longer = max(img.size)
+    if longer > max_side:
+        scale, resample = max_side / longer, Image.Resampling.BILINEAR
+    elif longer < enlarge_to:
+        scale, resample = enlarge_to / longer, Image.Resampling.BICUBIC
+    else:
+        return img
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, resample)
+
+
+def detected(grey: np.ndarray, max_features: int) -> tuple[list, np.ndarray | None]:
+    """SIFT's keypoints and descriptors at its own contrast threshold, or where that finds
+    fewer than ENOUGH, at the first of the lower CONTRASTS that does (the last: whatever it
+    finds), the `max_features` strongest. The lower thresholds take one detection: a
+    keypoint's response is the contrast that threshold is compared with (over the octave's
+    layers), so the keypoints of each are those of the lowest with response enough."""
+    import cv2
+
+    enough = min(ENOUGH, max_features)
+    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=CONTRASTS[0])
+    keypoints, desc = sift.detectAndCompute(grey, None)
+    if len(keypoints) >= enough:
+        return keypoints, desc
+    low = cv2.SIFT_create(contrastThreshold=CONTRASTS[-1])
+    found = low.detect(grey, None)
+    response = np.array([k.response for k in found], np.float64) * LAYERS
+    for contrast in CONTRASTS[1:]:
+        kept = np.flatnonzero(response >= contrast)
+        if len(kept) >= enough:
+            break
+    if len(kept) <= len(keypoints):
+        return keypoints, desc
+    kept = kept[np.argsort(-response[kept], kind="stable")[:max_features]]
+    return low.compute(grey, [found[i] for i in sorted(kept)])
+
+
+def colour_thumbnail(img) -> np.ndarray:
+    """The picture's colours, its longer side reduced to COLOUR pixels (never enlarged)."""
+    from PIL import Image
+
+    side = min(1.0, COLOUR / max(img.size))
+    size = (max(1, round(img.width * side)), max(1, round(img.height * side)))
+    return np.asarray(img.convert("RGB").resize(size, Image.Resampling.BOX))
+
+
+def entry_size(count: int, strongest: int, thumb_pixels: int, colour_pixels: int = 0) -> int:
+    return HEAD + 136 * count + 2 * strongest + thumb_pixels + 3 * colour_pixels
 
 
 def pack(f: Features) -> bytes:
     """Cache entry: width, height, count, strongest kept, thumbnail width and height, then
     positions (float32), descriptors (uint8), the strongest keypoints' indices (uint16) and
-    the thumbnail (uint8)."""
+    the thumbnail (uint8) and the colour thumbnail (uint8, RGB)."""
     q = np.clip(np.rint(f.desc * QUANT), 0, 255).astype(np.uint8)
     strongest = np.arange(min(f.count, STRONGEST)) if f.strongest is None else f.strongest
     th, tw = f.thumb.shape
-    sizes = [f.size[0], f.size[1], f.count, len(strongest), tw, th]
+    ch, cw = f.colour.shape[:2]
+    sizes = [f.size[0], f.size[1], f.count, len(strongest), tw, th, cw, ch]
     return (
         np.array(sizes, dtype="<u4").tobytes()
         + f.xy.astype("<f4").tobytes()
         + q.tobytes()
         + strongest.astype("<u2").tobytes()
         + np.ascontiguousarray(f.thumb, dtype=np.uint8).tobytes()
+        + np.ascontiguousarray(f.colour, dtype=np.uint8).tobytes()
     )
 
 
 def unpack(raw: bytes) -> Features:
-    w, h, n, k, tw, th = (int(x) for x in np.frombuffer(raw[:HEAD], dtype="<u4"))
+    w, h, n, k, tw, th, cw, ch = (int(x) for x in np.frombuffer(raw[:HEAD], dtype="<u4"))
     at = HEAD + 8 * n
     xy = np.frombuffer(raw[HEAD:at], dtype="<f4").reshape(-1, 2)
     q = np.frombuffer(raw[at : at + 128 * n], dtype=np.uint8).reshape(-1, 128)
@@ -159,9 +231,11 @@ def unpack(raw: bytes) -> Features:
     strongest = np.frombuffer(raw[at : at + 2 * k], dtype="<u2")
     at += 2 * k
     thumb = np.frombuffer(raw[at : at + tw * th], dtype=np.uint8).reshape(th, tw)
+    at += tw * th
+    colour = np.frombuffer(raw[at : at + 3 * cw * ch], dtype=np.uint8).reshape(ch, cw, 3)
     d = q.astype(np.float32)
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    return Features(xy.copy(), d, (w, h), strongest.astype(np.intp), thumb.copy())
+    return Features(xy.copy(), d, (w, h), strongest.astype(np.intp), thumb.copy(), colour.copy())
 
 
 def unpack_entry(raw: bytes | None) -> Features | None:
@@ -169,8 +243,8 @@ def unpack_entry(raw: bytes | None) -> Features | None:
     features (wrong length, positions that are not finite, indices past its keypoints)."""
     if raw is None or len(raw) < HEAD:
         return None
-    n, k, tw, th = (int(x) for x in np.frombuffer(raw[8:HEAD], dtype="<u4"))
-    if len(raw) != entry_size(n, k, tw * th) or k > min(n, STRONGEST):
+    n, k, tw, th, cw, ch = (int(x) for x in np.frombuffer(raw[8:HEAD], dtype="<u4"))
+    if len(raw) != entry_size(n, k, tw * th, cw * ch) or k > min(n, STRONGEST):
         return None
     f = unpack(raw)
     if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n):

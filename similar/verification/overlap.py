@@ -238,6 +238,24 @@ def at_most(
     return laid, target, share > 0.99
 
 
+def between_thumbnails(a_shape, a_size, b_shape, b_size, transform: np.ndarray) -> np.ndarray:
+    """The transform from pixels of a's thumbnail (of `a_shape`) to pixels of b's, 3 x 3;
+    LinAlgError for a degenerate one."""
+    to_a = np.diag([a_shape[1] / a_size[0], a_shape[0] / a_size[1], 1.0])
+    to_b = np.diag([b_shape[1] / b_size[0], b_shape[0] / b_size[1], 1.0])
+    return to_b @ homogeneous(transform) @ np.linalg.inv(to_a)
+
+
+def laid_onto(image: np.ndarray, onto: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """An image laid by `onto` into a frame of `shape`, and where it holds pixels there."""
+    import cv2
+
+    h, w = shape[:2]
+    laid = cv2.warpPerspective(image, onto, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpPerspective(np.ones(image.shape[:2], np.float32), onto, (w, h)) > 0.99
+    return laid, valid
+
+
 def laid_pair(
     a_thumb: np.ndarray,
     a_size: tuple[int, int],
@@ -248,13 +266,13 @@ def laid_pair(
     """The two thumbnails in one frame (float32), and where both hold pixels: the one that
     shows the overlap with fewer pixels is the frame, so that neither is compared blurred
     by enlargement (a strong crop shows its part at more pixels than the whole does); the
-    other is smoothed to that scale first, so that reducing it adds no aliased strokes."""
+    other is smoothed to that scale first, so that reducing it adds no aliased strokes. A
+    frame under SMALLEST_FRAME pixels (a small icon's thumbnail holds only its own) is then
+    enlarged, so that strokes are compared over cells of several pixels."""
     import cv2
 
-    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
-    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
     try:
-        onto = to_b @ homogeneous(transform) @ np.linalg.inv(to_a)
+        onto = between_thumbnails(a_thumb.shape, a_size, b_thumb.shape, b_size, transform)
         if abs(np.linalg.det(onto[:2, :2])) > 1.0:  # a is enlarged onto b: lay b onto a
             onto, a_thumb, b_thumb = np.linalg.inv(onto), b_thumb, a_thumb
     except np.linalg.LinAlgError:
@@ -263,9 +281,12 @@ def laid_pair(
     shrink = 1.0 / max(np.sqrt(abs(np.linalg.det(onto[:2, :2]))), 1e-6)
     if shrink > 1.25:  # capped: a degenerate fit would ask for an enormous kernel
         source = cv2.GaussianBlur(source, (0, 0), 0.5 * min(shrink, MAX_SHRINK))
-    h, w = b_thumb.shape
-    laid = cv2.warpPerspective(source, onto, (w, h), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpPerspective(np.ones(a_thumb.shape, np.float32), onto, (w, h)) > 0.99
+    grow = SMALLEST_FRAME / max(b_thumb.shape)
+    if grow > 1:  # a small picture's frame, enlarged after the other is smoothed to its scale
+        h, w = (max(1, round(side * grow)) for side in b_thumb.shape)
+        onto = np.diag([w / b_thumb.shape[1], h / b_thumb.shape[0], 1.0]) @ onto
+        b_thumb = cv2.resize(b_thumb, (w, h), interpolation=cv2.INTER_CUBIC)
+    laid, valid = laid_onto(source, onto, b_thumb.shape)
     return laid, b_thumb.astype(np.float32), valid
 
 
@@ -286,6 +307,7 @@ def strong_level(magnitude: np.ndarray, where: np.ndarray) -> float:
 
 
 MAX_SHRINK = 8.0  # the largest reduction smoothed for (a copy is not 8 times smaller)
+SMALLEST_FRAME = 192  # a smaller frame is enlarged to this many pixels to be compared
 STROKE_FLOOR = 24.0  # gradient (grey levels per pixel, Sobel) below which nothing is drawn
 STROKE_SHARE = 0.3  # a stroke: at least this share of the picture's strong gradient
 TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
@@ -363,3 +385,107 @@ def cell_strokes(drawn: np.ndarray, alone: np.ndarray, xs, ys) -> tuple[np.ndarr
             counted[row, col] = strokes_here >= MIN_STROKES
             differs[row, col] = lone >= MIN_STROKES and lone >= UNMATCHED * strokes_here
     return counted, differs
+
+
+COLOUR_GRID = 12
+CHROMA = 12.0  # Lab chroma under which a colour is a grey: paper (cream is 9), ink
+HUE = 30.0  # degrees of hue that make two colours different ones
+# where one of the two is a grey, a cell changes when its lightness does by this much (a black
+# stripe for a light blue one); a wash laid on paper keeps it light
+LIGHTNESS = 40.0
+TONED = 45.0  # a picture in one hue, nowhere stronger than this chroma, is toned (sepia, a tint)
+RECOLOURED = 0.15  # the share of the overlap that changes, and that keeps, to differ
+
+
+def colour_difference(
+    a_colour: np.ndarray,
+    a_size: tuple[int, int],
+    b_colour: np.ndarray,
+    b_size: tuple[int, int],
+    transform: np.ndarray | None,
+) -> float:
+    """Where colours are what a picture shows (a flag's stripes and fields), a picture in
+    other colours is another one. Each of the overlap's COLOUR_GRID x COLOUR_GRID cells
+    inside the RING (mean colours) keeps its colour or changes it: by HUE degrees of hue
+    where both are coloured, by LIGHTNESS where one is a grey. Two pictures differ where at
+    least RECOLOURED of the overlap changes while at least as much keeps its hue: France's
+    flag and Italy's (the red field kept, the blue one green). The share that changed is
+    returned, else 0. Recolouring is not a difference: a copy recoloured as a whole (other
+    inks, channels exchanged) keeps no hue, a toned one (sepia, a tint, a coloured ink: one
+    weak hue) is left out, and a hand-coloured copy lays colour where its print holds greys
+    of the same lightness."""
+    import cv2
+
+    if transform is None or not a_colour.size or not b_colour.size:
+        return 0.0
+    try:
+        onto = between_thumbnails(a_colour.shape, a_size, b_colour.shape, b_size, transform)
+    except np.linalg.LinAlgError:
+        return 0.0
+    first, second = (
+        cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+        for image in (a_colour, b_colour)
+    )
+    colours = cell_colours(*laid_onto(first, onto, second.shape), second)
+    if not len(colours) or toned(colours[:, 0]) or toned(colours[:, 1]):
+        return 0.0
+    kept = changed = 0
+    for one, other in colours:
+        if min(chroma(one), chroma(other)) >= CHROMA:
+            apart = angle_between(hue(one), hue(other))
+            kept += apart < HUE
+            changed += apart >= HUE
+        else:
+            changed += abs(float(one[0] - other[0])) >= LIGHTNESS
+    if min(kept, changed) < RECOLOURED * len(colours):
+        return 0.0
+    return round(changed / len(colours), 4)
+
+
+def cell_colours(laid: np.ndarray, valid: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The two mean Lab colours of each of the overlap's inner cells (COLOUR_GRID x
+    COLOUR_GRID over its bounding box, the outer RING left out, FILLED), (cells, 2, 3)."""
+    rows, cols = np.nonzero(valid)
+    if not len(rows):
+        return np.zeros((0, 2, 3), np.float32)
+    inner = slice(RING, COLOUR_GRID + 1 - RING)  # frames, margins and trimmed edges out
+    xs = np.linspace(cols.min(), cols.max() + 1, COLOUR_GRID + 1).round().astype(int)[inner]
+    ys = np.linspace(rows.min(), rows.max() + 1, COLOUR_GRID + 1).round().astype(int)[inner]
+    side = len(xs) - 1
+    column = np.searchsorted(xs, np.arange(valid.shape[1]), side="right") - 1
+    row = np.searchsorted(ys, np.arange(valid.shape[0]), side="right") - 1
+    within = ((row >= 0) & (row < side))[:, None] & ((column >= 0) & (column < side))[None, :]
+    cell = row[:, None] * side + column[None, :]
+    area = np.bincount(cell[within], minlength=side * side)
+    counted = within & valid
+    filled = np.bincount(cell[counted], minlength=side * side)
+    kept = (area > 0) & (filled >= FILLED * np.maximum(area, 1))
+    means = [
+        np.bincount(cell[counted], weights=image[..., channel][counted], minlength=side * side)
+        for image in (laid, second)
+        for channel in range(3)
+    ]
+    colours = np.stack(means, axis=1)[kept] / filled[kept, None]
+    return colours.reshape(-1, 2, 3).astype(np.float32)
+
+
+def chroma(lab: np.ndarray) -> float:
+    return float(np.hypot(lab[1], lab[2]))
+
+
+def hue(lab: np.ndarray) -> float:
+    return float(np.degrees(np.arctan2(lab[2], lab[1])))
+
+
+def angle_between(first: float, second: float) -> float:
+    apart = abs(first - second) % 360
+    return min(apart, 360 - apart)
+
+
+def toned(colours: np.ndarray) -> bool:
+    """Whether one picture's colours are greys and one weak hue (TONED): sepia, a tint, a
+    coloured ink. A flag of one strong colour and white (Austria's) is not."""
+    coloured = [colour for colour in colours if chroma(colour) >= CHROMA]
+    if not coloured or max(chroma(colour) for colour in coloured) >= TONED:
+        return False
+    return all(angle_between(hue(coloured[0]), hue(colour)) < HUE for colour in coloured)

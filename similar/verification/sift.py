@@ -25,7 +25,7 @@ from ..cache import canonical
 from . import prefilter
 from .base import CopyRule, Method, PairResult
 from .features import Features, extract, pack, settings_of, unpack_entry
-from .overlap import agreement, difference, mapped, overlap
+from .overlap import agreement, colour_difference, difference, mapped, overlap
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
@@ -180,7 +180,8 @@ def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform
     and difference does when most inliers lie there (under CENTRAL inside): the match is
     carried by a frame and what is drawn near it (one deck's card frame, a club's pip
     against a spade's), so that must agree too. One picture reprinted in another border is
-    matched inside, and its two borders stay out."""
+    matched inside, and its two borders stay out. `difference` is the larger of the strokes'
+    and the colours' (`colour_difference`: where colour is what the picture shows)."""
     figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
     whole = figures.mutual >= WHOLE
     ring_too = whole and figures.central < CENTRAL
@@ -190,7 +191,10 @@ def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform
         inlier_ratio=figures.inlier_ratio,
         contained=figures.contained,
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
-        difference=difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),
+        difference=max(
+            difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),
+            colour_difference(fa.colour, fa.size, b.colour, b.size, transform),
+        ),
     )
 
 
@@ -219,7 +223,8 @@ class Sift(Method):
     suffix = ".sift"
 
     def describe(self, data: bytes) -> Features:
-        return extract(data, self.settings.max_side, self.settings.features, self.max_pixels)
+        s = self.settings
+        return extract(data, s.max_side, s.features, self.max_pixels, s.enlarge_to)
 
     def passing(self, a: Features, candidates) -> np.ndarray:
         s = self.settings
@@ -230,7 +235,7 @@ class Sift(Method):
 
     def cache_key(self) -> str:
         s = self.settings
-        return canonical(settings_of(s.max_side, s.features, self.max_pixels))
+        return canonical(settings_of(s.max_side, s.features, self.max_pixels, s.enlarge_to))
 
     def pack(self, features: Features) -> bytes:
         return pack(features)
