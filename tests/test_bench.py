@@ -66,6 +66,9 @@ def test_quick_bench_reports_every_key(tmp_path):
     assert hard["pictures"] > 0 and len(hard["found"]) == 12
     assert all(0 <= found <= hard["pictures"] for found in hard["found"].values())
     assert all(
+        hard["found"][kind] + hard["stopped"][kind] <= hard["pictures"] for kind in hard["found"]
+    )
+    assert all(
         0 <= kind["candidate_ceiling_recall"] <= 1 and 0 <= kind["pairwise_recall"] <= 1
         for kind in quality["by_kind"].values()
     )

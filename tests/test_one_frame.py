@@ -232,18 +232,9 @@ HARD = {
 }
 
 
-SMALL_ON_PAGE = pytest.mark.xfail(
-    reason="14 inliers, under the copy floor of 15: a picture small on a large page is "
-    "described at the page's scale, not its own",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize("kind", list(HARD))
 @pytest.mark.parametrize("name", ["astronaut", "coffee"])
-def test_a_picture_and_its_hard_copy_are_a_copy(request, name, kind):
-    if (name, kind) == ("coffee", "pasted"):
-        request.applymarker(SMALL_ON_PAGE)
+def test_a_picture_and_its_hard_copy_are_a_copy(name, kind):
     picture = real_photo(name, size=None).convert("RGB").resize((400, 300))
     found, figures = relation(picture, HARD[kind](picture))
     assert found == "copy", figures

@@ -2,12 +2,13 @@
 
 RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot product
 compares like the Hellinger kernel) on the greyscale image scaled to at most `verify.max_side`
-pixels, the strongest `verify.features` keypoints in OpenCV's order, with the indices of the
-`STRONGEST` strongest (what the prefilter compares). A faint or flat picture (a pale print, a
-photograph of sky and sand) holds few keypoints at SIFT's own contrast threshold, and a copy
-needs `verify.min_inliers` of them: it is detected at lower thresholds (CONTRASTS) until it
-holds ENOUGH. A small picture (an icon, a flag) is enlarged to `verify.enlarge_to` pixels
-first where that is set. Decoding obeys `embed.max_pixels`, and a
+pixels, the strongest `verify.features` keypoints spread over the picture (`spread`) in
+OpenCV's order, with the indices of the `STRONGEST` strongest, spread alike (what the
+prefilter compares). A faint or flat
+picture (a pale print, a photograph of sky and sand) holds few keypoints at SIFT's own
+contrast threshold, and a copy needs `verify.min_inliers` of them: it is detected at lower
+thresholds (CONTRASTS) until it holds ENOUGH. A small picture (an icon, a flag) is enlarged
+to `verify.enlarge_to` pixels first where that is set. Decoding obeys `embed.max_pixels`, and a
 large PNG or TIFF is reduced by a whole factor as soon as it is decoded; a halftone is
 described descreened (similar/vectors/screen.py). An image's mirror needs no second extraction:
 mirroring moves each keypoint to x' = w - 1 - x and permutes its descriptor (the 4 x 4 cells
@@ -37,9 +38,10 @@ from ..vectors.screen import descreened
 # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
 # 4: thumbnail of 192 pixels (pips, letters and pictograms resolved); 5: halftones descreened;
 # 6: faint pictures detected at lower contrast, small ones enlarged if asked, a colour
-# thumbnail, a thumbnail never larger than the picture
-FEATURES_VERSION = 6
-STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first
+# thumbnail, a thumbnail never larger than the picture; 7: keypoints spread over cells
+FEATURES_VERSION = 7
+STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first (spread over cells)
+SPREAD = 4  # the strongest keypoints are taken in turn from SPREAD x SPREAD cells
 THUMB = 192  # longest side of the greyscale thumbnail an entry keeps
 COLOUR = 64  # longest side of the colour thumbnail (flat regions' colours, not strokes)
 # width, height, keypoints, strongest kept, thumbnail width and height, colour thumbnail's
@@ -130,8 +132,7 @@ def extract(
         return NONE
     desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
     xy = np.array([k.pt for k in keypoints], dtype=np.float32)
-    # ties keep OpenCV's order
-    strongest = np.argsort(-np.array([k.response for k in keypoints]), kind="stable")
+    strongest = spread(xy, np.array([k.response for k in keypoints]), img.size, STRONGEST)
     # never more pixels than the picture has: a check lays a sharper picture onto it smoothed
     side = min(1.0, THUMB / max(native.size))
     thumb = native.convert("L").resize(
@@ -142,11 +143,29 @@ def extract(
         xy,
         desc.astype(np.float32),
         img.size,
-        strongest[:STRONGEST],
+        strongest,
         np.asarray(thumb),
         colour_thumbnail(native),
     )
     return unpack(pack(found))
+
+
+def spread(xy: np.ndarray, response: np.ndarray, size: tuple[int, int], count: int) -> np.ndarray:
+    """The indices of `count` strongest keypoints spread over the picture, strongest first:
+    the strongest of each of SPREAD x SPREAD cells in turn, then the second strongest of
+    each, and so on (ties keep OpenCV's order). A picture printed on a page of type holds few
+    of the page's strongest keypoints (the letters' are), but its share of the cells."""
+    cell_x = np.minimum((xy[:, 0] * SPREAD // max(size[0], 1)).astype(int), SPREAD - 1)
+    cell_y = np.minimum((xy[:, 1] * SPREAD // max(size[1], 1)).astype(int), SPREAD - 1)
+    cell = cell_y * SPREAD + cell_x
+    order = np.argsort(-response, kind="stable")
+    rank = np.zeros(len(order), np.int64)  # each keypoint's place among its cell's, by strength
+    seen = np.zeros(SPREAD * SPREAD, np.int64)
+    for index in order:
+        rank[index] = seen[cell[index]]
+        seen[cell[index]] += 1
+    turns = np.lexsort((np.arange(len(order)), -response, rank))
+    return turns[:count]
 
 
 def resized(img, max_side: int, enlarge_to: int = 0):
@@ -165,29 +184,33 @@ def resized(img, max_side: int, enlarge_to: int = 0):
 
 
 def detected(grey: np.ndarray, max_features: int) -> tuple[list, np.ndarray | None]:
-    """SIFT's keypoints and descriptors at its own contrast threshold, or where that finds
-    fewer than ENOUGH, at the first of the lower CONTRASTS that does (the last: whatever it
-    finds), the `max_features` strongest. The lower thresholds take one detection: a
-    keypoint's response is the contrast that threshold is compared with (over the octave's
-    layers), so the keypoints of each are those of the lowest with response enough."""
+    """SIFT's keypoints at its own contrast threshold, or where that finds fewer than
+    ENOUGH, at the first of the lower CONTRASTS that does (the last: whatever it finds); of
+    those, `max_features` spread over the picture (`spread`), and their descriptors. The
+    lower thresholds take one detection: a keypoint's response is the contrast a threshold
+    is compared with (over the octave's layers), so each threshold's keypoints are those of
+    the lowest with response enough."""
     import cv2
 
+    sift = cv2.SIFT_create(contrastThreshold=CONTRASTS[0])
+    found = sift.detect(grey, None)
     enough = min(ENOUGH, max_features)
-    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=CONTRASTS[0])
-    keypoints, desc = sift.detectAndCompute(grey, None)
-    if len(keypoints) >= enough:
-        return keypoints, desc
-    low = cv2.SIFT_create(contrastThreshold=CONTRASTS[-1])
-    found = low.detect(grey, None)
-    response = np.array([k.response for k in found], np.float64) * LAYERS
-    for contrast in CONTRASTS[1:]:
-        kept = np.flatnonzero(response >= contrast)
-        if len(kept) >= enough:
-            break
-    if len(kept) <= len(keypoints):
-        return keypoints, desc
-    kept = kept[np.argsort(-response[kept], kind="stable")[:max_features]]
-    return low.compute(grey, [found[i] for i in sorted(kept)])
+    if len(found) < enough:
+        lower = cv2.SIFT_create(contrastThreshold=CONTRASTS[-1]).detect(grey, None)
+        response = np.array([k.response for k in lower], np.float64) * LAYERS
+        for contrast in CONTRASTS[1:]:
+            kept = np.flatnonzero(response >= contrast)
+            if len(kept) >= enough:
+                break
+        found = [lower[i] for i in kept] if len(kept) > len(found) else found
+    if not found:
+        return [], None
+    if len(found) > max_features:
+        xy = np.array([k.pt for k in found], np.float32)
+        response = np.array([k.response for k in found])
+        chosen = spread(xy, response, grey.shape[::-1], max_features)
+        found = [found[i] for i in sorted(chosen)]
+    return sift.compute(grey, found)
 
 
 def colour_thumbnail(img) -> np.ndarray:
