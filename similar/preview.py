@@ -30,7 +30,7 @@ from .iiif.links import safe_link, thumbnail_url
 from .iiif.publish import viewer_link
 from .settings import Settings
 from .vectors.images import open_rgb
-from .verification.points import points_of, read_points
+from .verification.points import Points, points_of, read_points
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSETS = ("preview.css", "preview.js")  # shared by every page, so each page stays light
@@ -99,7 +99,9 @@ def pair_figures(pair: dict) -> dict:
 class Evidence:
     """The pairs a page shows with a badge: their matched points and figures, per page."""
 
-    def __init__(self, matches: dict, unsure_inliers: int, pictures: dict[str, str] | None = None):
+    def __init__(
+        self, matches: Points, unsure_inliers: int, pictures: dict[str, str] | None = None
+    ):
         self.matches = matches
         self.unsure_inliers = unsure_inliers
         self.pictures = pictures or {}  # id -> the larger view (or the thumbnail)

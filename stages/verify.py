@@ -19,6 +19,7 @@ from similar.search import product
 from similar.search.neighbours import neighbours_bytes
 from similar.vectors.images import require_images
 from similar.verification import rerank
+from similar.verification.points import records_bytes
 from similar.verification.runner import image_refs, method_for
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     report = rerank.report(m, described, seconds)
     with staged_outputs() as out:
         out.write_bytes(paths.verified, neighbours_bytes(verified))
-        out.write_bytes(paths.matches, json_bytes(matches, indent=None))
+        out.write_bytes(paths.matches, records_bytes(matches))
         out.write_bytes(paths.verify_metrics, json_bytes(m))
         out.write_bytes(paths.reports / "verify.json", json_bytes(report))
     print(rerank.summary(m, described, seconds, paths.verified))

@@ -16,6 +16,7 @@ from publish_checks import check_folder, invalid
 from similar.files import read_csv, read_json
 from similar.groups.grouping import read_groups_json
 from similar.iiif import publish
+from similar.verification.points import Points
 
 BASE = "https://example.org/reuse/iiif"
 
@@ -75,7 +76,7 @@ def groups() -> list[dict]:
 
 def test_every_file_validates_and_has_a_manifest_per_group(tmp_path):
     matches = {"lion": {"lion copy": {"mirrored": True, "points": [[0.1, 0.2, 0.5, 0.5]] * 3}}}
-    files = publish.publish(groups(), members(), matches, BASE, "Reuse")
+    files = publish.publish(groups(), members(), Points.of(matches), BASE, "Reuse")
     publish.write_files(tmp_path, files)
     collection = check_folder(tmp_path, groups())
     assert all(item["id"].startswith(BASE + "/") for item in collection["items"])
@@ -99,7 +100,7 @@ def test_every_file_validates_and_has_a_manifest_per_group(tmp_path):
 
 
 def test_annotations_on_the_source_canvas_are_part_of_the_source_manifest(tmp_path):
-    publish.write_files(tmp_path, publish.publish(groups(), members(), {}, BASE, "Reuse"))
+    publish.write_files(tmp_path, publish.publish(groups(), members(), Points(), BASE, "Reuse"))
     assert invalid(tmp_path) == {}
     (page,) = sorted((tmp_path / "sources").iterdir())
     annotation = json.loads(page.read_text())["items"][0]
@@ -114,7 +115,7 @@ def test_annotations_on_the_source_canvas_are_part_of_the_source_manifest(tmp_pa
 
 
 def test_pairs_csv_names_both_images_of_every_pair():
-    files = publish.publish(groups(), members(), {}, BASE, "Reuse")
+    files = publish.publish(groups(), members(), Points(), BASE, "Reuse")
     rows = list(csv.DictReader(io.StringIO(files["pairs.csv"].decode())))
     assert len(rows) == 2 * 4
     copy = rows[1]
@@ -132,9 +133,9 @@ def test_pairs_csv_names_both_images_of_every_pair():
 
 
 def test_the_same_groups_give_the_same_bytes_and_a_new_base_url_moves_every_id():
-    once = publish.publish(groups(), members(), {}, BASE, "Reuse")
-    assert publish.publish(groups(), members(), {}, BASE, "Reuse") == once
-    moved = publish.publish(groups(), members(), {}, "http://127.0.0.1:9/x", "Reuse")
+    once = publish.publish(groups(), members(), Points(), BASE, "Reuse")
+    assert publish.publish(groups(), members(), Points(), BASE, "Reuse") == once
+    moved = publish.publish(groups(), members(), Points(), "http://127.0.0.1:9/x", "Reuse")
     assert BASE not in b"".join(moved.values()).decode()
 
 
@@ -180,13 +181,13 @@ def test_the_stage_publishes_the_pipeline_and_a_rerun_gives_the_same_bytes(pipel
 
 
 def test_pairs_only_the_groups_stage_checked_get_their_matched_region(pipeline):
-    from similar.verification.points import group_pairs, points_of
+    from similar.verification.points import Points, group_pairs, points_of
 
     found = read_groups_json(pipeline.root / "data/groups/groups.json")
-    matches = read_json(pipeline.root / "data/verified/matches.json")
+    matches = Points.of(read_json(pipeline.root / "data/verified/matches.json"))
     only_groups = {p for p in group_pairs(found) if points_of(matches, *p) is None}
     assert only_groups  # the groups stage checks pairs of the whole graph
-    group_points = read_json(pipeline.root / "data/groups/points.json")
+    group_points = Points.of(read_json(pipeline.root / "data/groups/points.json"))
     assert all(points_of(group_points, *p) for p in only_groups)
     for gone in (pipeline.root / "images", pipeline.root / ".cache"):
         shutil.rmtree(gone)  # publish reads the points; it checks no pair again
@@ -207,7 +208,7 @@ def test_pairs_only_the_groups_stage_checked_get_their_matched_region(pipeline):
 
 
 def test_paint_files_paints_every_canvas_from_its_file(tmp_path):
-    files = publish.publish(groups(), members(), {}, BASE, "Reuse", paint="files")
+    files = publish.publish(groups(), members(), Points(), BASE, "Reuse", paint="files")
     publish.write_files(tmp_path, files)
     assert invalid(tmp_path) == {}
     manifest = json.loads((tmp_path / "manifests/lion.json").read_text())
@@ -222,7 +223,7 @@ def test_a_part_shared_with_an_image_in_no_group_targets_that_image(tmp_path):
     images["plate"] = publish.Member("plate", "plate.jpg", 50, 40)
     extra = {"a": "lion", "b": "plate", "score": 0.5, "inliers": 30, "relation": "shares_part"}
     found[0]["shared_parts"].append(extra)
-    publish.write_files(tmp_path, publish.publish(found, images, {}, BASE, "Reuse"))
+    publish.write_files(tmp_path, publish.publish(found, images, Points(), BASE, "Reuse"))
     check_folder(tmp_path, found)
     last = json.loads((tmp_path / "annotations/lion.json").read_text())["items"][-1]
     assert last["target"][0] == f"{BASE}/manifests/lion/canvas/lion#xywh=0,0,300,200"
@@ -236,5 +237,5 @@ def test_a_part_shared_with_an_image_in_no_group_targets_that_image(tmp_path):
 
 
 def test_no_groups_is_an_empty_collection_that_still_validates(tmp_path):
-    publish.write_files(tmp_path, publish.publish([], {}, {}, BASE, "Reuse"))
+    publish.write_files(tmp_path, publish.publish([], {}, Points(), BASE, "Reuse"))
     assert check_folder(tmp_path, [])["items"] == []

@@ -12,6 +12,7 @@ from PIL import Image
 from similar import parameters
 from similar.errors import UserError
 from similar.iiif import publish
+from similar.verification.points import Points
 from tools import view
 
 
@@ -37,7 +38,7 @@ def site(project, tmp_path):
         }
     ]
     project.set("publish", {"base_url": "http://127.0.0.1:1/iiif"})
-    files = publish.publish(found, {"a b": member}, {}, "http://127.0.0.1:1/iiif", "Reuse")
+    files = publish.publish(found, {"a b": member}, Points(), "http://127.0.0.1:1/iiif", "Reuse")
     publish.write_files(project.root / "data/iiif", files)
     bundle = tmp_path / "mirador" / view.BUNDLE
     bundle.parent.mkdir(parents=True)

@@ -10,6 +10,7 @@ from similar import errors as cfg
 from similar.evaluation import ranking_metrics
 from similar.iiif.links import safe_link, thumbnail_url
 from similar.preview import render
+from similar.verification.points import Points
 
 
 def test_neighbours_follow_the_schema(pipeline):
@@ -176,7 +177,7 @@ def test_group_cards_show_members_by_date_then_possible_members_and_shared_parts
         "shared_parts": [pair("a", "d", 400, "shares_part"), pair("d", "e", 12, "shares_part")],
     }
     books = {"a": "x", "b": "late", "c": "x", "d": "y", "e": "early"}
-    matches = {"a": {"b": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}}}
+    matches = Points.of({"a": {"b": {"mirrored": False, "points": [[0.1, 0.2, 0.3, 0.4]]}}})
     ctx = Context(books=books, years={"early": 1701, "late": 1790}, evidence=Evidence(matches, 12))
     g = group_card(found, 1, ctx)
     assert g["size"] == 3 and g["id"] == "a"
@@ -259,9 +260,9 @@ def test_years_file_is_checked(tmp_path):
 
 def test_matched_points_read_either_way_round_and_thinned():
     from similar.preview import MAX_POINTS, shown_points
-    from similar.verification.points import points_of
+    from similar.verification.points import Points, points_of
 
-    matches = {"a": {"b": {"mirrored": True, "points": [[0.1, 0.2, 0.3, 0.4]]}}}
+    matches = Points.of({"a": {"b": {"mirrored": True, "points": [[0.1, 0.2, 0.3, 0.4]]}}})
     assert points_of(matches, "a", "b")["points"] == [[0.1, 0.2, 0.3, 0.4]]
     assert points_of(matches, "b", "a") == {"mirrored": True, "points": [[0.3, 0.4, 0.1, 0.2]]}
     assert points_of(matches, "a", "c") is None

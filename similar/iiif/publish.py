@@ -6,8 +6,8 @@ Every id lies under `publish.base_url` and is made from the group's and the imag
 the same groups give the same ids and the same bytes. A member that came from a IIIF Image API
 link is painted from that link (the region the CSV or the manifest named); any other from its
 file, under `<base_url>/images/`. A pair's region is the box of its inlier matches: verify's
-(matches.json), and for the pairs only the groups stage checked, found again by the same
-verifier over its feature cache; the whole picture only where the images are not here.
+(matches.json), and for the pairs only the groups stage checked, the points it wrote
+(points.json); the whole picture where neither holds the pair.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import UserError
 from ..files import csv_bytes, json_bytes
+from ..verification.points import Points, points_of
 from .links import IMAGE_API, safe_link
 
 CONTEXT = "http://iiif.io/api/presentation/3/context.json"
@@ -201,18 +202,11 @@ def box(points, side: int, size: tuple[int, int]) -> str:
     return f"{x0},{y0},{max(1, x1 - x0)},{max(1, y1 - y0)}"
 
 
-def regions(pair: dict, members: dict[str, Member], matches: dict) -> tuple[str, str]:
+def regions(pair: dict, members: dict[str, Member], matches: Points) -> tuple[str, str]:
     """The overlap of a pair on each image: the box of its inliers, else the whole image."""
     a, b = members[pair["a"]], members[pair["b"]]
-    found = matches.get(a.id, {}).get(b.id)
-    sides = (0, 1)
-    if found is None:
-        found, sides = matches.get(b.id, {}).get(a.id), (1, 0)
-    points = (found or {}).get("points") or []
-    return (
-        box(points, sides[0], (a.width, a.height)),
-        box(points, sides[1], (b.width, b.height)),
-    )
+    points = (points_of(matches, a.id, b.id) or {}).get("points") or []
+    return box(points, 0, (a.width, a.height)), box(points, 1, (b.width, b.height))
 
 
 def describe(pair: dict) -> str:
@@ -246,7 +240,7 @@ def fragment(xywh: str) -> dict:
     return {"type": "FragmentSelector", "conformsTo": MEDIA_FRAGMENTS, "value": f"xywh={xywh}"}
 
 
-def linking(page: str, pair: dict, members: dict, matches: dict, home: dict, ids: Ids) -> dict:
+def linking(page: str, pair: dict, members: dict, matches: Points, home: dict, ids: Ids) -> dict:
     """One W3C linking annotation tying the two images of a pair, each at its overlap."""
     a, b = members[pair["a"]], members[pair["b"]]
     ra, rb = regions(pair, members, matches)
@@ -290,7 +284,7 @@ def group_manifest(group: dict, members: dict, ids: Ids) -> dict:
     }
 
 
-def annotation_page(group: dict, members: dict, matches: dict, home: dict, ids: Ids) -> dict:
+def annotation_page(group: dict, members: dict, matches: Points, home: dict, ids: Ids) -> dict:
     page = ids.page(group["group"])
     return {
         "@context": CONTEXT,
@@ -376,7 +370,7 @@ def source_pages(groups: list[dict], members: dict, ids: Ids) -> dict[str, dict]
     return out
 
 
-def pair_rows(groups: list[dict], members: dict, matches: dict) -> list[list]:
+def pair_rows(groups: list[dict], members: dict, matches: Points) -> list[list]:
     """pairs.csv: a row per image of every pair, group by group."""
     rows = []
     for g in groups:
@@ -427,7 +421,7 @@ def members_of(index: list[dict], links: dict[str, dict]) -> dict[str, Member]:
 def publish(
     groups: list[dict],
     members: dict[str, Member],
-    matches: dict,
+    matches: Points,
     base_url: str,
     label: str,
     paint: str = "iiif",
