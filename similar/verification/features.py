@@ -112,7 +112,6 @@ def extract(
 ) -> Features:
     """RootSIFT features of an image file's bytes; NONE for anything without usable features
     (and for an image over `max_pixels`, which embed refuses as well)."""
-    from PIL import Image
 
     try:
         with warnings.catch_warnings():
@@ -134,19 +133,8 @@ def extract(
     xy = np.array([k.pt for k in keypoints], dtype=np.float32)
     strongest = spread(xy, np.array([k.response for k in keypoints]), img.size, STRONGEST)
     # never more pixels than the picture has: a check lays a sharper picture onto it smoothed
-    side = min(1.0, THUMB / max(native.size))
-    thumb = native.convert("L").resize(
-        (max(1, round(native.width * side)), max(1, round(native.height * side))),
-        Image.Resampling.BOX,
-    )
-    found = Features(
-        xy,
-        desc.astype(np.float32),
-        img.size,
-        strongest,
-        np.asarray(thumb),
-        colour_thumbnail(native),
-    )
+    thumb, colour = thumbnail(native, THUMB, "L"), thumbnail(native, COLOUR, "RGB")
+    found = Features(xy, desc.astype(np.float32), img.size, strongest, thumb, colour)
     return unpack(pack(found))
 
 
@@ -158,14 +146,12 @@ def spread(xy: np.ndarray, response: np.ndarray, size: tuple[int, int], count: i
     cell_x = np.minimum((xy[:, 0] * SPREAD // max(size[0], 1)).astype(int), SPREAD - 1)
     cell_y = np.minimum((xy[:, 1] * SPREAD // max(size[1], 1)).astype(int), SPREAD - 1)
     cell = cell_y * SPREAD + cell_x
-    order = np.argsort(-response, kind="stable")
-    rank = np.zeros(len(order), np.int64)  # each keypoint's place among its cell's, by strength
-    seen = np.zeros(SPREAD * SPREAD, np.int64)
-    for index in order:
-        rank[index] = seen[cell[index]]
-        seen[cell[index]] += 1
-    turns = np.lexsort((np.arange(len(order)), -response, rank))
-    return turns[:count]
+    index = np.arange(len(cell))
+    by_cell = np.lexsort((index, -response, cell))  # each cell's keypoints, strongest first
+    first = np.searchsorted(cell[by_cell], cell[by_cell])  # where each one's cell begins
+    rank = np.empty(len(cell), np.int64)  # each keypoint's place among its cell's
+    rank[by_cell] = index - first
+    return np.lexsort((index, -response, rank))[:count]
 
 
 def resized(img, max_side: int, enlarge_to: int = 0):
@@ -213,13 +199,14 @@ def detected(grey: np.ndarray, max_features: int) -> tuple[list, np.ndarray | No
     return sift.compute(grey, found)
 
 
-def colour_thumbnail(img) -> np.ndarray:
-    """The picture's colours, its longer side reduced to COLOUR pixels (never enlarged)."""
+def thumbnail(img, longest: int, mode: str) -> np.ndarray:
+    """The picture in `mode` (L, RGB), its longer side reduced to `longest` pixels by area
+    (never enlarged)."""
     from PIL import Image
 
-    side = min(1.0, COLOUR / max(img.size))
+    side = min(1.0, longest / max(img.size))
     size = (max(1, round(img.width * side)), max(1, round(img.height * side)))
-    return np.asarray(img.convert("RGB").resize(size, Image.Resampling.BOX))
+    return np.asarray(img.convert(mode).resize(size, Image.Resampling.BOX))
 
 
 def entry_size(count: int, strongest: int, thumb_pixels: int, colour_pixels: int = 0) -> int:

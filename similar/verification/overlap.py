@@ -177,11 +177,10 @@ def agreement(
     if pair is None:
         return 0.0
     laid, target, valid = at_most(*pair, AGREEMENT_SIDE)
-    rows, cols = np.nonzero(valid)
-    if not len(rows):
+    lines = grid_lines(valid, GRID)
+    if lines is None:
         return 0.0
-    xs = np.linspace(cols.min(), cols.max() + 1, GRID + 1).round().astype(int)
-    ys = np.linspace(rows.min(), rows.max() + 1, GRID + 1).round().astype(int)
+    xs, ys = lines
     for ring in (RING, 0) if whole else (RING,):
         agreeing, drawn = cells_agreeing(
             laid, target, valid, xs[ring : GRID + 1 - ring], ys[ring : GRID + 1 - ring]
@@ -236,6 +235,17 @@ def at_most(
         for image in (laid, target, valid.astype(np.float32))
     )
     return laid, target, share > 0.99
+
+
+def grid_lines(where: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The lines (x, then y) that cut the bounding box of `where` into cells x cells; None
+    where it is empty."""
+    rows, cols = np.nonzero(where)
+    if not len(rows):
+        return None
+    xs = np.linspace(cols.min(), cols.max() + 1, cells + 1).round().astype(int)
+    ys = np.linspace(rows.min(), rows.max() + 1, cells + 1).round().astype(int)
+    return xs, ys
 
 
 def between_thumbnails(a_shape, a_size, b_shape, b_size, transform: np.ndarray) -> np.ndarray:
@@ -348,8 +358,8 @@ def difference(
     # the overlap's edge is left out: a copy's trimmed margin, or a frame printed around it
     margin = 2 * max(2, round(EDGE * min(valid.shape))) + 1
     inner = cv2.erode(valid.astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
-    rows, cols = np.nonzero(inner)
-    if not len(rows):
+    lines = grid_lines(inner, DIFFERENCE_GRID)
+    if lines is None:
         return 1.0
     near = np.ones((2 * REACH + 1, 2 * REACH + 1), np.uint8)
     alone = np.zeros(inner.shape, bool)
@@ -362,9 +372,7 @@ def difference(
         near_trace = cv2.dilate(trace.astype(np.uint8), near) > 0
         alone |= stroke & ~near_trace
         drawn |= stroke
-    xs = np.linspace(cols.min(), cols.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
-    ys = np.linspace(rows.min(), rows.max() + 1, DIFFERENCE_GRID + 1).round().astype(int)
-    counted, differs = cell_strokes(drawn, alone, xs, ys)
+    counted, differs = cell_strokes(drawn, alone, *lines)
     if not ring_too:  # the outer ring of cells is left out: frames, captions, margins
         inner = np.s_[DIFFERENCE_RING:-DIFFERENCE_RING, DIFFERENCE_RING:-DIFFERENCE_RING]
         counted, differs = counted[inner], differs[inner]
@@ -445,12 +453,11 @@ def colour_difference(
 def cell_colours(laid: np.ndarray, valid: np.ndarray, second: np.ndarray) -> np.ndarray:
     """The two mean Lab colours of each of the overlap's inner cells (COLOUR_GRID x
     COLOUR_GRID over its bounding box, the outer RING left out, FILLED), (cells, 2, 3)."""
-    rows, cols = np.nonzero(valid)
-    if not len(rows):
+    lines = grid_lines(valid, COLOUR_GRID)
+    if lines is None:
         return np.zeros((0, 2, 3), np.float32)
     inner = slice(RING, COLOUR_GRID + 1 - RING)  # frames, margins and trimmed edges out
-    xs = np.linspace(cols.min(), cols.max() + 1, COLOUR_GRID + 1).round().astype(int)[inner]
-    ys = np.linspace(rows.min(), rows.max() + 1, COLOUR_GRID + 1).round().astype(int)[inner]
+    xs, ys = (line[inner] for line in lines)
     side = len(xs) - 1
     column = np.searchsorted(xs, np.arange(valid.shape[1]), side="right") - 1
     row = np.searchsorted(ys, np.arange(valid.shape[0]), side="right") - 1
