@@ -143,7 +143,7 @@ def rows(figures: dict) -> list[Row]:
     out = [
         Row(
             f"hard copies of {figures['pictures']} photographs ({figures['method']})",
-            f"{total} of {pairs} called a copy (ceiling {pairs}: every pair checked)",
+            f"{total} of {pairs} called a copy (ceiling {pairs}: every pair a candidate)",
         )
     ]
     stopped = figures.get("stopped", {})
