@@ -66,6 +66,13 @@ def test_one_field_in_another_colour_makes_another_picture():
     assert colours_apart(tricolour(FRANCE), tricolour(FRANCE)) == 0
 
 
+def test_a_dark_field_for_a_strong_colour_makes_another_picture():
+    # Belgium's black as a small flag's thumbnail holds it (lightened by its glossy shading),
+    # against Italy's green: 30 of lightness apart only, but no wash makes dark ink green
+    belgium = [(60, 60, 60), (253, 218, 36), (206, 43, 55)]
+    assert colours_apart(tricolour(belgium), tricolour(ITALY)) > 0
+
+
 def test_recolouring_is_not_a_difference():
     france = tricolour(FRANCE)
     exchanged = france[..., [2, 0, 1]]  # every colour another: a copy in other inks

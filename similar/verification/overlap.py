@@ -401,6 +401,9 @@ HUE = 30.0  # degrees of hue that make two colours different ones
 # where one of the two is a grey, a cell changes when its lightness does by this much (a black
 # stripe for a light blue one); a wash laid on paper keeps it light
 LIGHTNESS = 40.0
+# or when the grey is this dark and the colour at least TONED strong (a black stripe for a green
+# one): a transparent wash laid on dark ink leaves it dark and dull
+DARK = 40.0
 TONED = 45.0  # a picture in one hue, nowhere stronger than this chroma, is toned (sepia, a tint)
 RECOLOURED = 0.15  # the share of the overlap that changes, and that keeps, to differ
 
@@ -444,7 +447,7 @@ def colour_difference(
             kept += apart < HUE
             changed += apart >= HUE
         else:
-            changed += abs(float(one[0] - other[0])) >= LIGHTNESS
+            changed += not_a_wash(one, other)
     if min(kept, changed) < RECOLOURED * len(colours):
         return 0.0
     return round(changed / len(colours), 4)
@@ -474,6 +477,15 @@ def cell_colours(laid: np.ndarray, valid: np.ndarray, second: np.ndarray) -> np.
     ]
     colours = np.stack(means, axis=1)[kept] / filled[kept, None]
     return colours.reshape(-1, 2, 3).astype(np.float32)
+
+
+def not_a_wash(one: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two cell colours, one of them a grey, differ by more than a wash laid on the
+    grey could make: LIGHTNESS apart, or a DARK grey against a strong (TONED) colour."""
+    if abs(float(one[0] - other[0])) >= LIGHTNESS:
+        return True
+    grey, colour = (one, other) if chroma(one) < chroma(other) else (other, one)
+    return float(grey[0]) < DARK and chroma(colour) >= TONED
 
 
 def chroma(lab: np.ndarray) -> float:
