@@ -91,3 +91,49 @@ def test_a_hand_coloured_print_is_its_print():
     coloured[:, :32][~lines[:, :32]] = (236, 200, 150)  # a light wash on the paper
     coloured[:, 32:][~lines[:, 32:]] = (170, 200, 235)
     assert colours_apart(paper, coloured) == 0
+
+
+def per_cell(xs, ys):
+    """The cells between grid lines, as slices (the reference the vectorised sums are held to)."""
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            yield np.s_[y0:y1, x0:x1]
+
+
+def test_cells_agreeing_counts_each_cell_as_a_loop_over_cells_would():
+    from similar.verification.overlap import AGREE, FILLED, FLAT, cells_agreeing
+
+    rng = np.random.default_rng(5)
+    laid = rng.normal(128, 6, (60, 70)).astype(np.float32)
+    target = (laid + rng.normal(0, 6, laid.shape)).astype(np.float32)
+    target[:20] = rng.normal(128, 6, (20, 70))  # a band that draws something else
+    valid = np.ones(laid.shape, bool)
+    valid[:, :9] = False  # cells partly outside the overlap
+    xs, ys = np.array([0, 5, 5, 20, 33, 47, 70]), np.array([0, 12, 30, 30, 45, 60])
+    agreeing = drawn = 0
+    for cell in per_cell(xs, ys):
+        inside = valid[cell]
+        if inside.size < 4 or inside.mean() < FILLED:
+            continue
+        first, second = laid[cell][inside], target[cell][inside]
+        if max(first.std(), second.std()) < FLAT:
+            continue
+        drawn += 1
+        agreeing += np.corrcoef(first, second)[0, 1] >= AGREE
+    assert 0 < agreeing < drawn
+    assert cells_agreeing(laid, target, valid, xs, ys) == (agreeing, drawn)
+
+
+def test_cell_strokes_counts_each_cell_as_a_loop_over_cells_would():
+    from similar.verification.overlap import MIN_STROKES, UNMATCHED, cell_strokes
+
+    rng = np.random.default_rng(6)
+    drawn = rng.random((40, 50)) < 0.3
+    alone = drawn & (rng.random(drawn.shape) < 0.2)
+    xs, ys = np.array([0, 10, 10, 25, 50]), np.array([0, 3, 20, 40])
+    counted, differs = cell_strokes(drawn, alone, xs, ys)
+    for index, cell in enumerate(per_cell(xs, ys)):
+        strokes, lone = int(drawn[cell].sum()), int(alone[cell].sum())
+        assert counted.flat[index] == (strokes >= MIN_STROKES)
+        assert differs.flat[index] == (lone >= MIN_STROKES and lone >= UNMATCHED * strokes)
+    assert counted.any() and differs.any() and not differs.all()

@@ -191,27 +191,41 @@ def agreement(
 
 
 def cells_agreeing(laid, target, valid, xs, ys) -> tuple[int, int]:
-    """Of the cells between the grid lines xs and ys that lie in the overlap and hold
-    something drawn: how many agree, and how many there are."""
-    drawn = agreeing = 0
-    for y0, y1 in zip(ys[:-1], ys[1:]):
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            inside_cell = valid[y0:y1, x0:x1]
-            if inside_cell.size < 4 or inside_cell.mean() < FILLED:
-                continue
-            first = laid[y0:y1, x0:x1][inside_cell]
-            second = target[y0:y1, x0:x1][inside_cell]
-            spread = first.std(), second.std()
-            if max(spread) < FLAT:
-                continue
-            drawn += 1
-            if min(spread) >= FLAT:
-                correlation = float(
-                    np.mean((first - first.mean()) * (second - second.mean()))
-                    / (spread[0] * spread[1])
-                )
-                agreeing += correlation >= AGREE
-    return agreeing, drawn
+    """Of the cells between the grid lines xs and ys that lie in the overlap (FILLED) and
+    hold something drawn (FLAT): how many agree (AGREE), and how many there are. Each
+    cell's means, spreads and covariance come from sums over its pixels, all cells at once."""
+    cell, within = cell_index(xs, ys, valid.shape)
+    cells = (len(ys) - 1) * (len(xs) - 1)
+    area = np.bincount(cell[within], minlength=cells)
+    inside = within & valid
+    where = cell[inside]
+    count = np.bincount(where, minlength=cells)
+    filled = (area >= 4) & (count / np.maximum(area, 1) >= FILLED)
+    first = laid[inside].astype(np.float64)
+    second = target[inside].astype(np.float64)
+    per_pixel = np.maximum(count, 1)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(where, weights=values, minlength=cells) / per_pixel
+
+    first_mean, second_mean = mean(first), mean(second)
+    first_spread = np.sqrt(np.maximum(mean(first * first) - first_mean**2, 0.0))
+    second_spread = np.sqrt(np.maximum(mean(second * second) - second_mean**2, 0.0))
+    covariance = mean(first * second) - first_mean * second_mean
+    drawn = filled & (np.maximum(first_spread, second_spread) >= FLAT)
+    both = drawn & (np.minimum(first_spread, second_spread) >= FLAT)
+    correlation = covariance[both] / (first_spread[both] * second_spread[both])
+    return int((correlation >= AGREE).sum()), int(drawn.sum())
+
+
+def cell_index(xs: np.ndarray, ys: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's cell between the grid lines xs and ys (numbered row by row), and whether
+    the pixel lies in one."""
+    column = np.searchsorted(xs, np.arange(shape[1]), side="right") - 1
+    row = np.searchsorted(ys, np.arange(shape[0]), side="right") - 1
+    columns, rows = len(xs) - 1, len(ys) - 1
+    within = ((row >= 0) & (row < rows))[:, None] & ((column >= 0) & (column < columns))[None, :]
+    return row[:, None] * columns + column[None, :], within
 
 
 def at_most(
@@ -384,15 +398,11 @@ def difference(
 def cell_strokes(drawn: np.ndarray, alone: np.ndarray, xs, ys) -> tuple[np.ndarray, np.ndarray]:
     """Per cell between the grid lines: whether it holds strokes enough to be compared
     (MIN_STROKES), and whether enough of them have no counterpart (MIN_STROKES, UNMATCHED)."""
-    counted = np.zeros((len(ys) - 1, len(xs) - 1), bool)
-    differs = np.zeros(counted.shape, bool)
-    for row, (y0, y1) in enumerate(zip(ys[:-1], ys[1:])):
-        for col, (x0, x1) in enumerate(zip(xs[:-1], xs[1:])):
-            strokes_here = int(drawn[y0:y1, x0:x1].sum())
-            lone = int(alone[y0:y1, x0:x1].sum())
-            counted[row, col] = strokes_here >= MIN_STROKES
-            differs[row, col] = lone >= MIN_STROKES and lone >= UNMATCHED * strokes_here
-    return counted, differs
+    cell, within = cell_index(xs, ys, drawn.shape)
+    shape = (len(ys) - 1, len(xs) - 1)
+    strokes = np.bincount(cell[within & drawn], minlength=shape[0] * shape[1]).reshape(shape)
+    lone = np.bincount(cell[within & alone], minlength=shape[0] * shape[1]).reshape(shape)
+    return strokes >= MIN_STROKES, (lone >= MIN_STROKES) & (lone >= UNMATCHED * strokes)
 
 
 COLOUR_GRID = 12
@@ -462,10 +472,7 @@ def cell_colours(laid: np.ndarray, valid: np.ndarray, second: np.ndarray) -> np.
     inner = slice(RING, COLOUR_GRID + 1 - RING)  # frames, margins and trimmed edges out
     xs, ys = (line[inner] for line in lines)
     side = len(xs) - 1
-    column = np.searchsorted(xs, np.arange(valid.shape[1]), side="right") - 1
-    row = np.searchsorted(ys, np.arange(valid.shape[0]), side="right") - 1
-    within = ((row >= 0) & (row < side))[:, None] & ((column >= 0) & (column < side))[None, :]
-    cell = row[:, None] * side + column[None, :]
+    cell, within = cell_index(xs, ys, valid.shape)
     area = np.bincount(cell[within], minlength=side * side)
     counted = within & valid
     filled = np.bincount(cell[counted], minlength=side * side)
