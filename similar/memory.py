@@ -24,6 +24,8 @@ SIGNS = (
     "cannot allocate memory",
     "out of memory",
 )
+# oneDNN's words when it cannot map a convolution's scratch memory: memory only under a limit
+LIMITED_SIGNS = ("could not create a primitive",)
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -32,8 +34,16 @@ def out_of_memory(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
         return True
+    if not isinstance(exc, RuntimeError | ImportError | OSError):
+        return False
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError | ImportError | OSError) and any(s in text for s in SIGNS)
+    signs = SIGNS + (LIMITED_SIGNS if limited() else ())
+    return any(sign in text for sign in signs)
+
+
+def limited() -> bool:
+    """Whether an address-space limit (ulimit -v) is in force."""
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
 
 
 def mapped_peak() -> int:
