@@ -298,10 +298,21 @@ def test_a_pair_with_few_keypoints_needs_fewer_inliers_when_asked():
     assert PairResult(15, agreement=0.9, contained=1.0, keypoints=20).relation(rule) == "copy"
 
 
-def test_a_flag_recoloured_as_a_whole_is_a_copy():
-    """Recolouring is not a difference: every field in another colour is other inks, not
-    another flag (one field changed while the others keep theirs is: see ONE_FRAME)."""
+def test_a_flag_recoloured_as_a_whole_is_another_flag():
+    """A picture of flat colour fields is its colours: every field in another colour makes
+    another flag (Serbia's stripes and Sierra Leone's), as one field does (see ONE_FRAME)."""
     found, figures = relation(woven_flag(FRANCE), devset.recoloured(woven_flag(FRANCE)))
+    assert found == "shares_part" and figures.difference > 0, figures
+
+
+def test_a_drawing_recoloured_as_a_whole_is_a_copy():
+    """Recolouring a drawing is not a difference: its colour lies over its strokes (a
+    coloured print in other inks, two colourists' copies)."""
+    drawing = woven_flag(FRANCE)
+    ink = ImageDraw.Draw(drawing)
+    for x in range(0, drawing.width + drawing.height, 7):
+        ink.line((x, 0, x - drawing.height, drawing.height), fill=(30, 24, 20), width=1)
+    found, figures = relation(drawing, devset.recoloured(drawing))
     assert found == "copy", figures
 
 

@@ -73,13 +73,52 @@ def test_a_dark_field_for_a_strong_colour_makes_another_picture():
     assert colours_apart(tricolour(belgium), tricolour(ITALY)) > 0
 
 
-def test_recolouring_is_not_a_difference():
+def test_a_field_in_a_near_colour_beside_a_kept_one_makes_another_picture():
+    # Ireland's orange field for Italy's red: under 30 degrees of hue apart, 40 apart in Lab;
+    # the green field kept
+    ireland = [ITALY[0], (255, 255, 255), (255, 136, 62)]
+    assert colours_apart(tricolour(ireland), tricolour(ITALY)) > 0
+
+
+def test_a_picture_of_flat_fields_recoloured_as_a_whole_is_another_picture():
     france = tricolour(FRANCE)
-    exchanged = france[..., [2, 0, 1]]  # every colour another: a copy in other inks
+    assert colours_apart(france, france[..., [2, 0, 1]]) > 0
+
+
+def hatched(colours) -> np.ndarray:
+    """A tricolour drawn over with ink: colour laid over strokes, as on a coloured print."""
+    drawing = tricolour(colours)
+    drawing[::3] = 30
+    drawing[:, ::4] = 30
+    return drawing
+
+
+def test_recolouring_a_drawing_is_not_a_difference():
+    drawing = hatched(FRANCE)
+    exchanged = drawing[..., [2, 0, 1]]  # every colour another: a copy in other inks
+    france = tricolour(FRANCE)
     grey = np.repeat(france.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
     sepia = (grey * np.array([1.0, 0.9, 0.75])).astype(np.uint8)  # toned: one weak hue
-    for copy in (exchanged, grey, sepia):
+    assert colours_apart(drawing, exchanged) == 0
+    for copy in (grey, sepia):
         assert colours_apart(france, copy) == 0
+
+
+def test_fields_are_cells_without_a_step_inside_as_a_loop_over_cells_would_find():
+    from similar.verification.overlap import FIELD_STEP, cell_index, steps_in_cells
+
+    rng = np.random.default_rng(5)
+    lightness = np.repeat(rng.integers(0, 4, (8, 10)) * 2.0, 6, axis=0).repeat(6, axis=1)
+    lightness[rng.random(lightness.shape) < 0.01] = 90
+    counted = rng.random(lightness.shape) > 0.05
+    xs, ys = np.array([3, 17, 30, 41, 55]), np.array([0, 12, 25, 44])
+    cell, within = cell_index(xs, ys, lightness.shape)
+    found = steps_in_cells(lightness, cell, within & counted, 12)
+    for number, box in enumerate(per_cell(xs, ys)):
+        values, inside = lightness[box], (within & counted)[box]
+        across = inside[:, 1:] & inside[:, :-1] & (np.abs(np.diff(values, axis=1)) >= FIELD_STEP)
+        down = inside[1:] & inside[:-1] & (np.abs(np.diff(values, axis=0)) >= FIELD_STEP)
+        assert found[number] == across.sum() + down.sum()
 
 
 def test_a_hand_coloured_print_is_its_print():

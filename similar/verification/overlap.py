@@ -416,6 +416,16 @@ LIGHTNESS = 40.0
 DARK = 40.0
 TONED = 45.0  # a picture in one hue, nowhere stronger than this chroma, is toned (sepia, a tint)
 RECOLOURED = 0.15  # the share of the overlap that changes, and that keeps, to differ
+# a field: a cell of flat colour in both pictures, no step of lightness between neighbouring
+# pixels this large (no stroke, no hatching, no paper grain) and its lightness this even (no
+# shading: a photograph's smooth fundus or sky is no field); a flag's stripe, a flat icon's fill
+FIELD_STEP = 3.0
+FIELD_SPREAD = 2.0
+# degrees of hue that make two fields' colours different ones (Ireland's orange and Italy's
+# red: 16); a field that keeps its hue keeps its colour, lighter, darker or stronger (another
+# printing, a faded one)
+FIELD_HUE = 12.0
+FIELD_SHARE = 0.08  # the share of the overlap a field that changes, and one that keeps, cover
 
 
 def colour_difference(
@@ -430,11 +440,13 @@ def colour_difference(
     inside the RING (mean colours) keeps its colour or changes it: by HUE degrees of hue
     where both are coloured, by LIGHTNESS where one is a grey. Two pictures differ where at
     least RECOLOURED of the overlap changes while at least as much keeps its hue: France's
-    flag and Italy's (the red field kept, the blue one green). The share that changed is
-    returned, else 0. Recolouring is not a difference: a copy recoloured as a whole (other
-    inks, channels exchanged) keeps no hue, a toned one (sepia, a tint, a coloured ink: one
-    weak hue) is left out, and a hand-coloured copy lays colour where its print holds greys
-    of the same lightness."""
+    flag and Italy's (the red field kept, the blue one green); or where their fields of flat
+    colour change (`fields_changed`). The larger share that changed is returned, else 0.
+    Recolouring a drawing is not a difference: a drawing recoloured as a whole (other inks,
+    channels exchanged, two colourists' copies of one print) keeps no hue and its colour
+    lies over strokes, a toned one (sepia, a tint, a coloured ink: one weak hue) is left
+    out, and a hand-coloured copy lays colour where its print holds greys of the same
+    lightness."""
     import cv2
 
     if transform is None or not a_colour.size or not b_colour.size:
@@ -447,9 +459,15 @@ def colour_difference(
         cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
         for image in (a_colour, b_colour)
     )
-    colours = cell_colours(*laid_onto(first, onto, second.shape), second)
+    colours, fields = cell_colours(*laid_onto(first, onto, second.shape), second)
     if not len(colours) or toned(colours[:, 0]) or toned(colours[:, 1]):
         return 0.0
+    return max(hues_changed(colours), fields_changed(colours, fields))
+
+
+def hues_changed(colours: np.ndarray) -> float:
+    """The share of the cells whose colour changes (HUE apart, or `not_a_wash`) where at
+    least RECOLOURED changes and as much keeps its hue; else 0."""
     kept = changed = 0
     for one, other in colours:
         if min(chroma(one), chroma(other)) >= CHROMA:
@@ -463,12 +481,61 @@ def colour_difference(
     return round(changed / len(colours), 4)
 
 
-def cell_colours(laid: np.ndarray, valid: np.ndarray, second: np.ndarray) -> np.ndarray:
+def fields_changed(colours: np.ndarray, fields: np.ndarray) -> float:
+    """A picture of flat colour fields (a flag, a flat icon: no stroke inside its fields) is
+    its colours, so another colour in its fields makes another picture, even one recoloured
+    as a whole (Serbia's stripes and Sierra Leone's). Where both pictures are coloured (at
+    least RECOLOURED of their cells of CHROMA), a cell that is a field in both changes its
+    colour when both are coloured and FIELD_HUE of hue apart, or when one is a grey and the
+    other a strong colour (TONED) or LIGHTNESS apart: a field painted that the other leaves
+    white or black. The share that changes, when that is RECOLOURED and the changed fields
+    hold `several_hues`, or FIELD_SHARE beside as much of coloured fields that keep their
+    hue (Ireland's orange field and Italy's red one, their green ones kept); else 0. A
+    drawing's colour lies over its strokes, and a scan's over paper grain: neither holds
+    fields, and both keep the rule above."""
+    strength = np.hypot(colours[..., 1], colours[..., 2])
+    strong = strength >= CHROMA
+    if min(strong[:, 0].mean(), strong[:, 1].mean()) < RECOLOURED:
+        return 0.0
+    hues = np.degrees(np.arctan2(colours[..., 2], colours[..., 1]))
+    turned = np.abs(hues[:, 0] - hues[:, 1]) % 360
+    same_hue = np.minimum(turned, 360 - turned) < FIELD_HUE
+    coloured = strong.all(axis=1)
+    painted = (strength.max(axis=1) >= TONED) | (
+        np.abs(colours[:, 0, 0] - colours[:, 1, 0]) >= LIGHTNESS
+    )
+    changed = fields & np.where(coloured, ~same_hue, painted)
+    moved, kept = int(changed.sum()), int((fields & coloured & same_hue).sum())
+    cells = len(colours)
+    whole = moved >= RECOLOURED * cells and several_hues(hues[changed], strong[changed])
+    if whole or min(moved, kept) >= FIELD_SHARE * cells:
+        return round(moved / cells, 4)
+    return 0.0
+
+
+def several_hues(hues: np.ndarray, strong: np.ndarray) -> bool:
+    """Whether the fields of either picture (hues, with whether each colour is strong
+    enough to have one) hold two colours HUE apart: a layout of colours, recoloured field
+    by field; one hue recoloured is a tint (a photograph's red fundus made green)."""
+    for side in range(hues.shape[1]):
+        picked = hues[strong[:, side], side]
+        turned = np.abs(picked[:, None] - picked[None, :]) % 360
+        if (np.minimum(turned, 360 - turned) >= HUE).any():
+            return True
+    return False
+
+
+def cell_colours(
+    laid: np.ndarray, valid: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The two mean Lab colours of each of the overlap's inner cells (COLOUR_GRID x
-    COLOUR_GRID over its bounding box, the outer RING left out, FILLED), (cells, 2, 3)."""
+    COLOUR_GRID over its bounding box, the outer RING left out, FILLED), (cells, 2, 3), and
+    whether each is a field in both pictures: its lightness spreads less than FIELD_SPREAD
+    (standard deviation) and no two neighbouring pixels of the cell, inside the overlap, lie
+    FIELD_STEP of lightness apart."""
     lines = grid_lines(valid, COLOUR_GRID)
     if lines is None:
-        return np.zeros((0, 2, 3), np.float32)
+        return np.zeros((0, 2, 3), np.float32), np.zeros(0, bool)
     inner = slice(RING, COLOUR_GRID + 1 - RING)  # frames, margins and trimmed edges out
     xs, ys = (line[inner] for line in lines)
     side = len(xs) - 1
@@ -483,7 +550,26 @@ def cell_colours(laid: np.ndarray, valid: np.ndarray, second: np.ndarray) -> np.
         for channel in range(3)
     ]
     colours = np.stack(means, axis=1)[kept] / filled[kept, None]
-    return colours.reshape(-1, 2, 3).astype(np.float32)
+    even = np.ones(side * side, bool)
+    for image in (laid, second):
+        lightness = image[..., 0][counted]
+        squares = np.bincount(cell[counted], weights=lightness * lightness, minlength=side * side)
+        mean = np.bincount(cell[counted], weights=lightness, minlength=side * side)
+        mean, squares = mean / np.maximum(filled, 1), squares / np.maximum(filled, 1)
+        even &= squares - mean * mean < FIELD_SPREAD**2
+        even &= steps_in_cells(image[..., 0], cell, counted, side * side) == 0
+    return colours.reshape(-1, 2, 3).astype(np.float32), even[kept]
+
+
+def steps_in_cells(lightness: np.ndarray, cell: np.ndarray, counted: np.ndarray, cells: int):
+    """How many pairs of neighbouring pixels (across, then down) of each cell, both counted,
+    lie FIELD_STEP of lightness or more apart."""
+    found = np.zeros(cells, np.int64)
+    for before, after in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+        pair = counted[before] & counted[after] & (cell[before] == cell[after])
+        jump = np.abs(lightness[after] - lightness[before]) >= FIELD_STEP
+        found += np.bincount(cell[before][pair & jump], minlength=cells)
+    return found
 
 
 def not_a_wash(one: np.ndarray, other: np.ndarray) -> bool:
