@@ -176,3 +176,47 @@ def test_cell_strokes_counts_each_cell_as_a_loop_over_cells_would():
         assert counted.flat[index] == (strokes >= MIN_STROKES)
         assert differs.flat[index] == (lone >= MIN_STROKES and lone >= UNMATCHED * strokes)
     assert counted.any() and differs.any() and not differs.all()
+
+
+def test_hues_changed_counts_each_cell_as_a_loop_over_cells_would():
+    import math
+
+    from similar.verification.overlap import (
+        CHROMA,
+        DARK,
+        HUE,
+        LIGHTNESS,
+        RECOLOURED,
+        TONED,
+        hues_changed,
+    )
+
+    def chroma(lab):
+        return math.hypot(lab[1], lab[2])
+
+    def apart(first, second):
+        turned = abs(
+            math.degrees(math.atan2(first[2], first[1]) - math.atan2(second[2], second[1]))
+        )
+        return min(turned % 360, 360 - turned % 360)
+
+    def loop(colours):
+        kept = changed = 0
+        for one, other in colours:
+            if min(chroma(one), chroma(other)) >= CHROMA:
+                kept += apart(one, other) < HUE
+                changed += apart(one, other) >= HUE
+            else:
+                grey, colour = (one, other) if chroma(one) < chroma(other) else (other, one)
+                changed += abs(one[0] - other[0]) >= LIGHTNESS or (
+                    grey[0] < DARK and chroma(colour) >= TONED
+                )
+        if min(kept, changed) < RECOLOURED * len(colours):
+            return 0.0
+        return round(changed / len(colours), 4)
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        colours = rng.uniform([0, -60, -60], [100, 60, 60], (64, 2, 3)).astype(np.float32)
+        colours[rng.random(64) < 0.3, :, 1:] *= 0.1  # some greys
+        assert hues_changed(colours) == loop(colours)

@@ -468,14 +468,12 @@ def colour_difference(
 def hues_changed(colours: np.ndarray) -> float:
     """The share of the cells whose colour changes (HUE apart, or `not_a_wash`) where at
     least RECOLOURED changes and as much keeps its hue; else 0."""
-    kept = changed = 0
-    for one, other in colours:
-        if min(chroma(one), chroma(other)) >= CHROMA:
-            apart = angle_between(hue(one), hue(other))
-            kept += apart < HUE
-            changed += apart >= HUE
-        else:
-            changed += not_a_wash(one, other)
+    coloured = chroma(colours).min(axis=1) >= CHROMA
+    hues = hue(colours)
+    apart = angle_between(hues[:, 0], hues[:, 1])
+    kept = int((coloured & (apart < HUE)).sum())
+    changed = int((coloured & (apart >= HUE)).sum())
+    changed += int((~coloured & not_a_wash(colours[:, 0], colours[:, 1])).sum())
     if min(kept, changed) < RECOLOURED * len(colours):
         return 0.0
     return round(changed / len(colours), 4)
@@ -493,13 +491,12 @@ def fields_changed(colours: np.ndarray, fields: np.ndarray) -> float:
     hue (Ireland's orange field and Italy's red one, their green ones kept); else 0. A
     drawing's colour lies over its strokes, and a scan's over paper grain: neither holds
     fields, and both keep the rule above."""
-    strength = np.hypot(colours[..., 1], colours[..., 2])
+    strength = chroma(colours)
     strong = strength >= CHROMA
     if min(strong[:, 0].mean(), strong[:, 1].mean()) < RECOLOURED:
         return 0.0
-    hues = np.degrees(np.arctan2(colours[..., 2], colours[..., 1]))
-    turned = np.abs(hues[:, 0] - hues[:, 1]) % 360
-    same_hue = np.minimum(turned, 360 - turned) < FIELD_HUE
+    hues = hue(colours)
+    same_hue = angle_between(hues[:, 0], hues[:, 1]) < FIELD_HUE
     coloured = strong.all(axis=1)
     painted = (strength.max(axis=1) >= TONED) | (
         np.abs(colours[:, 0, 0] - colours[:, 1, 0]) >= LIGHTNESS
@@ -519,8 +516,7 @@ def several_hues(hues: np.ndarray, strong: np.ndarray) -> bool:
     by field; one hue recoloured is a tint (a photograph's red fundus made green)."""
     for side in range(hues.shape[1]):
         picked = hues[strong[:, side], side]
-        turned = np.abs(picked[:, None] - picked[None, :]) % 360
-        if (np.minimum(turned, 360 - turned) >= HUE).any():
+        if (angle_between(picked[:, None], picked[None, :]) >= HUE).any():
             return True
     return False
 
@@ -572,32 +568,39 @@ def steps_in_cells(lightness: np.ndarray, cell: np.ndarray, counted: np.ndarray,
     return found
 
 
-def not_a_wash(one: np.ndarray, other: np.ndarray) -> bool:
-    """Whether two cell colours, one of them a grey, differ by more than a wash laid on the
-    grey could make: LIGHTNESS apart, or a DARK grey against a strong (TONED) colour."""
-    if abs(float(one[0] - other[0])) >= LIGHTNESS:
-        return True
-    grey, colour = (one, other) if chroma(one) < chroma(other) else (other, one)
-    return float(grey[0]) < DARK and chroma(colour) >= TONED
+def not_a_wash(one: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Whether two cell colours (Lab, or arrays of them), one of them a grey, differ by more
+    than a wash laid on the grey could make: LIGHTNESS apart, or a DARK grey against a
+    strong (TONED) colour."""
+    first_greyer = chroma(one) < chroma(other)
+    grey = np.where(first_greyer, one[..., 0], other[..., 0])
+    colour = np.where(first_greyer, chroma(other), chroma(one))
+    lighter = np.abs(one[..., 0] - other[..., 0]) >= LIGHTNESS
+    return lighter | ((grey < DARK) & (colour >= TONED))
 
 
-def chroma(lab: np.ndarray) -> float:
-    return float(np.hypot(lab[1], lab[2]))
+def chroma(lab: np.ndarray) -> np.ndarray:
+    """The chroma of Lab colours (the last axis)."""
+    return np.hypot(lab[..., 1], lab[..., 2])
 
 
-def hue(lab: np.ndarray) -> float:
-    return float(np.degrees(np.arctan2(lab[2], lab[1])))
+def hue(lab: np.ndarray) -> np.ndarray:
+    """The hue angle of Lab colours (the last axis), degrees."""
+    return np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
 
 
-def angle_between(first: float, second: float) -> float:
-    apart = abs(first - second) % 360
-    return min(apart, 360 - apart)
+def angle_between(first, second):
+    """Degrees between hue angles, 0 to 180."""
+    apart = np.abs(np.asarray(first) - np.asarray(second)) % 360
+    return np.minimum(apart, 360 - apart)
 
 
 def toned(colours: np.ndarray) -> bool:
     """Whether one picture's colours are greys and one weak hue (TONED): sepia, a tint, a
     coloured ink. A flag of one strong colour and white (Austria's) is not."""
-    coloured = [colour for colour in colours if chroma(colour) >= CHROMA]
-    if not coloured or max(chroma(colour) for colour in coloured) >= TONED:
+    strength = chroma(colours)
+    coloured = strength >= CHROMA
+    if not coloured.any() or strength[coloured].max() >= TONED:
         return False
-    return all(angle_between(hue(coloured[0]), hue(colour)) < HUE for colour in coloured)
+    hues = hue(colours[coloured])
+    return bool((angle_between(hues[0], hues) < HUE).all())
