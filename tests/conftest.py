@@ -6,6 +6,7 @@ import copy
 import errno
 import os
 import shutil
+import signal
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,13 @@ import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def interruptible() -> None:
+    """A child's `preexec_fn`: SIGINT at its default, as a terminal's foreground job has it.
+    A job a script starts in the background inherits SIGINT ignored, and Python then never
+    raises KeyboardInterrupt, so a test that sends Ctrl-C would wait on it for ever."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pytest_configure(config):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import test_fetch
-from conftest import run_stage
+from conftest import interruptible, run_stage
 from iiif_server import scripted_server
 from test_fetch import failed_rows, jpeg, v3_manifest
 
@@ -102,6 +102,7 @@ def start_fetch(project) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, venv_stub
+from conftest import copy_project, interruptible, venv_stub
 
 from similar import parameters
 from similar.errors import StoreBusy
@@ -256,7 +256,7 @@ def test_ctrl_c_during_make_all_ends_verify_and_its_workers_with_make(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=interruptible,
         env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
     )
     try:
