@@ -43,6 +43,7 @@ from .settings import check_address, scheduler_kind  # noqa: F401 (compute.check
 CONNECT_TIMEOUT = 10  # seconds to reach an existing cluster before giving up
 CONNECT_GRACE = 2  # seconds more for Dask to give its own reason before we give ours
 NO_WORKERS_TIMEOUT = 120  # seconds a cluster may have no worker while tasks wait
+ASK_WORKERS_EVERY = 1.0  # seconds between asking the scheduler for its workers while waiting
 
 
 def kind_of(spec: str, key: str = KEY) -> tuple[str, str]:
@@ -194,6 +195,7 @@ class Dask:
         self.where = where or "the local Dask cluster"
         self.workers = max(1, len(client.scheduler_info().get("workers", {})))
         self._alone_since: float | None = None
+        self._asked_at = float("-inf")
 
     def map(
         self,
@@ -226,7 +228,7 @@ class Dask:
                     continue
                 for future in batch:
                     i = index[future.key]
-                    results[i] = future.result()
+                    results[i] = self._result(future, label(tasks[i]))
                     left.discard(i)
                     if progress:
                         progress(tasks[i])
@@ -244,6 +246,16 @@ class Dask:
                 self.client.cancel(futures)
             del handle
         return results
+
+    def _result(self, future, doing: str):
+        """A finished task's result. Its data lives on a worker: a worker killed meanwhile
+        takes it along, and the task is computed again, so the result is waited for as
+        any task is (no worker for long: one line), never for ever."""
+        while True:
+            try:
+                return future.result(timeout=ASK_WORKERS_EVERY)
+            except TimeoutError:
+                self._check_alive(doing)
 
     def _lost(self, doing: str) -> UserError:
         return UserError(
@@ -263,10 +275,14 @@ class Dask:
         """One line instead of a silent wait: the scheduler gone, or no worker for long."""
         if self.client.status != "running":
             raise self._lost(doing)
-        if self.client.scheduler_info().get("workers") or self._workers_now():
+        now = time.monotonic()
+        if now - self._asked_at < ASK_WORKERS_EVERY:
+            return
+        # asked of the scheduler, not the client's copy: that one may list killed workers on
+        self._asked_at = now
+        if self._workers_now():
             self._alone_since = None
             return
-        now = time.monotonic()
         if self._alone_since is None:
             self._alone_since = now
             from .errors import warn

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import interruptible
 
 from similar import compute
 from similar.errors import UserError
@@ -121,7 +122,9 @@ def test_ctrl_c_ends_the_pools_workers_at_once(tmp_path):
         "    with compute.scheduler('', 2) as run: run.map(sleeper, [1, 2, 3, 4], sys.argv[1])\n"
         "if __name__ == '__main__': errors.run(main)\n"
     )
-    stage = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT)
+    stage = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, preexec_fn=interruptible
+    )
     deadline = time.monotonic() + 60
     while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -334,6 +337,21 @@ def test_every_worker_killed_ends_in_one_line_after_the_deadline(cluster, monkey
         with compute.scheduler(cluster.address) as run:
             run.map(slow_square, list(range(40)), {"pause": 0.2}, progress=kill_workers)
     assert "has no workers; waiting 3 s" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_a_result_lost_with_its_worker_is_waited_for_as_a_task_is(cluster, monkeypatch):
+    """A finished task's data lives on its worker: killed, the worker takes it along. The
+    result is then waited for as a task is, ending in one line, never for ever."""
+    monkeypatch.setattr(compute, "NO_WORKERS_TIMEOUT", 2)
+    with compute.scheduler(cluster.address) as run:
+        future = run.client.submit(slow_square, {"pause": 0.0}, 3, pure=False)
+        assert future.result(timeout=60) == 9
+        for worker in cluster.workers:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(20)
+        with pytest.raises(UserError, match=r"has had no workers for 2 s while checking"):
+            run._result(future, "checking")
 
 
 @pytest.mark.e2e
