@@ -540,19 +540,19 @@ def cell_colours(
     counted = within & valid
     filled = np.bincount(cell[counted], minlength=side * side)
     kept = (area > 0) & (filled >= FILLED * np.maximum(area, 1))
-    means = [
+    sums = [
         np.bincount(cell[counted], weights=image[..., channel][counted], minlength=side * side)
         for image in (laid, second)
         for channel in range(3)
     ]
-    colours = np.stack(means, axis=1)[kept] / filled[kept, None]
+    colours = np.stack(sums, axis=1)[kept] / filled[kept, None]
+    per_pixel = np.maximum(filled, 1)
     even = np.ones(side * side, bool)
-    for image in (laid, second):
+    for image, lightness_sum in ((laid, sums[0]), (second, sums[3])):
         lightness = image[..., 0][counted]
         squares = np.bincount(cell[counted], weights=lightness * lightness, minlength=side * side)
-        mean = np.bincount(cell[counted], weights=lightness, minlength=side * side)
-        mean, squares = mean / np.maximum(filled, 1), squares / np.maximum(filled, 1)
-        even &= squares - mean * mean < FIELD_SPREAD**2
+        mean = lightness_sum / per_pixel
+        even &= squares / per_pixel - mean * mean < FIELD_SPREAD**2
         even &= steps_in_cells(image[..., 0], cell, counted, side * side) == 0
     return colours.reshape(-1, 2, 3).astype(np.float32), even[kept]
 
