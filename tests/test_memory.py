@@ -1,11 +1,10 @@
 """Which failures are running out of memory (similar.memory.out_of_memory)."""
 
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
-from similar.memory import out_of_memory
+from similar.memory import limited, out_of_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,10 +18,10 @@ def test_the_allocators_words_are_running_out_of_memory():
 
 def test_a_primitive_that_cannot_be_created_is_memory_only_under_a_limit():
     failure = RuntimeError("could not create a primitive")
-    if resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY:
+    if not limited():
         assert not out_of_memory(failure)
     code = (
-        "import resource; from similar.memory import out_of_memory; "
+        "import resource; from similar.memory import limited, out_of_memory; "
         "resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
         "print(out_of_memory(RuntimeError('could not create a primitive')))"
     )
