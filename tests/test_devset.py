@@ -1,8 +1,10 @@
 """The development collection's parts: its ground-truth rule and its hard-copy makers."""
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
+from similar.errors import UserError
 from tools import devset
 
 
@@ -72,3 +74,14 @@ def test_recoloured_keeps_the_drawing_and_changes_its_colours():
     edges_src = np.abs(np.diff(np.asarray(src.convert("L"), np.float32), axis=1)) > 20
     edges_out = np.abs(np.diff(np.asarray(out.convert("L"), np.float32), axis=1)) > 5
     assert (edges_out & edges_src).sum() >= 0.9 * edges_src.sum()
+
+
+def test_a_missing_command_is_one_line_naming_its_package(tmp_path, monkeypatch):
+    """Without rsvg-convert (its package not installed), building says what to install."""
+    for command in ("apt-get", "dpkg-deb"):
+        (tmp_path / command).symlink_to("/bin/true")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UserError, match="needs rsvg-convert.*apt-get install librsvg2-bin$"):
+        devset.require_commands()
+    (tmp_path / "rsvg-convert").symlink_to("/bin/true")
+    devset.require_commands()

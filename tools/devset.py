@@ -35,12 +35,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from similar.errors import UserError, run
 
 PACKAGES = ("gnome-cards-data", "oxygen-icon-theme", "tango-icon-theme", "famfamfam-flag-png")
 DECKS = (
@@ -61,9 +64,20 @@ ICON_SIZES = (48, 64, 128)
 TANGO_SIZES = (64, 128)
 FLAG_SCALES = (4, 8)
 HARD_KINDS = ("stretched", "halftone", "crop", "pasted", "recoloured")
+# the commands it runs, and the Debian package that holds each
+COMMANDS = {"apt-get": "apt", "dpkg-deb": "dpkg", "rsvg-convert": "librsvg2-bin"}
 IIIF_BASE = "https://iiif.example.org/iiif/3"  # placeholder links, for attach_iiif
 PAPER = (244, 237, 222)
 INK = (38, 30, 24)
+
+
+def require_commands() -> None:
+    """A missing command is one line naming the package that holds it."""
+    for command, package in COMMANDS.items():
+        if shutil.which(command) is None:
+            raise UserError(
+                f"devset needs {command}, which is not installed: apt-get install {package}"
+            )
 
 
 def download(cache: Path) -> list[Path]:
@@ -347,9 +361,10 @@ def main(argv=None) -> None:
     parser.add_argument("--tango", type=int, default=60, help="tango icons")
     parser.add_argument("--copies", type=int, default=40, help="cards given hard copies")
     args = parser.parse_args(argv)
+    require_commands()
     n = build(args.out, tuple(args.decks.split(",")), args.icons, args.tango, args.copies)
     print(f"devset: {n} images in {args.out / 'images'}, ground truth {args.out / 'groups.csv'}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
