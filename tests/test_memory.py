@@ -21,7 +21,7 @@ def test_a_primitive_that_cannot_be_created_is_memory_only_under_a_limit():
     if not limited():
         assert not out_of_memory(failure)
     code = (
-        "import resource; from similar.memory import limited, out_of_memory; "
+        "import resource; from similar.memory import out_of_memory; "
         "resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
         "print(out_of_memory(RuntimeError('could not create a primitive')))"
     )
