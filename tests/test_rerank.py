@@ -23,15 +23,17 @@ def copy(inliers, mirrored=False, matches=()):
 
 
 def test_copies_first_by_inliers_then_shared_parts_then_the_rest_unchecked():
-    e = entry("a", 0.9, 0.8, 0.7, 0.6, 0.5)
+    """Copies first, by inliers, those in the reference's orientation before mirrored ones
+    (once every keypoint is matched, a mirrored copy's inliers equal the original's)."""
+    e = entry("a", 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
     part = PairResult(90, agreement=0.2)  # many inliers, but the pictures disagree
-    out = rerank.rerank(e, [copy(3), copy(20), copy(40, True), part], RULE)
+    out = rerank.rerank(e, [copy(3), copy(20), copy(40, True), part, copy(30)], RULE)
     ns = out["neighbours"]
-    assert [n["id"] for n in ns] == ["a2", "a1", "a3", "a0", "a4"]
-    assert [n["inliers"] for n in ns] == [40, 20, 90, 3, None]
-    assert [n["relation"] for n in ns] == ["copy", "copy", "shares_part", None, None]
-    assert [n["verified"] for n in ns] == [True, True, False, False, False]
-    assert [n["mirrored"] for n in ns] == [True, False, False, False, False]
+    assert [n["id"] for n in ns] == ["a4", "a1", "a2", "a3", "a0", "a5"]
+    assert [n["inliers"] for n in ns] == [30, 20, 40, 90, 3, None]
+    assert [n["relation"] for n in ns] == ["copy", "copy", "copy", "shares_part", None, None]
+    assert [n["verified"] for n in ns] == [True, True, True, False, False, False]
+    assert [n["mirrored"] for n in ns] == [False, False, True, False, False, False]
 
 
 def test_rerank_lists_slices_results_by_the_layout_and_keeps_verified_points():

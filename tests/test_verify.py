@@ -228,8 +228,8 @@ def test_verify_stage_outputs(pipeline):
         )
         flags = [n["verified"] for n in ns]
         assert flags == sorted(flags, reverse=True)  # verified first
-        ok = [n["inliers"] for n in ns if n["verified"]]
-        assert ok == sorted(ok, reverse=True)
+        ok = [(n["mirrored"], -n["inliers"]) for n in ns if n["verified"]]
+        assert ok == sorted(ok)  # unmirrored copies first, each by inliers
         rest = [n["score"] for n in ns if n["relation"] is None]
         assert rest == sorted(rest, reverse=True)
     # the small collection: each photo's mirror and crop are verified copies

@@ -3,8 +3,9 @@
 Each reference's first `verify.top` CNN neighbours are checked pair by pair. A list that is
 shorter than `verify.top` (bulk_query.limit is smaller) is first extended with the next CNN
 neighbours from the exact product over the vectors, so verification can find copies that
-bulk_query did not list. The re-ranked list puts copies first, then pairs that share a part,
-each by inliers, then the rest by CNN score; ties by id. Unchecked neighbours (beyond
+bulk_query did not list. The re-ranked list puts copies first (those in the reference's own
+orientation before mirrored ones), then pairs that share a part, each by inliers, then the
+rest by CNN score; ties by id. Unchecked neighbours (beyond
 `verify.top`) keep their place after them, with `inliers: null`.
 """
 
@@ -90,12 +91,15 @@ UNCHECKED = {
 
 
 def rerank(entry: dict, results: Sequence[PairResult], rule: CopyRule) -> dict:
-    """The entry's first len(results) neighbours checked: copies first, then shared parts,
-    each by inliers."""
+    """The entry's first len(results) neighbours checked: copies first, the unmirrored ones
+    before the mirrored (a mirrored copy matches as many keypoints as the original once
+    every keypoint is matched, so its inliers cannot rank the two), then shared parts, each
+    by inliers."""
     checked = [{**n, **r.fields(rule)} for n, r in zip(entry["neighbours"], results)]
     checked.sort(
         key=lambda n: (
             RANK[n["relation"]],
+            n["mirrored"],
             -n["inliers"] if n["relation"] else 0,
             -n["score"],
             n["id"],
