@@ -444,11 +444,11 @@ class VerifySettings:
         15, "RANSAC inliers a copy needs at least (the copy inlier floor)", lo=3, hi=10000
     )
     min_small_inliers: int = param(
-        0,
+        5,
         "inliers enough for a copy when the image with fewer keypoints has few (a small icon, "
         "a flag): at least this many and min_inlier_share of its keypoints, never more than "
-        "min_inliers, and pictures that agree in 95% of their cells; 0: min_inliers for every "
-        "pair",
+        "min_inliers, and pictures that agree in 75% of their cells and keep their colours; "
+        "0: min_inliers for every pair",
         lo=0,
         hi=10000,
     )

@@ -16,10 +16,11 @@ from conftest import real_photo
 from PIL import Image, ImageDraw, ImageFont
 
 from similar import settings
+from similar.verification import sift
 from similar.verification.base import CopyRule, PairResult
 from similar.verification.features import extract
 from similar.verification.runner import seed_of
-from similar.verification.sift import Sift, check_pair, plausible
+from similar.verification.sift import Sift, check_pair, plausible, with_figures
 from tools import devset
 from tools.bench.hard_copies import at_an_angle
 
@@ -71,21 +72,23 @@ def woven_flag(colours) -> Image.Image:
     return Image.fromarray(np.uint8(flag * (0.7 + 0.3 * cloth[..., None])))
 
 
-def number_card(rank: int) -> Image.Image:
+def number_card(rank: int, index_size: int = 26, outline: int = 14, corner_pips=True):
     """A number card of hearts as printed decks draw it: cream card, purple ruled frame,
-    corner indices, pips on a 3 x 7 grid (the lower ones upside down)."""
+    corner indices (`index_size`), corner pips, pips on a 3 x 7 grid (the lower ones upside
+    down); `outline` is the radius of the card's corners."""
     w, h = 250, 360
     img = Image.new("RGB", (w, h), CREAM)
     draw = ImageDraw.Draw(img)
-    draw.rounded_rectangle((2, 2, w - 3, h - 3), radius=14, outline=PURPLE, width=4)
+    draw.rounded_rectangle((2, 2, w - 3, h - 3), radius=outline, outline=PURPLE, width=4)
     draw.rectangle((36, 30, w - 37, h - 31), outline=PURPLE, width=2)
-    font = ImageFont.load_default(26)
+    font = ImageFont.load_default(index_size)
     for x, y, angle in ((8, 6, 0), (w - 30, h - 34, 180)):
         mark = Image.new("RGBA", (24, 30), (0, 0, 0, 0))
         ImageDraw.Draw(mark).text((2, 0), str(rank), fill=RED, font=font)
         img.paste(mark.rotate(angle), (x, y), mark.rotate(angle))
-    heart(draw, 20, 48, 7)
-    heart(draw, w - 21, h - 49, 7, down=True)
+    if corner_pips:
+        heart(draw, 20, 48, 7)
+        heart(draw, w - 21, h - 49, 7, down=True)
     for col, row in PIPS[rank]:
         x, y = 75 + col * 50, 60 + row * 40
         heart(draw, x, y, 15, down=row > 3)
@@ -220,6 +223,37 @@ def test_the_frames_own_copies_are_copies(case):
     assert kind == "copy", found
 
 
+def test_repeated_strokes_are_matched_where_the_fit_lays_them(monkeypatch):
+    """The two of clubs stretched: its distinctive matches alone are under the copy floor
+    (the pips and the frame's corners repeat, and fail the ratio test); looked for again
+    where their fit lays them, they make a copy."""
+    picture = two_card("club")
+    stretched = devset.stretched(picture, 1.45)
+    kind, found = relation(picture, stretched)
+    assert kind == "copy", found
+    monkeypatch.setattr(sift, "GUIDE_FROM", 10**6)
+    kind, found = relation(picture, stretched)
+    assert kind is None and found.inliers < S.min_inliers, found
+
+
+def other_deck(rank: int) -> Image.Image:
+    """`number_card(rank)` engraved for another deck: the same pips in the same places, a
+    larger corner index, rounder corners, no corner pip."""
+    return number_card(rank, index_size=34, outline=30, corner_pips=False)
+
+
+def test_a_pair_lifted_by_guided_matches_alone_must_agree_along_its_edges():
+    """Where the distinctive inliers alone are under the copy floor, the guided matches on
+    repeated pips lifted the pair: the cells along the edge (corner indices, outline) are
+    compared too, so another deck's engraving of one layout differs."""
+    first, second = features(number_card(8)), features(other_deck(8))
+    ia, ib = sift.ratio_matches(first, second, S.ratio)
+    fitted = sift.guided_fit(first, second, ia, ib, S.transform, S.ratio, 1)
+    carried = with_figures(PairResult(fitted.inliers), first, second, fitted, 0, S.min_inliers)
+    lifted = with_figures(PairResult(fitted.inliers), first, second, fitted, 10**6, S.min_inliers)
+    assert carried.difference == 0 and lifted.difference > 0, (carried, lifted)
+
+
 HARD = {
     "stretched": lambda img: devset.stretched(img, 1.45),
     "halftone": lambda img: devset.halftone(img, 3),
@@ -284,18 +318,30 @@ def test_a_cell_drawn_in_one_picture_only_makes_a_pair_differ():
 def test_a_pair_with_few_keypoints_needs_fewer_inliers_when_asked():
     """`verify.min_small_inliers`: a small icon or flag holds a few dozen keypoints; a copy
     then needs min_small_inliers and min_inlier_share of the fewer, never more than
-    min_inliers. Off (0) by default."""
+    min_inliers (5 by default; 0 turns it off)."""
     rule = CopyRule(15, 0.6, 0.7, 0.0, 15, min_small_inliers=8, min_inlier_share=0.3)
     assert [rule.floor(k) for k in (0, 10, 20, 40, 100)] == [15, 8, 8, 12, 15]
     assert CopyRule(15).floor(20) == 15
+    assert [CopyRule.of(S).floor(k) for k in (10, 20, 40, 100)] == [5, 6, 12, 15]
     few = PairResult(10, agreement=0.96, contained=1.0, keypoints=20)
     assert few.relation(rule) == "copy" and few.relation(RULE) is None
     assert PairResult(10, agreement=0.96, contained=1.0, keypoints=60).relation(rule) is None
     differing = PairResult(10, agreement=0.96, contained=1.0, difference=0.1, keypoints=20)
     assert differing.relation(rule) is None  # not a copy, and under the shared part's floor
-    # let in by the small floor, a pair must agree almost everywhere; at 15 inliers, 0.6 do
-    assert PairResult(10, agreement=0.9, contained=1.0, keypoints=20).relation(rule) is None
-    assert PairResult(15, agreement=0.9, contained=1.0, keypoints=20).relation(rule) == "copy"
+    # let in by the small floor, a pair must agree in SMALL_AGREEMENT; at 15 inliers, 0.6 do
+    assert PairResult(10, agreement=0.7, contained=1.0, keypoints=20).relation(rule) is None
+    assert PairResult(15, agreement=0.7, contained=1.0, keypoints=20).relation(rule) == "copy"
+
+
+def test_a_small_picture_is_a_copy_by_the_small_floor_unless_recoloured():
+    """A 48-pixel picture and its 96-pixel print hold a few keypoints: the small floor makes
+    them a copy with 7 inliers. Recoloured, the same few inliers do not: a pair let in by
+    the small floor must keep its colours (as a large one need not, see HARD)."""
+    small, large = real_photo("rocket", size=48), real_photo("rocket", size=96)
+    kind, found = relation(small, large)
+    assert kind == "copy" and found.inliers < S.min_inliers, found
+    kind, found = relation(small, devset.recoloured(large))
+    assert kind is None and found.difference > 0, found
 
 
 def test_a_flag_recoloured_as_a_whole_is_another_flag():
@@ -318,11 +364,14 @@ def test_a_drawing_recoloured_as_a_whole_is_a_copy():
 
 @pytest.mark.parametrize("side", [40, 48])
 def test_a_small_picture_is_a_copy_of_its_enlargement_when_described_enlarged(side):
-    """A 40-pixel picture holds a few keypoints, under the copy floor; enlarged to 256 pixels
-    before it is described (`verify.enlarge_to`), it holds enough, and the larger picture,
-    smoothed to its scale, draws nothing it lacks."""
+    """A 40-pixel picture holds a few keypoints, under the copy floor (without the small
+    floor, `verify.min_small_inliers: 0`); enlarged to 256 pixels before it is described
+    (`verify.enlarge_to`), it holds enough, and the larger picture, smoothed to its scale,
+    draws nothing it lacks."""
     small, large = real_photo("rocket", size=side), real_photo("rocket", size=128)
-    assert relation(small, large)[0] is None
+    one_floor = dataclasses.replace(S, min_small_inliers=0)
+    found = check_pair(features(small), features(large), one_floor, 1)
+    assert found.relation(CopyRule.of(one_floor)) is None, found
     enlarged = dataclasses.replace(S, enlarge_to=256)
     found = Sift(enlarged)
     pair = check_pair(found.describe(png(small)), found.describe(png(large)), enlarged, 1)

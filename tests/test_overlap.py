@@ -54,11 +54,11 @@ def tricolour(colours, size=(64, 44)) -> np.ndarray:
     return out
 
 
-def colours_apart(first: np.ndarray, second: np.ndarray) -> float:
+def colours_apart(first: np.ndarray, second: np.ndarray, kept: bool = False) -> float:
     from similar.verification.overlap import colour_difference
 
     size = (first.shape[1] * 4, first.shape[0] * 4)
-    return colour_difference(first, size, second, size, np.eye(3)[:2])
+    return colour_difference(first, size, second, size, np.eye(3)[:2], kept)
 
 
 def test_one_field_in_another_colour_makes_another_picture():
@@ -102,6 +102,33 @@ def test_recolouring_a_drawing_is_not_a_difference():
     assert colours_apart(drawing, exchanged) == 0
     for copy in (grey, sepia):
         assert colours_apart(france, copy) == 0
+
+
+def test_a_pair_that_must_keep_its_colours_differs_by_any_recolouring():
+    """Let in by the small inlier floor, a pair says little by its few inliers: a drawing
+    recoloured as a whole, or toned, is then another picture (oxygen's cyan folder and its
+    violet one), while the same colours with a few cells changed stay one."""
+    drawing = hatched(FRANCE)
+    exchanged = drawing[..., [2, 0, 1]]
+    france = tricolour(FRANCE)
+    grey = np.repeat(france.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    sepia = (grey * np.array([1.0, 0.9, 0.75])).astype(np.uint8)
+    for copy in (exchanged, sepia):
+        assert colours_apart(drawing if copy is exchanged else france, copy, kept=True) > 0
+    touched = france.copy()
+    touched[18:22, 30:34] = (0, 146, 70)  # a speck of green: under KEPT of the cells
+    assert colours_apart(france, touched, kept=True) == 0
+    assert colours_apart(france, france, kept=True) == 0
+
+
+def test_recoloured_counts_the_cells_that_change_colour():
+    from similar.verification.overlap import KEPT, recoloured
+
+    white, red, green = (100.0, 0.0, 0.0), (53.0, 80.0, 67.0), (46.0, -52.0, 50.0)
+    cells = np.array([[white, white]] * 8 + [[red, red]] * 8 + [[red, green]] * 4, np.float32)
+    assert recoloured(cells) == pytest.approx(4 / 20, abs=1e-4)
+    speck = np.array([[white, white]] * 19 + [[red, green]], np.float32)
+    assert 1 / 20 < KEPT and recoloured(speck) == 0.0
 
 
 def test_fields_are_cells_without_a_step_inside_as_a_loop_over_cells_would_find():
@@ -220,3 +247,30 @@ def test_hues_changed_counts_each_cell_as_a_loop_over_cells_would():
         colours = rng.uniform([0, -60, -60], [100, 60, 60], (64, 2, 3)).astype(np.float32)
         colours[rng.random(64) < 0.3, :, 1:] *= 0.1  # some greys
         assert hues_changed(colours) == loop(colours)
+
+
+def lines_drawing(seed: int = 2) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    drawing = np.full((96, 96), 230, np.uint8)
+    for _ in range(14):
+        start, end = rng.integers(8, 88, (2, 2))
+        cv2.line(drawing, tuple(map(int, start)), tuple(map(int, end)), 20, 1)
+    return drawing
+
+
+def test_strokes_a_pixel_further_off_differ_unless_the_fit_came_from_few_inliers():
+    """A fit from a few inliers (the small floor) lies a pixel further off: its strokes may
+    lie SMALL_REACH apart; a stroke drawn in one picture only still differs."""
+    import cv2
+
+    from similar.verification.overlap import REACH, SMALL_REACH, difference
+
+    drawing, size = lines_drawing(), (96, 96)
+    off = np.array([[1, 0, 1.2], [0, 1, 1.2]])
+    assert difference(drawing, size, drawing, size, off, reach=REACH) > 0
+    assert difference(drawing, size, drawing, size, off, reach=SMALL_REACH) == 0
+    other = drawing.copy()
+    cv2.circle(other, (48, 48), 12, 20, 1)
+    assert difference(drawing, size, other, size, off, reach=SMALL_REACH) > 0

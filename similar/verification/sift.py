@@ -5,7 +5,9 @@ Lowe's ratio test keeps the distinctive ones, each keypoint of the second image 
 most once (one-to-one), and RANSAC fits a transform (`verify.transform`: an affine one by
 default, so that a copy whose aspect changed lies whole on its original; a similarity; or a
 homography for copies photographed at an angle) and counts the matches it explains: the
-inliers. A fit that reflects the picture or stretches it past MAX_STRETCH is no fit. The
+inliers; the matches are then looked for again where the fit lays each keypoint (guided
+matching, similar/verification/guided.py), so that repeated pips and strokes count. A fit
+that reflects the picture or stretches it past MAX_STRETCH is no fit. The
 mirrored first image is tried as well (`verify.mirror`), since reused woodcuts are often
 reversed; the better of the two counts. A pair with at least `verify.min_inliers` inliers is
 a `copy` when the aligned pictures also agree over their overlap and neither draws there
@@ -17,7 +19,7 @@ figure).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,7 +27,16 @@ from ..cache import canonical
 from . import prefilter
 from .base import CopyRule, Method, PairResult
 from .features import Features, extract, pack, settings_of, unpack_entry
-from .overlap import agreement, colour_difference, difference, mapped, overlap
+from .guided import guided_matches, one_to_one
+from .overlap import (
+    REACH,
+    SMALL_REACH,
+    agreement,
+    colour_difference,
+    difference,
+    mapped,
+    overlap,
+)
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
@@ -35,6 +46,9 @@ WHOLE = 0.95  # the share of each picture inside the overlap that makes the two 
 CENTRAL = 0.5  # under this share of inliers inside the ring, the match is carried by the ring
 REFINE_ROUNDS = 2  # least-squares fits of a homography over its inliers
 PERSPECTIVE_GAIN = 1.1  # a homography kept instead lays this many times the matches close
+# inliers among the distinctive matches from which the matches are searched again where the
+# fit lays them (similar/verification/guided.py)
+GUIDE_FROM = 6
 
 
 def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -51,13 +65,7 @@ def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, n
     d1 = np.sqrt(np.maximum(2 - 2 * s1, 0))
     d2 = np.sqrt(np.maximum(2 - 2 * s2, 0))
     keep = np.flatnonzero(d1 < ratio * d2)
-    if not len(keep):
-        return keep, keep
-    # one-to-one: a keypoint of b matched from several of a keeps only its closest
-    order = keep[np.lexsort((keep, d1[keep]))]
-    _, first_use = np.unique(best[order], return_index=True)
-    chosen = np.sort(order[first_use])
-    return chosen, best[chosen]
+    return one_to_one(keep, best, d1)
 
 
 def fit(
@@ -93,6 +101,60 @@ def fit(
     if mask is None or transform is None or not plausible(transform):
         return None, np.zeros(n, bool)
     return transform, mask.ravel().astype(bool)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A transform (a to b) and its inlier matches, as indices into a and into b: all of them,
+    and the distinctive ones (those the ratio test kept) among them."""
+
+    transform: np.ndarray | None
+    a: np.ndarray
+    b: np.ndarray
+    distinctive_a: np.ndarray
+    distinctive_b: np.ndarray
+
+    @property
+    def inliers(self) -> int:
+        return len(self.a)
+
+    @property
+    def guided(self) -> bool:
+        """Whether the inliers are guided matches (more than the distinctive ones)."""
+        return len(self.a) != len(self.distinctive_a)
+
+
+def guided_fit(
+    a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, model: str, ratio: float, seed: int
+) -> Fitted:
+    """The transform `fit` finds for the ratio test's matches (ia, ib), with the guided
+    matches (`guided_matches`) as its inliers where it explains GUIDE_FROM of them and the
+    guided ones are more. The transform is not fitted again to them: a guided match may be
+    a similar stroke beside its counterpart (a club's lobe for a spade's), which the
+    distinctive matches' fit does not follow."""
+    transform, mask = fit(a, b, ia, ib, model, seed)
+    ia, ib = ia[mask], ib[mask]
+    if transform is None or len(ia) < GUIDE_FROM:
+        return Fitted(transform, ia, ib, ia, ib)
+    ga, gb = guided_matches(a, b, transform, THRESHOLD * max(b.size), ratio)
+    if len(ga) <= len(ia):
+        return Fitted(transform, ia, ib, ia, ib)
+    return Fitted(transform, ga, gb, ia, ib)
+
+
+def counted(fitted: Fitted, a: Features, b: Features, floor: int) -> Fitted:
+    """The fit with its guided matches where they count. A pair whose distinctive inliers
+    alone are under the copy `floor` is lifted by its guided matches only where each picture
+    lies whole in the other (WHOLE): a part of a picture (a crop, a picture pasted on a
+    page) lifted by repeated strokes lies in every picture that repeats them, as a crop of
+    two spades lies in the three of spades and in the six."""
+    if not fitted.guided or len(fitted.distinctive_a) >= floor:
+        return fitted
+    figures = overlap(a.xy, a.size, b.xy, b.size, fitted.a, fitted.b, fitted.transform)
+    if figures.mutual >= WHOLE:
+        return fitted
+    alone = fitted.distinctive_a, fitted.distinctive_b
+    return Fitted(fitted.transform, *alone, *alone)
 
 
 def refined(
@@ -136,30 +198,33 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
     tried again as a homography (a copy photographed or printed at an angle), which is
     kept when it lays PERSPECTIVE_GAIN times the matches close (`closer`)."""
     best, found = PairResult(0), None
+    rule = CopyRule.of(settings)
+    keypoints = min(a.count, b.count)
+    floor = rule.floor(keypoints)
     mirror = a.mirrored() if settings.mirror and a.count else None
     for mirrored, fa in ((False, a), (True, mirror)):
         if fa is None:
             continue
         ia, ib = ratio_matches(fa, b, settings.ratio)
-        transform, mask = fit(fa, b, ia, ib, settings.transform, seed)
-        inliers = int(mask.sum())
-        if inliers > best.inliers:
-            best = PairResult(inliers, mirrored, matched_points(a, b, ia[mask], ib[mask]))
-            found = (fa, ia, ib, mask, transform)
-    best = replace(best, keypoints=min(a.count, b.count))
-    rule = CopyRule.of(settings)
-    if found is None or best.inliers < rule.floor(best.keypoints):  # no figures needed
+        fitted = guided_fit(fa, b, ia, ib, settings.transform, settings.ratio, seed)
+        fitted = counted(fitted, fa, b, floor)
+        if fitted.inliers > best.inliers:
+            matches = matched_points(a, b, fitted.a, fitted.b)
+            best = PairResult(fitted.inliers, mirrored, matches)
+            found = (fa, ia, ib, fitted)
+    best = replace(best, keypoints=keypoints)
+    if found is None or best.inliers < floor:  # no figures needed
         return best
-    fa, ia, ib, mask, transform = found
-    checked = with_figures(best, fa, b, ia[mask], ib[mask], transform)
+    fa, ia, ib, fitted = found
+    checked = with_figures(best, fa, b, fitted, floor, rule.min_inliers)
     if settings.transform != "affine" or checked.relation(rule) == "copy":
         return checked
-    angled, angled_mask = fit(fa, b, ia, ib, "homography", seed)
-    if angled is None or not closer(fa, b, ia, ib, angled, transform):
+    angled = counted(guided_fit(fa, b, ia, ib, "homography", settings.ratio, seed), fa, b, floor)
+    if angled.transform is None or not closer(fa, b, ia, ib, angled.transform, fitted.transform):
         return checked
-    matches = matched_points(a, b, ia[angled_mask], ib[angled_mask])
-    again = PairResult(int(angled_mask.sum()), best.mirrored, matches, keypoints=best.keypoints)
-    return with_figures(again, fa, b, ia[angled_mask], ib[angled_mask], angled)
+    matches = matched_points(a, b, angled.a, angled.b)
+    again = PairResult(angled.inliers, best.mirrored, matches, keypoints=best.keypoints)
+    return with_figures(again, fa, b, angled, floor, rule.min_inliers)
 
 
 def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarray) -> bool:
@@ -172,19 +237,35 @@ def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarra
     return laid_close >= PERSPECTIVE_GAIN * max(int(lies_within(src, dst, flat, close).sum()), 1)
 
 
-def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform) -> PairResult:
-    """A verified pair's result with the overlap figures of its transform. Where each picture
+def with_figures(
+    found: PairResult, fa: Features, b: Features, fitted: Fitted, floor: int, min_inliers: int
+) -> PairResult:
+    """A verified pair's result with the overlap figures of its fit. Where each picture
     lies whole in the other (WHOLE: nothing was added around either, no frame, caption or
     margin of a copy), agreement compares the cells along the overlap's edge too when
     nothing is drawn inside them (a two of clubs: pips, index and frame all near the edge),
-    and difference does when most inliers lie there (under CENTRAL inside): the match is
-    carried by a frame and what is drawn near it (one deck's card frame, a club's pip
-    against a spade's), so that must agree too. One picture reprinted in another border is
-    matched inside, and its two borders stay out. `difference` is the larger of the strokes'
-    and the colours' (`colour_difference`: where colour is what the picture shows)."""
-    figures = overlap(fa.xy, fa.size, b.xy, b.size, ia, ib, transform)
+    and difference does when the match is carried there: when most distinctive inliers lie
+    there (under CENTRAL inside: one deck's card frame, a club's pip against a spade's), or
+    when the distinctive inliers alone are under the copy `floor` (the guided matches on
+    repeated pips lifted it: a layout of pips that two decks share, engraved apart, whose
+    corner indices and outline tell them apart). One picture reprinted in another border is
+    matched inside, and its two borders stay out. `difference` is the larger of the
+    strokes' and the colours' (`colour_difference`: where colour is what the picture
+    shows). A pair under `min_inliers` (let in by the small floor: an icon, a flag) must keep
+    its colours, and its strokes may lie SMALL_REACH apart: its fit from a few inliers lies
+    a pixel further off."""
+    transform = fitted.transform
+    figures = overlap(fa.xy, fa.size, b.xy, b.size, fitted.a, fitted.b, transform)
     whole = figures.mutual >= WHOLE
-    ring_too = whole and figures.central < CENTRAL
+    distinctive = len(fitted.distinctive_a)
+    carried = figures
+    if fitted.guided:
+        carried = overlap(
+            fa.xy, fa.size, b.xy, b.size, fitted.distinctive_a, fitted.distinctive_b, transform
+        )
+    ring_too = whole and (carried.central < CENTRAL or distinctive < floor)
+    small = found.inliers < min_inliers
+    reach = SMALL_REACH if small else REACH
     return replace(
         found,
         coverage=figures.coverage,
@@ -192,8 +273,8 @@ def with_figures(found: PairResult, fa: Features, b: Features, ia, ib, transform
         contained=figures.contained,
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
-            difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),
-            colour_difference(fa.colour, fa.size, b.colour, b.size, transform),
+            difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too, reach),
+            colour_difference(fa.colour, fa.size, b.colour, b.size, transform, small),
         ),
     )
 
