@@ -247,30 +247,3 @@ def test_hues_changed_counts_each_cell_as_a_loop_over_cells_would():
         colours = rng.uniform([0, -60, -60], [100, 60, 60], (64, 2, 3)).astype(np.float32)
         colours[rng.random(64) < 0.3, :, 1:] *= 0.1  # some greys
         assert hues_changed(colours) == loop(colours)
-
-
-def lines_drawing(seed: int = 2) -> np.ndarray:
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    drawing = np.full((96, 96), 230, np.uint8)
-    for _ in range(14):
-        start, end = rng.integers(8, 88, (2, 2))
-        cv2.line(drawing, tuple(map(int, start)), tuple(map(int, end)), 20, 1)
-    return drawing
-
-
-def test_strokes_a_pixel_further_off_differ_unless_the_fit_came_from_few_inliers():
-    """A fit from a few inliers (the small floor) lies a pixel further off: its strokes may
-    lie SMALL_REACH apart; a stroke drawn in one picture only still differs."""
-    import cv2
-
-    from similar.verification.overlap import REACH, SMALL_REACH, difference
-
-    drawing, size = lines_drawing(), (96, 96)
-    off = np.array([[1, 0, 1.2], [0, 1, 1.2]])
-    assert difference(drawing, size, drawing, size, off, reach=REACH) > 0
-    assert difference(drawing, size, drawing, size, off, reach=SMALL_REACH) == 0
-    other = drawing.copy()
-    cv2.circle(other, (48, 48), 12, 20, 1)
-    assert difference(drawing, size, other, size, off, reach=SMALL_REACH) > 0

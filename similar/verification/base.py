@@ -31,6 +31,9 @@ class PairResult:
     contained: float = 0.0
     difference: float = 0.0
     keypoints: int = 0  # the keypoints of the image with fewer (0: not counted)
+    # laid frame on frame (similar/verification/sift.py, `framed_check`): judged as strictly
+    # as a pair let in by the small floor
+    framed: bool = False
 
     def relation(self, rule: CopyRule) -> str | None:
         """`copy` (inliers enough, the pictures agree over their overlap, neither draws
@@ -38,9 +41,10 @@ class PairResult:
         (not a copy, with the higher inlier floor of a shared part), or None."""
         if self.inliers < rule.floor(self.keypoints):
             return None
-        # a pair under min_inliers, let in by the small floor, must agree almost everywhere
+        # a pair under min_inliers, let in by the small floor, or laid frame on frame, must
+        # agree almost everywhere
         agree = rule.min_agreement
-        if self.inliers < rule.min_inliers:
+        if self.inliers < rule.min_inliers or self.framed:
             agree = max(agree, SMALL_AGREEMENT)
         same = (
             self.agreement >= agree

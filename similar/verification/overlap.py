@@ -336,11 +336,10 @@ STROKE_FLOOR = 24.0  # gradient (grey levels per pixel, Sobel) below which nothi
 STROKE_SHARE = 0.3  # a stroke: at least this share of the picture's strong gradient
 TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
 EDGE = 0.03  # share of the frame's shorter side left out along the overlap's edge
-REACH = 1  # pixels a stroke may move between copies (resampling, alignment)
-# ... in a pair fitted from a few inliers (let in by the small floor: an icon, a flag), whose
-# fit lies a pixel further off: on the development collection 44 more right candidate edges
-# (31 icons at their sizes) and 2 more wrong (Romania's flag and Chad's)
-SMALL_REACH = 2
+# pixels a stroke may move between copies (resampling, alignment); 2 for the pairs let in by
+# the small floor found 44 more right candidate edges on the development collection, and
+# made a two of clubs the copy of a two of spades at 80 to 160 pixels (tests/test_framed.py)
+REACH = 1
 UNMATCHED = 0.1  # share of a cell's strokes without counterpart that makes it differ
 MIN_STROKES = 4  # unmatched stroke pixels a differing cell holds at least
 # difference's grid is finer than agreement's, its ring thinner: a card's pips and a
@@ -357,13 +356,12 @@ def difference(
     b_size: tuple[int, int],
     transform: np.ndarray | None,
     ring_too: bool = False,
-    reach: int = REACH,
 ) -> float:
     """The share of the overlap's inner drawn cells (the DIFFERENCE_GRID x DIFFERENCE_GRID
     cells of its bounding box, the outer DIFFERENCE_RING left out) where one picture draws
     what the other does not: strokes (strong gradients, against the picture's own
     strongest, so that a lighter print or other colours draw the same lines) with not even
-    a trace (a weak gradient) within `reach` pixels in the other, either way. A different
+    a trace (a weak gradient) within REACH pixels in the other, either way. A different
     card, letter or pictogram in one frame differs where they differ, however much of the
     frame agrees. With `ring_too`, the ring's cells are compared as well."""
     import cv2
@@ -380,7 +378,7 @@ def difference(
     lines = grid_lines(inner, DIFFERENCE_GRID)
     if lines is None:
         return 1.0
-    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    near = np.ones((2 * REACH + 1, 2 * REACH + 1), np.uint8)
     alone = np.zeros(inner.shape, bool)
     drawn = np.zeros(inner.shape, bool)
     magnitudes = [gradient(laid), gradient(target)]

@@ -7,7 +7,9 @@ default, so that a copy whose aspect changed lies whole on its original; a simil
 homography for copies photographed at an angle) and counts the matches it explains: the
 inliers; the matches are then looked for again where the fit lays each keypoint (guided
 matching, similar/verification/guided.py), so that repeated pips and strokes count. A fit
-that reflects the picture or stretches it past MAX_STRETCH is no fit. The
+that reflects the picture or stretches it past MAX_STRETCH is no fit. A pair of few
+keypoints (a thumbnail, a small icon) that RANSAC does not make a copy is laid frame on
+frame (`framed_check`) and judged as strictly as the small floor's pairs. The
 mirrored first image is tried as well (`verify.mirror`), since reused woodcuts are often
 reversed; the better of the two counts. A pair with at least `verify.min_inliers` inliers is
 a `copy` when the aligned pictures also agree over their overlap and neither draws there
@@ -29,8 +31,6 @@ from .base import CopyRule, Method, PairResult
 from .features import Features, extract, pack, settings_of, unpack_entry
 from .guided import guided_matches, one_to_one
 from .overlap import (
-    REACH,
-    SMALL_REACH,
     agreement,
     colour_difference,
     difference,
@@ -127,19 +127,42 @@ class Fitted:
 def guided_fit(
     a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, model: str, ratio: float, seed: int
 ) -> Fitted:
-    """The transform `fit` finds for the ratio test's matches (ia, ib), with the guided
-    matches (`guided_matches`) as its inliers where it explains GUIDE_FROM of them and the
-    guided ones are more. The transform is not fitted again to them: a guided match may be
-    a similar stroke beside its counterpart (a club's lobe for a spade's), which the
-    distinctive matches' fit does not follow."""
+    """The transform `fit` finds for the ratio test's matches (ia, ib), with its guided
+    matches (`with_guided`)."""
     transform, mask = fit(a, b, ia, ib, model, seed)
-    ia, ib = ia[mask], ib[mask]
+    return with_guided(a, b, transform, ia[mask], ib[mask], ratio)
+
+
+def with_guided(
+    a: Features, b: Features, transform, ia: np.ndarray, ib: np.ndarray, ratio: float
+) -> Fitted:
+    """A transform and the distinctive matches it explains (ia, ib), with the guided matches
+    (`guided_matches`) as its inliers where it explains GUIDE_FROM of them and the guided
+    ones are more. The transform is not fitted again to them: a guided match may be a
+    similar stroke beside its counterpart (a club's lobe for a spade's), which the
+    distinctive matches' fit does not follow."""
     if transform is None or len(ia) < GUIDE_FROM:
         return Fitted(transform, ia, ib, ia, ib)
     ga, gb = guided_matches(a, b, transform, THRESHOLD * max(b.size), ratio)
     if len(ga) <= len(ia):
         return Fitted(transform, ia, ib, ia, ib)
     return Fitted(transform, ga, gb, ia, ib)
+
+
+def framed_fit(a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, ratio: float) -> Fitted:
+    """The frame of `a` laid on the frame of `b` (each axis scaled, nothing moved:
+    `frame_to_frame`) as the transform, with the ratio test's matches (ia, ib) it lays
+    within RANSAC's threshold and their guided matches (`with_guided`): the fit of a whole
+    picture to its own copy at another size, where too few keypoints match for RANSAC to
+    find it (an icon of 48 pixels holds a dozen), or where a fit from a few matches lies a
+    pixel off."""
+    if not len(ia):
+        return Fitted(None, ia, ib, ia, ib)
+    transform = frame_to_frame(a.size, b.size)
+    if not plausible(transform):
+        return Fitted(None, ia[:0], ib[:0], ia[:0], ib[:0])
+    laid = lies_within(a.xy[ia], b.xy[ib], transform, THRESHOLD * max(b.size))
+    return with_guided(a, b, transform, ia[laid], ib[laid], ratio)
 
 
 def counted(fitted: Fitted, a: Features, b: Features, floor: int) -> Fitted:
@@ -194,37 +217,47 @@ def plausible(transform: np.ndarray) -> bool:
 
 def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
     """Inliers of the pair, and of the mirrored first image when that explains more; the
-    overlap figures of the better one. An affine fit that does not make the pair a copy is
-    tried again as a homography (a copy photographed or printed at an angle), which is
-    kept when it lays PERSPECTIVE_GAIN times the matches close (`closer`)."""
-    best, found = PairResult(0), None
+    overlap figures of the better one. A pair of few keypoints (under the small floor) that
+    this does not make a copy is laid frame on frame (`framed_check`). An affine fit that
+    does not make the pair a copy is tried again as a homography (a copy photographed or
+    printed at an angle), which is kept when it lays PERSPECTIVE_GAIN times the matches
+    close (`closer`)."""
     rule = CopyRule.of(settings)
     keypoints = min(a.count, b.count)
     floor = rule.floor(keypoints)
     mirror = a.mirrored() if settings.mirror and a.count else None
-    for mirrored, fa in ((False, a), (True, mirror)):
-        if fa is None:
-            continue
-        ia, ib = ratio_matches(fa, b, settings.ratio)
+    orientations = [
+        (mirrored, fa, *ratio_matches(fa, b, settings.ratio))
+        for mirrored, fa in ((False, a), (True, mirror))
+        if fa is not None
+    ]
+    best, found = PairResult(0), None
+    for mirrored, fa, ia, ib in orientations:
         fitted = guided_fit(fa, b, ia, ib, settings.transform, settings.ratio, seed)
         fitted = counted(fitted, fa, b, floor)
         if fitted.inliers > best.inliers:
             matches = matched_points(a, b, fitted.a, fitted.b)
             best = PairResult(fitted.inliers, mirrored, matches)
             found = (fa, ia, ib, fitted)
-    best = replace(best, keypoints=keypoints)
-    if found is None or best.inliers < floor:  # no figures needed
-        return best
-    fa, ia, ib, fitted = found
-    checked = with_figures(best, fa, b, fitted, floor, rule.min_inliers)
-    if settings.transform != "affine" or checked.relation(rule) == "copy":
+    checked = best = replace(best, keypoints=keypoints)
+    enough = found is not None and best.inliers >= floor
+    if enough:
+        checked = with_figures(best, found[0], b, found[3], floor, best.inliers < rule.min_inliers)
+        if checked.relation(rule) == "copy":
+            return checked
+    if floor < rule.min_inliers:
+        framed = framed_check(a, b, orientations, floor, settings.ratio)
+        if framed.relation(rule) == "copy":
+            return framed
+    if not enough or settings.transform != "affine":
         return checked
+    fa, ia, ib, fitted = found
     angled = counted(guided_fit(fa, b, ia, ib, "homography", settings.ratio, seed), fa, b, floor)
     if angled.transform is None or not closer(fa, b, ia, ib, angled.transform, fitted.transform):
         return checked
     matches = matched_points(a, b, angled.a, angled.b)
     again = PairResult(angled.inliers, best.mirrored, matches, keypoints=best.keypoints)
-    return with_figures(again, fa, b, angled, floor, rule.min_inliers)
+    return with_figures(again, fa, b, angled, floor, again.inliers < rule.min_inliers)
 
 
 def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarray) -> bool:
@@ -238,7 +271,7 @@ def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarra
 
 
 def with_figures(
-    found: PairResult, fa: Features, b: Features, fitted: Fitted, floor: int, min_inliers: int
+    found: PairResult, fa: Features, b: Features, fitted: Fitted, floor: int, strict: bool
 ) -> PairResult:
     """A verified pair's result with the overlap figures of its fit. Where each picture
     lies whole in the other (WHOLE: nothing was added around either, no frame, caption or
@@ -251,9 +284,11 @@ def with_figures(
     corner indices and outline tell them apart). One picture reprinted in another border is
     matched inside, and its two borders stay out. `difference` is the larger of the
     strokes' and the colours' (`colour_difference`: where colour is what the picture
-    shows). A pair under `min_inliers` (let in by the small floor: an icon, a flag) must keep
-    its colours, and its strokes may lie SMALL_REACH apart: its fit from a few inliers lies
-    a pixel further off."""
+    shows). A `strict` pair (under `verify.min_inliers`, let in by the small floor: an icon,
+    a flag; or laid frame on frame) must keep its colours, and where each picture lies
+    whole in the other its ring is compared too: its few inliers say little about where the
+    pictures differ (a two of clubs and a two of spades of 112 and 128 pixels, nine inliers
+    on the corner index and the pips' stems)."""
     transform = fitted.transform
     figures = overlap(fa.xy, fa.size, b.xy, b.size, fitted.a, fitted.b, transform)
     whole = figures.mutual >= WHOLE
@@ -263,9 +298,7 @@ def with_figures(
         carried = overlap(
             fa.xy, fa.size, b.xy, b.size, fitted.distinctive_a, fitted.distinctive_b, transform
         )
-    ring_too = whole and (carried.central < CENTRAL or distinctive < floor)
-    small = found.inliers < min_inliers
-    reach = SMALL_REACH if small else REACH
+    ring_too = whole and (strict or carried.central < CENTRAL or distinctive < floor)
     return replace(
         found,
         coverage=figures.coverage,
@@ -273,10 +306,45 @@ def with_figures(
         contained=figures.contained,
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
-            difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too, reach),
-            colour_difference(fa.colour, fa.size, b.colour, b.size, transform, small),
+            difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),
+            colour_difference(fa.colour, fa.size, b.colour, b.size, transform, strict),
         ),
     )
+
+
+def frame_to_frame(a_size: tuple[int, int], b_size: tuple[int, int]) -> np.ndarray:
+    """The affine transform that lays a picture of `a_size` on one of `b_size`, corner on
+    corner, each axis scaled: the positions of the features and of the thumbnails are
+    scaled so (laid pixel centre on pixel centre, the development collection's icons at
+    their sizes kept half their strokes apart, 33 copies found against 69)."""
+    return np.array([[b_size[0] / a_size[0], 0.0, 0.0], [0.0, b_size[1] / a_size[1], 0.0]])
+
+
+def framed_check(
+    a: Features, b: Features, orientations: list, floor: int, ratio: float
+) -> PairResult:
+    """The pair laid frame on frame (`framed_fit`), as it is and mirrored, where that
+    explains at least `floor` of the ratio test's matches: the same evidence RANSAC needs,
+    with the transform given instead of searched. Its figures are taken as strictly as the
+    small floor's (`with_figures`, strict; `PairResult.framed`): on the development
+    collection, without that, a flag of one green field became the copy of a red one that
+    has a green star in it."""
+    best, found = PairResult(0, keypoints=min(a.count, b.count), framed=True), None
+    for mirrored, fa, ia, ib in orientations:
+        fitted = framed_fit(fa, b, ia, ib, ratio)
+        if places(fa, fitted.distinctive_a) >= floor and fitted.inliers > best.inliers:
+            matches = matched_points(a, b, fitted.a, fitted.b)
+            best = replace(best, inliers=fitted.inliers, mirrored=mirrored, matches=matches)
+            found = (fa, fitted)
+    if found is None:
+        return best
+    return with_figures(best, found[0], b, found[1], floor, strict=True)
+
+
+def places(features: Features, keypoints: np.ndarray) -> int:
+    """How many places the keypoints lie at: SIFT puts two keypoints on one place where a
+    blob has two orientations, which is one piece of evidence, not two."""
+    return len(np.unique(features.xy[keypoints].round(1), axis=0))
 
 
 def matched_points(a: Features, b: Features, ia, ib) -> tuple:
