@@ -75,6 +75,19 @@ def test_a_picture_and_its_copy_are_a_copy(picture, kind):
     assert figures.contained >= 0.9, figures  # a copy lies whole inside the other picture
 
 
+def turned_within_its_frame(picture: Image.Image, degrees: float = 30) -> Image.Image:
+    """Turned and cut to its own frame, the corners left a blank black canvas."""
+    return picture.rotate(degrees, Image.Resampling.BICUBIC, expand=False, fillcolor="black")
+
+
+def test_a_copy_turned_within_its_frame_is_a_copy(picture):
+    """It loses its corners to the frame (the overlap holds under `verify.min_overlap` of
+    either frame: shares a part, before its canvas was left out), and what it shows lies
+    whole in the original: its blank canvas is no part of it."""
+    found, figures = relation(picture, turned_within_its_frame(picture))
+    assert found == "copy" and figures.contained >= S.min_overlap, figures
+
+
 @pytest.mark.parametrize("name", ["grass", "astronaut"])
 def test_two_crops_that_share_a_strip_share_a_part(name):
     """Pixel for pixel the same over their strip, so they agree there: only the overlap's

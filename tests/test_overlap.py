@@ -247,3 +247,32 @@ def test_hues_changed_counts_each_cell_as_a_loop_over_cells_would():
         colours = rng.uniform([0, -60, -60], [100, 60, 60], (64, 2, 3)).astype(np.float32)
         colours[rng.random(64) < 0.3, :, 1:] *= 0.1  # some greys
         assert hues_changed(colours) == loop(colours)
+
+
+def test_a_blank_canvas_is_the_flat_tone_along_the_edge():
+    """The corners a turn within the frame leaves black are canvas; the photograph is not."""
+    from conftest import real_photo
+    from PIL import Image
+
+    from similar.verification.overlap import BLANK_SHARE, blank
+
+    photo = real_photo("rocket", size=192).convert("L")
+    turned = photo.rotate(20, Image.Resampling.BICUBIC, expand=False, fillcolor=0)
+    canvas = blank(np.asarray(turned))
+    assert canvas[0, 0] and canvas[-1, -1] and canvas[0, -1] and canvas[-1, 0]
+    assert not canvas[40:152, 40:152].any()
+    assert 0.05 < canvas.mean() < 0.3
+    assert blank(np.asarray(photo)).mean() < BLANK_SHARE
+
+
+def test_the_ground_a_small_drawing_stands_on_is_not_left_out():
+    """A pip on a card's white: the white is most of the picture, its ground, which every
+    crop of the card shares; leaving it out would make the pip alone the picture."""
+    import cv2
+
+    from similar.verification.overlap import drawn_share
+
+    pip = np.full((192, 128), 250, np.uint8)
+    cv2.circle(pip, (64, 96), 20, 30, -1)
+    polygon = np.array([[0, 0], [64, 0], [64, 96], [0, 96]], np.float32)
+    assert drawn_share(pip, (128, 192), polygon) is None

@@ -11,7 +11,9 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
 * `coverage`: the share of each image inside the inliers' convex hull, the smaller of the two;
 * `contained`: the share of each image inside the overlap, the larger of the two: a copy, even
   a crop, lies (almost) whole inside the other picture; two different crops of one scene, or
-  two tiles of one texture with a patch in common, overlap over a part of each;
+  two tiles of one texture with a patch in common, overlap over a part of each. A picture's
+  blank canvas (`blank`: one flat tone along its edge, as a rotation within the frame or a
+  scan's margin adds) is no part of it (`content_contained`);
 * `agreement`: the first image's thumbnail laid onto the second's by the transform; the
   overlap's bounding box cut into GRID x GRID cells, of which the inner CELLS x CELLS count
   (the outer RING is where frames, borders, captions and a copy's trimmed edges lie); the
@@ -137,6 +139,79 @@ def overlap(
         round(min(shares), 4),
         round(central_share(b_xy[ib], in_b), 4),
     )
+
+
+BLANK_RANGE = 6  # grey levels a blank canvas varies by between neighbouring pixels, at most
+BLANK_SHARE = 0.01  # the share of a thumbnail that is blank before it counts
+# ... and at most: more is the ground the picture is drawn on (a pip on a card's white, an
+# icon on white), which a crop of it shares with every other crop
+BLANK_MOST = 0.5
+
+
+def blank(thumb: np.ndarray) -> np.ndarray:
+    """Where a thumbnail shows a blank canvas: regions of one flat tone (locally within
+    BLANK_RANGE, over the region within FLAT) that touch its edge, such as the black
+    corners a rotation within the same frame adds, or a scan's bare margin."""
+    import cv2
+
+    if not thumb.size:
+        return np.zeros(thumb.shape, bool)
+    near = np.ones((3, 3), np.uint8)
+    spread = cv2.dilate(thumb, near).astype(np.int16) - cv2.erode(thumb, near)
+    flat = (spread <= BLANK_RANGE).astype(np.uint8)
+    count, labels = cv2.connectedComponents(flat, connectivity=4)
+    edge = np.unique(np.r_[labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    edge = edge[edge > 0]
+    if not len(edge):
+        return np.zeros(thumb.shape, bool)
+    tones = thumb.astype(np.float64).ravel()
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    means = np.bincount(labels.ravel(), tones, count) / np.maximum(sizes, 1)
+    squares = np.bincount(labels.ravel(), tones * tones, count) / np.maximum(sizes, 1)
+    spread_of = np.sqrt(np.maximum(squares - means * means, 0))
+    canvas = edge[spread_of[edge] < FLAT]
+    return np.isin(labels, canvas)
+
+
+def content_contained(
+    a_thumb: np.ndarray,
+    a_size: tuple[int, int],
+    b_thumb: np.ndarray,
+    b_size: tuple[int, int],
+    transform: np.ndarray | None,
+    contained: float,
+) -> float:
+    """`contained` with each picture's blank canvas (`blank`, where it covers from
+    BLANK_SHARE to BLANK_MOST of the thumbnail) left out of it: the share of its drawn pixels inside the overlap. A copy
+    rotated within its frame loses its corners to the frame and gains a blank canvas there;
+    what it shows lies whole in the original."""
+    if transform is None:
+        return contained
+    try:
+        back = np.linalg.inv(homogeneous(transform))
+    except np.linalg.LinAlgError:
+        return contained
+    in_b = intersection(mapped(frame(a_size), transform), frame(b_size))
+    if len(in_b) < 3:
+        return contained
+    in_a = mapped(in_b, back)
+    shares = [drawn_share(a_thumb, a_size, in_a), drawn_share(b_thumb, b_size, in_b)]
+    return round(max([contained, *(share for share in shares if share is not None)]), 4)
+
+
+def drawn_share(thumb: np.ndarray, size: tuple[int, int], polygon: np.ndarray) -> float | None:
+    """The share of a picture's drawn pixels (its thumbnail less its blank canvas) inside a
+    polygon in its own pixels; None where it has no blank canvas to leave out."""
+    import cv2
+
+    canvas = blank(thumb)
+    if not BLANK_SHARE <= canvas.mean() <= BLANK_MOST:
+        return None
+    scale = np.array([thumb.shape[1] / size[0], thumb.shape[0] / size[1]], np.float32)
+    inside_mask = np.zeros(thumb.shape, np.uint8)
+    cv2.fillConvexPoly(inside_mask, np.round(polygon * scale).astype(np.int32), 1)
+    drawn = ~canvas
+    return float((drawn & (inside_mask > 0)).sum()) / float(drawn.sum())
 
 
 def central_share(points: np.ndarray, polygon: np.ndarray) -> float:

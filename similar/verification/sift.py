@@ -33,6 +33,7 @@ from .guided import guided_matches, one_to_one
 from .overlap import (
     agreement,
     colour_difference,
+    content_contained,
     difference,
     mapped,
     overlap,
@@ -303,7 +304,9 @@ def with_figures(
         found,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
-        contained=figures.contained,
+        contained=content_contained(
+            fa.thumb, fa.size, b.thumb, b.size, transform, figures.contained
+        ),
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
             difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),

@@ -2,7 +2,8 @@
 
 The photographs that scikit-image and scikit-learn ship (PHOTOGRAPHS, each 600 pixels on its
 longer side), each with one copy of every kind in KINDS (halftones at three screens, strong
-crops, printed on a page of type, stretched, rescanned small, turned, seen at an angle, in
+crops, printed on a page of type, stretched, rescanned small, turned, turned within its own
+frame (the corners cut off, a black canvas there), seen at an angle, in
 a border with a caption, recoloured), each pair put through the prefilter and checked by
 `verify.method` with the default settings, as verify checks a candidate pair. Every pair is
 a candidate, so the ceiling of each figure is 1: these figures are the check's own recall
@@ -102,6 +103,7 @@ def kinds() -> dict:
             (img.width * 2 // 5, img.height * 2 // 5)
         ).filter(ImageFilter.GaussianBlur(0.6)),
         "turned 7 degrees": lambda img, seed: img.rotate(7, expand=True, fillcolor="white"),
+        "turned 30 degrees in its frame": lambda img, seed: img.rotate(30, fillcolor="black"),
         "at an angle": lambda img, seed: at_an_angle(img),
         "border and caption": lambda img, seed: framed(img),
         "recoloured": lambda img, seed: devset.recoloured(img),
