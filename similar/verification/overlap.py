@@ -182,9 +182,9 @@ def content_contained(
     contained: float,
 ) -> float:
     """`contained` with each picture's blank canvas (`blank`, where it covers from
-    BLANK_SHARE to BLANK_MOST of the thumbnail) left out of it: the share of its drawn pixels inside the overlap. A copy
-    rotated within its frame loses its corners to the frame and gains a blank canvas there;
-    what it shows lies whole in the original."""
+    BLANK_SHARE to BLANK_MOST of the thumbnail) left out of it: the share of its drawn
+    pixels inside the overlap. A copy rotated within its frame loses its corners to the
+    frame and gains a blank canvas there; what it shows lies whole in the original."""
     if transform is None:
         return contained
     try:
