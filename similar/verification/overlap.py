@@ -118,16 +118,10 @@ def overlap(
     transform: np.ndarray | None,
 ) -> Overlap:
     """The figures of inlier matches a_xy[ia] -> b_xy[ib] under `transform` (a to b)."""
-    if transform is None or len(ia) < 3:
+    polygons = None if len(ia) < 3 else overlap_polygons(a_size, b_size, transform)
+    if polygons is None:
         return NONE
-    try:
-        back = np.linalg.inv(homogeneous(transform))
-    except np.linalg.LinAlgError:
-        return NONE
-    in_b = intersection(mapped(frame(a_size), transform), frame(b_size))
-    if len(in_b) < 3:
-        return NONE
-    in_a = mapped(in_b, back)
+    in_a, in_b = polygons
     there = min(int(inside(a_xy, in_a).sum()), int(inside(b_xy, in_b).sum()))
     ratio = min(1.0, len(ia) / there) if there else 0.0
     coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
@@ -185,16 +179,10 @@ def content_contained(
     BLANK_SHARE to BLANK_MOST of the thumbnail) left out of it: the share of its drawn
     pixels inside the overlap. A copy rotated within its frame loses its corners to the
     frame and gains a blank canvas there; what it shows lies whole in the original."""
-    if transform is None:
+    polygons = overlap_polygons(a_size, b_size, transform)
+    if polygons is None:
         return contained
-    try:
-        back = np.linalg.inv(homogeneous(transform))
-    except np.linalg.LinAlgError:
-        return contained
-    in_b = intersection(mapped(frame(a_size), transform), frame(b_size))
-    if len(in_b) < 3:
-        return contained
-    in_a = mapped(in_b, back)
+    in_a, in_b = polygons
     shares = [drawn_share(a_thumb, a_size, in_a), drawn_share(b_thumb, b_size, in_b)]
     return round(max([contained, *(share for share in shares if share is not None)]), 4)
 
@@ -212,6 +200,23 @@ def drawn_share(thumb: np.ndarray, size: tuple[int, int], polygon: np.ndarray) -
     cv2.fillConvexPoly(inside_mask, np.round(polygon * scale).astype(np.int32), 1)
     drawn = ~canvas
     return float((drawn & (inside_mask > 0)).sum()) / float(drawn.sum())
+
+
+def overlap_polygons(
+    a_size: tuple[int, int], b_size: tuple[int, int], transform: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The overlap in a's pixels and in b's: the part of b that a's frame covers under
+    `transform` (a to b), and its image in a; None where there is none."""
+    if transform is None:
+        return None
+    try:
+        back = np.linalg.inv(homogeneous(transform))
+    except np.linalg.LinAlgError:
+        return None
+    in_b = intersection(mapped(frame(a_size), transform), frame(b_size))
+    if len(in_b) < 3:
+        return None
+    return mapped(in_b, back), in_b
 
 
 def central_share(points: np.ndarray, polygon: np.ndarray) -> float:
