@@ -418,7 +418,7 @@ TRACE_SHARE = 0.1  # its counterpart: at least this share of the other picture's
 EDGE = 0.03  # share of the frame's shorter side left out along the overlap's edge
 # pixels a stroke may move between copies (resampling, alignment); 2 for the pairs let in by
 # the small floor found 44 more right candidate edges on the development collection, and
-# made a two of clubs the copy of a two of spades at 80 to 160 pixels (tests/test_framed.py)
+# made a two of clubs the copy of a two of spades at 80 to 160 pixels (tests/test_one_frame.py)
 REACH = 1
 UNMATCHED = 0.1  # share of a cell's strokes without counterpart that makes it differ
 MIN_STROKES = 4  # unmatched stroke pixels a differing cell holds at least
