@@ -326,12 +326,12 @@ def frame_to_frame(a_size: tuple[int, int], b_size: tuple[int, int]) -> np.ndarr
 def framed_check(
     a: Features, b: Features, orientations: list, floor: int, ratio: float
 ) -> PairResult:
-    """The pair laid frame on frame (`framed_fit`), as it is and mirrored, where that
-    explains at least `floor` of the ratio test's matches: the same evidence RANSAC needs,
-    with the transform given instead of searched. Its figures are taken as strictly as the
-    small floor's (`with_figures`, strict; `PairResult.framed`): on the development
-    collection, without that, a flag of one green field became the copy of a red one that
-    has a green star in it."""
+    """The pair laid frame on frame (`framed_fit`), as it is and mirrored, where the ratio
+    test's matches it explains lie at `floor` places at least (`places`): the evidence
+    RANSAC needs, with the transform given instead of searched. Its figures are taken as
+    strictly as the small floor's (`with_figures`, strict; `PairResult.framed`): on the
+    development collection, without that, a flag of one green field became the copy of a
+    red one that has a green star in it."""
     best, found = PairResult(0, keypoints=min(a.count, b.count), framed=True), None
     for mirrored, fa, ia, ib in orientations:
         fitted = framed_fit(fa, b, ia, ib, ratio)
