@@ -270,9 +270,9 @@ def test_the_ground_a_small_drawing_stands_on_is_not_left_out():
     crop of the card shares; leaving it out would make the pip alone the picture."""
     import cv2
 
-    from similar.verification.overlap import drawn_share
+    from similar.verification.overlap import blank, drawn_share
 
     pip = np.full((192, 128), 250, np.uint8)
     cv2.circle(pip, (64, 96), 20, 30, -1)
     polygon = np.array([[0, 0], [64, 0], [64, 96], [0, 96]], np.float32)
-    assert drawn_share(pip, (128, 192), polygon) is None
+    assert drawn_share(blank(pip), (128, 192), polygon) is None

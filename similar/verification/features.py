@@ -29,11 +29,13 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..vectors.images import open_rgb
 from ..vectors.screen import descreened
+from .overlap import blank
 
 # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
 # 4: thumbnail of 192 pixels (pips, letters and pictograms resolved); 5: halftones descreened;
@@ -77,6 +79,12 @@ class Features:
     @property
     def count(self) -> int:
         return len(self.xy)
+
+    @cached_property
+    def canvas(self) -> np.ndarray:
+        """Where the thumbnail shows a blank canvas (`overlap.blank`): worked out once for
+        the picture, not for each pair it is checked in."""
+        return blank(self.thumb)
 
     def mirrored(self) -> Features:
         """The features of the horizontally mirrored image, without extracting again."""

@@ -168,35 +168,34 @@ def blank(thumb: np.ndarray) -> np.ndarray:
 
 
 def content_contained(
-    a_thumb: np.ndarray,
+    a_canvas: np.ndarray,
     a_size: tuple[int, int],
-    b_thumb: np.ndarray,
+    b_canvas: np.ndarray,
     b_size: tuple[int, int],
     transform: np.ndarray | None,
     contained: float,
 ) -> float:
-    """`contained` with each picture's blank canvas (`blank`, where it covers from
-    BLANK_SHARE to BLANK_MOST of the thumbnail) left out of it: the share of its drawn
+    """`contained` with each picture's blank canvas (`blank` of its thumbnail, where it
+    covers from BLANK_SHARE to BLANK_MOST of it) left out of it: the share of its drawn
     pixels inside the overlap. A copy rotated within its frame loses its corners to the
     frame and gains a blank canvas there; what it shows lies whole in the original."""
     polygons = overlap_polygons(a_size, b_size, transform)
     if polygons is None:
         return contained
     in_a, in_b = polygons
-    shares = [drawn_share(a_thumb, a_size, in_a), drawn_share(b_thumb, b_size, in_b)]
+    shares = [drawn_share(a_canvas, a_size, in_a), drawn_share(b_canvas, b_size, in_b)]
     return round(max([contained, *(share for share in shares if share is not None)]), 4)
 
 
-def drawn_share(thumb: np.ndarray, size: tuple[int, int], polygon: np.ndarray) -> float | None:
-    """The share of a picture's drawn pixels (its thumbnail less its blank canvas) inside a
-    polygon in its own pixels; None where it has no blank canvas to leave out."""
+def drawn_share(canvas: np.ndarray, size: tuple[int, int], polygon: np.ndarray) -> float | None:
+    """The share of a picture's drawn pixels (its thumbnail less its blank `canvas`) inside
+    a polygon in its own pixels; None where it has no blank canvas to leave out."""
     import cv2
 
-    canvas = blank(thumb)
-    if not BLANK_SHARE <= canvas.mean() <= BLANK_MOST:
+    if not canvas.size or not BLANK_SHARE <= canvas.mean() <= BLANK_MOST:
         return None
-    scale = np.array([thumb.shape[1] / size[0], thumb.shape[0] / size[1]], np.float32)
-    inside_mask = np.zeros(thumb.shape, np.uint8)
+    scale = np.array([canvas.shape[1] / size[0], canvas.shape[0] / size[1]], np.float32)
+    inside_mask = np.zeros(canvas.shape, np.uint8)
     cv2.fillConvexPoly(inside_mask, np.round(polygon * scale).astype(np.int32), 1)
     drawn = ~canvas
     return float((drawn & (inside_mask > 0)).sum()) / float(drawn.sum())

@@ -305,7 +305,7 @@ def with_figures(
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
         contained=content_contained(
-            fa.thumb, fa.size, b.thumb, b.size, transform, figures.contained
+            fa.canvas, fa.size, b.canvas, b.size, transform, figures.contained
         ),
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
