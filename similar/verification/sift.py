@@ -157,10 +157,8 @@ def framed_fit(a: Features, b: Features, ia: np.ndarray, ib: np.ndarray, ratio: 
     picture to its own copy at another size, where too few keypoints match for RANSAC to
     find it (an icon of 48 pixels holds a dozen), or where a fit from a few matches lies a
     pixel off."""
-    if not len(ia):
-        return Fitted(None, ia, ib, ia, ib)
-    transform = frame_to_frame(a.size, b.size)
-    if not plausible(transform):
+    transform = frame_to_frame(a.size, b.size) if len(ia) else None
+    if transform is None or not plausible(transform):
         return Fitted(None, ia[:0], ib[:0], ia[:0], ib[:0])
     laid = lies_within(a.xy[ia], b.xy[ib], transform, THRESHOLD * max(b.size))
     return with_guided(a, b, transform, ia[laid], ib[laid], ratio)
@@ -243,7 +241,8 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
     checked = best = replace(best, keypoints=keypoints)
     enough = found is not None and best.inliers >= floor
     if enough:
-        checked = with_figures(best, found[0], b, found[3], floor, best.inliers < rule.min_inliers)
+        fa, ia, ib, fitted = found
+        checked = with_figures(best, fa, b, fitted, floor, best.inliers < rule.min_inliers)
         if checked.relation(rule) == "copy":
             return checked
     if floor < rule.min_inliers:
@@ -252,7 +251,6 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
             return framed
     if not enough or settings.transform != "affine":
         return checked
-    fa, ia, ib, fitted = found
     angled = counted(guided_fit(fa, b, ia, ib, "homography", settings.ratio, seed), fa, b, floor)
     if angled.transform is None or not closer(fa, b, ia, ib, angled.transform, fitted.transform):
         return checked
