@@ -130,6 +130,21 @@ def real_photo(name: str = "astronaut", size: int | None = 96) -> Image.Image:
     return img
 
 
+def described(img: Image.Image, image_format: str = "PNG", **save):
+    """The verifier's features (default settings) of a picture saved in `image_format`."""
+    import io
+
+    from similar import settings
+    from similar.verification.features import extract
+
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, image_format, **save)
+    verify = settings.VerifySettings()
+    return extract(
+        buf.getvalue(), verify.max_side, verify.features, settings.EmbedSettings().max_pixels
+    )
+
+
 @pytest.fixture
 def photos():
     """Large enough for local features (a verifier sees little in 96 pixels)."""

@@ -1,16 +1,13 @@
 """A copy shows the same picture; a shared border, typeface or texture is only a shared part."""
 
-import io
-
 import numpy as np
 import pytest
-from conftest import real_photo
+from conftest import described, real_photo
 from PIL import Image, ImageOps
 
 from similar import settings
 from similar.groups.clustering import agglomerate
 from similar.verification.base import CopyRule
-from similar.verification.features import extract
 from similar.verification.runner import seed_of
 from similar.verification.sift import check_pair
 from tools.sample.hard_cases import card, framed, text_block
@@ -19,9 +16,7 @@ S = settings.VerifySettings(workers=1)
 
 
 def features(img: Image.Image):
-    buf = io.BytesIO()
-    img.convert("RGB").save(buf, "JPEG", quality=90)
-    return extract(buf.getvalue(), S.max_side, S.features, settings.EmbedSettings().max_pixels)
+    return described(img, "JPEG", quality=90)
 
 
 def relation(first: Image.Image, second: Image.Image):
@@ -101,9 +96,9 @@ def test_two_crops_that_share_a_strip_share_a_part(name):
 
 def test_copies_are_grouped_and_shared_parts_never(picture):
     images = [picture, *copies(picture).values(), *shared_parts()["border"]]
-    described = [features(img) for img in images]
+    features_of = [features(img) for img in images]
     edges = [
-        (i, j, check_pair(described[i], described[j], S, seed_of(str(i), str(j))))
+        (i, j, check_pair(features_of[i], features_of[j], S, seed_of(str(i), str(j))))
         for i in range(len(images))
         for j in range(i + 1, len(images))
     ]

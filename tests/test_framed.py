@@ -1,27 +1,18 @@
 """A pair too sparse for RANSAC laid frame on frame (similar/verification/sift.py,
 `framed_check`): a small copy is found, and judged as strictly as the small floor's pairs."""
 
-import io
-
 import numpy as np
 import pytest
-from conftest import real_photo
+from conftest import described, real_photo
 from PIL import Image
 
 from similar import settings
 from similar.verification import sift
 from similar.verification.base import CopyRule, PairResult
-from similar.verification.features import extract
 from similar.verification.runner import seed_of
 
 S = settings.VerifySettings(workers=1)
 RULE = CopyRule.of(S)
-
-
-def features(img: Image.Image):
-    buf = io.BytesIO()
-    img.convert("RGB").save(buf, "PNG")
-    return extract(buf.getvalue(), S.max_side, S.features, settings.EmbedSettings().max_pixels)
 
 
 def at_width(img: Image.Image, width: int) -> Image.Image:
@@ -33,7 +24,7 @@ def test_a_copy_too_small_for_ransac_is_laid_frame_on_frame(name, width):
     """A photograph's thumbnail of 32 or 40 pixels holds a dozen keypoints: RANSAC finds no
     fit the copy rule accepts, the frame laid on the frame does."""
     picture = real_photo(name, None)
-    small, large = features(at_width(picture, width)), features(at_width(picture, 160))
+    small, large = described(at_width(picture, width)), described(at_width(picture, 160))
     found = sift.check_pair(small, large, S, seed_of("a", "b"))
     assert found.relation(RULE) == "copy" and found.framed, found
     assert found.keypoints < RULE.min_inliers / S.min_inlier_share  # the small floor's pairs
@@ -56,7 +47,7 @@ def test_the_frame_is_laid_corner_on_corner_each_axis_scaled():
 
 def test_a_frame_stretched_past_the_largest_change_of_aspect_is_no_fit():
     picture = real_photo("camera", None)
-    wide, tall = features(picture.resize((160, 40))), features(picture.resize((40, 160)))
+    wide, tall = described(picture.resize((160, 40))), described(picture.resize((40, 160)))
     some = np.arange(min(wide.count, tall.count, 3))
     assert len(some)
     assert sift.framed_fit(wide, tall, some, some, S.ratio).transform is None
@@ -65,6 +56,6 @@ def test_a_frame_stretched_past_the_largest_change_of_aspect_is_no_fit():
 
 def test_sift_puts_one_place_once():
     """Two keypoints on one place (a blob with two orientations) are one piece of evidence."""
-    picture = features(real_photo("camera", 96))
+    picture = described(real_photo("camera", 96))
     doubled = np.r_[np.arange(picture.count), np.arange(3)]
     assert sift.places(picture, doubled) == len(np.unique(picture.xy.round(1), axis=0))

@@ -12,13 +12,12 @@ import math
 
 import numpy as np
 import pytest
-from conftest import real_photo
+from conftest import described, real_photo
 from PIL import Image, ImageDraw, ImageFont
 
 from similar import settings
 from similar.verification import sift
 from similar.verification.base import CopyRule, PairResult
-from similar.verification.features import extract
 from similar.verification.runner import seed_of
 from similar.verification.sift import Sift, check_pair, plausible, with_figures
 from tools import devset
@@ -40,12 +39,8 @@ def png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def features(img: Image.Image):
-    return extract(png(img), S.max_side, S.features, settings.EmbedSettings().max_pixels)
-
-
 def relation(first: Image.Image, second: Image.Image):
-    found = check_pair(features(first), features(second), S, seed_of("a", "b"))
+    found = check_pair(described(first), described(second), S, seed_of("a", "b"))
     return found.relation(CopyRule.of(S)), found
 
 
@@ -218,8 +213,8 @@ def test_different_pictures_in_one_frame_are_never_copies_at_thumbnail_sizes(cas
     of clubs and a two of spades of 80 to 160 pixels were copies while such pairs' strokes
     could lie 2 pixels apart."""
     first, second = ONE_FRAME[case]()
-    firsts = {side: features(longer_side(first, side)) for side in THUMBNAILS}
-    seconds = {side: features(longer_side(second, side)) for side in THUMBNAILS}
+    firsts = {side: described(longer_side(first, side)) for side in THUMBNAILS}
+    seconds = {side: described(longer_side(second, side)) for side in THUMBNAILS}
     rule = CopyRule.of(S)
     copies = [
         (one, other)
@@ -274,7 +269,7 @@ def test_a_pair_lifted_by_guided_matches_alone_must_agree_along_its_edges():
     """Where the distinctive inliers alone are under the copy floor, the guided matches on
     repeated pips lifted the pair: the cells along the edge (corner indices, outline) are
     compared too, so another deck's engraving of one layout differs."""
-    first, second = features(number_card(8)), features(other_deck(8))
+    first, second = described(number_card(8)), described(other_deck(8))
     ia, ib = sift.ratio_matches(first, second, S.ratio)
     fitted = sift.guided_fit(first, second, ia, ib, S.transform, S.ratio, 1)
     strict = fitted.inliers < S.min_inliers
@@ -316,8 +311,8 @@ def test_a_mirror_is_not_fitted_by_the_affine_transform():
     picture = real_photo("astronaut", size=None).convert("RGB").resize((400, 300))
     mirrored = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     plain = settings.VerifySettings(workers=1, mirror=False)
-    assert check_pair(features(picture), features(mirrored), plain, 1).inliers < S.min_inliers
-    assert check_pair(features(picture), features(mirrored), S, 1).mirrored
+    assert check_pair(described(picture), described(mirrored), plain, 1).inliers < S.min_inliers
+    assert check_pair(described(picture), described(mirrored), S, 1).mirrored
 
 
 def test_plausible_transforms_keep_the_sides_and_a_bounded_aspect():
@@ -399,7 +394,7 @@ def test_a_small_picture_is_a_copy_of_its_enlargement_when_described_enlarged(si
     draws nothing it lacks."""
     small, large = real_photo("rocket", size=side), real_photo("rocket", size=128)
     one_floor = dataclasses.replace(S, min_small_inliers=0)
-    found = check_pair(features(small), features(large), one_floor, 1)
+    found = check_pair(described(small), described(large), one_floor, 1)
     assert found.relation(CopyRule.of(one_floor)) is None, found
     enlarged = dataclasses.replace(S, enlarge_to=256)
     found = Sift(enlarged)
