@@ -15,6 +15,16 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 
+class LocalServer(ThreadingHTTPServer):
+    """A threaded stdlib server whose listen queue holds every connection a test opens at once.
+
+    The stdlib's queue of 5 drops the sixth waiting connection while the accepting thread waits
+    for the interpreter; its client then retries after 1 s and a 1 s timeout fails it."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Counted:
     """A WSGI app that counts the requests reaching it, by path."""
 
@@ -119,8 +129,7 @@ def scripted_server(answer: Callable[[str, int], Answer | None]) -> Running:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = LocalServer(("127.0.0.1", 0), Handler)
     running = Running(server, f"http://127.0.0.1:{server.server_port}", Counter)
     original_stop = running.stop
 

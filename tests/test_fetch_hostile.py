@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import test_fetch
 from conftest import interruptible, run_stage
-from iiif_server import scripted_server
+from iiif_server import LocalServer, scripted_server
 from test_fetch import failed_rows, jpeg, v3_manifest
 
 from similar.iiif.download import Budget, Client, Failure
@@ -53,8 +53,7 @@ class Hostile:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = LocalServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

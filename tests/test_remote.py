@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_project
+from iiif_server import LocalServer
 from test_pipeline_dvc import sh
 
 VENV = Path(sys.executable).resolve().parent.parent
@@ -118,7 +119,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def test_pull_everything_over_http(origin):
     base, repo, env = origin
     handler = functools.partial(_Quiet, directory=str(base / "storage"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = LocalServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         clone = colleague(origin, "over-http", f"http://127.0.0.1:{server.server_address[1]}")

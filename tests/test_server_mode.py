@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import copy_project, run_stage, venv_stub
+from iiif_server import LocalServer
 
 from similar import errors as cfg
 from similar import parameters
@@ -97,7 +98,7 @@ class _Refuse(http.server.BaseHTTPRequestHandler):
 
 
 def test_refused_api_key_names_the_variable():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
+    server = LocalServer(("127.0.0.1", 0), _Refuse)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

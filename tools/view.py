@@ -203,10 +203,20 @@ def handler(site: Site):
     return Handler
 
 
-def start(config, mirador: Path, port: int | None = None) -> ThreadingHTTPServer:
+class ViewServer(ThreadingHTTPServer):
+    """A threaded server whose listen queue holds a browser's burst of requests for Mirador.
+
+    The stdlib's queue of 5 drops further connections while the accepting thread waits,
+    and each dropped one costs its browser a second's retry."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
+def start(config, mirador: Path, port: int | None = None) -> ViewServer:
     """The server, running in a thread (port 0: any free one, for tests)."""
     site = Site(config, mirador)
-    server = ThreadingHTTPServer((site.host, site.port if port is None else port), handler(site))
+    server = ViewServer((site.host, site.port if port is None else port), handler(site))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
