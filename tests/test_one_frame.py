@@ -278,6 +278,43 @@ def test_a_pair_lifted_by_guided_matches_alone_must_agree_along_its_edges():
     assert carried.difference == 0 and lifted.difference > 0, (carried, lifted)
 
 
+def test_a_stretch_is_fitted_again_to_its_guided_matches(monkeypatch):
+    """An eight stretched: its few distinctive matches fit the stretch a little off, and the
+    pair only shares a part; fitted again to its guided matches, it is a copy, and the eight
+    of another deck's engraving stretched alike is not (its edge is compared)."""
+    picture, stretched = number_card(8), devset.stretched(number_card(8), 1.45)
+    first, second = described(picture), described(stretched)
+    ia, ib = sift.ratio_matches(first, second, S.ratio)
+    fitted = sift.guided_fit(first, second, ia, ib, S.transform, S.ratio, 1)
+    assert fitted.refitted and sift.stretch(fitted.transform) == pytest.approx(1.45, abs=0.02)
+    assert relation(picture, stretched)[0] == "copy"
+    assert relation(other_deck(8), stretched)[0] != "copy"
+    monkeypatch.setattr(sift, "REFIT_ROUNDS", 0)
+    assert relation(picture, stretched)[0] == "shares_part"
+
+
+def test_a_transform_that_keeps_the_aspect_is_not_fitted_again():
+    """Below REFIT_STRETCH the distinctive matches' fit stands: two decks' engravings of one
+    layout at nearly one aspect would align on their repeated pips."""
+    picture = number_card(8)
+    copy = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4))
+    first, second = described(picture), described(copy)
+    ia, ib = sift.ratio_matches(first, second, S.ratio)
+    fitted = sift.guided_fit(first, second, ia, ib, S.transform, S.ratio, 1)
+    assert not fitted.refitted and sift.stretch(fitted.transform) < sift.REFIT_STRETCH
+
+
+def test_least_squares_fits_the_matches_exactly_and_refuses_a_mirror():
+    src = np.array([[0, 0], [10, 0], [0, 10], [10, 10], [5, 3]], np.float32)
+    stretch = np.array([[1.45, 0, 2.0], [0, 1.0, -1.0]])
+    dst = (src @ stretch[:, :2].T + stretch[:, 2]).astype(np.float32)
+    assert np.allclose(sift.least_squares(src, dst, stretch), stretch, atol=1e-4)
+    assert sift.stretch(stretch) == pytest.approx(1.45)
+    mirrored = dst * np.array([-1, 1], np.float32)
+    assert sift.least_squares(src, mirrored, stretch) is None
+    assert sift.least_squares(src[:3], dst[:3], stretch) is None
+
+
 HARD = {
     "stretched": lambda img: devset.stretched(img, 1.45),
     "halftone": lambda img: devset.halftone(img, 3),
