@@ -7,6 +7,7 @@ printed on a page) share what they show.
 """
 
 import dataclasses
+import hashlib
 import io
 import math
 
@@ -18,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from similar import settings
 from similar.verification import sift
 from similar.verification.base import CopyRule, PairResult
-from similar.verification.runner import seed_of
+from similar.verification.runner import ImageRef, method_for, seed_of, verify_pairs
 from similar.verification.sift import Sift, check_pair, plausible, with_figures
 from tools import devset
 from tools.bench.hard_copies import at_an_angle
@@ -160,7 +161,7 @@ def triangle(pictogram: str) -> Image.Image:
     return img
 
 
-def factotum(letter: str) -> Image.Image:
+def factotum(letter: str, letter_size: int = 150) -> Image.Image:
     """A factotum initial: one ornamental block (ruled square, corner leaves, hatching), a
     different letter set into its middle."""
     size = 300
@@ -178,7 +179,7 @@ def factotum(letter: str) -> Image.Image:
             a = k * math.pi / 3
             x, y = cx + 14 * math.cos(a), cy + 14 * math.sin(a)
             draw.ellipse((x - 6, y - 6, x + 6, y + 6), outline=BLACK, width=2)
-    font = ImageFont.load_default(150)
+    font = ImageFont.load_default(letter_size)
     draw.text((size / 2, size / 2 + 6), letter, fill=BLACK, font=font, anchor="mm")
     return img
 
@@ -313,6 +314,60 @@ def test_least_squares_fits_the_matches_exactly_and_refuses_a_mirror():
     mirrored = dst * np.array([-1, 1], np.float32)
     assert sift.least_squares(src, mirrored, stretch) is None
     assert sift.least_squares(src[:3], dst[:3], stretch) is None
+
+
+def on_a_page(picture: Image.Image, scale: float = 3.0) -> Image.Image:
+    """The picture printed on a blank page `scale` times its size, a third of the way down."""
+    w, h = picture.size
+    page = Image.new("RGB", (int(w * scale), int(h * scale)), devset.PAPER)
+    page.paste(picture, ((page.width - w) // 2, (page.height - h) // 3))
+    return page
+
+
+def checked_with_pictures(first: Image.Image, second: Image.Image, look: bool = True):
+    """The relation of a pair checked as verify checks it, the files at hand for a closer
+    look (or not, with `look` false)."""
+    files = (png(first), png(second))
+    method = method_for(S)
+    found = method.check(
+        method.describe(files[0]),
+        method.describe(files[1]),
+        seed_of("a", "b"),
+        files.__getitem__ if look else None,
+    )
+    return found.relation(CopyRule.of(S)), found
+
+
+@pytest.mark.parametrize("letters", [("E", "F"), ("R", "P"), ("A", "B")])
+def test_one_frame_small_on_a_page_is_compared_at_its_own_resolution(letters):
+    """A factotum with a small letter printed on a page three times its size spans about 64
+    pixels of the page's thumbnail, its letter 6: through the thumbnails the block with
+    another letter is its copy. Cut from the page and compared at its own resolution, it
+    is not; the same block on the page stays a copy."""
+    page = on_a_page(factotum(letters[0], 40))
+    other, same = factotum(letters[1], 40), factotum(letters[0], 40)
+    assert checked_with_pictures(page, other, look=False)[0] == "copy"  # the thumbnails' blur
+    kind, found = checked_with_pictures(page, other)
+    assert kind != "copy" and found.difference > 0, found
+    kind, found = checked_with_pictures(page, same)
+    assert kind == "copy", found
+
+
+def test_verify_reads_the_pictures_again_for_a_closer_look(tmp_path):
+    pictures = {
+        "page": on_a_page(factotum("E", 40)),
+        "other": factotum("F", 40),
+        "same": factotum("E", 40),
+    }
+    images = {}
+    for name, picture in pictures.items():
+        data = png(picture)
+        (tmp_path / f"{name}.png").write_bytes(data)
+        images[name] = ImageRef(str(tmp_path / f"{name}.png"), hashlib.sha256(data).hexdigest())
+    pairs = [("page", "other"), ("page", "same")]
+    results, _ = verify_pairs(pairs, S, images, tmp_path / "cache", 1)
+    rule = CopyRule.of(S)
+    assert [r.relation(rule) for r in results] == ["shares_part", "copy"]
 
 
 HARD = {

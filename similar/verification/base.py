@@ -127,8 +127,10 @@ class Method:
         """The features of an image file's bytes; never fails on a bad file."""
         raise NotImplementedError
 
-    def check(self, a: Features, b: Features, seed: int) -> PairResult:
-        """Whether a and b show the same picture; random draws seeded by `seed`."""
+    def check(self, a: Features, b: Features, seed: int, read=None) -> PairResult:
+        """Whether a and b show the same picture; random draws seeded by `seed`. `read(side)`,
+        where given, returns the bytes of the first (0) or second (1) image file, for a
+        method that looks at the pictures again (similar/verification/detail.py)."""
         raise NotImplementedError
 
     def cache_key(self) -> str:

@@ -121,18 +121,9 @@ def extract(
     """RootSIFT features of an image file's bytes; NONE for anything without usable features
     (and for an image over `max_pixels`, which embed refuses as well)."""
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img, _ = open_rgb(
-                io.BytesIO(data), max_pixels=max_pixels, draft_size=max_side, reduce_to=max_side
-            )
-    except ValueError:
+    native = described_picture(data, max_side, max_pixels)
+    if native is None:
         return NONE
-    if min(img.size) < MIN_SIDE:
-        return NONE
-    # a screen is found at the size it is described at, before a small picture is enlarged
-    native = descreened(resized(img, max_side))
     img = resized(native, max_side, min(enlarge_to, max_side))
     keypoints, desc = detected(np.asarray(img.convert("L")), max_features)
     if desc is None or len(keypoints) == 0:
@@ -144,6 +135,23 @@ def extract(
     thumb, colour = thumbnail(native, THUMB, "L"), thumbnail(native, COLOUR, "RGB")
     found = Features(xy, desc.astype(np.float32), img.size, strongest, thumb, colour)
     return unpack(pack(found))
+
+
+def described_picture(data: bytes, max_side: int, max_pixels: int):
+    """The picture as it is described (a PIL image): decoded, reduced to `max_side`, a
+    halftone descreened; None for one that cannot be read or is tiny (under MIN_SIDE)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img, _ = open_rgb(
+                io.BytesIO(data), max_pixels=max_pixels, draft_size=max_side, reduce_to=max_side
+            )
+    except ValueError:
+        return None
+    if min(img.size) < MIN_SIDE:
+        return None
+    # a screen is found at the size it is described at, before a small picture is enlarged
+    return descreened(resized(img, max_side))
 
 
 def spread(xy: np.ndarray, response: np.ndarray, size: tuple[int, int], count: int) -> np.ndarray:

@@ -135,12 +135,7 @@ class Verifier:
             return self.method.describe(b"")
         found = self._cached(ref.sha256) if ref.sha256 else None
         if found is None:  # no cache, or an entry lost since describe
-            try:
-                with open(ref.path, "rb") as fh:
-                    data = fh.read()
-            except OSError:
-                data = b""
-            found = self.method.describe(data)
+            found = self.method.describe(self.image_bytes(image_id))
         self._keep(image_id, found)
         return found
 
@@ -153,7 +148,9 @@ class Verifier:
             self._memo_bytes -= footprint(self._memo.popitem(last=False)[1])
 
     def check(self, a: str, b: str) -> PairResult:
-        return self.method.check(self.features(a), self.features(b), seed_of(a, b))
+        return self.method.check(
+            self.features(a), self.features(b), seed_of(a, b), self.reader(a, b)
+        )
 
     def check_many(self, a: str, others: Sequence[str]) -> list[PairResult]:
         """`a` against each of `others`: the prefilter first, the check for those it passes."""
@@ -161,9 +158,24 @@ class Verifier:
         fbs = [self.features(b) for b in others]
         keep = self.method.passing(fa, fbs)
         return [
-            self.method.check(fa, fb, seed_of(a, b)) if ok else NO_MATCH
+            self.method.check(fa, fb, seed_of(a, b), self.reader(a, b)) if ok else NO_MATCH
             for b, fb, ok in zip(others, fbs, keep)
         ]
+
+    def reader(self, a: str, b: str):
+        """`read(side)` for a pair: the bytes of image `a` (0) or `b` (1), read when a check
+        asks for them (b"" for one that cannot be read)."""
+        return lambda side: self.image_bytes(b if side else a)
+
+    def image_bytes(self, image_id: str) -> bytes:
+        ref = self.job.images.get(image_id)
+        if ref is None:
+            return b""
+        try:
+            with open(ref.path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return b""
 
 
 def footprint(features) -> int:

@@ -21,6 +21,7 @@ figure).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from ..cache import canonical
 from . import prefilter
 from .base import CopyRule, Method, PairResult
+from .detail import Pictures, closer_views, decoded
 from .features import Features, extract, pack, settings_of, unpack_entry
 from .guided import guided_matches, one_to_one
 from .overlap import (
@@ -37,6 +39,7 @@ from .overlap import (
     difference,
     mapped,
     overlap,
+    overlap_polygons,
 )
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
@@ -258,13 +261,17 @@ def plausible(transform: np.ndarray) -> bool:
     return stretch(transform) <= MAX_STRETCH
 
 
-def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
+def check_pair(
+    a: Features, b: Features, settings, seed: int, pictures: Callable | None = None
+) -> PairResult:
     """Inliers of the pair, and of the mirrored first image when that explains more; the
     overlap figures of the better one. A pair of few keypoints (under the small floor) that
     this does not make a copy is laid frame on frame (`framed_check`). An affine fit that
     does not make the pair a copy is tried again as a homography (a copy photographed or
     printed at an angle), which is kept when it lays PERSPECTIVE_GAIN times the matches
-    close (`closer`)."""
+    close (`closer`). With `pictures` (`detail.decoded`: the two pictures as described, on
+    demand), an overlap that a thumbnail shows under-resolved is compared from the picture
+    itself (similar/verification/detail.py)."""
     rule = CopyRule.of(settings)
     keypoints = min(a.count, b.count)
     floor = rule.floor(keypoints)
@@ -284,13 +291,15 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
             found = (fa, ia, ib, fitted)
     checked = best = replace(best, keypoints=keypoints)
     enough = found is not None and best.inliers >= floor
+    looks = oriented(pictures, best.mirrored)
     if enough:
         fa, ia, ib, fitted = found
-        checked = with_figures(best, fa, b, fitted, floor, best.inliers < rule.min_inliers)
+        strict = best.inliers < rule.min_inliers
+        checked = with_figures(best, fa, b, fitted, floor, strict, looks)
         if checked.relation(rule) == "copy":
             return checked
     if floor < rule.min_inliers:
-        framed = framed_check(a, b, orientations, floor, settings.ratio)
+        framed = framed_check(a, b, orientations, floor, settings.ratio, pictures)
         if framed.relation(rule) == "copy":
             return framed
     if not enough or settings.transform != "affine":
@@ -300,7 +309,14 @@ def check_pair(a: Features, b: Features, settings, seed: int) -> PairResult:
         return checked
     matches = matched_points(a, b, angled.a, angled.b)
     again = PairResult(angled.inliers, best.mirrored, matches, keypoints=best.keypoints)
-    return with_figures(again, fa, b, angled, floor, again.inliers < rule.min_inliers)
+    return with_figures(again, fa, b, angled, floor, again.inliers < rule.min_inliers, looks)
+
+
+def oriented(pictures: Callable | None, mirrored: bool) -> Pictures | None:
+    """`pictures` for the orientation a fit was found in: the first picture mirrored too."""
+    if pictures is None:
+        return None
+    return lambda side: pictures(side, mirrored and side == 0)
 
 
 def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarray) -> bool:
@@ -314,7 +330,13 @@ def closer(a: Features, b: Features, ia, ib, angled: np.ndarray, flat: np.ndarra
 
 
 def with_figures(
-    found: PairResult, fa: Features, b: Features, fitted: Fitted, floor: int, strict: bool
+    found: PairResult,
+    fa: Features,
+    b: Features,
+    fitted: Fitted,
+    floor: int,
+    strict: bool,
+    pictures: Pictures | None = None,
 ) -> PairResult:
     """A verified pair's result with the overlap figures of its fit. Where each picture
     lies whole in the other (WHOLE: nothing was added around either, no frame, caption or
@@ -332,7 +354,10 @@ def with_figures(
     whole in the other its ring is compared too: its few inliers say little about where the
     pictures differ (a two of clubs and a two of spades of 112 and 128 pixels, nine inliers
     on the corner index and the pips' stems). So is a pair whose stretch was fitted to its
-    guided matches: the repeated pips then align, and the corner index tells the decks apart."""
+    guided matches: the repeated pips then align, and the corner index tells the decks apart.
+    Strokes that agree in the thumbnails are compared again from the pictures themselves
+    where a thumbnail shows the overlap under-resolved and `pictures` are given
+    (`strokes_differ`)."""
     transform = fitted.transform
     figures = overlap(fa.xy, fa.size, b.xy, b.size, fitted.a, fitted.b, transform)
     whole = figures.mutual >= WHOLE
@@ -354,10 +379,25 @@ def with_figures(
         ),
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
-            difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too),
+            strokes_differ(fa, b, transform, ring_too, pictures),
             colour_difference(fa.colour, fa.size, b.colour, b.size, transform, strict),
         ),
     )
+
+
+def strokes_differ(
+    fa: Features, b: Features, transform, ring_too: bool, pictures: Pictures | None
+) -> float:
+    """The strokes' `difference` of the pair through their thumbnails; where none differ
+    there and a thumbnail shows the overlap under-resolved, through the closer views
+    (`detail.closer_views`: a picture printed small on a page, compared at its own
+    resolution)."""
+    found = difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too)
+    if found > 0 or pictures is None or transform is None:
+        return found
+    polygons = overlap_polygons(fa.size, b.size, transform)
+    views = None if polygons is None else closer_views(fa, b, transform, polygons, pictures)
+    return found if views is None else difference(*views, ring_too)
 
 
 def frame_to_frame(a_size: tuple[int, int], b_size: tuple[int, int]) -> np.ndarray:
@@ -369,7 +409,12 @@ def frame_to_frame(a_size: tuple[int, int], b_size: tuple[int, int]) -> np.ndarr
 
 
 def framed_check(
-    a: Features, b: Features, orientations: list, floor: int, ratio: float
+    a: Features,
+    b: Features,
+    orientations: list,
+    floor: int,
+    ratio: float,
+    pictures: Callable | None = None,
 ) -> PairResult:
     """The pair laid frame on frame (`framed_fit`), as it is and mirrored, where the ratio
     test's matches it explains lie at `floor` places at least (`places`): the evidence
@@ -386,7 +431,8 @@ def framed_check(
             found = (fa, fitted)
     if found is None:
         return best
-    return with_figures(best, found[0], b, found[1], floor, strict=True)
+    looks = oriented(pictures, best.mirrored)
+    return with_figures(best, found[0], b, found[1], floor, True, looks)
 
 
 def places(features: Features, keypoints: np.ndarray) -> int:
@@ -427,8 +473,11 @@ class Sift(Method):
         s = self.settings
         return prefilter.passing(a, candidates, s.ratio, s.mirror, s.prefilter)
 
-    def check(self, a: Features, b: Features, seed: int) -> PairResult:
-        return check_pair(a, b, self.settings, seed)
+    def check(self, a: Features, b: Features, seed: int, read=None) -> PairResult:
+        pictures = None
+        if read is not None:
+            pictures = decoded(read, self.settings.max_side, self.max_pixels)
+        return check_pair(a, b, self.settings, seed, pictures)
 
     def cache_key(self) -> str:
         s = self.settings

@@ -1,0 +1,102 @@
+"""A closer look: a pair's overlap compared at the resolution of its content.
+
+A check compares strokes through each picture's thumbnail (`features.THUMB` pixels along its
+longer side). A picture that fills its thumbnail is compared at that resolution, where a
+card's pips and a pictogram are resolved. A picture printed small on a page is not: on a
+page twice its height a card spans about 77 thumbnail pixels and its pips 6 to 8, and the
+difference test cannot tell a club's pip from a spade's (on the development collection a
+pasted seven of spades was the copy of the seven of clubs). Where the overlap spans fewer
+than RESOLVED pixels of a picture's thumbnail and the picture itself holds GAIN times as
+many there, that picture is decoded again (as it was described) and its region around the
+overlap cut out and reduced to a thumbnail of its own: the strokes are then compared at the
+resolution a whole picture is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .features import THUMB, Features, described_picture, thumbnail
+from .overlap import homogeneous
+
+RESOLVED = 144  # thumbnail pixels along the overlap's longer side, under which it looks closer
+GAIN = 1.25  # ... when the picture itself holds this many times as many there
+
+# a picture as it is described, decoded on demand: side 0 (the first, mirrored where the check
+# mirrored it) or 1; None where it cannot be read
+Pictures = Callable[[int], "np.ndarray | None"]
+
+
+def thumbnail_extent(
+    thumb_shape, size: tuple[int, int], polygon: np.ndarray
+) -> tuple[float, float]:
+    """The longer side of the polygon's bounding box (in a picture of `size`), in pixels of
+    the thumbnail (of `thumb_shape`) and of the picture."""
+    span = polygon.max(axis=0) - polygon.min(axis=0)
+    scale = np.array([thumb_shape[1] / max(size[0], 1), thumb_shape[0] / max(size[1], 1)])
+    return float((span * scale).max()), float(span.max())
+
+
+def under_resolved(thumb_shape, size: tuple[int, int], polygon: np.ndarray) -> bool:
+    """Whether the thumbnail shows the overlap at under RESOLVED pixels while the picture
+    holds GAIN times as many."""
+    in_thumb, in_picture = thumbnail_extent(thumb_shape, size, polygon)
+    return in_thumb < RESOLVED and in_picture >= GAIN * in_thumb
+
+
+def region(picture: np.ndarray, size: tuple[int, int], polygon: np.ndarray):
+    """The picture's region around the polygon (in the coordinates of a picture of `size`),
+    cut from `picture` (grey, as described) and reduced to THUMB pixels: (its thumbnail, its
+    size in those coordinates, the 3 x 3 transform from the region's coordinates to the
+    picture's)."""
+    from PIL import Image
+
+    scale = np.array([picture.shape[1] / size[0], picture.shape[0] / size[1]])
+    low = np.maximum(np.floor(polygon.min(axis=0) * scale), 0).astype(int)
+    high = np.minimum(np.ceil(polygon.max(axis=0) * scale), picture.shape[1::-1]).astype(int)
+    cut = Image.fromarray(np.ascontiguousarray(picture[low[1] : high[1], low[0] : high[0]]))
+    extent = (high - low) / scale
+    shift = np.array([[1.0, 0.0, low[0] / scale[0]], [0.0, 1.0, low[1] / scale[1]], [0, 0, 1]])
+    return thumbnail(cut, THUMB, "L"), (float(extent[0]), float(extent[1])), shift
+
+
+def closer_views(
+    fa: Features, b: Features, transform: np.ndarray, polygons, pictures: Pictures
+) -> tuple | None:
+    """(a's thumbnail, size, b's thumbnail, size, transform) to compare the pair's strokes
+    with: each picture that shows the overlap under-resolved replaced by its region
+    (`region`), the transform between the two views; None where neither is, or a picture
+    cannot be read again."""
+    views = []
+    changed = False
+    for side, (features, polygon) in enumerate(((fa, polygons[0]), (b, polygons[1]))):
+        if not under_resolved(features.thumb.shape, features.size, polygon):
+            views.append((features.thumb, features.size, np.eye(3)))
+            continue
+        picture = pictures(side)
+        if picture is None:
+            return None
+        views.append(region(picture, features.size, polygon))
+        changed = True
+    if not changed:
+        return None
+    (a_thumb, a_size, a_shift), (b_thumb, b_size, b_shift) = views
+    between = np.linalg.inv(b_shift) @ homogeneous(transform) @ a_shift
+    return a_thumb, a_size, b_thumb, b_size, between if transform.shape == (3, 3) else between[:2]
+
+
+def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Callable:
+    """`pictures` for a pair whose files' bytes `read(side)` gives: each decoded once, as it
+    was described (grey); `pictures(side, mirrored)`."""
+    found: dict[int, np.ndarray | None] = {}
+
+    def picture(side: int, mirrored: bool = False) -> np.ndarray | None:
+        if side not in found:
+            image = described_picture(read(side), max_side, max_pixels)
+            found[side] = None if image is None else np.asarray(image.convert("L"))
+        grey = found[side]
+        return grey[:, ::-1] if grey is not None and mirrored else grey
+
+    return picture

@@ -1,0 +1,76 @@
+"""The closer look (similar/verification/detail.py): which overlaps a thumbnail shows
+under-resolved, the region cut from the picture, and a picture decoded again as described."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from similar.verification import detail
+from similar.verification.features import THUMB
+from similar.verification.overlap import frame, mapped
+
+
+def box(x0, y0, x1, y1) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+
+def test_a_small_region_of_a_reduced_picture_is_under_resolved():
+    # a page described at 270 x 512, its thumbnail 101 x 192: a card over 40% of its height
+    page, thumb = (270, 512), (192, 101)
+    card = box(50, 150, 210, 355)
+    assert detail.thumbnail_extent(thumb, page, card) == pytest.approx((76.9, 205.0), abs=0.1)
+    assert detail.under_resolved(thumb, page, card)
+
+
+def test_a_whole_picture_or_one_its_thumbnail_holds_whole_is_not():
+    assert not detail.under_resolved((192, 128), (200, 300), frame((200, 300)))
+    # an icon of 48 pixels: its thumbnail is the icon itself, nothing finer to look at
+    assert not detail.under_resolved((48, 48), (48, 48), box(10, 10, 30, 30))
+
+
+def test_a_region_is_cut_around_the_polygon_and_reduced_to_a_thumbnail():
+    picture = np.zeros((512, 400), np.uint8)
+    picture[200:300, 100:150] = 255  # a white block inside the region
+    thumb, size, shift = detail.region(picture, (400, 512), box(80, 180, 330, 480))
+    assert size == (250, 300) and max(thumb.shape) == THUMB
+    # the region's origin is the polygon's corner in the picture's coordinates
+    assert np.allclose(mapped(np.array([[0.0, 0.0]]), shift[:2]), [[80, 180]])
+    row, col = (np.array(np.nonzero(thumb > 128)).mean(axis=1) * 300 / THUMB).round()
+    assert (row + 180, col + 80) == pytest.approx((250, 125), abs=3)
+
+
+def test_a_region_of_a_picture_decoded_at_another_size_keeps_its_coordinates():
+    """Features' coordinates are those of the picture described (enlarged, for a small one
+    with verify.enlarge_to): the decoded picture is scaled to them."""
+    picture = np.zeros((256, 200), np.uint8)
+    _, size, shift = detail.region(picture, (400, 512), box(80, 180, 330, 480))
+    assert size == pytest.approx((250, 300), abs=2)
+    assert np.allclose(shift[:2, 2], [80, 180], atol=2)
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_pictures_are_decoded_once_each_as_described_and_mirrored_on_demand():
+    left = Image.new("L", (120, 80), 0)
+    left.paste(255, (0, 0, 60, 80))  # white on the left half
+    files = {0: png_bytes(left.convert("RGB")), 1: b"not an image"}
+    reads = []
+
+    def read(side):
+        reads.append(side)
+        return files[side]
+
+    pictures = detail.decoded(read, 512, 10**8)
+    plain, mirrored = pictures(0), pictures(0, True)
+    assert plain.shape == (80, 120) and plain[:, :50].mean() > 250 and plain[:, 70:].mean() < 5
+    assert np.array_equal(mirrored, plain[:, ::-1])
+    assert pictures(1) is None and pictures(1) is None
+    assert reads == [0, 1]  # each file read once
