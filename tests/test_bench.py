@@ -63,7 +63,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     assert 0 <= quality["pairwise_precision"] <= 1 and quality["largest_group"] >= 0
     assert quality["groups_mixing_pictures"] >= 0
     hard = report["hard_copies"]
-    assert hard["pictures"] > 0 and len(hard["found"]) == 13
+    assert hard["pictures"] > 0 and len(hard["found"]) == 14
     assert all(0 <= found <= hard["pictures"] for found in hard["found"].values())
     assert all(
         hard["found"][kind] + hard["stopped"][kind] <= hard["pictures"] for kind in hard["found"]

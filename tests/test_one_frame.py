@@ -22,7 +22,7 @@ from similar.verification.base import CopyRule, PairResult
 from similar.verification.runner import ImageRef, method_for, seed_of, verify_pairs
 from similar.verification.sift import Sift, check_pair, plausible, with_figures
 from tools import devset
-from tools.bench.hard_copies import at_an_angle
+from tools.bench.hard_copies import at_an_angle, at_side
 
 S = settings.VerifySettings(workers=1)
 CREAM, PURPLE, RED, BLACK = (250, 246, 232), (92, 52, 120), (196, 24, 36), (20, 20, 20)
@@ -351,6 +351,18 @@ def test_one_frame_small_on_a_page_is_compared_at_its_own_resolution(letters):
     assert kind != "copy" and found.difference > 0, found
     kind, found = checked_with_pictures(page, same)
     assert kind == "copy", found
+
+
+def test_a_strong_crop_is_compared_at_its_own_resolution():
+    """A crop of a fifth of each side of a 600-pixel photograph spans 38 pixels of the
+    whole's thumbnail, too few cells to compare (difference 1.0: a shared part); cut from
+    the whole as described, it is compared at its own resolution and is a copy."""
+    picture = at_side(real_photo("astronaut", size=None).convert("RGB"))
+    crop = devset.crop(picture, 0.2, seed=0)
+    kind, found = checked_with_pictures(picture, crop, look=False)
+    assert kind == "shares_part" and found.difference == 1.0, found
+    kind, found = checked_with_pictures(picture, crop)
+    assert kind == "copy" and found.difference == 0, found
 
 
 def test_verify_reads_the_pictures_again_for_a_closer_look(tmp_path):

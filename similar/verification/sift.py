@@ -388,16 +388,17 @@ def with_figures(
 def strokes_differ(
     fa: Features, b: Features, transform, ring_too: bool, pictures: Pictures | None
 ) -> float:
-    """The strokes' `difference` of the pair through their thumbnails; where none differ
-    there and a thumbnail shows the overlap under-resolved, through the closer views
-    (`detail.closer_views`: a picture printed small on a page, compared at its own
-    resolution)."""
-    found = difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too)
-    if found > 0 or pictures is None or transform is None:
-        return found
-    polygons = overlap_polygons(fa.size, b.size, transform)
+    """The strokes' `difference` of the pair through their thumbnails, or where a thumbnail
+    shows the overlap under-resolved, through the closer views (`detail.closer_views`: a
+    picture printed small on a page, the part of a picture a strong crop shows, compared at
+    their own resolution)."""
+    polygons = None
+    if pictures is not None and transform is not None:
+        polygons = overlap_polygons(fa.size, b.size, transform)
     views = None if polygons is None else closer_views(fa, b, transform, polygons, pictures)
-    return found if views is None else difference(*views, ring_too)
+    if views is None:
+        return difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too)
+    return difference(*views, ring_too)
 
 
 def frame_to_frame(a_size: tuple[int, int], b_size: tuple[int, int]) -> np.ndarray:

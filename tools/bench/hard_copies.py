@@ -97,6 +97,7 @@ def kinds() -> dict:
         "halftone of 8 pixels": lambda img, seed: devset.halftone(img, 8),
         "crop of 45%": lambda img, seed: devset.crop(img, 0.45, seed=seed),
         "crop of 30%": lambda img, seed: devset.crop(img, 0.3, seed=seed),
+        "crop of 20%": lambda img, seed: devset.crop(img, 0.2, seed=seed),
         "on a page of type": lambda img, seed: devset.pasted(img, seed=seed),
         "stretched": lambda img, seed: devset.stretched(img),
         "rescanned at 40%": lambda img, seed: img.resize(
