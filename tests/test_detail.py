@@ -52,6 +52,11 @@ def test_a_region_of_a_picture_decoded_at_another_size_keeps_its_coordinates():
     assert np.allclose(shift[:2, 2], [80, 180], atol=2)
 
 
+def test_a_sliver_is_not_cut_out():
+    picture = np.zeros((512, 400), np.uint8)
+    assert detail.region(picture, (400, 512), box(100, 100, 104, 300)) is None
+
+
 def png_bytes(img: Image.Image) -> bytes:
     buffer = io.BytesIO()
     img.save(buffer, "PNG")

@@ -23,6 +23,7 @@ from .overlap import homogeneous
 
 RESOLVED = 144  # thumbnail pixels along the overlap's longer side, under which it looks closer
 GAIN = 1.25  # ... when the picture itself holds this many times as many there
+MIN_REGION = 8  # pixels a side of the smallest region cut out (a sliver holds no strokes)
 
 # a picture as it is described, decoded on demand: side 0 (the first, mirrored where the check
 # mirrored it) or 1; None where it cannot be read
@@ -50,12 +51,14 @@ def region(picture: np.ndarray, size: tuple[int, int], polygon: np.ndarray):
     """The picture's region around the polygon (in the coordinates of a picture of `size`),
     cut from `picture` (grey, as described) and reduced to THUMB pixels: (its thumbnail, its
     size in those coordinates, the 3 x 3 transform from the region's coordinates to the
-    picture's)."""
+    picture's); None for a region under MIN_REGION pixels a side."""
     from PIL import Image
 
     scale = np.array([picture.shape[1] / size[0], picture.shape[0] / size[1]])
     low = np.maximum(np.floor(polygon.min(axis=0) * scale), 0).astype(int)
     high = np.minimum(np.ceil(polygon.max(axis=0) * scale), picture.shape[1::-1]).astype(int)
+    if (high - low).min() < MIN_REGION:
+        return None
     cut = Image.fromarray(np.ascontiguousarray(picture[low[1] : high[1], low[0] : high[0]]))
     extent = (high - low) / scale
     shift = np.array([[1.0, 0.0, low[0] / scale[0]], [0.0, 1.0, low[1] / scale[1]], [0, 0, 1]])
@@ -68,7 +71,7 @@ def closer_views(
     """(a's thumbnail, size, b's thumbnail, size, transform) to compare the pair's strokes
     with: each picture that shows the overlap under-resolved replaced by its region
     (`region`), the transform between the two views; None where neither is, or a picture
-    cannot be read again."""
+    cannot be read again, or its region is a sliver."""
     views = []
     changed = False
     for side, (features, polygon) in enumerate(((fa, polygons[0]), (b, polygons[1]))):
@@ -76,9 +79,10 @@ def closer_views(
             views.append((features.thumb, features.size, np.eye(3)))
             continue
         picture = pictures(side)
-        if picture is None:
+        view = None if picture is None else region(picture, features.size, polygon)
+        if view is None:
             return None
-        views.append(region(picture, features.size, polygon))
+        views.append(view)
         changed = True
     if not changed:
         return None
