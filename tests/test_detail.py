@@ -52,6 +52,27 @@ def test_a_region_of_a_picture_decoded_at_another_size_keeps_its_coordinates():
     assert np.allclose(shift[:2, 2], [80, 180], atol=2)
 
 
+def test_two_views_a_pixel_and_a_half_apart_are_aligned_again():
+    """ECC lays the first view back on the second where the fit left it off by 1.5 pixels."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    drawing = cv2.GaussianBlur(rng.integers(0, 256, (160, 160)).astype(np.float32), (0, 0), 3)
+    second = drawing[8:152, 8:152]
+    first = drawing[7:151, 6:150]  # the same drawing, 2 pixels right and 1 down
+    off = np.array([[1.0, 0, -0.5], [0, 1.0, -0.5], [0, 0, 1]])  # the fit said -0.5, -0.5
+    size = (144, 144)
+    found = detail.aligned(first, size, second, size, off)
+    assert np.allclose(found[:2, 2], [-2, -1], atol=0.1), found
+    assert np.allclose(found[:2, :2], np.eye(2), atol=0.01), found
+
+
+def test_views_that_ecc_cannot_align_keep_the_fit():
+    flat = np.full((64, 64), 128, np.uint8)
+    fit = np.array([[1.0, 0, 3.0], [0, 1.0, 0], [0, 0, 1]])
+    assert np.array_equal(detail.aligned(flat, (64, 64), flat, (64, 64), fit), fit)
+
+
 def test_a_sliver_is_not_cut_out():
     picture = np.zeros((512, 400), np.uint8)
     assert detail.region(picture, (400, 512), box(100, 100, 104, 300)) is None

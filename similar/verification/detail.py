@@ -8,8 +8,8 @@ difference test cannot tell a club's pip from a spade's (on the development coll
 pasted seven of spades was the copy of the seven of clubs). Where the overlap spans fewer
 than RESOLVED pixels of a picture's thumbnail and the picture itself holds GAIN times as
 many there, that picture is decoded again (as it was described) and its region around the
-overlap cut out and reduced to a thumbnail of its own: the strokes are then compared at the
-resolution a whole picture is.
+overlap cut out and reduced to a thumbnail of its own, the two views aligned again by ECC
+(`aligned`): the strokes are then compared at the resolution a whole picture is.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ from .overlap import homogeneous
 RESOLVED = 144  # thumbnail pixels along the overlap's longer side, under which it looks closer
 GAIN = 1.25  # ... when the picture itself holds this many times as many there
 MIN_REGION = 8  # pixels a side of the smallest region cut out (a sliver holds no strokes)
+# ECC's refinement of the views' alignment: iterations, the change that ends it, and the
+# Gaussian (pixels) it smooths the views by
+ECC_ROUNDS = 50
+ECC_EPS = 1e-4
+ECC_SMOOTH = 3
 
 # a picture as it is described, decoded on demand: side 0 (the first, mirrored where the check
 # mirrored it) or 1; None where it cannot be read
@@ -88,7 +93,33 @@ def closer_views(
         return None
     (a_thumb, a_size, a_shift), (b_thumb, b_size, b_shift) = views
     between = np.linalg.inv(b_shift) @ homogeneous(transform) @ a_shift
-    return a_thumb, a_size, b_thumb, b_size, between if transform.shape == (3, 3) else between[:2]
+    return a_thumb, a_size, b_thumb, b_size, aligned(a_thumb, a_size, b_thumb, b_size, between)
+
+
+def aligned(a_thumb, a_size, b_thumb, b_size, between: np.ndarray) -> np.ndarray:
+    """`between` (3 x 3, a's coordinates to b's) refined by ECC over the two views (a
+    homography maximising their correlation, from `between`), or as it was where ECC does
+    not converge. At a view's finer resolution the fit's residual (a perspective fitted
+    from keypoints) is a pixel or two, which the difference test counts as strokes without
+    a counterpart; a global transform cannot lay one pip's shape on another's."""
+    import cv2
+
+    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
+    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
+    try:
+        warp = np.linalg.inv(to_b @ between @ np.linalg.inv(to_a)).astype(np.float32)
+        _, warp = cv2.findTransformECC(
+            b_thumb.astype(np.float32),
+            a_thumb.astype(np.float32),
+            warp,
+            cv2.MOTION_HOMOGRAPHY,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ROUNDS, ECC_EPS),
+            None,
+            ECC_SMOOTH,
+        )
+        return np.linalg.inv(to_b) @ np.linalg.inv(warp.astype(np.float64)) @ to_a
+    except (cv2.error, np.linalg.LinAlgError):
+        return between
 
 
 def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Callable:
