@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .features import THUMB, Features, described_picture, thumbnail
-from .overlap import homogeneous
+from .overlap import homogeneous, to_pixels
 
 RESOLVED = 144  # thumbnail pixels along the overlap's longer side, under which it looks closer
 GAIN = 1.25  # ... when the picture itself holds this many times as many there
@@ -41,7 +41,7 @@ def thumbnail_extent(
     """The longer side of the polygon's bounding box (in a picture of `size`), in pixels of
     the thumbnail (of `thumb_shape`) and of the picture."""
     span = polygon.max(axis=0) - polygon.min(axis=0)
-    scale = np.array([thumb_shape[1] / max(size[0], 1), thumb_shape[0] / max(size[1], 1)])
+    scale = np.diag(to_pixels(thumb_shape, size))[:2]
     return float((span * scale).max()), float(span.max())
 
 
@@ -59,7 +59,7 @@ def region(picture: np.ndarray, size: tuple[int, int], polygon: np.ndarray):
     picture's); None for a region under MIN_REGION pixels a side."""
     from PIL import Image
 
-    scale = np.array([picture.shape[1] / size[0], picture.shape[0] / size[1]])
+    scale = np.diag(to_pixels(picture.shape, size))[:2]
     low = np.maximum(np.floor(polygon.min(axis=0) * scale), 0).astype(int)
     high = np.minimum(np.ceil(polygon.max(axis=0) * scale), picture.shape[1::-1]).astype(int)
     if (high - low).min() < MIN_REGION:
@@ -104,8 +104,7 @@ def aligned(a_thumb, a_size, b_thumb, b_size, between: np.ndarray) -> np.ndarray
     a counterpart; a global transform cannot lay one pip's shape on another's."""
     import cv2
 
-    to_a = np.diag([a_thumb.shape[1] / a_size[0], a_thumb.shape[0] / a_size[1], 1.0])
-    to_b = np.diag([b_thumb.shape[1] / b_size[0], b_thumb.shape[0] / b_size[1], 1.0])
+    to_a, to_b = to_pixels(a_thumb.shape, a_size), to_pixels(b_thumb.shape, b_size)
     try:
         warp = np.linalg.inv(to_b @ between @ np.linalg.inv(to_a)).astype(np.float32)
         _, warp = cv2.findTransformECC(

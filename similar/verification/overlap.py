@@ -194,7 +194,7 @@ def drawn_share(canvas: np.ndarray, size: tuple[int, int], polygon: np.ndarray) 
 
     if not canvas.size or not BLANK_SHARE <= canvas.mean() <= BLANK_MOST:
         return None
-    scale = np.array([canvas.shape[1] / size[0], canvas.shape[0] / size[1]], np.float32)
+    scale = np.diag(to_pixels(canvas.shape, size))[:2].astype(np.float32)
     inside_mask = np.zeros(canvas.shape, np.uint8)
     cv2.fillConvexPoly(inside_mask, np.round(polygon * scale).astype(np.int32), 1)
     drawn = ~canvas
@@ -341,11 +341,16 @@ def grid_lines(where: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray] |
     return xs, ys
 
 
+def to_pixels(shape, size: tuple[int, int]) -> np.ndarray:
+    """The 3 x 3 scaling from a picture's coordinates (a picture of `size`, width and
+    height) to pixels of an array of `shape` showing it whole (its thumbnail, say)."""
+    return np.diag([shape[1] / max(size[0], 1), shape[0] / max(size[1], 1), 1.0])
+
+
 def between_thumbnails(a_shape, a_size, b_shape, b_size, transform: np.ndarray) -> np.ndarray:
     """The transform from pixels of a's thumbnail (of `a_shape`) to pixels of b's, 3 x 3;
     LinAlgError for a degenerate one."""
-    to_a = np.diag([a_shape[1] / a_size[0], a_shape[0] / a_size[1], 1.0])
-    to_b = np.diag([b_shape[1] / b_size[0], b_shape[0] / b_size[1], 1.0])
+    to_a, to_b = to_pixels(a_shape, a_size), to_pixels(b_shape, b_size)
     return to_b @ homogeneous(transform) @ np.linalg.inv(to_a)
 
 
