@@ -172,14 +172,14 @@ def content_contained(
     a_size: tuple[int, int],
     b_canvas: np.ndarray,
     b_size: tuple[int, int],
-    transform: np.ndarray | None,
+    polygons: tuple[np.ndarray, np.ndarray] | None,
     contained: float,
 ) -> float:
     """`contained` with each picture's blank canvas (`blank` of its thumbnail, where it
     covers from BLANK_SHARE to BLANK_MOST of it) left out of it: the share of its drawn
-    pixels inside the overlap. A copy rotated within its frame loses its corners to the
-    frame and gains a blank canvas there; what it shows lies whole in the original."""
-    polygons = overlap_polygons(a_size, b_size, transform)
+    pixels inside the overlap (`polygons`: `overlap_polygons`). A copy rotated within its
+    frame loses its corners to the frame and gains a blank canvas there; what it shows lies
+    whole in the original."""
     if polygons is None:
         return contained
     in_a, in_b = polygons

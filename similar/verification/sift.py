@@ -370,32 +370,32 @@ def with_figures(
     ring_too = whole and (
         strict or fitted.refitted or carried.central < CENTRAL or distinctive < floor
     )
+    polygons = overlap_polygons(fa.size, b.size, transform)
     return replace(
         found,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
         contained=content_contained(
-            fa.canvas, fa.size, b.canvas, b.size, transform, figures.contained
+            fa.canvas, fa.size, b.canvas, b.size, polygons, figures.contained
         ),
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
-            strokes_differ(fa, b, transform, ring_too, pictures),
+            strokes_differ(fa, b, transform, polygons, ring_too, pictures),
             colour_difference(fa.colour, fa.size, b.colour, b.size, transform, strict),
         ),
     )
 
 
 def strokes_differ(
-    fa: Features, b: Features, transform, ring_too: bool, pictures: Pictures | None
+    fa: Features, b: Features, transform, polygons, ring_too: bool, pictures: Pictures | None
 ) -> float:
     """The strokes' `difference` of the pair through their thumbnails, or where a thumbnail
-    shows the overlap under-resolved, through the closer views (`detail.closer_views`: a
-    picture printed small on a page, the part of a picture a strong crop shows, compared at
-    their own resolution)."""
-    polygons = None
-    if pictures is not None and transform is not None:
-        polygons = overlap_polygons(fa.size, b.size, transform)
-    views = None if polygons is None else closer_views(fa, b, transform, polygons, pictures)
+    shows the overlap (`polygons`) under-resolved, through the closer views
+    (`detail.closer_views`: a picture printed small on a page, the part of a picture a
+    strong crop shows, compared at their own resolution)."""
+    views = None
+    if pictures is not None and polygons is not None:
+        views = closer_views(fa, b, transform, polygons, pictures)
     if views is None:
         return difference(fa.thumb, fa.size, b.thumb, b.size, transform, ring_too)
     return difference(*views, ring_too)
