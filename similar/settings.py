@@ -500,6 +500,13 @@ class VerifySettings:
         lo=0,
         hi=256,
     )
+    products: str = param(
+        "auto",
+        "engine of the descriptor products: torch (its int8 product, the fastest; each process "
+        "checking pairs imports torch), numpy (float32); both give the same matches; auto: "
+        "torch where it has an int8 product",
+        choices=("auto", "numpy", "torch"),
+    )
     workers: int | Auto = param(
         "auto",
         "processes checking pairs on the default scheduler (auto: by the work, up to one a core)",

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from similar.verification.features import Features
+from similar.verification.features import LEVEL, Features, levels
 from similar.verification.guided import NEAR, guided_matches, one_to_one
 from similar.verification.sift import Fitted, counted, ratio_matches
 
@@ -10,7 +10,8 @@ SHIFT = np.array([[1.0, 0.0, 30.0], [0.0, 1.0, 20.0]])
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    """Descriptors of length 1, as levels."""
+    return levels(rows / np.linalg.norm(rows, axis=1, keepdims=True))
 
 
 def repeated_pips(count: int = 9, seed: int = 0) -> tuple[Features, Features]:
@@ -44,7 +45,8 @@ def test_a_keypoint_laid_far_from_every_keypoint_finds_none():
 def test_a_candidate_whose_descriptor_is_not_near_is_no_match():
     first, second = repeated_pips()
     other = unit(np.random.default_rng(5).random((second.count, 128)) - 0.5)
-    assert np.sqrt(2 - 2 * (first.desc[0] @ other.T)).min() > NEAR
+    apart = other.astype(np.float64) - first.desc[0].astype(np.float64)
+    assert np.sqrt((apart**2).sum(axis=1)).min() / LEVEL > NEAR
     ia, _ = guided_matches(first, Features(second.xy, other, second.size), SHIFT, 6.0, 0.8)
     assert len(ia) == 0
 
@@ -94,3 +96,4 @@ def test_guided_matches_lift_a_pair_over_the_floor_only_where_both_lie_whole():
     part, first, second = lifted_fit(0.4)
     assert counted(part, first, second, floor=15).inliers == 5
     assert counted(part, first, second, floor=5).inliers == 20
+

@@ -3,16 +3,20 @@
 import numpy as np
 
 from similar import settings
-from similar.verification.features import Features
+from similar.verification.features import Features, levels
 from similar.verification.runner import method_for
 from similar.verification.sift import Sift, ratio_matches
 
 
 def features(desc, size=(100, 100)):
+    """Features of hand-made descriptors of a few components, each spread over 128 // width
+    of a descriptor's 128 (distances keep their ratios), as levels."""
     desc = np.asarray(desc, np.float32)
+    desc = np.repeat(desc, 128 // desc.shape[1], axis=1)
+    desc = np.pad(desc, ((0, 0), (0, 128 - desc.shape[1])))
     desc /= np.linalg.norm(desc, axis=1, keepdims=True)
     xy = np.arange(2 * len(desc), dtype=np.float32).reshape(-1, 2)
-    return Features(xy, desc, size)
+    return Features(xy, levels(desc), size)
 
 
 def test_distinctive_matches_pass_and_ambiguous_ones_do_not():

@@ -3,8 +3,9 @@
 RootSIFT (OpenCV's SIFT, each descriptor L1-normalised and square-rooted, so that a dot product
 compares like the Hellinger kernel) on the greyscale image scaled to at most `verify.max_side`
 pixels, the strongest `verify.features` keypoints spread over the picture (`spread`) in
-OpenCV's order, with the indices of the `STRONGEST` strongest, spread alike (what the
-prefilter compares). A faint or flat
+OpenCV's order, each descriptor kept as whole levels (LEVEL to a unit, at most 127, so that
+products of descriptors are exact: similar/verification/distances.py), with the indices of
+the `STRONGEST` strongest, spread alike (what the prefilter compares). A faint or flat
 picture (a pale print, a photograph of sky and sand) holds few keypoints at SIFT's own
 contrast threshold, and a copy needs `verify.min_inliers` of them: it is detected at lower
 thresholds (CONTRASTS) until it holds ENOUGH. A small picture (an icon, a flag) is enlarged
@@ -35,13 +36,15 @@ import numpy as np
 
 from ..vectors.images import open_rgb
 from ..vectors.screen import descreened
+from .distances import squared_norms
 from .overlap import blank
 
 # 2: the strongest keypoints' indices, large images reduced early; 3: thumbnail;
 # 4: thumbnail of 192 pixels (pips, letters and pictograms resolved); 5: halftones descreened;
 # 6: faint pictures detected at lower contrast, small ones enlarged if asked, a colour
-# thumbnail, a thumbnail never larger than the picture; 7: keypoints spread over cells
-FEATURES_VERSION = 7
+# thumbnail, a thumbnail never larger than the picture; 7: keypoints spread over cells;
+# 8: descriptors as levels of 1/256, at most 127 (int8)
+FEATURES_VERSION = 8
 STRONGEST = 256  # keypoints whose indices an entry keeps, strongest first (spread over cells)
 SPREAD = 4  # the strongest keypoints are taken in turn from SPREAD x SPREAD cells
 THUMB = 192  # longest side of the greyscale thumbnail an entry keeps
@@ -50,7 +53,10 @@ COLOUR = 64  # longest side of the colour thumbnail (flat regions' colours, not 
 # width and height (uint32 each)
 HEAD = 32
 MIN_SIDE = 32
-QUANT = 512.0  # RootSIFT components stay under 0.5: uint8 at 1/512 keeps them to 0.001
+# RootSIFT components stay under 0.5: levels of 1/256 keep them to 0.002 in an int8 (at most
+# 127), whose products torch's int8 product computes exactly (similar/verification/distances.py)
+LEVEL = 256.0
+TOP_LEVEL = 127
 # SIFT's contrast thresholds, tried in turn until a picture holds ENOUGH keypoints: measured on
 # the sample, pale or flat photographs hold 9 to 40 keypoints at 0.04 and 100 to 700 at 0.01
 CONTRASTS = (0.04, 0.02, 0.01, 0.005)
@@ -65,16 +71,26 @@ NO_COLOUR = np.zeros((0, 0, 3), np.uint8)
 @dataclass(frozen=True)
 class Features:
     xy: np.ndarray  # (n, 2) float32 keypoint positions, in the scaled image
-    desc: np.ndarray  # (n, 128) float32 unit RootSIFT descriptors
+    desc: np.ndarray  # (n, 128) int8 RootSIFT descriptors as levels (`levels`)
     size: tuple[int, int]  # (w, h) of the scaled image
     strongest: np.ndarray | None = None  # indices of the strongest keypoints, strongest first
     thumb: np.ndarray = field(default_factory=lambda: NO_THUMB)  # (th, tw) uint8 grey
     colour: np.ndarray = field(default_factory=lambda: NO_COLOUR)  # (ch, cw, 3) uint8 RGB
 
-    @property
+    @cached_property
     def strongest_descriptors(self) -> np.ndarray:
-        """Descriptors of the strongest keypoints, strongest first."""
+        """Descriptors of the strongest keypoints, strongest first (what the prefilter
+        compares a first image's candidates by: taken out once)."""
         return self.desc if self.strongest is None else self.desc[self.strongest]
+
+    @cached_property
+    def norms(self) -> np.ndarray:
+        """Each descriptor's squared length (int64, exact)."""
+        return squared_norms(self.desc)
+
+    @cached_property
+    def strongest_norms(self) -> np.ndarray:
+        return self.norms if self.strongest is None else self.norms[self.strongest]
 
     @property
     def count(self) -> int:
@@ -87,18 +103,32 @@ class Features:
         return blank(self.thumb)
 
     def mirrored(self) -> Features:
-        """The features of the horizontally mirrored image, without extracting again."""
+        """The features of the horizontally mirrored image, without extracting again; worked
+        out once (a first image is checked against each of its candidates)."""
+        found = self.__dict__.get("_mirrored")
+        if found is None:
+            found = self.__dict__["_mirrored"] = self._mirror()
+        return found
+
+    def _mirror(self) -> Features:
         xy = self.xy.copy()
         xy[:, 0] = self.size[0] - 1 - xy[:, 0]
         d = self.desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS]
         desc = np.ascontiguousarray(d.reshape(-1, 128))
         thumb = np.ascontiguousarray(self.thumb[:, ::-1])
         colour = np.ascontiguousarray(self.colour[:, ::-1])
-        return Features(xy, desc, self.size, self.strongest, thumb, colour)
+        mirror = Features(xy, desc, self.size, self.strongest, thumb, colour)
+        mirror.__dict__["norms"] = self.norms  # a permutation keeps each length
+        return mirror
 
 
 MIRROR_BINS = np.array([(-i) % 8 for i in range(8)])
-NONE = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (0, 0))
+NONE = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.int8), (0, 0))
+
+
+def levels(unit: np.ndarray) -> np.ndarray:
+    """Descriptors of length about 1 (RootSIFT's) as int8 levels of 1/LEVEL, at most TOP_LEVEL."""
+    return np.clip(np.rint(unit * LEVEL), 0, TOP_LEVEL).astype(np.int8)
 
 
 def settings_of(max_side: int, max_features: int, max_pixels: int, enlarge_to: int = 0) -> dict:
@@ -133,7 +163,7 @@ def extract(
     strongest = spread(xy, np.array([k.response for k in keypoints]), img.size, STRONGEST)
     # never more pixels than the picture has: a check lays a sharper picture onto it smoothed
     thumb, colour = thumbnail(native, THUMB, "L"), thumbnail(native, COLOUR, "RGB")
-    found = Features(xy, desc.astype(np.float32), img.size, strongest, thumb, colour)
+    found = Features(xy, levels(desc), img.size, strongest, thumb, colour)
     return unpack(pack(found))
 
 
@@ -231,9 +261,8 @@ def entry_size(count: int, strongest: int, thumb_pixels: int, colour_pixels: int
 
 def pack(f: Features) -> bytes:
     """Cache entry: width, height, count, strongest kept, thumbnail width and height, then
-    positions (float32), descriptors (uint8), the strongest keypoints' indices (uint16) and
-    the thumbnail (uint8) and the colour thumbnail (uint8, RGB)."""
-    q = np.clip(np.rint(f.desc * QUANT), 0, 255).astype(np.uint8)
+    positions (float32), descriptors (levels, 1 byte each), the strongest keypoints' indices
+    (uint16) and the thumbnail (uint8) and the colour thumbnail (uint8, RGB)."""
     strongest = np.arange(min(f.count, STRONGEST)) if f.strongest is None else f.strongest
     th, tw = f.thumb.shape
     ch, cw = f.colour.shape[:2]
@@ -241,7 +270,7 @@ def pack(f: Features) -> bytes:
     return (
         np.array(sizes, dtype="<u4").tobytes()
         + f.xy.astype("<f4").tobytes()
-        + q.tobytes()
+        + np.ascontiguousarray(f.desc, dtype=np.int8).tobytes()
         + strongest.astype("<u2").tobytes()
         + np.ascontiguousarray(f.thumb, dtype=np.uint8).tobytes()
         + np.ascontiguousarray(f.colour, dtype=np.uint8).tobytes()
@@ -252,16 +281,16 @@ def unpack(raw: bytes) -> Features:
     w, h, n, k, tw, th, cw, ch = (int(x) for x in np.frombuffer(raw[:HEAD], dtype="<u4"))
     at = HEAD + 8 * n
     xy = np.frombuffer(raw[HEAD:at], dtype="<f4").reshape(-1, 2)
-    q = np.frombuffer(raw[at : at + 128 * n], dtype=np.uint8).reshape(-1, 128)
+    desc = np.frombuffer(raw[at : at + 128 * n], dtype=np.int8).reshape(-1, 128)
     at += 128 * n
     strongest = np.frombuffer(raw[at : at + 2 * k], dtype="<u2")
     at += 2 * k
     thumb = np.frombuffer(raw[at : at + tw * th], dtype=np.uint8).reshape(th, tw)
     at += tw * th
     colour = np.frombuffer(raw[at : at + 3 * cw * ch], dtype=np.uint8).reshape(ch, cw, 3)
-    d = q.astype(np.float32)
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    return Features(xy.copy(), d, (w, h), strongest.astype(np.intp), thumb.copy(), colour.copy())
+    return Features(
+        xy.copy(), desc.copy(), (w, h), strongest.astype(np.intp), thumb.copy(), colour.copy()
+    )
 
 
 def unpack_entry(raw: bytes | None) -> Features | None:
@@ -273,6 +302,6 @@ def unpack_entry(raw: bytes | None) -> Features | None:
     if len(raw) != entry_size(n, k, tw * th, cw * ch) or k > min(n, STRONGEST):
         return None
     f = unpack(raw)
-    if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n):
+    if not np.isfinite(f.xy).all() or (k and f.strongest.max() >= n) or (f.desc < 0).any():
         return None
     return f

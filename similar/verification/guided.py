@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import Features
+from .distances import passes_ratio
+from .features import LEVEL, Features
 from .overlap import mapped
 
 # RootSIFT distance (unit descriptors, 0 to 1.41) under which a guided candidate is a match:
-# measured on the development collection (docs/pipeline.md, "Guided matching")
+# measured on the development collection (docs/pipeline.md, "Guided matching"); compared as
+# squared distances of the descriptors' levels (features.LEVEL to a unit), exactly
 NEAR = 0.6
+NEAR_SQUARED = round((NEAR * LEVEL) ** 2)
 
 
 def one_to_one(keep: np.ndarray, best: np.ndarray, distance: np.ndarray):
@@ -45,14 +48,17 @@ def guided_matches(
     across = laid[:, 0, None] - b.xy[None, :, 0]
     down = laid[:, 1, None] - b.xy[None, :, 1]
     rows, columns = np.nonzero(across * across + down * down < reach * reach)
-    similarity = np.einsum("ij,ij->i", a.desc[rows], b.desc[columns])
-    order = np.lexsort((-similarity, rows))  # each keypoint's candidates, nearest first
-    rows, columns, similarity = rows[order], columns[order], similarity[order]
+    products = np.einsum(
+        "ij,ij->i", a.desc[rows].astype(np.int32), b.desc[columns].astype(np.int32)
+    )
+    distance = a.norms[rows] + b.norms[columns] - 2 * products.astype(np.int64)  # squared
+    order = np.lexsort((distance, rows))  # each keypoint's candidates, nearest first
+    rows, columns, distance = rows[order], columns[order], distance[order]
     found, first = np.unique(rows, return_index=True)
     has_second = np.append(first[1:], len(rows)) - first > 1
-    distance = np.sqrt(np.maximum(2 - 2 * similarity, 0))
     nearest = distance[first]
     second = np.where(has_second, distance[np.minimum(first + 1, len(rows) - 1)], np.inf)
-    kept = np.flatnonzero((nearest < NEAR) & (nearest < ratio * second))
+    kept = np.flatnonzero((nearest < NEAR_SQUARED) & passes_ratio(nearest, second, ratio))
     chosen, matched = one_to_one(kept, columns[first], nearest)
     return found[chosen], matched
+

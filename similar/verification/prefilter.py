@@ -11,13 +11,12 @@ it passes is checked exactly as without it. `verify.prefilter: 0` turns it off.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .distances import FAR, closeness, numpy_products, passes_ratio, two_nearest
 from .features import MIRROR_BINS, Features
-
-FLOOR = -2.0  # similarity of padding: below any pair of (non-negative) RootSIFT descriptors
 
 
 def mirrored_descriptors(desc: np.ndarray) -> np.ndarray:
@@ -25,41 +24,35 @@ def mirrored_descriptors(desc: np.ndarray) -> np.ndarray:
     return desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS].reshape(-1, 128)
 
 
-def two_largest(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The largest and second largest values along the last axis (equal when the largest is
-    there twice), as np.partition gives them, in three passes instead of a partition's sort
-    work; `sims` is spoilt."""
-    where = sims.argmax(axis=-1)[..., None]
-    best = np.take_along_axis(sims, where, -1)[..., 0]
-    np.put_along_axis(sims, where, -np.inf, -1)
-    return best, sims.max(axis=-1)
-
-
 def ratio_counts(
-    a: Features, candidates: Sequence[Features], ratio: float, mirror: bool
+    a: Features,
+    candidates: Sequence[Features],
+    ratio: float,
+    mirror: bool,
+    products: Callable = numpy_products,
 ) -> np.ndarray:
     """(len(candidates), 2) counts of ratio-test matches among the strongest keypoints: the
-    first image as it is, and mirrored (0 when `mirror` is off)."""
+    first image as it is, and mirrored (0 when `mirror` is off). `products` is an engine of
+    similar/verification/distances.py: each gives the same counts."""
     counts = np.zeros((len(candidates), 2), np.int64)
     if a.count < 2 or not len(candidates):
         return counts
-    top = a.strongest_descriptors
+    top, top_norms = a.strongest_descriptors, a.strongest_norms
     rows = np.vstack([top, mirrored_descriptors(top)]) if mirror else top
+    row_norms = np.concatenate([top_norms, top_norms]) if mirror else top_norms
     tops = [b.strongest_descriptors for b in candidates]
     width = max(len(t) for t in tops)
     if width < 2:
         return counts
-    stacked = np.zeros((len(candidates), width, 128), np.float32)
-    real = np.zeros((len(candidates), width), bool)
-    for i, t in enumerate(tops):
+    stacked = np.zeros((len(candidates), width, 128), np.int8)
+    norms = np.full((len(candidates), width), FAR, np.int64)  # padding: never the nearest
+    for i, (t, b) in enumerate(zip(tops, candidates)):
         stacked[i, : len(t)] = t
-        real[i, : len(t)] = True
-    sims = (rows @ stacked.reshape(-1, 128).T).reshape(len(rows), len(candidates), width)
-    sims[:, ~real] = FLOOR
-    best, second = two_largest(sims)
-    # unit descriptors: distance^2 = 2 - 2 * similarity; d1 < ratio * d2, squared
-    passed = (2 - 2 * best) < ratio * ratio * np.maximum(2 - 2 * second, 0)
-    passed &= second > FLOOR  # a candidate with one keypoint has no second match
+        norms[i, : len(t)] = b.strongest_norms
+    close = closeness(rows, stacked.reshape(-1, 128), norms.reshape(-1), products)
+    _, nearest, second = two_nearest(close.reshape(len(rows), len(candidates), width))
+    passed = passes_ratio(row_norms[:, None] - nearest, row_norms[:, None] - second, ratio)
+    passed &= second > -FAR  # a candidate with one keypoint has no second match
     n_top = len(top)
     counts[:, 0] = passed[:n_top].sum(axis=0)
     if mirror:
@@ -68,9 +61,14 @@ def ratio_counts(
 
 
 def passing(
-    a: Features, candidates: Sequence[Features], ratio: float, mirror: bool, threshold: int
+    a: Features,
+    candidates: Sequence[Features],
+    ratio: float,
+    mirror: bool,
+    threshold: int,
+    products: Callable = numpy_products,
 ) -> np.ndarray:
     """Which candidates may be copies of `a` and go on to the check (all, for threshold 0)."""
     if threshold <= 0:
         return np.ones(len(candidates), bool)
-    return ratio_counts(a, candidates, ratio, mirror).max(axis=1) >= threshold
+    return ratio_counts(a, candidates, ratio, mirror, products).max(axis=1) >= threshold

@@ -21,6 +21,7 @@ from .. import compute, progress
 from ..cache import ContentCache, content_hash
 from ..errors import UserError
 from .base import Method, PairResult
+from .distances import single_threaded
 from .registry import METHODS
 
 # unpacked features a worker keeps, by their arrays' bytes (about 0.5 MB an image at 1000
@@ -203,6 +204,7 @@ def worker_setup() -> None:
 
     cv2.setNumThreads(1)
     threadpool_limits(1)
+    single_threaded()
 
 
 def describe_task(job: Job, ids: list[str]) -> int:

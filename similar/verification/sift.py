@@ -1,6 +1,7 @@
 """RootSIFT, Lowe's ratio test and RANSAC: the way VISE confirms that two images are copies.
 
-For a pair, each RootSIFT descriptor of the first image finds its two nearest in the second;
+For a pair, each RootSIFT descriptor of the first image finds its two nearest in the second
+(exactly: similar/verification/distances.py);
 Lowe's ratio test keeps the distinctive ones, each keypoint of the second image is used at
 most once (one-to-one), and RANSAC fits a transform (`verify.transform`: an affine one by
 default, so that a copy whose aspect changed lies whole on its original; a similarity; or a
@@ -30,6 +31,7 @@ from ..cache import canonical
 from . import prefilter
 from .base import CopyRule, Method, PairResult
 from .detail import Pictures, closer_views, decoded
+from .distances import closeness, engine, numpy_products, passes_ratio, two_nearest
 from .features import Features, extract, pack, settings_of, unpack_entry
 from .guided import guided_matches, one_to_one
 from .overlap import (
@@ -63,21 +65,16 @@ REFIT_ROUNDS = 2
 REFIT_STRETCH = 1.25
 
 
-def ratio_matches(a: Features, b: Features, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (into a, into b) of one-to-one matches passing Lowe's ratio test."""
+def ratio_matches(
+    a: Features, b: Features, ratio: float, products: Callable = numpy_products
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into a, into b) of one-to-one matches passing Lowe's ratio test; `products`
+    is an engine of similar/verification/distances.py (each gives the same matches)."""
     if a.count < 2 or b.count < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    sims = a.desc @ b.desc.T
-    rows = np.arange(len(sims))
-    best = sims.argmax(axis=1)
-    s1 = sims[rows, best]
-    sims[rows, best] = -np.inf
-    s2 = sims.max(axis=1)
-    # unit descriptors: distance^2 = 2 - 2 * similarity
-    d1 = np.sqrt(np.maximum(2 - 2 * s1, 0))
-    d2 = np.sqrt(np.maximum(2 - 2 * s2, 0))
-    keep = np.flatnonzero(d1 < ratio * d2)
-    return one_to_one(keep, best, d1)
+    best, nearest, second = two_nearest(closeness(a.desc, b.desc, b.norms, products))
+    keep = np.flatnonzero(passes_ratio(a.norms - nearest, a.norms - second, ratio))
+    return one_to_one(keep, best, a.norms - nearest)
 
 
 def fit(
@@ -276,8 +273,9 @@ def check_pair(
     keypoints = min(a.count, b.count)
     floor = rule.floor(keypoints)
     mirror = a.mirrored() if settings.mirror and a.count else None
+    products = engine(settings.products)
     orientations = [
-        (mirrored, fa, *ratio_matches(fa, b, settings.ratio))
+        (mirrored, fa, *ratio_matches(fa, b, settings.ratio, products))
         for mirrored, fa in ((False, a), (True, mirror))
         if fa is not None
     ]
@@ -472,7 +470,7 @@ class Sift(Method):
 
     def passing(self, a: Features, candidates) -> np.ndarray:
         s = self.settings
-        return prefilter.passing(a, candidates, s.ratio, s.mirror, s.prefilter)
+        return prefilter.passing(a, candidates, s.ratio, s.mirror, s.prefilter, engine(s.products))
 
     def check(self, a: Features, b: Features, seed: int, read=None) -> PairResult:
         pictures = None
