@@ -3,7 +3,7 @@
 import numpy as np
 
 from similar.verification.features import LEVEL, Features, levels
-from similar.verification.guided import NEAR, guided_matches, one_to_one
+from similar.verification.guided import NEAR, guided_matches, one_to_one, within
 from similar.verification.sift import Fitted, counted, ratio_matches
 
 SHIFT = np.array([[1.0, 0.0, 30.0], [0.0, 1.0, 20.0]])
@@ -97,3 +97,20 @@ def test_guided_matches_lift_a_pair_over_the_floor_only_where_both_lie_whole():
     assert counted(part, first, second, floor=15).inliers == 5
     assert counted(part, first, second, floor=5).inliers == 20
 
+
+def test_the_band_search_finds_exactly_the_points_a_full_comparison_finds():
+    """`within` measures only a band of x around each point; it finds the same pairs, in the
+    same order, as measuring every pair, points on the band's edge and out of the picture
+    included."""
+    rng = np.random.default_rng(11)
+    xy = (rng.random((400, 2)) * 300).astype(np.float32)
+    laid = np.vstack([xy[:50] + rng.normal(0, 4, (50, 2)), rng.random((80, 2)) * 340 - 20])
+    laid = np.vstack([laid, xy[:5] + np.float32([6.0, 0.0])]).astype(np.float32)
+    for reach in (0.1, 6.0, 25.0):
+        across = laid[:, 0, None] - xy[None, :, 0]
+        down = laid[:, 1, None] - xy[None, :, 1]
+        want = np.nonzero(across * across + down * down < reach * reach)
+        found = within(laid, xy, reach)
+        assert len(want[0]) > 0 or reach < 1
+        np.testing.assert_array_equal(found[0], want[0])
+        np.testing.assert_array_equal(found[1], want[1])

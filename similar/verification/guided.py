@@ -44,10 +44,7 @@ def guided_matches(
     pass the ratio test among those candidates."""
     if not a.count or not b.count:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    laid = mapped(a.xy, transform).astype(np.float32)
-    across = laid[:, 0, None] - b.xy[None, :, 0]
-    down = laid[:, 1, None] - b.xy[None, :, 1]
-    rows, columns = np.nonzero(across * across + down * down < reach * reach)
+    rows, columns = within(mapped(a.xy, transform).astype(np.float32), b.xy, reach)
     products = np.einsum(
         "ij,ij->i", a.desc[rows].astype(np.int32), b.desc[columns].astype(np.int32)
     )
@@ -62,3 +59,22 @@ def guided_matches(
     chosen, matched = one_to_one(kept, columns[first], nearest)
     return found[chosen], matched
 
+
+def within(laid: np.ndarray, xy: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of `laid`, rows of `xy`) of the points closer than `reach`, in row order: only
+    the points of `xy` in a band of x around each laid point are measured (a few hundredths
+    of all pairs), the band a pixel wider than `reach` so that it holds every such pair."""
+    order = np.argsort(xy[:, 0], kind="stable")
+    sorted_x = xy[order, 0]
+    low = np.searchsorted(sorted_x, laid[:, 0] - (reach + 1), "left")
+    high = np.searchsorted(sorted_x, laid[:, 0] + (reach + 1), "right")
+    counts = high - low
+    rows = np.repeat(np.arange(len(laid)), counts)
+    starts = np.cumsum(counts) - counts
+    columns = order[low[rows] + np.arange(len(rows)) - starts[rows]]
+    across = laid[rows, 0] - xy[columns, 0]
+    down = laid[rows, 1] - xy[columns, 1]
+    close = across * across + down * down < reach * reach
+    rows, columns = rows[close], columns[close]
+    ranked = np.lexsort((columns, rows))
+    return rows[ranked], columns[ranked]
