@@ -1,9 +1,11 @@
 """Section verify: pairs/s of the verifier (`verify.method`'s default) on a sample collection,
 features fresh (every image described) and cached, on the default pool; the same without the
-prefilter (every pair checked), and through a Dask LocalCluster of as many workers as the
-pool had, against the pool; copies and unrelated pairs mixed. Dask is timed twice: on a
-cluster already running (its pairs/s against the pool's), and as `local:N`, which starts its
-cluster inside the run (the start is most of the difference at these sizes)."""
+prefilter (every pair checked); each engine of the descriptor products (`verify.products`:
+torch's int8 product, numpy's float32 one) on a pool of a process per core, and whether they
+agree; and through a Dask LocalCluster of as many workers as the pool had, against the
+pool; copies and unrelated pairs mixed. Dask is timed twice: on a cluster already running
+(its pairs/s against the pool's), and as `local:N`, which starts its cluster inside the run
+(the start is most of the difference at these sizes)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ PICTURES = 46  # the sample's default: v3 keeps the other photographs for its ha
 QUICK_PICTURES = 8
 PAIRS = 2560  # drawn at random, self-pairs dropped
 QUICK_PAIRS = 320
+REPEAT_POOL = 4
 
 
 def timed(function) -> float:
@@ -63,12 +66,16 @@ def measure(work: Path, options) -> dict:
     def run(how=verify, scheduler=""):
         return verify_pairs(pairs, how, images, cache, verify.workers, scheduler=scheduler)[0]
 
+    def check(some, how, processes):
+        return verify_pairs(some, how, images, cache, processes)[0]
+
     fresh = timed(run)
     cached = timed(run)
     unfiltered_cached = timed(lambda: run(unfiltered))
     shutil.rmtree(cache)
     unfiltered_fresh = timed(lambda: run(unfiltered))
     found = run()
+    engines = engine_figures(check, pairs, verify)
     dask = {}
     if not options.quick:
         dask = dask_figures(lambda scheduler: run(scheduler=scheduler), workers, found)
@@ -83,7 +90,31 @@ def measure(work: Path, options) -> dict:
         "pairs_per_second": round(len(pairs) / cached, 1),
         "unfiltered_fresh_pairs_per_second": round(len(pairs) / unfiltered_fresh, 1),
         "unfiltered_pairs_per_second": round(len(pairs) / unfiltered_cached, 1),
+        **engines,
         **dask,
+    }
+
+
+def engine_figures(check, pairs: list, verify) -> dict:
+    """Seconds of `check(pairs, settings, processes)` with features cached, on a pool of a
+    process per core, for each engine of the descriptor products (`verify.products`), over
+    the pairs REPEAT_POOL times (each process's start, about a second with its imports,
+    weighs then about as it does over a collection's candidate edges), and whether both
+    engines gave the same results."""
+    from similar.compute import cores
+
+    many = list(pairs) * REPEAT_POOL
+    seconds, found = {}, {}
+    for name in ("numpy", "torch"):
+        how = dataclasses.replace(verify, products=name)
+        start = time.perf_counter()
+        found[name] = check(many, how, cores())
+        seconds[name] = time.perf_counter() - start
+    return {
+        "pool_processes": cores(),
+        "pool_pairs": len(many),
+        **{f"{name}_pool_pairs_per_second": round(len(many) / s, 1) for name, s in seconds.items()},
+        "engines_same_results": found["numpy"] == found["torch"],
     }
 
 
@@ -117,6 +148,16 @@ def rows(v: dict) -> list[Row]:
             f"{v['unfiltered_fresh_pairs_per_second']} fresh",
         )
     ]
+    if "torch_pool_pairs_per_second" in v:
+        out.append(
+            Row(
+                f"verify, {v['pool_pairs']} pairs on a pool of {v['pool_processes']} processes, "
+                "features cached",
+                f"{v['torch_pool_pairs_per_second']} pairs/s with torch's int8 products, "
+                f"{v['numpy_pool_pairs_per_second']} with numpy's float32 ones; "
+                f"same results: {v['engines_same_results']}",
+            )
+        )
     if "dask_pairs_per_second" in v:
         out.append(
             Row(
