@@ -101,13 +101,15 @@ def signal_name(exitcode: int | None) -> str:
         return f"signal {-exitcode}"
 
 
-def worker_context(function):
-    """The fork server's context; its first use preloads `function`'s module, so each worker
-    starts with the imports done."""
+def worker_context(function, preload: Sequence[str] = ()):
+    """The fork server's context; its first use preloads `function`'s module and the modules
+    `preload` names, so each worker starts with the imports done (and shares their pages
+    with the fork server until it writes them)."""
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["numpy", getattr(function, "__module__", "numpy")])
+    modules = ["numpy", getattr(function, "__module__", "numpy"), *preload]
+    context.set_forkserver_preload(modules)
     return context
 
 
@@ -120,9 +122,15 @@ class Pool:
 
     retries = 1
 
-    def __init__(self, workers: int, setup: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        workers: int,
+        setup: Callable[[], None] | None = None,
+        preload: Sequence[str] = (),
+    ):
         self.workers = workers
         self.setup = setup
+        self.preload = tuple(preload)
 
     def map(
         self,
@@ -137,7 +145,7 @@ class Pool:
         for attempt in range(self.retries + 1):
             executor = ProcessPoolExecutor(
                 self.workers,
-                mp_context=worker_context(function),
+                mp_context=worker_context(function, self.preload),
                 initializer=_keep_shared,
                 initargs=(shared, self.setup),
             )
@@ -312,8 +320,8 @@ def _keys(function, count: int) -> list[str]:
     return [f"{name}-{run}-{i}" for i in range(count)]
 
 
-def open_pool(workers: int, setup: Callable[[], None] | None = None):
-    return Serial() if workers <= 1 else Pool(workers, setup)
+def open_pool(workers: int, setup: Callable[[], None] | None = None, preload=()):
+    return Serial() if workers <= 1 else Pool(workers, setup, preload)
 
 
 def quiet_dask() -> None:
@@ -423,20 +431,24 @@ def open_cluster(address: str, setup: Callable[[], None] | None = None):
 
 # registry: a scheduler's kind -> how to open it (`workers` only sizes the local pool)
 SCHEDULERS: dict[str, Callable[..., Any]] = {
-    "pool": lambda argument, workers, setup: open_pool(workers, setup),
-    "local": lambda argument, workers, setup: open_local(argument, setup),
-    "cluster": lambda argument, workers, setup: open_cluster(argument, setup),
+    "pool": lambda argument, workers, setup, preload: open_pool(workers, setup, preload),
+    "local": lambda argument, workers, setup, preload: open_local(argument, setup),
+    "cluster": lambda argument, workers, setup, preload: open_cluster(argument, setup),
 }
 
 
 @contextmanager
 def scheduler(
-    spec: str, workers: int = 1, setup: Callable[[], None] | None = None
+    spec: str,
+    workers: int = 1,
+    setup: Callable[[], None] | None = None,
+    preload: Sequence[str] = (),
 ) -> Iterator[Serial | Pool | Dask]:
     """The scheduler `spec` names (see the module), closed afterwards. `workers` sizes the
-    default pool; `setup()` runs once in every worker before its first task."""
+    default pool; `setup()` runs once in every worker before its first task; the default
+    pool's workers start with the modules `preload` names imported."""
     kind, argument = kind_of(spec)
-    opened = SCHEDULERS[kind](argument, workers, setup)
+    opened = SCHEDULERS[kind](argument, workers, setup, preload)
     try:
         yield opened
     finally:

@@ -504,7 +504,7 @@ class VerifySettings:
         "auto",
         "engine of the descriptor products: torch (its int8 product, the fastest; each process "
         "checking pairs imports torch), numpy (float32); both give the same matches; auto: "
-        "torch where it has an int8 product",
+        "torch where it is installed",
         choices=("auto", "numpy", "torch"),
     )
     workers: int | Auto = param(

@@ -148,6 +148,27 @@ def test_the_default_run_imports_no_dask():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
+def imported(shared, task):
+    """Whether module `task` was imported in this worker before its first task ran."""
+    return task in sys.modules
+
+
+@pytest.mark.slow
+def test_a_pools_workers_start_with_the_preloaded_modules_imported():
+    """The fork server imports what `preload` names once; each worker starts with it (and
+    shares its pages), a module not named is not there."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from similar import compute\n"
+        "from test_compute import imported\n"
+        "if __name__ == '__main__':\n"
+        "    with compute.scheduler('', 2, preload=['xml.dom.minidom']) as run:\n"
+        "        found = run.map(imported, ['xml.dom.minidom', 'tkinter'])\n"
+        "    assert found == [True, False], found\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
 # ---------------------------------------------------------------- a real cluster on loopback
 
 

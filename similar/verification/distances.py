@@ -12,11 +12,12 @@ along a row (the larger, the nearer; |a|^2 is the row's constant).
 Two engines (`verify.products`) compute the products, with the same results: numpy (a float32
 product, BLAS) and torch (its int8 product, several times faster on a processor with 8-bit
 dot products, such as AVX-512 VNNI; each process that uses it imports torch). `auto` takes
-torch where it offers an int8 product.
+torch where it is installed (it is a dependency of the project).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from functools import cache
 
@@ -64,20 +65,11 @@ def _torch():
 
 
 @cache
-def has_int8_product() -> bool:
-    """Whether torch is there and offers its int8 product on this processor."""
-    try:
-        torch = _torch()
-        probe = torch.ones((2, 8), dtype=torch.int8)
-        return int(torch._int_mm(probe, probe.t())[0, 0]) == 8
-    except (ImportError, AttributeError, RuntimeError):
-        return False
-
-
 def engine(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The products function `verify.products` names."""
+    """The products function `verify.products` names; auto: torch where it is installed
+    (found without importing it: the stage's own process need not)."""
     if name == "auto":
-        name = "torch" if has_int8_product() else "numpy"
+        name = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
     return torch_products if name == "torch" else numpy_products
 
 

@@ -21,7 +21,7 @@ from .. import compute, progress
 from ..cache import ContentCache, content_hash
 from ..errors import UserError
 from .base import Method, PairResult
-from .distances import single_threaded
+from .distances import engine, single_threaded, torch_products
 from .registry import METHODS
 
 # unpacked features a worker keeps, by their arrays' bytes (about 0.5 MB an image at 1000
@@ -282,7 +282,8 @@ def verify_pairs(
     count = workers_for(workers, len(pairs), len(needed))
     results: list[PairResult] = [NO_MATCH] * len(pairs)
     bar = progress.bar(len(pairs), label, "pair", shown=bool(label))
-    with bar, compute.scheduler(scheduler, count, worker_setup) as run:
+    preload = ("torch",) if engine(settings.products) is torch_products else ()
+    with bar, compute.scheduler(scheduler, count, worker_setup, preload) as run:
         described = sum(
             run.map(
                 describe_task,
