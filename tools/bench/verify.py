@@ -1,11 +1,12 @@
 """Section verify: pairs/s of the verifier (`verify.method`'s default) on a sample collection,
 features fresh (every image described) and cached, on the default pool; the same without the
 prefilter (every pair checked); each engine of the descriptor products (`verify.products`:
-torch's int8 product, numpy's float32 one) on a pool of a process per core, and whether they
-agree; and through a Dask LocalCluster of as many workers as the pool had, against the
-pool; copies and unrelated pairs mixed. Dask is timed twice: on a cluster already running
-(its pairs/s against the pool's), and as `local:N`, which starts its cluster inside the run
-(the start is most of the difference at these sizes)."""
+torch's int8 product, numpy's float32 one) on a pool of a process per core, each image
+against 100 others as a reference against its candidates, and whether they agree; and
+through a Dask LocalCluster of as many workers as the pool had, against the pool; copies
+and unrelated pairs mixed. Dask is timed twice: on a cluster already running (its pairs/s
+against the pool's), and as `local:N`, which starts its cluster inside the run (the start
+is most of the difference at these sizes)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PICTURES = 46  # the sample's default: v3 keeps the other photographs for its ha
 QUICK_PICTURES = 8
 PAIRS = 2560  # drawn at random, self-pairs dropped
 QUICK_PAIRS = 320
-REPEAT_POOL = 4
+CANDIDATES = 100  # the verify stage's verify.top
 
 
 def timed(function) -> float:
@@ -75,7 +76,7 @@ def measure(work: Path, options) -> dict:
     shutil.rmtree(cache)
     unfiltered_fresh = timed(lambda: run(unfiltered))
     found = run()
-    engines = engine_figures(check, pairs, verify)
+    engines = engine_figures(check, ids, verify)
     dask = {}
     if not options.quick:
         dask = dask_figures(lambda scheduler: run(scheduler=scheduler), workers, found)
@@ -95,25 +96,32 @@ def measure(work: Path, options) -> dict:
     }
 
 
-def engine_figures(check, pairs: list, verify) -> dict:
+def engine_figures(check, ids: list, verify) -> dict:
     """Seconds of `check(pairs, settings, processes)` with features cached, on a pool of a
     process per core, for each engine of the descriptor products (`verify.products`), over
-    the pairs REPEAT_POOL times (each process's start, about a second with its imports,
-    weighs then about as it does over a collection's candidate edges), and whether both
-    engines gave the same results."""
+    pairs shaped as the verify stage's (each image against CANDIDATES others drawn at
+    random, as a reference against its `verify.top` candidates), and whether both engines
+    gave the same results."""
     from similar.compute import cores
 
-    many = list(pairs) * REPEAT_POOL
+    rng = np.random.default_rng(11)
+    others = min(CANDIDATES, len(ids) - 1)
+    pairs = [
+        (a, b) for a in ids for b in rng.choice([i for i in ids if i != a], others, replace=False)
+    ]
     seconds, found = {}, {}
     for name in ("numpy", "torch"):
         how = dataclasses.replace(verify, products=name)
         start = time.perf_counter()
-        found[name] = check(many, how, cores())
+        found[name] = check(pairs, how, cores())
         seconds[name] = time.perf_counter() - start
     return {
         "pool_processes": cores(),
-        "pool_pairs": len(many),
-        **{f"{name}_pool_pairs_per_second": round(len(many) / s, 1) for name, s in seconds.items()},
+        "pool_pairs": len(pairs),
+        "pool_candidates": others,
+        **{
+            f"{name}_pool_pairs_per_second": round(len(pairs) / s, 1) for name, s in seconds.items()
+        },
         "engines_same_results": found["numpy"] == found["torch"],
     }
 
@@ -151,8 +159,8 @@ def rows(v: dict) -> list[Row]:
     if "torch_pool_pairs_per_second" in v:
         out.append(
             Row(
-                f"verify, {v['pool_pairs']} pairs on a pool of {v['pool_processes']} processes, "
-                "features cached",
+                f"verify, {v['pool_pairs']} pairs (each image against {v['pool_candidates']}) "
+                f"on a pool of {v['pool_processes']} processes, features cached",
                 f"{v['torch_pool_pairs_per_second']} pairs/s with torch's int8 products, "
                 f"{v['numpy_pool_pairs_per_second']} with numpy's float32 ones; "
                 f"same results: {v['engines_same_results']}",
