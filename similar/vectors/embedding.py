@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .. import compute
+from .. import allocator, compute
 from ..cache import EmbedCache, content_hash
 from ..errors import UserError
 from ..machine import cores
@@ -304,8 +304,10 @@ _WORKER: dict[int, tuple[EmbedJob, Embedder, EmbedCache]] = {}
 
 
 def worker_setup() -> None:
-    """One thread per worker process: the processes are the parallelism."""
+    """One thread per worker process (the processes are the parallelism), and an allocator
+    that keeps the blocks of the arrays a batch makes (similar/allocator.py)."""
     torch.set_num_threads(1)
+    allocator.for_arrays()
 
 
 def embed_task(job: EmbedJob, batches: range) -> list[Item]:

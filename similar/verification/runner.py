@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import compute, progress
+from .. import allocator, compute, progress
 from ..cache import ContentCache, content_hash
 from ..errors import UserError
 from .base import Method, PairResult
@@ -198,13 +198,15 @@ def verifier_for(job: Job) -> Verifier:
 
 
 def worker_setup() -> None:
-    """One thread per worker process: the processes are the parallelism."""
+    """One thread per worker process (the processes are the parallelism), and an allocator
+    that keeps the blocks of the arrays a check makes (similar/allocator.py)."""
     import cv2
     from threadpoolctl import threadpool_limits
 
     cv2.setNumThreads(1)
     threadpool_limits(1)
     single_threaded()
+    allocator.for_arrays()
 
 
 def describe_task(job: Job, ids: list[str]) -> int:
