@@ -23,7 +23,6 @@ from functools import cache
 
 import numpy as np
 
-ENGINES = ("auto", "numpy", "torch")
 # the squared length given to padding (no descriptor): farther than any real one, and its
 # closeness (-FAR) still exact in float32
 FAR = 2**23
