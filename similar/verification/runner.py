@@ -163,10 +163,10 @@ class Verifier:
             for b, fb, ok in zip(others, fbs, keep)
         ]
 
-    def reader(self, a: str, b: str):
+    def reader(self, a: str, b: str) -> PairFiles:
         """`read(side)` for a pair: the bytes of image `a` (0) or `b` (1), read when a check
         asks for them (b"" for one that cannot be read)."""
-        return lambda side: self.image_bytes(b if side else a)
+        return PairFiles(self, (a, b))
 
     def image_bytes(self, image_id: str) -> bytes:
         ref = self.job.images.get(image_id)
@@ -177,6 +177,23 @@ class Verifier:
                 return fh.read()
         except OSError:
             return b""
+
+
+class PairFiles:
+    """The files of a pair, read when a check asks: `read(side)` their bytes, `read.key(side)`
+    the SHA-256 embed recorded for them ("" when unknown), under which a decoded picture may
+    be reused (similar/verification/detail.py)."""
+
+    def __init__(self, verifier: Verifier, ids: tuple[str, str]):
+        self.verifier = verifier
+        self.ids = ids
+
+    def __call__(self, side: int) -> bytes:
+        return self.verifier.image_bytes(self.ids[side])
+
+    def key(self, side: int) -> str:
+        ref = self.verifier.job.images.get(self.ids[side])
+        return ref.sha256 if ref is not None else ""
 
 
 def footprint(features) -> int:
