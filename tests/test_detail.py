@@ -102,37 +102,30 @@ def test_pictures_are_decoded_once_each_as_described_and_mirrored_on_demand():
     assert reads == [0, 1]  # each file read once
 
 
-class KeyedFiles:
-    """`read` as the runner gives it: bytes by side, and each file's content key."""
+class KeepingFiles:
+    """`read` that keeps pictures for later pairs, as the runner's PairFiles does."""
 
-    def __init__(self, files: dict, keys: dict):
-        self.files, self.keys, self.reads = files, keys, []
+    def __init__(self, files: dict, kept: dict):
+        self.files, self.store, self.reads = files, kept, []
 
     def __call__(self, side):
         self.reads.append(side)
         return self.files[side]
 
-    def key(self, side):
-        return self.keys[side]
+    def kept(self, side, make):
+        if side not in self.store:
+            self.store[side] = make()
+        return self.store[side]
 
 
-def test_a_picture_decoded_for_one_pair_is_reused_for_the_next_by_its_content():
-    """A page looked at closer against many candidates is decoded once in a process; a file
-    without a content key is decoded for each pair; the pictures are the same."""
+def test_a_picture_kept_by_the_reader_is_decoded_once_for_many_pairs_and_read_only():
     page = Image.new("RGB", (300, 200), "white")
     page.paste((20, 20, 20), (40, 40, 140, 160))
-    data = png_bytes(page)
-    key = "a page looked at closer"
-    detail._PICTURES.pop((key, 512, 10**8), None)  # from an earlier run in this process
-    first = KeyedFiles({0: data}, {0: key})
-    second = KeyedFiles({0: data}, {0: key})
-    unkeyed = KeyedFiles({0: data}, {0: ""})
+    store = {}
+    first, second = KeepingFiles({0: png_bytes(page)}, store), KeepingFiles({}, store)
     one = detail.decoded(first, 512, 10**8)(0)
     again = detail.decoded(second, 512, 10**8)(0)
-    fresh = detail.decoded(unkeyed, 512, 10**8)(0)
-    assert first.reads == [0] and second.reads == [] and unkeyed.reads == [0]
-    assert np.array_equal(one, again) and np.array_equal(one, fresh)
-    assert not again.flags.writeable  # shared between pairs: nobody may draw on it
-    other_size = KeyedFiles({0: data}, {0: key})
-    detail.decoded(other_size, 128, 10**8)(0)
-    assert other_size.reads == [0]  # decoded at another size: another picture
+    assert first.reads == [0] and second.reads == [] and again is one
+    assert not one.flags.writeable  # shared between pairs: nobody may draw on it
+    plain = detail.decoded(lambda side: png_bytes(page), 512, 10**8)(0)
+    assert np.array_equal(plain, one)

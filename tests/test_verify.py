@@ -20,6 +20,7 @@ from similar.verification.features import LEVEL, extract
 from similar.verification.runner import (
     ImageRef,
     Job,
+    LastUsed,
     Verifier,
     feature_cache,
     method_for,
@@ -157,6 +158,41 @@ def test_both_engines_of_the_products_give_the_same_results(folder, tmp_path):
     }
     assert found["numpy"] == found["torch"]
     assert sum(r.inliers >= S.min_inliers for r in found["numpy"]) >= 6
+
+
+def test_a_worker_keeps_a_picture_decoded_for_a_closer_look_by_its_files_sha256(tmp_path):
+    """Pairs sharing a file get one decoded picture; a file whose SHA-256 embed did not
+    record is decoded for each pair."""
+    images = {
+        "page": ImageRef(str(tmp_path / "page.png"), "0" * 64),
+        "card": ImageRef(str(tmp_path / "card.png"), "1" * 64),
+        "loose": ImageRef(str(tmp_path / "loose.png"), ""),
+    }
+    v = Verifier(Job(S, images, None))
+    made = []
+
+    def make():
+        made.append(1)
+        return np.zeros((4, 4), np.uint8)
+
+    first = v.reader("page", "card").kept(0, make)
+    assert v.reader("page", "loose").kept(0, make) is first and len(made) == 1
+    v.reader("card", "loose").kept(1, make)
+    v.reader("page", "loose").kept(1, make)
+    assert len(made) == 3  # the loose file each time
+
+
+def test_the_last_used_are_kept_within_their_bytes():
+    kept = LastUsed(limit=100)
+    kept.put("a", "A", 60)
+    kept.put("b", "B", 30)
+    assert kept.get("a") == "A"  # now the most recently used
+    kept.put("c", "C", 30)  # over the limit: b, the least recently used, goes
+    assert "b" not in kept and "a" in kept and "c" in kept and kept.held == 90
+    kept.put("c", "other", 30)  # one kept there already stays
+    assert kept.get("c") == "C"
+    kept.put("huge", "H", 500)  # the last one always kept
+    assert list(kept.items) == ["huge"] and kept.get("huge") == "H"
 
 
 def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):

@@ -14,7 +14,6 @@ overlap cut out and reduced to a thumbnail of its own, the two views aligned aga
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -30,11 +29,6 @@ MIN_REGION = 8  # pixels a side of the smallest region cut out (a sliver holds n
 ECC_ROUNDS = 50
 ECC_EPS = 1e-4
 ECC_SMOOTH = 3
-# pictures decoded for a closer look that a process keeps for the next pairs (a 512-pixel
-# grey picture is 256 KiB)
-PICTURES_BYTES = 64 * 2**20
-_PICTURES: OrderedDict = OrderedDict()
-_PICTURES_HELD = [0]
 
 # a picture as it is described, decoded on demand: side 0 (the first, mirrored where the check
 # mirrored it) or 1; None where it cannot be read
@@ -129,18 +123,20 @@ def aligned(a_thumb, a_size, b_thumb, b_size, between: np.ndarray) -> np.ndarray
 
 def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Callable:
     """`pictures` for a pair whose files' bytes `read(side)` gives: each decoded once, as it
-    was described (grey); `pictures(side, mirrored)`. Where `read` also names each file's
-    content (`read.key(side)`, its SHA-256), a picture decoded for an earlier pair in this
-    process is reused (`remembered`): a page is looked at closer against many candidates."""
+    was described (grey, read-only); `pictures(side, mirrored)`. Where `read` also keeps
+    pictures for later pairs (`read.kept(side, make)`: the runner's `PairFiles`), a picture
+    decoded for an earlier pair is reused: a page is looked at closer against many
+    candidates."""
     found: dict[int, np.ndarray | None] = {}
-    key = getattr(read, "key", None)
+    kept = getattr(read, "kept", None)
 
     def picture(side: int, mirrored: bool = False) -> np.ndarray | None:
         if side not in found:
-            found[side] = remembered(
-                (key(side), max_side, max_pixels) if key else None,
-                lambda: grey_picture(read(side), max_side, max_pixels),
-            )
+
+            def make() -> np.ndarray | None:
+                return grey_picture(read(side), max_side, max_pixels)
+
+            found[side] = kept(side, make) if kept else make()
         grey = found[side]
         return grey[:, ::-1] if grey is not None and mirrored else grey
 
@@ -148,24 +144,10 @@ def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Cal
 
 
 def grey_picture(data: bytes, max_side: int, max_pixels: int) -> np.ndarray | None:
+    """The picture as it was described, grey; read-only, since later pairs may share it."""
     image = described_picture(data, max_side, max_pixels)
-    return None if image is None else np.asarray(image.convert("L"))
-
-
-def remembered(key, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
-    """`make()`, kept under `key` (a file's content and the sizes it is decoded at) among the
-    last PICTURES_BYTES of pictures this process decoded; made afresh for no key."""
-    if key is None or not key[0]:
-        return make()
-    if key in _PICTURES:
-        _PICTURES.move_to_end(key)
-        return _PICTURES[key]
-    picture = make()
-    if picture is not None:
-        picture.flags.writeable = False  # shared with the pairs that follow
-    _PICTURES[key] = picture
-    _PICTURES_HELD[0] += 0 if picture is None else picture.nbytes
-    while _PICTURES_HELD[0] > PICTURES_BYTES and len(_PICTURES) > 1:
-        _, dropped = _PICTURES.popitem(last=False)
-        _PICTURES_HELD[0] -= 0 if dropped is None else dropped.nbytes
-    return picture
+    if image is None:
+        return None
+    grey = np.array(image.convert("L"))
+    grey.flags.writeable = False
+    return grey

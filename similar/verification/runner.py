@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .. import allocator, compute, progress
 from ..cache import ContentCache, content_hash
@@ -28,6 +30,8 @@ from .registry import METHODS
 # keypoints): a first image's candidates are drawn from the whole collection, so a memo
 # holding fewer images than a task's working set unpacks most candidates again
 MEMO_BYTES = 384 * 2**20
+# pictures decoded again for a closer look that a worker keeps (a 512-pixel grey one: 256 KiB)
+PICTURES_BYTES = 64 * 2**20
 PAIRS_PER_TASK = 512
 IMAGES_PER_TASK = 16
 # below these a worker process costs more than it gives (measured on the sample:
@@ -85,8 +89,8 @@ class Verifier:
         self.job = job
         self.method = method_for(job.settings, job.max_pixels)
         self.cache = feature_cache(self.method, job.cache_root)
-        self._memo: OrderedDict[str, object] = OrderedDict()
-        self._memo_bytes = 0
+        self._memo = LastUsed(MEMO_BYTES)
+        self.pictures = LastUsed(PICTURES_BYTES)  # decoded again for a closer look, by SHA-256
 
     def _cached(self, key: str):
         raw = self.cache.get_bytes(key)
@@ -119,34 +123,25 @@ class Verifier:
         if digest and self.cache.folder is not None:
             cached = self._cached(digest)
             if cached is not None:  # unpacked to check it: kept for this worker's checks
-                self._keep(image_id, cached)
+                self._memo.put(image_id, cached, footprint(cached))
                 return False
         found = self.method.describe(data)
         if digest:
             self.cache.put_bytes(digest, self.method.pack(found))
-        self._keep(image_id, found)
+        self._memo.put(image_id, found, footprint(found))
         return True
 
     def features(self, image_id: str):
         if image_id in self._memo:
-            self._memo.move_to_end(image_id)
-            return self._memo[image_id]
+            return self._memo.get(image_id)
         ref = self.job.images.get(image_id)
         if ref is None:
             return self.method.describe(b"")
         found = self._cached(ref.sha256) if ref.sha256 else None
         if found is None:  # no cache, or an entry lost since describe
             found = self.method.describe(self.image_bytes(image_id))
-        self._keep(image_id, found)
+        self._memo.put(image_id, found, footprint(found))
         return found
-
-    def _keep(self, image_id: str, found) -> None:
-        if image_id in self._memo:
-            return
-        self._memo[image_id] = found
-        self._memo_bytes += footprint(found)
-        while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
-            self._memo_bytes -= footprint(self._memo.popitem(last=False)[1])
 
     def check(self, a: str, b: str) -> PairResult:
         return self.method.check(
@@ -180,9 +175,11 @@ class Verifier:
 
 
 class PairFiles:
-    """The files of a pair, read when a check asks: `read(side)` their bytes, `read.key(side)`
-    the SHA-256 embed recorded for them ("" when unknown), under which a decoded picture may
-    be reused (similar/verification/detail.py)."""
+    """The files of a pair, read when a check asks: `read(side)` their bytes;
+    `read.kept(side, make)` a picture made from them (`make()`: decoded as described, by
+    similar/verification/detail.py), kept by the worker under the SHA-256 embed recorded for
+    the file, so that a page looked at closer against each of its candidates is decoded once
+    (made afresh for a file whose SHA-256 is unknown)."""
 
     def __init__(self, verifier: Verifier, ids: tuple[str, str]):
         self.verifier = verifier
@@ -191,9 +188,42 @@ class PairFiles:
     def __call__(self, side: int) -> bytes:
         return self.verifier.image_bytes(self.ids[side])
 
-    def key(self, side: int) -> str:
+    def kept(self, side: int, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
         ref = self.verifier.job.images.get(self.ids[side])
-        return ref.sha256 if ref is not None else ""
+        if ref is None or not ref.sha256:
+            return make()
+        pictures = self.verifier.pictures
+        if ref.sha256 not in pictures:
+            picture = make()
+            pictures.put(ref.sha256, picture, 0 if picture is None else picture.nbytes)
+        return pictures.get(ref.sha256)
+
+
+class LastUsed:
+    """Values by key, the least recently used dropped once they hold more than `limit` bytes
+    (the last one always kept)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.items: OrderedDict = OrderedDict()
+        self.held = 0
+
+    def __contains__(self, key) -> bool:
+        return key in self.items
+
+    def get(self, key):
+        """The value under `key` (which must be there), now the most recently used."""
+        self.items.move_to_end(key)
+        return self.items[key][0]
+
+    def put(self, key, value, size: int) -> None:
+        """Keep `value` (of `size` bytes) under `key` unless one is kept there."""
+        if key in self.items:
+            return
+        self.items[key] = (value, size)
+        self.held += size
+        while self.held > self.limit and len(self.items) > 1:
+            self.held -= self.items.popitem(last=False)[1][1]
 
 
 def footprint(features) -> int:
