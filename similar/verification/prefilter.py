@@ -16,14 +16,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .distances import FAR, closeness, numpy_products, passes_ratio, two_nearest
-from .features import MIRROR_BINS, Features
+from .features import Features
 
 CANDIDATES_AT_ONCE = 8
-
-
-def mirrored_descriptors(desc: np.ndarray) -> np.ndarray:
-    """Descriptors of the horizontally mirrored image (see Features.mirrored)."""
-    return desc.reshape(-1, 4, 4, 8)[:, ::-1, :, MIRROR_BINS].reshape(-1, 128)
 
 
 def ratio_counts(
@@ -44,7 +39,8 @@ def ratio_counts(
     if a.count < 2 or not len(candidates):
         return counts
     top, top_norms = a.strongest_descriptors, a.strongest_norms
-    rows = np.vstack([top, mirrored_descriptors(top)]) if mirror else top
+    # the mirror the check goes on to use (Features.mirrored: worked out once an image)
+    rows = np.vstack([top, a.mirrored().strongest_descriptors]) if mirror else top
     row_norms = np.concatenate([top_norms, top_norms]) if mirror else top_norms
     for start in range(0, len(candidates), CANDIDATES_AT_ONCE):
         some = candidates[start : start + CANDIDATES_AT_ONCE]
