@@ -155,16 +155,26 @@ def extract(
     if native is None:
         return NONE
     img = resized(native, max_side, min(enlarge_to, max_side))
-    keypoints, desc = detected(np.asarray(img.convert("L")), max_features)
-    if desc is None or len(keypoints) == 0:
+    described = rootsift(np.asarray(img.convert("L")), max_features)
+    if described is None:
         return NONE
-    desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
-    xy = np.array([k.pt for k in keypoints], dtype=np.float32)
-    strongest = spread(xy, np.array([k.response for k in keypoints]), img.size, STRONGEST)
+    xy, desc, response = described
+    strongest = spread(xy, response, img.size, STRONGEST)
     # never more pixels than the picture has: a check lays a sharper picture onto it smoothed
     thumb, colour = thumbnail(native, THUMB, "L"), thumbnail(native, COLOUR, "RGB")
-    found = Features(xy, levels(desc), img.size, strongest, thumb, colour)
+    found = Features(xy, desc, img.size, strongest, thumb, colour)
     return unpack(pack(found))
+
+
+def rootsift(grey: np.ndarray, max_features: int) -> tuple | None:
+    """(positions (n, 2) float32, RootSIFT descriptors as levels (n, 128) int8, responses) of
+    a grey picture's keypoints (`detected`); None where it has none."""
+    keypoints, desc = detected(grey, max_features)
+    if desc is None or len(keypoints) == 0:
+        return None
+    desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-12))
+    xy = np.array([k.pt for k in keypoints], dtype=np.float32)
+    return xy, levels(desc), np.array([k.response for k in keypoints])
 
 
 def described_picture(data: bytes, max_side: int, max_pixels: int):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..cache import canonical
-from . import prefilter
+from . import prefilter, region
 from .base import CopyRule, Method, PairResult
 from .detail import Pictures, closer_views, decoded
 from .distances import closeness, engine, numpy_products, passes_ratio, two_nearest
@@ -39,6 +39,7 @@ from .overlap import (
     colour_difference,
     content_contained,
     difference,
+    hull_share,
     mapped,
     overlap,
     overlap_polygons,
@@ -261,6 +262,52 @@ def plausible(transform: np.ndarray) -> bool:
 def check_pair(
     a: Features, b: Features, settings, seed: int, pictures: Callable | None = None
 ) -> PairResult:
+    """`first_check`; where that finds no copy but a fit that makes one picture a strong crop
+    of the other, and `pictures` are given, the pair checked again with the larger picture's
+    part described at the crop's scale (`zoomed_check`)."""
+    checked, fitted = first_check(a, b, settings, seed, pictures)
+    if pictures is None or fitted is None or checked.relation(CopyRule.of(settings)) == "copy":
+        return checked
+    return zoomed_check(a, b, fitted, settings, seed, pictures) or checked
+
+
+def zoomed_check(
+    a: Features, b: Features, found: tuple, settings, seed: int, pictures: Callable
+) -> PairResult | None:
+    """The pair checked again (`first_check`) with the larger picture's part that the other
+    shows described at the crop's scale (similar/verification/region.py), when the fit
+    `found` ((mirrored, Fitted) of the distinctive inliers) enlarges one picture
+    region.ZOOM times and explains GUIDE_FROM matches; its result where it is a copy with
+    `verify.min_inliers` inliers at least (no small floor: the part's keypoints are not
+    the picture's) spread over region.SPREAD of the crop at least, else None."""
+    mirrored, fitted = found
+    zoom = region.enlarged_side(fitted.transform)
+    if zoom is None or len(fitted.distinctive_a) < GUIDE_FROM:
+        return None
+    side, scale = zoom
+    first = a.mirrored() if mirrored else a
+    polygon = region.part_shown(first, b, fitted.transform, side, mirrored)
+    picture = None if polygon is None else pictures(side)
+    if picture is None:
+        return None
+    whole = (a, b)[side]
+    part = region.described_part(whole, picture, polygon, scale, settings)
+    if part is None:
+        return None
+    pair = (part, b) if side == 0 else (a, part)
+    again, _ = first_check(*pair, settings, seed, pictures)
+    rule = CopyRule.of(settings)
+    again = replace(again, keypoints=min(a.count, b.count))
+    if again.inliers < rule.min_inliers or again.relation(rule) != "copy":
+        return None
+    matched = np.array(again.matches, np.float64).reshape(-1, 4)  # shares of each picture
+    crop = matched[:, 2:] if side == 0 else matched[:, :2]
+    return again if hull_share(crop, (1, 1)) >= region.SPREAD else None
+
+
+def first_check(
+    a: Features, b: Features, settings, seed: int, pictures: Callable | None = None
+) -> tuple[PairResult, tuple | None]:
     """Inliers of the pair, and of the mirrored first image when that explains more; the
     overlap figures of the better one. A pair of few keypoints (under the small floor) that
     this does not make a copy is laid frame on frame (`framed_check`). An affine fit that
@@ -268,7 +315,8 @@ def check_pair(
     printed at an angle), which is kept when it lays PERSPECTIVE_GAIN times the matches
     close (`closer`). With `pictures` (`detail.decoded`: the two pictures as described, on
     demand), an overlap that a thumbnail shows under-resolved is compared from the picture
-    itself (similar/verification/detail.py)."""
+    itself (similar/verification/detail.py). With the result, the better orientation's fit
+    of the distinctive matches ((mirrored, Fitted); None where none was found)."""
     rule = CopyRule.of(settings)
     keypoints = min(a.count, b.count)
     floor = rule.floor(keypoints)
@@ -279,7 +327,7 @@ def check_pair(
         for mirrored, fa in ((False, a), (True, mirror))
         if fa is not None
     ]
-    best, found = PairResult(0), None
+    best, found, distinctive = PairResult(0), None, None
     for mirrored, fa, ia, ib in orientations:
         fitted = guided_fit(fa, b, ia, ib, settings.transform, settings.ratio, seed)
         fitted = counted(fitted, fa, b, floor)
@@ -287,6 +335,7 @@ def check_pair(
             matches = matched_points(a, b, fitted.a, fitted.b)
             best = PairResult(fitted.inliers, mirrored, matches)
             found = (fa, ia, ib, fitted)
+            distinctive = (mirrored, fitted)
     checked = best = replace(best, keypoints=keypoints)
     enough = found is not None and best.inliers >= floor
     looks = oriented(pictures, best.mirrored)
@@ -295,19 +344,20 @@ def check_pair(
         strict = best.inliers < rule.min_inliers
         checked = with_figures(best, fa, b, fitted, floor, strict, looks)
         if checked.relation(rule) == "copy":
-            return checked
+            return checked, distinctive
     if floor < rule.min_inliers:
         framed = framed_check(a, b, orientations, floor, settings.ratio, pictures)
         if framed.relation(rule) == "copy":
-            return framed
+            return framed, distinctive
     if not enough or settings.transform != "affine":
-        return checked
+        return checked, distinctive
     angled = counted(guided_fit(fa, b, ia, ib, "homography", settings.ratio, seed), fa, b, floor)
     if angled.transform is None or not closer(fa, b, ia, ib, angled.transform, fitted.transform):
-        return checked
+        return checked, distinctive
     matches = matched_points(a, b, angled.a, angled.b)
     again = PairResult(angled.inliers, best.mirrored, matches, keypoints=best.keypoints)
-    return with_figures(again, fa, b, angled, floor, again.inliers < rule.min_inliers, looks)
+    strict = again.inliers < rule.min_inliers
+    return with_figures(again, fa, b, angled, floor, strict, looks), distinctive
 
 
 def oriented(pictures: Callable | None, mirrored: bool) -> Pictures | None:

@@ -1,0 +1,88 @@
+"""A strong crop matched again against the part of the whole it shows, described at its scale.
+
+An image keeps `verify.features` keypoints spread over the whole picture, so the part that a
+strong crop shows holds few of them: a crop of a fifth of each side keeps about a
+twenty-fifth, and the crop, enlarged five times, is described at scales the whole was not.
+Such a pair finds a few inliers, under the copy floor, with a fit that enlarges one picture
+ZOOM times or more. That part of the larger picture (as described, decoded again) is cut out
+with a MARGIN around it, enlarged to the crop's scale (at most `verify.max_side` pixels) and
+described on its own: its keypoints, in the whole picture's coordinates, are checked against
+the crop as the whole's were. Everything after (the copy floor, agreement, difference,
+colours) judges the pair as any other, with two more demands: `verify.min_inliers` inliers
+(the part's many keypoints are not the picture's few, which the small floor is for), spread
+over SPREAD of the crop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .features import Features, rootsift
+from .overlap import overlap_polygons
+
+ZOOM = 2.0  # a fit enlarging one picture this many times makes the other a strong crop of it
+MARGIN = 0.1  # share of the part's width and height added around it before it is described
+# the share of the crop that its inliers' convex hull covers at least: a crop of two pips of a
+# card lies in every card that lays two pips so (the development collection's three of spades
+# in its six: 0.08), a crop of a picture is matched over its content (0.27 to 0.65 there)
+SPREAD = 0.2
+
+
+def enlarged_side(transform: np.ndarray | None) -> tuple[int, float] | None:
+    """Which picture a fit (first to second) shows a strong crop of, and how many times the
+    crop enlarges it: (0, scale) where the second is a crop of the first, (1, scale) the
+    other way round; None for a fit of like scales."""
+    if transform is None:
+        return None
+    scale = float(np.sqrt(abs(np.linalg.det(np.asarray(transform, np.float64)[:2, :2]))))
+    if scale >= ZOOM:
+        return 0, scale
+    if scale > 0 and 1 / scale >= ZOOM:
+        return 1, 1 / scale
+    return None
+
+
+def part_shown(
+    first: Features, second: Features, transform: np.ndarray, side: int, mirrored: bool
+) -> np.ndarray | None:
+    """The polygon of the larger picture (`side`) that the other shows under `transform`,
+    in that picture's own coordinates (not mirrored, where the fit was found mirrored)."""
+    polygons = overlap_polygons(first.size, second.size, transform)
+    if polygons is None:
+        return None
+    polygon = polygons[side].copy()
+    if mirrored and side == 0:
+        polygon[:, 0] = first.size[0] - 1 - polygon[:, 0]
+    return polygon
+
+
+def described_part(
+    whole: Features, picture: np.ndarray, polygon: np.ndarray, scale: float, settings
+) -> Features | None:
+    """The features of a picture's part (`polygon`, in its coordinates), cut with a MARGIN
+    from the picture as described (grey), enlarged `scale` times (to at most
+    `settings.max_side` pixels) and described; positions in the whole picture's coordinates,
+    with its size and thumbnails (the figures compare the whole pictures). None where the
+    part is a sliver or holds no keypoints."""
+    from PIL import Image
+
+    rows, cols = picture.shape
+    per_x, per_y = cols / max(whole.size[0], 1), rows / max(whole.size[1], 1)
+    low, high = polygon.min(axis=0), polygon.max(axis=0)
+    pad = MARGIN * (high - low)
+    left, top = np.maximum(np.floor((low - pad) * (per_x, per_y)), 0).astype(int)
+    right, bottom = np.minimum(np.ceil((high + pad) * (per_x, per_y)), (cols, rows)).astype(int)
+    if min(right - left, bottom - top) < 8:
+        return None
+    cut = Image.fromarray(np.ascontiguousarray(picture[top:bottom, left:right]))
+    grow = max(1.0, min(scale, settings.max_side / max(cut.size)))
+    size = (round(cut.width * grow), round(cut.height * grow))
+    if grow > 1:
+        cut = cut.resize(size, Image.Resampling.BICUBIC)
+    described = rootsift(np.asarray(cut), settings.features)
+    if described is None:
+        return None
+    xy, desc, _ = described
+    factor = np.array([cut.width / (right - left) * per_x, cut.height / (bottom - top) * per_y])
+    xy = (xy / factor + (left / per_x, top / per_y)).astype(np.float32)
+    return Features(xy, desc, whole.size, None, whole.thumb, whole.colour)
