@@ -81,13 +81,18 @@ def test_the_part_is_described_at_the_crops_scale_in_the_wholes_coordinates():
     assert part.count > 2 * len(inside)
 
 
+@pytest.mark.parametrize("mirrored", [False, True])
 @pytest.mark.parametrize("seed", [1, 2, 4])
-def test_a_strong_crop_is_a_copy_once_its_part_is_described_at_its_scale(seed):
-    """A fifth of each side of a photograph, enlarged five times: the whole's keypoints there
-    give a few inliers (no copy); its part described at the crop's scale gives a copy."""
+def test_a_strong_crop_is_a_copy_once_its_part_is_described_at_its_scale(seed, mirrored):
+    """A fifth of each side of a photograph, enlarged five times (and mirrored): the whole's
+    keypoints there give a few inliers (no copy); its part described at the crop's scale
+    gives a copy, whichever of the two is checked first."""
+    from PIL import ImageOps
+
     settings = VerifySettings(workers=1)
     picture = photograph()
-    files = (png(picture), png(devset.crop(picture, 0.2, seed=seed)))
+    crop = devset.crop(picture, 0.2, seed=seed)
+    files = (png(picture), png(ImageOps.mirror(crop) if mirrored else crop))
     whole, crop = (described(data, settings) for data in files)
     pictures = decoded(files.__getitem__, settings.max_side, 10**8)
     rule = CopyRule.of(settings)
@@ -96,6 +101,7 @@ def test_a_strong_crop_is_a_copy_once_its_part_is_described_at_its_scale(seed):
     for a, b, read in ((whole, crop, files), (crop, whole, files[::-1])):
         found = check_pair(a, b, settings, 0, decoded(read.__getitem__, settings.max_side, 10**8))
         assert found.relation(rule) == "copy" and found.inliers >= rule.min_inliers, found
+        assert found.mirrored == mirrored
 
 
 def test_a_strong_crop_of_another_photograph_is_no_copy():
