@@ -73,8 +73,8 @@ def screen_period(grey: np.ndarray) -> float | None:
 @dataclass(frozen=True)
 class Grid:
     """What a spectrum of one size needs besides the picture, computed once per size: the
-    window, each bin's frequencies and radius (flat), the bins of the screen periods (`band`,
-    `looked`: off the axes) and of the coarser lattices, and the bins in order of radius."""
+    window, each bin's frequencies and radius (flat), and the bins of the screen periods
+    (`band`, `looked`: off the axes) and of the coarser lattices."""
 
     window: np.ndarray
     fx: np.ndarray
@@ -83,20 +83,24 @@ class Grid:
     band: np.ndarray
     looked: np.ndarray
     coarser: np.ndarray
-    by_radius: np.ndarray
-    sorted_radius: np.ndarray
+
+
+# tan(OFF_AXIS): a bin lies off the axes where its smaller frequency is more than this share of
+# its larger (its angle within the quadrant between OFF_AXIS and 90 - OFF_AXIS degrees)
+OFF_AXIS_SLOPE = float(np.tan(np.radians(OFF_AXIS)))
 
 
 @lru_cache(maxsize=16)
 def spectrum_grid(h: int, w: int) -> Grid:
+    """The grid of an h x w spectrum. Scans come in many sizes, so a new size must be cheap:
+    no sort and no angle over its bins (the angle test on the frequencies' ratio)."""
     fy = np.fft.fftfreq(h)
     fx = np.fft.fftfreq(w)
     radius = np.hypot(fx[None, :], fy[:, None]).ravel()
-    angle = (np.degrees(np.arctan2(fy[:, None], fx[None, :])) % 90).ravel()
-    off_axis = (angle > OFF_AXIS) & (angle < 90 - OFF_AXIS)
+    across, down = np.abs(fx)[None, :], np.abs(fy)[:, None]
+    off_axis = (np.minimum(across, down) > OFF_AXIS_SLOPE * np.maximum(across, down)).ravel()
     band = (radius > 1 / PERIODS[1]) & (radius < 1 / PERIODS[0])
     coarser = (radius > 1 / COARSEST) & (radius <= 1 / PERIODS[1]) & off_axis
-    by_radius = np.argsort(radius, kind="stable")
     return Grid(
         window=np.outer(np.hanning(h), np.hanning(w)).astype(np.float32),
         fx=fx,
@@ -105,8 +109,6 @@ def spectrum_grid(h: int, w: int) -> Grid:
         band=np.flatnonzero(band),
         looked=np.flatnonzero(band & off_axis),
         coarser=np.flatnonzero(coarser),
-        by_radius=by_radius,
-        sorted_radius=radius[by_radius],
     )
 
 
@@ -117,8 +119,8 @@ def strongest(power: np.ndarray, bins: np.ndarray) -> int:
 
 def ring_median(power: np.ndarray, grid: Grid, radius: float) -> float:
     """The median power of the frequencies within 10 % of `radius`."""
-    lo, hi = np.searchsorted(grid.sorted_radius, [0.9 * radius, 1.1 * radius])
-    return float(np.median(power[grid.by_radius[lo:hi]])) + 1e-9
+    ring = (grid.radius >= 0.9 * radius) & (grid.radius < 1.1 * radius)
+    return float(np.median(power[ring])) + 1e-9
 
 
 def centre(grey: np.ndarray) -> np.ndarray:
