@@ -101,7 +101,7 @@ def test_a_strong_crop_is_a_copy_once_its_part_is_described_at_its_scale(seed, m
     for a, b, read in ((whole, crop, files), (crop, whole, files[::-1])):
         found = check_pair(a, b, settings, 0, decoded(read.__getitem__, settings.max_side, 10**8))
         assert found.relation(rule) == "copy" and found.inliers >= rule.min_inliers, found
-        assert found.mirrored == mirrored
+        assert found.mirrored == mirrored and found.zoomed
 
 
 def test_a_strong_crop_of_another_photograph_is_no_copy():

@@ -36,6 +36,17 @@ def test_copies_first_by_inliers_then_shared_parts_then_the_rest_unchecked():
     assert [n["mirrored"] for n in ns] == [False, False, True, False, False, False]
 
 
+def test_a_copy_found_through_a_part_described_at_a_crops_scale_ranks_after_whole_ones():
+    """A strong crop matched against the part of the whole it shows, described on its own,
+    counts its inliers over a denser description: a halved copy of the whole (30 inliers)
+    stays before a crop of it (120) in its list."""
+    e = entry("a", 0.9, 0.8, 0.7)
+    crop = PairResult(120, agreement=0.9, contained=1.0, zoomed=True)
+    out = rerank.rerank(e, [crop, copy(30), copy(20)], RULE)
+    assert [n["id"] for n in out["neighbours"]] == ["a1", "a2", "a0"]
+    assert [n["relation"] for n in out["neighbours"]] == ["copy"] * 3
+
+
 def test_rerank_lists_slices_results_by_the_layout_and_keeps_verified_points():
     lists = [entry("a", 0.9, 0.8), entry("b", 0.5)]
     pairs = rerank.pair_layout(lists, 5)

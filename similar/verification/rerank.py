@@ -93,18 +93,22 @@ UNCHECKED = {
 def rerank(entry: dict, results: Sequence[PairResult], rule: CopyRule) -> dict:
     """The entry's first len(results) neighbours checked: copies first, the unmirrored ones
     before the mirrored (a mirrored copy matches as many keypoints as the original once
-    every keypoint is matched, so its inliers cannot rank the two), then shared parts, each
-    by inliers."""
-    checked = [{**n, **r.fields(rule)} for n, r in zip(entry["neighbours"], results)]
+    every keypoint is matched, so its inliers cannot rank the two), those of whole
+    pictures before those found through a part described at a strong crop's scale (whose
+    inliers are counted over a denser description: `PairResult.zoomed`), then shared
+    parts, each by inliers."""
+    checked = [({**n, **r.fields(rule)}, r.zoomed) for n, r in zip(entry["neighbours"], results)]
     checked.sort(
-        key=lambda n: (
-            RANK[n["relation"]],
-            n["mirrored"],
-            -n["inliers"] if n["relation"] else 0,
-            -n["score"],
-            n["id"],
+        key=lambda pair: (
+            RANK[pair[0]["relation"]],
+            pair[0]["mirrored"],
+            pair[1],
+            -pair[0]["inliers"] if pair[0]["relation"] else 0,
+            -pair[0]["score"],
+            pair[0]["id"],
         )
     )
+    checked = [n for n, _ in checked]
     rest = [{**n, **UNCHECKED} for n in entry["neighbours"][len(results) :]]
     return {"reference": entry["reference"], "neighbours": checked + rest}
 

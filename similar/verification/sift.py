@@ -302,7 +302,7 @@ def zoomed_check(
         return None
     matched = np.array(again.matches, np.float64).reshape(-1, 4)  # shares of each picture
     crop = matched[:, 2:] if side == 0 else matched[:, :2]
-    return again if hull_share(crop, (1, 1)) >= region.SPREAD else None
+    return replace(again, zoomed=True) if hull_share(crop, (1, 1)) >= region.SPREAD else None
 
 
 def first_check(
