@@ -93,3 +93,27 @@ def test_embedding_looks_for_a_screen_at_its_own_scale():
 def test_a_small_or_blank_picture_has_no_screen():
     assert screen_period(np.zeros((20, 20), np.float32)) is None
     assert screen_period(np.full((200, 200), 255, np.float32)) is None
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (97, 131), (384, 512), (512, 341)])
+def test_a_new_grid_lays_off_the_axes_the_bins_whose_angle_is(shape):
+    """The grid's off-axis test on the frequencies' ratio picks the bins whose angle within
+    their quadrant lies between OFF_AXIS and 90 - OFF_AXIS degrees, and a ring's median is
+    that of the bins within 10 % of its radius, in any order."""
+    from similar.vectors import screen
+
+    h, w = shape
+    grid = screen.spectrum_grid(h, w)
+    fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
+    angle = (np.degrees(np.arctan2(fy[:, None], fx[None, :])) % 90).ravel()
+    off_axis = (angle > screen.OFF_AXIS) & (angle < 90 - screen.OFF_AXIS)
+    band = np.zeros(h * w, bool)
+    band[grid.band] = True
+    assert np.array_equal(grid.looked, np.flatnonzero(band & off_axis))
+    power = np.random.default_rng(h).random(h * w)
+    order = np.argsort(grid.radius, kind="stable")
+    ranked = grid.radius[order]
+    for radius in (0.2, 0.3, 0.4):
+        low, high = np.searchsorted(ranked, [0.9 * radius, 1.1 * radius])
+        expected = float(np.median(power[order[low:high]])) + 1e-9
+        assert screen.ring_median(power, grid, radius) == expected
