@@ -112,10 +112,11 @@ class KeepingFiles:
         self.reads.append(side)
         return self.files[side]
 
-    def kept(self, side, make):
-        if side not in self.store:
-            self.store[side] = make()
-        return self.store[side]
+    def kept(self, side, make, what=None):
+        key = side if what is None else (side, what)
+        if key not in self.store:
+            self.store[key] = make()
+        return self.store[key]
 
 
 def test_a_picture_kept_by_the_reader_is_decoded_once_for_many_pairs_and_read_only():
@@ -129,3 +130,22 @@ def test_a_picture_kept_by_the_reader_is_decoded_once_for_many_pairs_and_read_on
     assert not one.flags.writeable  # shared between pairs: nobody may draw on it
     plain = detail.decoded(lambda side: png_bytes(page), 512, 10**8)(0)
     assert np.array_equal(plain, one)
+
+
+def test_what_is_made_from_a_picture_is_kept_by_the_reader_under_its_name():
+    """`pictures.derived` (a picture's features at another aspect, say): made once for
+    many pairs where the reader keeps pictures, afresh where it does not."""
+    store, made = {}, []
+
+    def make():
+        made.append(1)
+        return len(made)
+
+    files = {1: b""}
+    first = detail.decoded(KeepingFiles(files, store), 512, 10**8)
+    second = detail.decoded(KeepingFiles(files, store), 512, 10**8)
+    assert first.derived(1, ("aspect", 0.7), make) == 1
+    assert second.derived(1, ("aspect", 0.7), make) == 1  # kept
+    assert second.derived(1, ("aspect", 1.4), make) == 2  # another name, made again
+    plain = detail.decoded(lambda side: b"", 512, 10**8)
+    assert plain.derived(1, ("aspect", 0.7), make) == 3 and plain.derived(1, "x", make) == 4

@@ -14,7 +14,7 @@ from similar.settings import VerifySettings
 from similar.verification import region
 from similar.verification.base import CopyRule
 from similar.verification.features import NONE, Features, extract
-from similar.verification.sift import check_pair, decoded, first_check
+from similar.verification.sift import aspect_check, check_pair, decoded, first_check
 from tools import devset
 
 
@@ -129,3 +129,51 @@ def test_a_crop_matched_over_too_small_a_share_of_it_keeps_the_first_result(monk
     first, _ = first_check(whole, crop, settings, 0, pictures)
     monkeypatch.setattr(region, "SPREAD", 1.01)
     assert check_pair(whole, crop, settings, 0, pictures) == first
+
+
+def test_a_picture_described_at_another_aspect_keeps_its_own_coordinates():
+    settings = VerifySettings(workers=1)
+    data = png(photograph())
+    whole = described(data, settings)
+    picture = decoded([data].__getitem__, settings.max_side, 10**8)(0)
+    narrowed = region.at_aspect(whole, picture, 0.7 * whole.size[0] / whole.size[1], settings)
+    assert narrowed.size == whole.size and narrowed.thumb is whole.thumb
+    assert narrowed.count > 100
+    assert (narrowed.xy >= -1).all() and (narrowed.xy <= np.array(whole.size) + 1).all()
+
+
+def card_files(first, second) -> tuple[bytes, bytes]:
+    from test_one_frame import png as card_png
+
+    return card_png(first), card_png(second)
+
+
+def test_a_narrowed_card_is_a_copy_once_described_at_its_originals_aspect():
+    """A card narrowed to 0.7 of its width: its pips' descriptors change, and the first
+    check finds only a shared part; described again at the card's aspect, it is a copy.
+    Another card of the frame narrowed alike is not."""
+    from test_one_frame import S, number_card
+
+    rule = CopyRule.of(S)
+    files = card_files(number_card(7), devset.stretched(number_card(7), 0.7))
+    card, narrowed = (described(data, S) for data in files)
+    pictures = decoded(files.__getitem__, S.max_side, 10**8)
+    first, _ = first_check(card, narrowed, S, 0, pictures)
+    assert first.relation(rule) != "copy"
+    found = check_pair(card, narrowed, S, 0, pictures)
+    assert found.relation(rule) == "copy" and found.inliers >= rule.min_inliers, found
+    for factor in (0.7, 1.45):
+        files = card_files(number_card(7), devset.stretched(number_card(8), factor))
+        card, other = (described(data, S) for data in files)
+        pictures = decoded(files.__getitem__, S.max_side, 10**8)
+        assert check_pair(card, other, S, 0, pictures).relation(rule) != "copy"
+
+
+def test_frames_of_like_aspect_are_not_described_again():
+    settings = VerifySettings(workers=1)
+    picture = photograph()
+    files = (png(picture), png(devset.stretched(picture, 1.1)))
+    a, b = (described(data, settings) for data in files)
+    pictures = decoded(files.__getitem__, settings.max_side, 10**8)
+    _, look = first_check(a, b, settings, 0, pictures)
+    assert aspect_check(a, b, look.orientations, settings, 0, pictures) is None

@@ -123,12 +123,18 @@ def aligned(a_thumb, a_size, b_thumb, b_size, between: np.ndarray) -> np.ndarray
 
 def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Callable:
     """`pictures` for a pair whose files' bytes `read(side)` gives: each decoded once, as it
-    was described (grey, read-only); `pictures(side, mirrored)`. Where `read` also keeps
+    was described (grey, read-only); `pictures(side, mirrored)`, and
+    `pictures.derived(side, what, make)` for what is made from one. Where `read` also keeps
     pictures for later pairs (`read.kept(side, make)`: the runner's `PairFiles`), a picture
     decoded for an earlier pair is reused: a page is looked at closer against many
     candidates."""
     found: dict[int, np.ndarray | None] = {}
     kept = getattr(read, "kept", None)
+
+    def derived(side: int, what, make: Callable):
+        """What `make()` makes from a picture (its features at another aspect, say), kept
+        under `what` by the worker where `read` keeps pictures, else made afresh."""
+        return kept(side, make, what) if kept else make()
 
     def picture(side: int, mirrored: bool = False) -> np.ndarray | None:
         if side not in found:
@@ -140,6 +146,7 @@ def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Cal
         grey = found[side]
         return grey[:, ::-1] if grey is not None and mirrored else grey
 
+    picture.derived = derived
     return picture
 
 

@@ -188,15 +188,19 @@ class PairFiles:
     def __call__(self, side: int) -> bytes:
         return self.verifier.image_bytes(self.ids[side])
 
-    def kept(self, side: int, make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+    def kept(self, side: int, make: Callable, what=None):
+        """`make()` (the picture decoded, or with `what`, something made from it) kept
+        under the file's SHA-256 (and `what`)."""
         ref = self.verifier.job.images.get(self.ids[side])
         if ref is None or not ref.sha256:
             return make()
         pictures = self.verifier.pictures
-        if ref.sha256 not in pictures:
-            picture = make()
-            pictures.put(ref.sha256, picture, 0 if picture is None else picture.nbytes)
-        return pictures.get(ref.sha256)
+        key = ref.sha256 if what is None else (ref.sha256, what)
+        if key not in pictures:
+            made = make()
+            size = made.nbytes if isinstance(made, np.ndarray) else footprint(made)
+            pictures.put(key, made, size)
+        return pictures.get(key)
 
 
 class LastUsed:

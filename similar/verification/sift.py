@@ -262,13 +262,27 @@ def plausible(transform: np.ndarray) -> bool:
 def check_pair(
     a: Features, b: Features, settings, seed: int, pictures: Callable | None = None
 ) -> PairResult:
-    """`first_check`; where that finds no copy but a fit that makes one picture a strong crop
-    of the other, and `pictures` are given, the pair checked again with the larger picture's
-    part described at the crop's scale (`zoomed_check`)."""
-    checked, fitted = first_check(a, b, settings, seed, pictures)
-    if pictures is None or fitted is None or checked.relation(CopyRule.of(settings)) == "copy":
+    """`first_check`; where that finds no copy and `pictures` are given, the pair checked
+    again with one picture described anew (similar/verification/region.py): the larger
+    picture's part at a strong crop's scale (`zoomed_check`), or the second picture at the
+    first's aspect (`aspect_check`)."""
+    checked, look = first_check(a, b, settings, seed, pictures)
+    if pictures is None or checked.relation(CopyRule.of(settings)) == "copy":
         return checked
-    return zoomed_check(a, b, fitted, settings, seed, pictures) or checked
+    zoomed = None
+    if look.fitted is not None:
+        zoomed = zoomed_check(a, b, look.fitted, settings, seed, pictures)
+    return zoomed or aspect_check(a, b, look.orientations, settings, seed, pictures) or checked
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a first check saw besides its result: the better orientation's fit of the
+    distinctive matches ((mirrored, Fitted); None where none was found), and each
+    orientation's ratio-test matches ((mirrored, features, ia, ib))."""
+
+    fitted: tuple | None
+    orientations: list
 
 
 def zoomed_check(
@@ -305,9 +319,49 @@ def zoomed_check(
     return replace(again, zoomed=True) if hull_share(crop, (1, 1)) >= region.SPREAD else None
 
 
+def aspect_check(
+    a: Features, b: Features, orientations: list, settings, seed: int, pictures: Callable
+) -> PairResult | None:
+    """The pair checked again (`first_check`) with the second picture described at the
+    first's aspect (`region.at_aspect`), where the two frames' aspects differ by
+    region.ASPECT (at most MAX_STRETCH) and region.ASPECT_EVIDENCE places of ratio-test
+    matches (`orientations`: as it is or mirrored) lie frame on frame (`frame_to_frame`);
+    its result where it is a copy with `verify.min_inliers` inliers at least, else None. A
+    worker keeps a picture described at an aspect (`detail.decoded`'s `derived`): a
+    stretched card is checked against the other cards of its deck, of one aspect."""
+    if not (a.count and b.count and min(a.size) and min(b.size)):
+        return None
+    aspect = a.size[0] / a.size[1]
+    apart = aspect / (b.size[0] / b.size[1])
+    if not region.ASPECT <= max(apart, 1 / apart) <= MAX_STRETCH:
+        return None
+    laid_on = frame_to_frame(a.size, b.size)
+    evidence = 0
+    for _, fa, ia, ib in orientations:
+        laid = lies_within(fa.xy[ia], b.xy[ib], laid_on, THRESHOLD * max(b.size))
+        evidence = max(evidence, places(fa, ia[laid]))
+    if evidence < region.ASPECT_EVIDENCE:
+        return None
+
+    def describe() -> Features | None:
+        picture = pictures(1)
+        return None if picture is None else region.at_aspect(b, picture, aspect, settings)
+
+    derived = getattr(pictures, "derived", None)
+    squeezed = derived(1, ("aspect", round(aspect, 4)), describe) if derived else describe()
+    if squeezed is None:
+        return None
+    again, _ = first_check(a, squeezed, settings, seed, pictures)
+    rule = CopyRule.of(settings)
+    again = replace(again, keypoints=min(a.count, b.count))
+    if again.inliers < rule.min_inliers or again.relation(rule) != "copy":
+        return None
+    return again
+
+
 def first_check(
     a: Features, b: Features, settings, seed: int, pictures: Callable | None = None
-) -> tuple[PairResult, tuple | None]:
+) -> tuple[PairResult, Look]:
     """Inliers of the pair, and of the mirrored first image when that explains more; the
     overlap figures of the better one. A pair of few keypoints (under the small floor) that
     this does not make a copy is laid frame on frame (`framed_check`). An affine fit that
@@ -315,8 +369,7 @@ def first_check(
     printed at an angle), which is kept when it lays PERSPECTIVE_GAIN times the matches
     close (`closer`). With `pictures` (`detail.decoded`: the two pictures as described, on
     demand), an overlap that a thumbnail shows under-resolved is compared from the picture
-    itself (similar/verification/detail.py). With the result, the better orientation's fit
-    of the distinctive matches ((mirrored, Fitted); None where none was found)."""
+    itself (similar/verification/detail.py). With the result, what the check saw (`Look`)."""
     rule = CopyRule.of(settings)
     keypoints = min(a.count, b.count)
     floor = rule.floor(keypoints)
@@ -344,20 +397,21 @@ def first_check(
         strict = best.inliers < rule.min_inliers
         checked = with_figures(best, fa, b, fitted, floor, strict, looks)
         if checked.relation(rule) == "copy":
-            return checked, distinctive
+            return checked, Look(distinctive, orientations)
     if floor < rule.min_inliers:
         framed = framed_check(a, b, orientations, floor, settings.ratio, pictures)
         if framed.relation(rule) == "copy":
-            return framed, distinctive
+            return framed, Look(distinctive, orientations)
     if not enough or settings.transform != "affine":
-        return checked, distinctive
+        return checked, Look(distinctive, orientations)
     angled = counted(guided_fit(fa, b, ia, ib, "homography", settings.ratio, seed), fa, b, floor)
     if angled.transform is None or not closer(fa, b, ia, ib, angled.transform, fitted.transform):
-        return checked, distinctive
+        return checked, Look(distinctive, orientations)
     matches = matched_points(a, b, angled.a, angled.b)
     again = PairResult(angled.inliers, best.mirrored, matches, keypoints=best.keypoints)
     strict = again.inliers < rule.min_inliers
-    return with_figures(again, fa, b, angled, floor, strict, looks), distinctive
+    look = Look(distinctive, orientations)
+    return with_figures(again, fa, b, angled, floor, strict, looks), look
 
 
 def oriented(pictures: Callable | None, mirrored: bool) -> Pictures | None:
