@@ -291,9 +291,8 @@ def zoomed_check(
     """The pair checked again (`first_check`) with the larger picture's part that the other
     shows described at the crop's scale (similar/verification/region.py), when the fit
     `found` ((mirrored, Fitted) of the distinctive inliers) enlarges one picture
-    region.ZOOM times and explains GUIDE_FROM matches; its result where it is a copy with
-    `verify.min_inliers` inliers at least (no small floor: the part's keypoints are not
-    the picture's) spread over region.SPREAD of the crop at least, else None."""
+    region.ZOOM times and explains GUIDE_FROM matches; its result where it is a copy
+    (`copy_anew`) whose inliers spread over region.SPREAD of the crop at least, else None."""
     mirrored, fitted = found
     zoom = region.enlarged_side(fitted.transform)
     if zoom is None or len(fitted.distinctive_a) < GUIDE_FROM:
@@ -308,11 +307,8 @@ def zoomed_check(
     part = region.described_part(whole, picture, polygon, scale, settings)
     if part is None:
         return None
-    pair = (part, b) if side == 0 else (a, part)
-    again, _ = first_check(*pair, settings, seed, pictures)
-    rule = CopyRule.of(settings)
-    again = replace(again, keypoints=min(a.count, b.count))
-    if again.inliers < rule.min_inliers or again.relation(rule) != "copy":
+    again = copy_anew(a, b, (part, b) if side == 0 else (a, part), settings, seed, pictures)
+    if again is None:
         return None
     matched = np.array(again.matches, np.float64).reshape(-1, 4)  # shares of each picture
     crop = matched[:, 2:] if side == 0 else matched[:, :2]
@@ -322,13 +318,13 @@ def zoomed_check(
 def aspect_check(
     a: Features, b: Features, orientations: list, settings, seed: int, pictures: Callable
 ) -> PairResult | None:
-    """The pair checked again (`first_check`) with the second picture described at the
-    first's aspect (`region.at_aspect`), where the two frames' aspects differ by
-    region.ASPECT (at most MAX_STRETCH) and region.ASPECT_EVIDENCE places of ratio-test
-    matches (`orientations`: as it is or mirrored) lie frame on frame (`frame_to_frame`);
-    its result where it is a copy with `verify.min_inliers` inliers at least, else None. A
-    worker keeps a picture described at an aspect (`detail.decoded`'s `derived`): a
-    stretched card is checked against the other cards of its deck, of one aspect."""
+    """The pair checked again with the second picture described at the first's aspect
+    (`region.at_aspect`), where the two frames' aspects differ by region.ASPECT (at most
+    MAX_STRETCH) and region.ASPECT_EVIDENCE places of ratio-test matches (`orientations`:
+    as it is or mirrored) lie frame on frame (`frame_to_frame`); its result where it is a
+    copy (`copy_anew`), else None. A worker keeps a picture described at an aspect
+    (`detail.decoded`'s `derived`): a stretched card is checked against the other cards of
+    its deck, of one aspect."""
     if not (a.count and b.count and min(a.size) and min(b.size)):
         return None
     aspect = a.size[0] / a.size[1]
@@ -351,7 +347,17 @@ def aspect_check(
     squeezed = derived(1, ("aspect", round(aspect, 4)), describe) if derived else describe()
     if squeezed is None:
         return None
-    again, _ = first_check(a, squeezed, settings, seed, pictures)
+    return copy_anew(a, b, (a, squeezed), settings, seed, pictures)
+
+
+def copy_anew(
+    a: Features, b: Features, pair: tuple, settings, seed: int, pictures: Callable
+) -> PairResult | None:
+    """The pair a, b checked again (`first_check`) as `pair`, one of its pictures described
+    anew: the result, with the keypoints of a and b, where it is a copy with
+    `verify.min_inliers` inliers at least (no small floor: the new description is not the
+    picture's own); else None."""
+    again, _ = first_check(*pair, settings, seed, pictures)
     rule = CopyRule.of(settings)
     again = replace(again, keypoints=min(a.count, b.count))
     if again.inliers < rule.min_inliers or again.relation(rule) != "copy":
