@@ -52,6 +52,23 @@ def under_resolved(thumb_shape, size: tuple[int, int], polygon: np.ndarray) -> b
     return in_thumb < RESOLVED and in_picture >= GAIN * in_thumb
 
 
+def box_around(
+    shape, size: tuple[int, int], polygon: np.ndarray, margin: float = 0.0
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pixels (low and high corners, x then y) of an array of `shape` showing a picture
+    of `size` whole that hold the polygon's bounding box (in the picture's coordinates),
+    grown by `margin` of its width and height on each side and cut to the array; None for
+    a box under MIN_REGION pixels a side (a sliver holds no strokes)."""
+    scale = np.diag(to_pixels(shape, size))[:2]
+    low, high = polygon.min(axis=0), polygon.max(axis=0)
+    pad = margin * (high - low)
+    low = np.maximum(np.floor((low - pad) * scale), 0).astype(int)
+    high = np.minimum(np.ceil((high + pad) * scale), shape[1::-1]).astype(int)
+    if (high - low).min() < MIN_REGION:
+        return None
+    return low, high
+
+
 def region(picture: np.ndarray, size: tuple[int, int], polygon: np.ndarray):
     """The picture's region around the polygon (in the coordinates of a picture of `size`),
     cut from `picture` (grey, as described) and reduced to THUMB pixels: (its thumbnail, its
@@ -59,11 +76,11 @@ def region(picture: np.ndarray, size: tuple[int, int], polygon: np.ndarray):
     picture's); None for a region under MIN_REGION pixels a side."""
     from PIL import Image
 
-    scale = np.diag(to_pixels(picture.shape, size))[:2]
-    low = np.maximum(np.floor(polygon.min(axis=0) * scale), 0).astype(int)
-    high = np.minimum(np.ceil(polygon.max(axis=0) * scale), picture.shape[1::-1]).astype(int)
-    if (high - low).min() < MIN_REGION:
+    box = box_around(picture.shape, size, polygon)
+    if box is None:
         return None
+    low, high = box
+    scale = np.diag(to_pixels(picture.shape, size))[:2]
     cut = Image.fromarray(np.ascontiguousarray(picture[low[1] : high[1], low[0] : high[0]]))
     extent = (high - low) / scale
     shift = np.array([[1.0, 0.0, low[0] / scale[0]], [0.0, 1.0, low[1] / scale[1]], [0, 0, 1]])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .detail import box_around
 from .features import Features, rootsift
 from .overlap import overlap_polygons
 
@@ -75,14 +76,10 @@ def described_part(
     from the picture as described (grey), enlarged `scale` times (to at most
     `settings.max_side` pixels) and described (`described_anew`). None where the part is a
     sliver or holds no keypoints."""
-    rows, cols = picture.shape
-    per_x, per_y = cols / max(whole.size[0], 1), rows / max(whole.size[1], 1)
-    low, high = polygon.min(axis=0), polygon.max(axis=0)
-    pad = MARGIN * (high - low)
-    left, top = np.maximum(np.floor((low - pad) * (per_x, per_y)), 0).astype(int)
-    right, bottom = np.minimum(np.ceil((high + pad) * (per_x, per_y)), (cols, rows)).astype(int)
-    if min(right - left, bottom - top) < 8:
+    box = box_around(picture.shape, whole.size, polygon, MARGIN)
+    if box is None:
         return None
+    (left, top), (right, bottom) = box
     width, height = right - left, bottom - top
     grow = max(1.0, min(scale, settings.max_side / max(width, height)))
     size = (round(width * grow), round(height * grow))

@@ -298,8 +298,7 @@ def zoomed_check(
     if zoom is None or len(fitted.distinctive_a) < GUIDE_FROM:
         return None
     side, scale = zoom
-    first = a.mirrored() if mirrored else a
-    polygon = region.part_shown(first, b, fitted.transform, side, mirrored)
+    polygon = region.part_shown(a, b, fitted.transform, side, mirrored)
     picture = None if polygon is None else pictures(side)
     if picture is None:
         return None
@@ -386,7 +385,7 @@ def first_check(
         for mirrored, fa in ((False, a), (True, mirror))
         if fa is not None
     ]
-    best, found, distinctive = PairResult(0), None, None
+    best, found = PairResult(0), None
     for mirrored, fa, ia, ib in orientations:
         fitted = guided_fit(fa, b, ia, ib, settings.transform, settings.ratio, seed)
         fitted = counted(fitted, fa, b, floor)
@@ -394,7 +393,7 @@ def first_check(
             matches = matched_points(a, b, fitted.a, fitted.b)
             best = PairResult(fitted.inliers, mirrored, matches)
             found = (fa, ia, ib, fitted)
-            distinctive = (mirrored, fitted)
+    look = Look(None if found is None else (best.mirrored, found[3]), orientations)
     checked = best = replace(best, keypoints=keypoints)
     enough = found is not None and best.inliers >= floor
     looks = oriented(pictures, best.mirrored)
@@ -403,20 +402,19 @@ def first_check(
         strict = best.inliers < rule.min_inliers
         checked = with_figures(best, fa, b, fitted, floor, strict, looks)
         if checked.relation(rule) == "copy":
-            return checked, Look(distinctive, orientations)
+            return checked, look
     if floor < rule.min_inliers:
         framed = framed_check(a, b, orientations, floor, settings.ratio, pictures)
         if framed.relation(rule) == "copy":
-            return framed, Look(distinctive, orientations)
+            return framed, look
     if not enough or settings.transform != "affine":
-        return checked, Look(distinctive, orientations)
+        return checked, look
     angled = counted(guided_fit(fa, b, ia, ib, "homography", settings.ratio, seed), fa, b, floor)
     if angled.transform is None or not closer(fa, b, ia, ib, angled.transform, fitted.transform):
-        return checked, Look(distinctive, orientations)
+        return checked, look
     matches = matched_points(a, b, angled.a, angled.b)
     again = PairResult(angled.inliers, best.mirrored, matches, keypoints=best.keypoints)
     strict = again.inliers < rule.min_inliers
-    look = Look(distinctive, orientations)
     return with_figures(again, fa, b, angled, floor, strict, looks), look
 
 
