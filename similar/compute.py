@@ -163,12 +163,7 @@ class Pool:
                 executor.shutdown()
                 return results
             except BrokenProcessPool:
-                # which worker died, and how: the pool keeps its processes until shutdown
-                # (the pool itself sends SIGTERM to the others once one has died)
-                codes = [p.exitcode for p in list(executor._processes.values())]
-                codes = [c for c in codes if c not in (None, 0)]
-                died = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
-                executor.shutdown(wait=True, cancel_futures=True)
+                died = dead_worker_code(executor)
                 if attempt == self.retries:
                     raise UserError(
                         f"a worker process died ({signal_name(died)}) twice while running "
@@ -183,6 +178,18 @@ class Pool:
 
     def close(self) -> None:
         pass
+
+
+def dead_worker_code(executor: ProcessPoolExecutor) -> int | None:
+    """Shut a broken pool down and say how its dead worker ended. The pool sends SIGTERM to
+    the others once one has died, and its own thread joins them: their exit codes are read
+    only after that thread is done, since two threads reading a fork server's exit-code
+    pipe at once leave one of them with none (255, or not yet known)."""
+    processes = list((executor._processes or {}).values())
+    executor.shutdown(wait=True, cancel_futures=True)
+    codes = [p.exitcode for p in processes]
+    codes = [c for c in codes if c not in (None, 0)]
+    return next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
 
 
 def stop_workers(executor: ProcessPoolExecutor) -> None:
