@@ -71,22 +71,23 @@ PAPER = (244, 237, 222)
 INK = (38, 30, 24)
 
 
-def require_commands() -> None:
+def require_commands(commands=tuple(COMMANDS)) -> None:
     """A missing command is one line naming the package that holds it."""
-    for command, package in COMMANDS.items():
+    for command in commands:
+        package = COMMANDS[command]
         if shutil.which(command) is None:
             raise UserError(
                 f"devset needs {command}, which is not installed: apt-get install {package}"
             )
 
 
-def download(cache: Path) -> list[Path]:
+def download(cache: Path, packages=PACKAGES) -> list[Path]:
     """The packages' .deb files in `cache`, downloaded once."""
     cache.mkdir(parents=True, exist_ok=True)
-    for name in PACKAGES:
+    for name in packages:
         if not list(cache.glob(f"{name}_*.deb")):
             subprocess.run(["apt-get", "download", name], cwd=cache, check=True)
-    return sorted(cache.glob("*.deb"))
+    return sorted(path for name in packages for path in cache.glob(f"{name}_*.deb"))
 
 
 def unpack(debs: list[Path], root: Path) -> Path:
@@ -327,8 +328,6 @@ def merge_identical(rows: list, images: Path) -> list:
 
 def build(out: Path, decks=DECKS, icons: int = 120, tango: int = 60, copies: int = 40) -> int:
     """The collection under `out`; the number of images."""
-    from similar.files import csv_bytes
-
     debs = download(out / "debs")
     with tempfile.TemporaryDirectory() as tmp:
         share = unpack(debs, Path(tmp))
@@ -346,11 +345,18 @@ def build(out: Path, decks=DECKS, icons: int = 120, tango: int = 60, copies: int
     groups = {r[0]: r[1] for r in rows}
     hard_copies(cards, groups, copies, images, rows)
     hard_copies(big_icons, groups, copies // 4, images, rows)
-    rows.sort()
+    write_truth(out, rows)
+    return len(rows)
+
+
+def write_truth(out: Path, rows: list) -> None:
+    """`groups.csv` (id, group, kind) and placeholder IIIF links (`iiif.csv`), sorted by id."""
+    from similar.files import csv_bytes
+
+    rows = sorted(rows)
     (out / "groups.csv").write_bytes(csv_bytes(["id", "group", "kind"], rows))
     links = [(r[0], f"{IIIF_BASE}/{r[0]}/full/max/0/default.png") for r in rows]
     (out / "iiif.csv").write_bytes(csv_bytes(["id", "iiif_url"], links))
-    return len(rows)
 
 
 def main(argv=None) -> None:

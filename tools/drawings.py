@@ -1,0 +1,123 @@
+"""A collection of real drawings from Debian's clip art, with planted printer's copies: never
+committed.
+
+`python -m tools.drawings --out DIR` downloads `openclipart-png` (`apt-get download`, into
+`DIR/debs`, kept) and writes `DIR/images/<kind>/<id>.png`, `DIR/groups.csv` (`id,group,kind`)
+and placeholder IIIF links (`DIR/iiif.csv`), as `tools.devset` does:
+
+* drawings: every PNG of the Open Clip Art Library's 0.18 release (about 8,000), laid on
+  white, its id its path (`oc-<folder>-...-<name>`). Left out: files Pillow refuses (two
+  stop signs of 623 million pixels), drawings under TINY pixels and drawings blank on white
+  (the gradients, which are transparency alone). What it holds that a development
+  collection needs: whole playing-card decks (different cards in one frame), warning
+  signs (different pictograms in one triangle), jigsaw pieces, arrows, flags, icon themes.
+* hard copies of PLANTED drawings (at least MIN_SIDE pixels), one each, of the kinds a
+  printer's copy takes (`tools.devset.HARD_KINDS` in turn), each from a fixed seed.
+
+Ground truth, from the file names alone: every file is its own picture, except that files
+holding the same pixels are one (the library files one drawing under several folders); a
+hard copy is in its source's group. The library also holds one drawing in other colours,
+mirrored or turned (jigsaw pieces, arrows, balloons, card backs) under other names: by the
+copy rule those are copies, by this truth different pictures, so this truth undercounts
+precision; docs/performance.md says how the groups that mix pictures divide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from similar.errors import UserError, run
+
+from . import devset
+
+PACKAGE = "openclipart-png"
+PLANTED = 150
+MIN_SIDE = 64  # a planted drawing's shorter side, at least
+TINY = 16  # a drawing's shorter side under this is left out (no feature can be found on it)
+BLANK_RANGE = 8  # grey levels within which every channel of a blank drawing lies
+
+
+def drawing_id(relative: Path) -> str:
+    """`oc-` and the file's path under the library's png folder, folders joined by `-`."""
+    return "oc-" + "-".join(relative.with_suffix("").parts).replace(" ", "_")
+
+
+def is_blank(img: Image.Image) -> bool:
+    return max(high - low for low, high in img.getextrema()) < BLANK_RANGE
+
+
+def drawings(library: Path, out: Path, rows: list) -> dict[str, Path]:
+    """Each drawing of `library` on white under `out` (id -> path); rows of the truth."""
+    found: dict[str, Path] = {}
+    for path in sorted(library.rglob("*.png")):
+        try:
+            with Image.open(path) as img:
+                img.load()
+                drawn = devset.on_white(img)
+        except (OSError, Image.DecompressionBombError):
+            continue
+        if min(drawn.size) < TINY or is_blank(drawn):
+            continue
+        key = drawing_id(path.relative_to(library))
+        found[key] = devset.save(drawn, out, "drawing", key)
+        rows.append((key, key, "drawing"))
+    return found
+
+
+def planted(sources: dict[str, Path], groups: dict[str, str], count: int, out: Path, rows):
+    """One hard copy of each of `count` drawings (evenly over the sorted ids of those at
+    least MIN_SIDE pixels each way), the kinds in turn."""
+    large = []
+    for key in sorted(sources):
+        with Image.open(sources[key]) as img:
+            if min(img.size) >= MIN_SIDE:
+                large.append(key)
+    if not large:
+        return
+    pick = [large[i] for i in np.linspace(0, len(large) - 1, min(count, len(large))).astype(int)]
+    for seed, key in enumerate(pick):
+        kind = devset.HARD_KINDS[seed % len(devset.HARD_KINDS)]
+        with Image.open(sources[key]) as img:
+            copy = devset.MAKERS[kind](img.convert("RGB"), seed)
+        name = f"{kind}-{key}"
+        devset.save(copy, out, kind, name)
+        rows.append((name, groups[key], kind))
+
+
+def collect(library: Path, out: Path, count: int = PLANTED) -> int:
+    """The collection under `out` from the library's png folder; the number of images."""
+    images = out / "images"
+    rows: list = []
+    sources = drawings(library, images, rows)
+    if not sources:
+        raise UserError(f"{library} holds no drawings (PNG files)")
+    rows = devset.merge_identical(rows, images)
+    planted(sources, {r[0]: r[1] for r in rows}, count, images, rows)
+    devset.write_truth(out, rows)
+    return len(rows)
+
+
+def build(out: Path, count: int = PLANTED) -> int:
+    debs = devset.download(out / "debs", (PACKAGE,))
+    with tempfile.TemporaryDirectory() as tmp:
+        share = devset.unpack(debs, Path(tmp))
+        return collect(share / "openclipart/png", out, count)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--planted", type=int, default=PLANTED, help="drawings given a copy")
+    args = parser.parse_args(argv)
+    devset.require_commands(("apt-get", "dpkg-deb"))
+    n = build(args.out, args.planted)
+    print(f"drawings: {n} images in {args.out / 'images'}, ground truth {args.out / 'groups.csv'}")
+
+
+if __name__ == "__main__":
+    run(main)
