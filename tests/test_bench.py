@@ -9,6 +9,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import copy_project
 
+from tools.bench import drawings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,6 +60,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     )
     assert report["groups"]["seconds"] > 0 and report["groups"]["groups"] > 0
     assert report["scale"]["bulk_query_store"]["seconds"] > 0
+    assert report["drawings"] == {"collection": None, "build": drawings.BUILD}  # not on --quick
     quality = report["quality"]
     assert quality["collection"].startswith("sample") and quality["images"] > 0
     assert 0 <= quality["pairwise_precision"] <= 1 and quality["largest_group"] >= 0
@@ -136,3 +139,21 @@ def test_a_size_no_section_can_run_fails_before_the_first_section(monkeypatch, t
     with pytest.raises(UserError, match="at most .* distinct pictures"):
         main(["--only", "embed,verify"])
     assert not (tmp_path / "reports").exists()
+
+
+def test_planted_recall_is_over_the_planted_kinds_pairs_alone():
+    by_kind = {
+        "drawing": {"pairwise_recall": 0.9, "pairs_expected": 1000},
+        "crop": {"pairwise_recall": 0.5, "pairs_expected": 40},
+        "halftone": {"pairwise_recall": 1.0, "pairs_expected": 10},
+    }
+    assert drawings.planted_recall(by_kind) == 0.6
+    assert drawings.planted_recall({"drawing": by_kind["drawing"]}) == 1.0
+
+
+def test_the_drawings_section_says_how_to_build_its_collection(tmp_path):
+    options = SimpleNamespace(drawings=str(tmp_path / "none"), quick=False)
+    figures = drawings.measure(tmp_path, options)
+    assert figures == {"collection": None, "build": drawings.BUILD}
+    (row,) = drawings.rows(figures)
+    assert "python -m tools.drawings" in str(row)

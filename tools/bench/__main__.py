@@ -54,6 +54,11 @@ def options(argv: list[str] | None) -> argparse.Namespace:
         default="data/devset",
         help="the development collection for the quality section (python -m tools.devset)",
     )
+    ap.add_argument(
+        "--drawings",
+        default="data/drawings",
+        help="the collection of real drawings for the drawings section (python -m tools.drawings)",
+    )
     ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
     args = ap.parse_args(argv)
     if args.quick:

@@ -41,13 +41,18 @@ def devset_files(devset: Path) -> tuple[Path, Path, Path]:
 
 
 def measure(work: Path, options) -> dict:
-    what, images, truth, links = collection(work, options)
+    return measured(work, *collection(work, options), options.quick)
+
+
+def measured(work: Path, what: str, images: Path, truth: Path, links: Path, quick: bool) -> dict:
+    """The groups' figures of a collection with its ground truth, through the stages a user
+    runs, in a scratch project under `work`."""
     project = work / "project"
     write_params(
         project,
         data={"images": str(images), "groups": str(truth), "iiif_csv": str(links)},
         embed={"model": "efficientnet_lite0", "weights": "imagenet"},
-        reduce={"n_components": QUICK_COMPONENTS} if options.quick else {},
+        reduce={"n_components": QUICK_COMPONENTS} if quick else {},
     )
     seconds = sum(run_stage(stage, project)[0] for stage in STAGES)
     metrics = json.loads((project / "metrics/groups.json").read_text())

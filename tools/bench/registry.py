@@ -14,6 +14,7 @@ SECTIONS = (
     "verify",
     "groups",
     "quality",
+    "drawings",
     "hard_copies",
     "scale",
 )
