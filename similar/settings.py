@@ -543,6 +543,12 @@ class GroupsSettings:
         "link them (one for two lone images); one: connected components (one pair chains)",
         choices=("two", "one"),
     )
+    apart: bool = param(
+        False,
+        "never put two images in one group when their own checked pair only shares a part "
+        "(a group its checks contradict: a crop of what two cards share between them); off: "
+        "such a group stays whole and lists that pair among its shared parts",
+    )
 
 
 @dataclass(frozen=True)

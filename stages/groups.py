@@ -39,7 +39,7 @@ def main() -> None:
     groups.check_index(ids, index, paths.graph, paths.image_index)
     edges = edge_checks.candidate_edges(neighbours, scores, grouping, paths.graph)
     edges, described, results = edge_checks.verify_edges(config, ids, index, edges)
-    labels = groups.kept_labels(ids, edges, grouping.join)
+    labels = groups.kept_labels(ids, edges, grouping.join, grouping.apart)
     found = groups.named_groups(labels, ids)
     listed = edge_checks.listed_pairs(ids, edges, found, results)
     seconds = time.perf_counter() - started

@@ -207,3 +207,25 @@ def test_the_threshold_plot_describes_the_groups_the_stage_writes(join):
     assert float(row["precision"]) == metrics["pairwise_precision"]
     assert float(row["recall"]) == metrics["pairwise_recall"]
     assert metrics["pairwise_precision"] == (1.0 if join == "two" else 0.4)
+
+
+def test_groups_apart_keeps_a_bridged_pair_that_only_shares_a_part_in_two_groups():
+    """Two triangles bridged by one wrong copy edge (2-3), joined by `groups.join: one`;
+    a checked pair across them (1-4) only shares a part. With `groups.apart` the stage's
+    groups and its threshold plot keep the two apart."""
+    from similar.settings import GroupsSettings
+
+    ids = np.array([f"i{n}" for n in range(6)])
+    a = np.array([0, 0, 1, 3, 3, 4, 2, 1])
+    b = np.array([1, 2, 2, 4, 5, 5, 3, 4])
+    kept = np.array([True] * 7 + [False])
+    edges = groups.Edges(a, b, np.full(8, 0.5, np.float32), np.full(8, 40), kept, shared=~kept)
+    truth = {f"i{n}": "left" if n < 3 else "right" for n in range(6)}
+    assert len(set(groups.kept_labels(ids, edges, "one").tolist())) == 1
+    labels = groups.kept_labels(ids, edges, "one", apart=True)
+    assert len(set(labels.tolist())) == 2
+    grouping = GroupsSettings(join="one", apart=True)
+    found = groups.named_groups(labels, ids)
+    metrics, plot = groups.figures(ids, edges, labels, found, truth, {}, grouping)
+    row = dict(zip(groups.PLOT_HEADER, plot[0]))
+    assert metrics["pairwise_precision"] == 1.0 == float(row["precision"])

@@ -25,11 +25,21 @@ def links_needed(rule: str, size_a: int, size_b: int) -> int:
 
 
 def agglomerate(
-    n: int, a: np.ndarray, b: np.ndarray, strength: np.ndarray, rule: str = "two"
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    strength: np.ndarray,
+    rule: str = "two",
+    apart: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """A label per node (0..c-1, by first member): groups joined by the rule over edges a-b."""
+    """A label per node (0..c-1, by first member): groups joined by the rule over edges a-b;
+    never two groups between which a pair of `apart` lies."""
     parent = np.arange(n)
     size = np.ones(n, dtype=np.int64)
+    kept_apart: dict[int, set[int]] = {}
+    for x, y in zip(*(np.asarray(side).tolist() for side in (apart or ((), ())))):
+        kept_apart.setdefault(x, set()).add(y)
+        kept_apart.setdefault(y, set()).add(x)
     # cross[root] = {other root: verified pairs between the two groups}
     cross: dict[int, dict[int, int]] = {}
     for x, y in zip(a.tolist(), b.tolist()):
@@ -51,10 +61,16 @@ def agglomerate(
             x, y = root(int(a[e])), root(int(b[e]))
             if x == y or cross[x].get(y, 0) < links_needed(rule, size[x], size[y]):
                 continue
+            if y in kept_apart.get(x, ()):
+                continue
             if size[x] < size[y]:
                 x, y = y, x
             parent[y] = x
             size[x] += size[y]
+            for other in kept_apart.pop(y, set()):
+                kept_apart[other].discard(y)
+                kept_apart[other].add(x)
+                kept_apart.setdefault(x, set()).add(other)
             for other, count in cross.pop(y).items():
                 del cross[other][y]
                 if other != x:

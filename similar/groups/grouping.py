@@ -171,17 +171,20 @@ def threshold_curve(
     lowest: float,
     strength: np.ndarray,
     join: str,
+    shared: np.ndarray | None = None,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
     least each threshold, and the connected components of all candidate edges at that
-    threshold (what the CNN score alone would give)."""
+    threshold (what the CNN score alone would give). With `shared` (a mask of the edges that
+    only share a part, for `groups.apart`), groups never join across those at the threshold."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
         at = scores >= t
         use = at & kept
-        v = pairwise(agglomerate(n, a[use], b[use], strength[use], join), truth)
+        apart = None if shared is None else (a[at & shared], b[at & shared])
+        v = pairwise(agglomerate(n, a[use], b[use], strength[use], join, apart), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
             (
@@ -202,10 +205,18 @@ def threshold_curve(
     return rows
 
 
-def kept_labels(ids, edges: Edges, join: str) -> np.ndarray:
-    """Each image's group label: the kept edges joined by the rule `groups.join`."""
+def kept_labels(ids, edges: Edges, join: str, apart: bool = False) -> np.ndarray:
+    """Each image's group label: the kept edges joined by the rule `groups.join`; with
+    `apart` (`groups.apart`), never across a pair that only shares a part."""
     kept = edges.kept
-    return agglomerate(len(ids), edges.a[kept], edges.b[kept], edges.strength[kept], join)
+    return agglomerate(
+        len(ids),
+        edges.a[kept],
+        edges.b[kept],
+        edges.strength[kept],
+        join,
+        (edges.a[edges.shared], edges.b[edges.shared]) if apart else None,
+    )
 
 
 def group_of(n: int, found: list[tuple[str, np.ndarray]]) -> np.ndarray:
@@ -241,7 +252,7 @@ def figures(
     grouping,
 ) -> tuple[dict, list]:
     """metrics/groups.json, and the threshold plot's rows (none without ground truth), from
-    `grouping` (the groups settings: min_score, join)."""
+    `grouping` (the groups settings: min_score, join, apart)."""
     n, a, b, kept = len(ids), edges.a, edges.b, edges.kept
     metrics = {
         "groups": len(found),
@@ -267,8 +278,9 @@ def figures(
         )
     min_score = grouping.min_score
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
+    shared = edges.shared if grouping.apart else None
     curve = threshold_curve(
-        n, a, b, edges.scores, kept, labels_true, lowest, edges.strength, grouping.join
+        n, a, b, edges.scores, kept, labels_true, lowest, edges.strength, grouping.join, shared
     )
     return metrics, curve
 
