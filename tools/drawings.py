@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,14 +52,22 @@ def is_blank(img: Image.Image) -> bool:
     return max(high - low for low, high in img.getextrema()) < BLANK_RANGE
 
 
+def on_white(path: Path) -> Image.Image:
+    """A drawing's file laid on white; a few are exported at 100 million pixels and more,
+    which Pillow warns of: they are drawn all the same (over its limit it refuses them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            img.load()
+            return devset.on_white(img)
+
+
 def drawings(library: Path, out: Path, rows: list) -> dict[str, Path]:
     """Each drawing of `library` on white under `out` (id -> path); rows of the truth."""
     found: dict[str, Path] = {}
     for path in sorted(library.rglob("*.png")):
         try:
-            with Image.open(path) as img:
-                img.load()
-                drawn = devset.on_white(img)
+            drawn = on_white(path)
         except (OSError, Image.DecompressionBombError):
             continue
         if min(drawn.size) < TINY or is_blank(drawn):
