@@ -71,13 +71,13 @@ PAPER = (244, 237, 222)
 INK = (38, 30, 24)
 
 
-def require_commands(commands=tuple(COMMANDS)) -> None:
+def require_commands(commands=tuple(COMMANDS), tool: str = "devset") -> None:
     """A missing command is one line naming the package that holds it."""
     for command in commands:
-        package = COMMANDS[command]
         if shutil.which(command) is None:
             raise UserError(
-                f"devset needs {command}, which is not installed: apt-get install {package}"
+                f"{tool} needs {command}, which is not installed: "
+                f"apt-get install {COMMANDS[command]}"
             )
 
 
@@ -294,16 +294,24 @@ MAKERS = {
 }
 
 
+def evenly(ids: list, count: int) -> list:
+    """`count` of the ids (all, if fewer), evenly over them, the first and the last among them."""
+    return [ids[i] for i in np.linspace(0, len(ids) - 1, min(count, len(ids))).astype(int)]
+
+
+def save_copy(img: Image.Image, kind: str, key: str, seed: int, group: str, out: Path, rows):
+    """A hard copy of `kind` of the picture `key` saved as `<kind>-<key>`, in its group."""
+    name = f"{kind}-{key}"
+    save(MAKERS[kind](img, seed), out, kind, name)
+    rows.append((name, group, kind))
+
+
 def hard_copies(sources: dict[str, Path], groups: dict[str, str], count: int, out: Path, rows):
     """Each hard kind of copy of `count` sources, evenly over their sorted ids."""
-    ids = sorted(sources)
-    pick = [ids[i] for i in np.linspace(0, len(ids) - 1, min(count, len(ids))).astype(int)]
-    for seed, key in enumerate(pick):
+    for seed, key in enumerate(evenly(sorted(sources), count)):
         img = Image.open(sources[key]).convert("RGB")
         for kind in HARD_KINDS:
-            name = f"{kind}-{key}"
-            save(MAKERS[kind](img, seed), out, kind, name)
-            rows.append((name, groups[key], kind))
+            save_copy(img, kind, key, seed, groups[key], out, rows)
 
 
 def merge_identical(rows: list, images: Path) -> list:

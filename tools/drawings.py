@@ -29,7 +29,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from similar.errors import UserError, run
@@ -62,9 +61,10 @@ def on_white(path: Path) -> Image.Image:
             return devset.on_white(img)
 
 
-def drawings(library: Path, out: Path, rows: list) -> dict[str, Path]:
-    """Each drawing of `library` on white under `out` (id -> path); rows of the truth."""
-    found: dict[str, Path] = {}
+def drawings(library: Path, out: Path, rows: list) -> dict[str, tuple[Path, tuple[int, int]]]:
+    """Each drawing of `library` on white under `out` (id -> its path and size); rows of the
+    truth."""
+    found: dict[str, tuple[Path, tuple[int, int]]] = {}
     for path in sorted(library.rglob("*.png")):
         try:
             drawn = on_white(path)
@@ -73,29 +73,21 @@ def drawings(library: Path, out: Path, rows: list) -> dict[str, Path]:
         if min(drawn.size) < TINY or is_blank(drawn):
             continue
         key = drawing_id(path.relative_to(library))
-        found[key] = devset.save(drawn, out, "drawing", key)
+        found[key] = devset.save(drawn, out, "drawing", key), drawn.size
         rows.append((key, key, "drawing"))
     return found
 
 
-def planted(sources: dict[str, Path], groups: dict[str, str], count: int, out: Path, rows):
+def planted(sources: dict, groups: dict[str, str], count: int, out: Path, rows):
     """One hard copy of each of `count` drawings (evenly over the sorted ids of those at
-    least MIN_SIDE pixels each way), the kinds in turn."""
-    large = []
-    for key in sorted(sources):
-        with Image.open(sources[key]) as img:
-            if min(img.size) >= MIN_SIDE:
-                large.append(key)
+    least MIN_SIDE pixels each way; `sources`: id -> path and size), the kinds in turn."""
+    large = sorted(key for key, (_, size) in sources.items() if min(size) >= MIN_SIDE)
     if not large:
         return
-    pick = [large[i] for i in np.linspace(0, len(large) - 1, min(count, len(large))).astype(int)]
-    for seed, key in enumerate(pick):
+    for seed, key in enumerate(devset.evenly(large, count)):
         kind = devset.HARD_KINDS[seed % len(devset.HARD_KINDS)]
-        with Image.open(sources[key]) as img:
-            copy = devset.MAKERS[kind](img.convert("RGB"), seed)
-        name = f"{kind}-{key}"
-        devset.save(copy, out, kind, name)
-        rows.append((name, groups[key], kind))
+        with Image.open(sources[key][0]) as img:
+            devset.save_copy(img.convert("RGB"), kind, key, seed, groups[key], out, rows)
 
 
 def collect(library: Path, out: Path, count: int = PLANTED) -> int:
@@ -123,7 +115,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--planted", type=int, default=PLANTED, help="drawings given a copy")
     args = parser.parse_args(argv)
-    devset.require_commands(("apt-get", "dpkg-deb"))
+    devset.require_commands(("apt-get", "dpkg-deb"), "drawings")
     n = build(args.out, args.planted)
     print(f"drawings: {n} images in {args.out / 'images'}, ground truth {args.out / 'groups.csv'}")
 

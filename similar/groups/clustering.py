@@ -36,8 +36,9 @@ def agglomerate(
     never two groups between which a pair of `apart` lies."""
     parent = np.arange(n)
     size = np.ones(n, dtype=np.int64)
-    kept_apart: dict[int, set[int]] = {}
-    for x, y in zip(*(np.asarray(side).tolist() for side in (apart or ((), ())))):
+    kept_apart: dict[int, set[int]] = {}  # root -> the roots it must not join
+    pairs = zip(apart[0].tolist(), apart[1].tolist()) if apart is not None else ()
+    for x, y in pairs:
         kept_apart.setdefault(x, set()).add(y)
         kept_apart.setdefault(y, set()).add(x)
     # cross[root] = {other root: verified pairs between the two groups}

@@ -10,15 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import quality
-from .runner import ROOT, Row
+from .runner import Row
 
 BUILD = "python -m tools.drawings --out data/drawings"
-
-
-def built(options) -> Path | None:
-    folder = Path(options.drawings)
-    folder = folder if folder.is_absolute() else ROOT / folder
-    return folder if not options.quick and (folder / "groups.csv").is_file() else None
 
 
 def planted_recall(by_kind: dict) -> float:
@@ -30,7 +24,7 @@ def planted_recall(by_kind: dict) -> float:
 
 
 def measure(work: Path, options) -> dict:
-    folder = built(options)
+    folder = quality.built(options.drawings, options.quick)
     if folder is None:
         return {"collection": None, "build": BUILD}
     figures = quality.measured(

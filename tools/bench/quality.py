@@ -19,9 +19,8 @@ QUICK_COMPONENTS = 64  # the quick sample's images are fewer than the default co
 
 def collection(work: Path, options) -> tuple[str, Path, Path, Path]:
     """(what it is, its images, its ground truth, its IIIF links)."""
-    devset = Path(options.devset)
-    devset = devset if devset.is_absolute() else ROOT / devset
-    if not options.quick and (devset / "groups.csv").is_file():
+    devset = built(options.devset, options.quick)
+    if devset is not None:
         return f"development collection {devset}", *devset_files(devset)
     from tools.sample import DEFAULT_PICTURES, build
 
@@ -34,6 +33,14 @@ def collection(work: Path, options) -> tuple[str, Path, Path, Path]:
         sample / "groups.csv",
         sample / "iiif.csv",
     )
+
+
+def built(folder: str, quick: bool) -> Path | None:
+    """A collection's folder (relative to the project) where it is built (its groups.csv
+    there) and the run is not `--quick`; else None."""
+    path = Path(folder)
+    path = path if path.is_absolute() else ROOT / path
+    return path if not quick and (path / "groups.csv").is_file() else None
 
 
 def devset_files(devset: Path) -> tuple[Path, Path, Path]:
