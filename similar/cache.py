@@ -301,3 +301,41 @@ class EmbedCache(ContentCache):
         self.put_bytes(
             key, np.asarray(size, dtype=HEADER).tobytes() + np.asarray(vector, "<f4").tobytes()
         )
+
+
+class PictureCache(ContentCache):
+    """The picture found on one page (similar/vectors/pages.py): its box and vector, or that
+    the image holds none."""
+
+    suffix = ".pic"
+
+    def __init__(self, root: str | os.PathLike | None, settings: dict, dim: int):
+        super().__init__(root, settings)
+        self.dim = dim
+
+    def get(self, key: str) -> tuple[tuple[int, ...] | None, np.ndarray | None] | None:
+        """(box, vector), (None, None) for an image without a picture, None when not looked
+        at yet."""
+        raw = self.get_bytes(key)
+        if raw is None:
+            return None
+        if len(raw) not in (16, 16 + 4 * self.dim):
+            self.damaged(key, f"{len(raw)} bytes, not 16 or {16 + 4 * self.dim}")
+            return None
+        box = tuple(int(v) for v in np.frombuffer(raw[:16], dtype=HEADER))
+        if len(raw) == 16:
+            return None, None
+        vector = np.frombuffer(raw[16:], dtype="<f4").copy()
+        if not np.isfinite(vector).all():
+            self.damaged(key, "a NaN or infinite value")
+            return None
+        return box, vector
+
+    def put(self, key: str, box: tuple[int, ...] | None, vector: np.ndarray | None) -> None:
+        """Keep the picture's box and vector; `box` None: the image holds no picture."""
+        if box is None:
+            self.put_bytes(key, np.zeros(4, dtype=HEADER).tobytes())
+            return
+        self.put_bytes(
+            key, np.asarray(box, dtype=HEADER).tobytes() + np.asarray(vector, "<f4").tobytes()
+        )

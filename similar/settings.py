@@ -287,6 +287,11 @@ class EmbedSettings:
         results=False,
     )
     draft: bool = param(True, "decode large JPEGs at reduced scale (never below image_size)")
+    pictures: bool = param(
+        True,
+        "also embed the picture printed on a page of type on its own (found by the rows of "
+        "type above and below it), so that the page finds the picture's other copies",
+    )
     max_pixels: int = param(
         178956970, "larger images are skipped as decompression bombs", lo=1, hi=2**40
     )
@@ -638,6 +643,10 @@ class PathSettings:
         Path("data/embeddings/images.csv"), "embed: id, path, width, height, sha256"
     )
     failed: Path = param(Path("data/embeddings/failed.csv"), "embed: images that could not be read")
+    pictures: Path = param(
+        Path("data/embeddings/pictures.npz"),
+        "embed: pictures found on pages of type (page id, box, vector)",
+    )
     embed_identity: Path = param(
         Path("data/embeddings/identity.json"),
         "embed: what made the vectors (make search must match it)",
@@ -648,6 +657,9 @@ class PathSettings:
     embed_metrics: Path = param(Path("metrics/embed.json"), "embed metrics")
     reduced: Path = param(Path("data/reduced/vectors.npy"), "reduce: N x k vectors")
     pca: Path = param(Path("data/reduced/pca.npz"), "reduce: the PCA model")
+    reduced_pictures: Path = param(
+        Path("data/reduced/pictures.npz"), "reduce: the pictures found on pages, projected"
+    )
     reduce_metrics: Path = param(Path("metrics/reduce.json"), "reduce metrics")
     variance_plot: Path = param(Path("plots/explained_variance.csv"), "reduce plot")
     vectors: Path = param(

@@ -46,6 +46,7 @@ def main() -> None:
             paths.image_index, csv_bytes(["id", "path", "width", "height", "sha256"], done["index"])
         )
         out.write_bytes(paths.failed, csv_bytes(["path", "reason"], done["failed"]))
+        done["pictures"].write(out.path(paths.pictures))
         out.write_bytes(paths.embed_identity, json_bytes(embedding.identity(plan)))
         out.write_bytes(paths.embed_metrics, json_bytes(embedding.run_metrics(done, plan)))
         report = embedding.run_report(done, plan, config.embed, seconds, STARTED)
@@ -54,7 +55,8 @@ def main() -> None:
     note = " (random weights: the vectors carry no meaning)" if random_weights else ""
     print(
         f"embed: {images} images -> {done['dim']}-d vectors ({done['computed']} computed, "
-        f"{done['reused']} from cache) on {plan.device}, {failed} failed, {seconds:.1f}s{note}"
+        f"{done['reused']} from cache) on {plan.device}, {len(done['pictures'])} pictures found "
+        f"on pages, {failed} failed, {seconds:.1f}s{note}"
     )
     if failed:
         warn(f"{failed} images could not be read; see {paths.failed}")

@@ -1,7 +1,8 @@
 """Stage `graph`: the kNN graph of the whole collection, at the speed of the hardware.
 
-Reads the reduced vectors and images.csv; writes data/graph/knn.npz (every image's
-`graph.k` nearest neighbours with their scores) and its metrics. Exact: a blocked matrix
+Reads the reduced vectors, the pictures found on pages and images.csv; writes
+data/graph/knn.npz (every image's `graph.k` nearest neighbours with their scores, and every
+picture's, exact) and its metrics. Exact: a blocked matrix
 product with top k per block (faiss heaps on the CPU, torch topk on a GPU); past
 `graph.approximate_from` images, an inverted file (faiss IVF) searched approximately.
 """
@@ -15,6 +16,7 @@ from similar.errors import run
 from similar.files import json_bytes, staged_outputs
 from similar.progress import bar
 from similar.search import graph, knn
+from similar.vectors.pictures import Pictures
 
 
 def main() -> None:
@@ -38,8 +40,11 @@ def main() -> None:
             shown.update,
             options.probes,
         )
+    found = Pictures.read(paths.reduced_pictures, "reduce")
+    pictures = graph.picture_edges(x, ids, found, options.k, config.qdrant.distance, options.block)
     seconds = time.perf_counter() - started
     metrics = graph.graph_metrics(neighbours, scores)
+    metrics["pictures"] = len(found)
     report = {
         "images": len(ids),
         "k": options.k,
@@ -50,12 +55,12 @@ def main() -> None:
     }
     report["seconds"] = round(seconds, 3)
     with staged_outputs() as out:
-        graph.write_graph(out.path(paths.graph), ids, neighbours, scores)
+        graph.write_graph(out.path(paths.graph), ids, neighbours, scores, pictures)
         out.write_bytes(paths.graph_metrics, json_bytes(metrics))
         out.write_bytes(paths.reports / "graph.json", json_bytes(report))
     print(
-        f"graph: {len(ids)} images x {options.k} neighbours ({engine} on {device}) -> "
-        f"{paths.graph}, {seconds:.1f}s"
+        f"graph: {len(ids)} images x {options.k} neighbours ({engine} on {device}), "
+        f"{len(found)} pictures on pages -> {paths.graph}, {seconds:.1f}s"
     )
 
 

@@ -14,6 +14,7 @@ from similar.errors import UserError, run
 from similar.evaluation import KNN_K, knn_preservation
 from similar.files import NpyRowWriter, csv_bytes, json_bytes, require_file, staged_outputs
 from similar.vectors import pca
+from similar.vectors.pictures import Pictures
 
 
 def main() -> None:
@@ -38,6 +39,8 @@ def main() -> None:
                 writer.write(model.project(vectors[start : start + 8192]))
             reduced = np.load(writer.finish_into(out), mmap_mode="r")
         pca.save(model, out.path(paths.pca))
+        found = Pictures.read(paths.pictures, "embed")
+        found.projected(model.project, options.n_components).write(out.path(paths.reduced_pictures))
         metrics = {
             "n_components": options.n_components,
             "explained_variance": round(kept, 6),

@@ -10,7 +10,6 @@ from conftest import real_photo
 from PIL import Image
 
 from similar import parameters, settings
-from similar.cache import EmbedCache
 from similar.vectors import embedding, jpeg
 from similar.vectors.images import ImageEntry
 from similar.vectors.model import IMAGENET_MEAN, IMAGENET_STD, normalise_pixels, to_pixels
@@ -97,7 +96,9 @@ def test_workers_hand_over_one_uint8_tensor_per_batch(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"nope")
     names.insert(2, "bad.jpg")
     p = plan()
-    dataset = embedding.DecodedBatches(entries_of(tmp_path, names), p, EmbedCache(None, {}, 1280))
+    dataset = embedding.DecodedBatches(
+        entries_of(tmp_path, names), p, embedding.Caches.of(None, p, 1280)
+    )
     assert len(dataset) == 2
     first = dataset[0]
     assert first.pixels.dtype == torch.uint8 and first.pixels.shape == (3, 3, 64, 64)
@@ -114,7 +115,9 @@ def test_the_model_sees_a_halftone_descreened_and_any_other_picture_as_it_is(tmp
     photo.save(tmp_path / "photo.png")
     p = plan()
     names = ["screened.png", "photo.png"]
-    batch = embedding.DecodedBatches(entries_of(tmp_path, names), p, EmbedCache(None, {}, 1280))[0]
+    batch = embedding.DecodedBatches(
+        entries_of(tmp_path, names), p, embedding.Caches.of(None, p, 1280)
+    )[0]
     for name, pixels in zip(names, batch.pixels.numpy()):
         with Image.open(tmp_path / name) as img:
             decoded = img.convert("RGB")
@@ -180,7 +183,9 @@ def test_a_mixed_folder_through_the_device_decoder_path(tmp_path):
     def run(p):
         items = [
             it
-            for b in embedding.embedded_batches(entries, p, embedder, EmbedCache(None, {}, 1280))
+            for b in embedding.embedded_batches(
+                entries, p, embedder, embedding.Caches.of(None, p, 1280)
+            )
             for it in b
         ]
         return {entries[it.index].relpath: it for it in items}
@@ -201,3 +206,37 @@ def test_a_mixed_folder_through_the_device_decoder_path(tmp_path):
         max(others)
         < cosines(twin["a_baseline.jpg"].vector[None], pil["a_baseline.jpg"].vector[None])[0]
     )
+
+
+def test_a_picture_on_a_page_gets_the_vector_of_the_picture_alone_and_is_cached(tmp_path):
+    """The page's picture is embedded as the same pixels saved on their own would be (one
+    pass of the batch's shape); a second run takes box and vector from the cache."""
+    from similar.vectors import pages
+    from tools import devset
+
+    photos = {name: real_photo(name, size=120).convert("RGB") for name in ("coffee", "rocket")}
+    page = devset.pasted(real_photo("astronaut", size=300).convert("RGB"), seed=2)
+    page.save(tmp_path / "page.png")
+    box = pages.picture_box(page)
+    page.crop(box).save(tmp_path / "alone.png")
+    for name, img in photos.items():
+        img.save(tmp_path / f"{name}.png")
+    names = ["coffee.png", "page.png", "rocket.png", "alone.png"]
+    p = plan()
+    embedder = embedding.make_embedder(p)
+
+    def run(caches, workers=0):
+        batches = embedding.embedded_batches(
+            entries_of(tmp_path, names), p, embedder, caches, num_workers=workers
+        )
+        return [item for batch in batches for item in batch]
+
+    caches = embedding.Caches.of(tmp_path / "cache", p, 1280)
+    first = run(caches)
+    assert [item.box for item in first] == [None, box, None, None]
+    assert first[1].picture.tobytes() == first[3].vector.tobytes()
+    again = run(embedding.Caches.of(tmp_path / "cache", p, 1280), workers=1)
+    assert not any(item.fresh or item.searched for item in again)
+    assert again[1].box == box and again[1].picture.tobytes() == first[1].picture.tobytes()
+    p = plan(pictures=False)
+    assert all(item.box is None for item in run(embedding.Caches.of(None, p, 1280)))

@@ -66,7 +66,12 @@ def test_settings_change_the_cache_folder(cached):
     cached.set("embed.seed", 1)
     run_stage("embed")
     assert report(cached.root)["reused"] == 0
-    assert len(list((cached.root / ".cache/embed").iterdir())) == 2
+    folders = [
+        json.loads((f / "settings.json").read_text())
+        for f in (cached.root / ".cache/embed").iterdir()
+    ]
+    assert sum("pictures" not in settings for settings in folders) == 2  # and the pictures' two
+    assert len(folders) == 4
 
 
 def test_cache_ignores_torn_entries(tmp_path):
@@ -128,3 +133,21 @@ def test_bf16_stays_close_to_fp32(small_collection):
     bf16 = np.load(small_collection.root / "data/embeddings/vectors.npy")
     cos = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
     assert cos.min() > 0.999
+
+
+def test_a_picture_entry_keeps_its_box_and_vector_or_that_there_is_none(tmp_path, capsys):
+    from similar.cache import PictureCache
+
+    cache = PictureCache(tmp_path, {"a": 1}, dim=4)
+    assert cache.get("ab" * 32) is None  # never looked at
+    cache.put("ab" * 32, (1, 2, 30, 40), np.arange(4, dtype=np.float32))
+    box, vector = cache.get("ab" * 32)
+    assert box == (1, 2, 30, 40) and vector.tolist() == [0, 1, 2, 3]
+    cache.put("cd" * 32, None, None)
+    assert cache.get("cd" * 32) == (None, None)  # looked at: no picture
+    entry = cache._file("ab" * 32)
+    raw = bytearray(entry.read_bytes())
+    raw[20:24] = np.float32("nan").tobytes()
+    entry.write_bytes(bytes(raw))
+    assert cache.get("ab" * 32) is None
+    assert "damaged" in capsys.readouterr().err

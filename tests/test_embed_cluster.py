@@ -16,6 +16,7 @@ from similar import parameters
 from similar.files import staged_outputs
 from similar.vectors import embedding
 from similar.vectors.images import ImageEntry
+from tools import devset
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +33,8 @@ def collection(folder, count=24):
         entries.append(ImageEntry(f"{i:03d}", f"{i:03d}.jpg", folder / f"{i:03d}.jpg"))
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     entries.insert(5, ImageEntry("broken", "broken.jpg", folder / "broken.jpg"))
+    devset.pasted(real_photo("coffee", size=160).convert("RGB")).save(folder / "page.png")
+    entries.insert(9, ImageEntry("page", "page.png", folder / "page.png"))
     return entries
 
 
@@ -81,9 +84,14 @@ def test_a_cluster_embeds_the_same_bits_and_survives_a_killed_worker(tmp_path, m
         cluster.close()
     assert hashlib.sha256(there).hexdigest() == hashlib.sha256(here).hexdigest()
     assert done_there["index"] == done_here["index"] and done_there["failed"] == done_here["failed"]
-    assert done_there["failed"][0][0] == "broken.jpg" and len(done_there["index"]) == 24
+    assert done_there["failed"][0][0] == "broken.jpg" and len(done_there["index"]) == 25
     # what the killed worker had cached before it died is reused, nothing is lost or doubled
-    assert done_there["computed"] + done_there["reused"] == 24
+    assert done_there["computed"] + done_there["reused"] == 25
+    # the picture on the page, found and embedded by a worker: the same box and bits
+    here_pictures, there_pictures = done_here["pictures"], done_there["pictures"]
+    assert there_pictures.ids.tolist() == ["page"] == here_pictures.ids.tolist()
+    np.testing.assert_array_equal(there_pictures.boxes, here_pictures.boxes)
+    assert there_pictures.vectors.tobytes() == here_pictures.vectors.tobytes()
 
 
 PIPELINE = ("embed", "reduce", "attach_iiif", "ingest", "bulk_query", "graph", "verify", "groups")

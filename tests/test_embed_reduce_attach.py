@@ -31,7 +31,13 @@ def test_embed_writes_aligned_outputs_and_lists_failures(small_collection):
     assert sorted(f["path"] for f in failed) == ["broken.jpg", "text.jpg"]
     assert all(f["reason"].startswith("cannot decode") for f in failed)
     metrics = json.loads((root / "metrics/embed.json").read_text())
-    assert metrics == {"images": len(index), "failed": 2, "dim": 1280, "random_weights": True}
+    assert metrics == {
+        "images": len(index),
+        "failed": 2,
+        "pictures": 0,
+        "dim": 1280,
+        "random_weights": True,
+    }
     banner = next(r for r in index if r["id"] == "banner")
     assert (banner["width"], banner["height"]) == ("1200", "60")
 

@@ -220,3 +220,43 @@ def test_sampled_recall_sees_a_wrong_list():
     truth = brute_force(x, ids, 10, "dot")[0][0]
     expected = len(set(range(1, 11)) & set(truth.tolist())) / 10
     assert sampled_recall(wrong, x, ids) == pytest.approx(expected) and expected < 1
+
+
+@pytest.mark.parametrize("block", [7, 4096])
+def test_pictures_neighbours_are_the_brute_forces_never_their_own_page(block):
+    """Queries against the collection: (-score, id) order with ties, the page left out."""
+    x, ids = tied_vectors()
+    rng = np.random.default_rng(1)
+    queries = np.concatenate([x[[5, 40, 41]], rng.integers(-2, 3, size=(20, 8))]).astype(np.float32)
+    own = np.array([5, 40, 41, *range(100, 120)])
+    nb, sc = knn.queries_knn(queries, own, x, ids, 12, "dot", block)
+    by_id = np.argsort(np.argsort(np.asarray(ids), kind="stable"))
+    sims = queries.astype(np.float64) @ x.astype(np.float64).T
+    sims[np.arange(len(own)), own] = -np.inf
+    want = np.array([np.lexsort((by_id, -row))[:12] for row in sims])
+    np.testing.assert_array_equal(nb, want)
+    np.testing.assert_allclose(sc, np.take_along_axis(sims, want, 1), rtol=1e-6)
+    assert not (nb == own[:, None]).any()
+    assert nb[0, :2].tolist() == [100, 300]  # row 5's twins, its own row left out
+
+
+def test_pictures_neighbours_ride_in_the_graph_and_an_older_graph_has_none(tmp_path):
+    from similar.search import graph
+    from similar.vectors.pictures import Pictures
+
+    x = np.random.default_rng(2).normal(size=(40, 8)).astype(np.float32)
+    ids = [f"img{i:02d}" for i in range(40)]
+    found = Pictures.of([ids[3]], [(1, 2, 30, 40)], x[[7]], 8)
+    edges = graph.picture_edges(x, ids, found, 5, "cosine", 4096)
+    assert edges.pages.tolist() == [3] and edges.neighbours.shape == (1, 5)
+    assert 7 in edges.neighbours[0] and 3 not in edges.neighbours[0]
+    neighbours, scores = knn.exact_knn(x, ids, 5, "cosine", "cpu", "faiss", 64)
+    graph.write_graph(tmp_path / "knn.npz", ids, neighbours, scores, edges)
+    back = graph.read_picture_edges(tmp_path / "knn.npz")
+    for got, wanted in zip(back, edges):
+        np.testing.assert_array_equal(got, wanted)
+    np.savez(tmp_path / "old.npz", ids=np.asarray(ids), neighbours=neighbours, scores=scores)
+    assert graph.read_picture_edges(tmp_path / "old.npz").pages.shape == (0,)
+    missing = Pictures.of(["not-an-image"], [(0, 0, 1, 1)], x[[0]], 8)
+    with pytest.raises(UserError, match="not-an-image"):
+        graph.picture_edges(x, ids, missing, 5, "cosine", 4096)

@@ -31,6 +31,25 @@ def test_components_of_a_hand_made_graph():
     assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (0, 5), (1, 2), (3, 4)]
 
 
+def test_a_pictures_neighbours_are_candidates_of_its_page():
+    """Image 5's picture (found on it as on a page) is near 3 and 4: edges 3-5 and 4-5 join
+    the graph's; a duplicate keeps its best score, min_score and k apply, mutual does not."""
+    from similar.search.graph import PictureEdges
+
+    neighbours = np.array([[1, 5], [0, 2], [1, 0], [4, 0], [3, 2], [0, 1]])
+    scores = np.array(
+        [[0.9, 0.1], [0.9, 0.8], [0.8, 0.2], [0.7, 0.1], [0.7, 0.2], [0.1, 0.1]], np.float32
+    )
+    pictures = PictureEdges(
+        np.array([5]), np.array([[3, 4, 0]]), np.array([[0.95, 0.6, 0.3]], np.float32)
+    )
+    a, b, s = groups.candidate_edges(neighbours, scores, 2, 0.5, False, pictures)
+    assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (1, 2), (3, 4), (3, 5), (4, 5)]
+    assert s.tolist() == pytest.approx([0.9, 0.8, 0.7, 0.95, 0.6])
+    a, b, _ = groups.candidate_edges(neighbours, scores, 1, 0.0, True, pictures)
+    assert list(zip(a.tolist(), b.tolist())) == [(0, 1), (3, 4), (3, 5)]
+
+
 def test_pairwise_figures_hand_computed():
     pred = np.array([0, 0, 0, 1, 1, 2])  # pairs: 01 02 12 34
     truth = np.array([0, 0, 1, 1, 1, 2])  # pairs: 01 23 24 34

@@ -57,10 +57,10 @@ def embed_queries(
 ) -> tuple[list, np.ndarray]:
     """(entries embedded, raw vectors); unreadable files are reported and skipped."""
     embedder = embedding.make_embedder(p)
-    cache = EmbedCache(cache_root, embedding.identity(p), embedder.dim)
+    caches = embedding.Caches(EmbedCache(cache_root, embedding.identity(p), embedder.dim), None)
     done, vectors = [], []
     for batch in embedding.embedded_batches(
-        entries, p, embedder, cache, num_workers=0, keep_new=False
+        entries, p, embedder, caches, num_workers=0, keep_new=False
     ):
         for it in batch:
             if it.reason is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import warn
+from ..search.graph import read_picture_edges
 from ..vectors.images import require_images
 from ..verification.base import CopyRule
 from ..verification.runner import image_refs, method_for, verify_pairs
@@ -16,14 +17,15 @@ from . import grouping as groups
 
 
 def candidate_edges(neighbours: np.ndarray, scores: np.ndarray, grouping, graph_path):
-    """The candidate edges of `groups.*`; a `groups.k` past the graph's width is a warning."""
+    """The candidate edges of `groups.*`, the pictures' found on pages among them; a
+    `groups.k` past the graph's width is a warning."""
     width = neighbours.shape[1]
     if grouping.k > width:
         warn(
             f"groups.k ({grouping.k}) is more than graph.k ({width}, the neighbours "
             f"{graph_path} holds): candidate edges are the graph's first {width}"
         )
-    return groups.candidates(neighbours, scores, grouping)
+    return groups.candidates(neighbours, scores, grouping, read_picture_edges(graph_path))
 
 
 def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges, int, list]:

@@ -59,21 +59,36 @@ class Edges:
         return self.inliers is not None
 
 
-def candidate_edges(
-    neighbours: np.ndarray, scores: np.ndarray, k: int, min_score: float, mutual: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Undirected edges (a < b, sorted) with their best score in either direction."""
-    n, width = neighbours.shape
-    k = min(k, width)
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+def directed_edges(rows, neighbours, scores, k: int, min_score: float):
+    """(rows, columns, scores) of each row's first k neighbours scoring at least min_score."""
+    k = min(k, neighbours.shape[1])
+    rows = np.repeat(np.asarray(rows, dtype=np.int64), k)
     cols = neighbours[:, :k].ravel().astype(np.int64)
     s = scores[:, :k].ravel()
     keep = s >= min_score
-    rows, cols, s = rows[keep], cols[keep], s[keep]
+    return rows[keep], cols[keep], s[keep]
+
+
+def candidate_edges(
+    neighbours: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    min_score: float,
+    mutual: bool,
+    pictures=None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Undirected edges (a < b, sorted) with their best score in either direction; with
+    `pictures` (graph.PictureEdges), each picture's first k neighbours are edges of its page
+    too (`mutual` does not apply to them: a picture is in no image's list)."""
+    n = neighbours.shape[0]
+    rows, cols, s = directed_edges(np.arange(n), neighbours, scores, k, min_score)
     if mutual:
         directed = rows * n + cols
         keep = np.isin(cols * n + rows, directed)
         rows, cols, s = rows[keep], cols[keep], s[keep]
+    if pictures is not None and len(pictures.pages):
+        more = directed_edges(pictures.pages, pictures.neighbours, pictures.scores, k, min_score)
+        rows, cols, s = (np.concatenate(pair) for pair in zip((rows, cols, s), more))
     a, b = np.minimum(rows, cols), np.maximum(rows, cols)
     key = a * n + b
     order = np.lexsort((-s, key))  # per edge, its best score first
@@ -92,10 +107,13 @@ def check_index(ids, index: list[dict], graph_path, index_path) -> None:
         )
 
 
-def candidates(neighbours: np.ndarray, scores: np.ndarray, settings) -> Edges:
-    """The candidate edges `groups.k`, `groups.min_score` and `groups.mutual` choose."""
+def candidates(neighbours: np.ndarray, scores: np.ndarray, settings, pictures=None) -> Edges:
+    """The candidate edges `groups.k`, `groups.min_score` and `groups.mutual` choose, with
+    the pictures' found on pages (graph.PictureEdges) when given."""
     return Edges(
-        *candidate_edges(neighbours, scores, settings.k, settings.min_score, settings.mutual)
+        *candidate_edges(
+            neighbours, scores, settings.k, settings.min_score, settings.mutual, pictures
+        )
     )
 
 

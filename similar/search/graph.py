@@ -1,18 +1,23 @@
 """The kNN graph of the whole collection (`data/graph/knn.npz`): build, check, write, read.
 
-knn.npz holds three arrays, no pickles: `ids` (unicode, images.csv order), `neighbours`
-(int32 N x k, row indices into ids) and `scores` (float32 N x k, cosine or the store's
-distance), rows best first, ties by id, never an image itself.
+knn.npz holds arrays, no pickles: `ids` (unicode, images.csv order), `neighbours` (int32
+N x k, row indices into ids) and `scores` (float32 N x k, cosine or the store's distance),
+rows best first, ties by id, never an image itself. The pictures found on pages
+(vectors/pictures.py) have neighbours of their own: `picture_pages` (int32 P, the row of
+each picture's page), `picture_neighbours` and `picture_scores` (P x k, as above, never the
+picture's own page).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import UserError
 from ..files import read_csv, require_file
+from . import knn
 
 
 def read_inputs(vectors_path: Path, index_path: Path, k: int) -> tuple[np.ndarray, list[str]]:
@@ -38,13 +43,46 @@ def read_inputs(vectors_path: Path, index_path: Path, k: int) -> tuple[np.ndarra
     return x, ids
 
 
-def write_graph(target, ids: list[str], neighbours: np.ndarray, scores: np.ndarray) -> None:
+class PictureEdges(NamedTuple):
+    """The neighbours of the pictures found on pages: each picture's page (a row), its
+    neighbours (rows) and their scores."""
+
+    pages: np.ndarray
+    neighbours: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def none(cls, k: int) -> PictureEdges:
+        return cls(np.zeros(0, np.int32), np.zeros((0, k), np.int32), np.zeros((0, k), np.float32))
+
+
+def picture_edges(x, ids, pictures, k: int, distance: str, block: int) -> PictureEdges:
+    """Each picture's k nearest images, never its own page."""
+    pages = pictures.rows_in(ids)
+    if not len(pages):
+        return PictureEdges.none(k)
+    neighbours, scores = knn.queries_knn(pictures.vectors, pages, x, ids, k, distance, block)
+    return PictureEdges(pages.astype(np.int32), neighbours, scores)
+
+
+def write_graph(
+    target,
+    ids: list[str],
+    neighbours: np.ndarray,
+    scores: np.ndarray,
+    pictures: PictureEdges | None = None,
+) -> None:
+    if pictures is None:
+        pictures = PictureEdges.none(neighbours.shape[1])
     with open(target, "wb") as fh:
         np.savez(
             fh,
             ids=np.asarray(ids, dtype=str),
             neighbours=neighbours.astype(np.int32),
             scores=scores.astype(np.float32),
+            picture_pages=pictures.pages.astype(np.int32),
+            picture_neighbours=pictures.neighbours.astype(np.int32),
+            picture_scores=pictures.scores.astype(np.float32),
         )
 
 
@@ -56,6 +94,14 @@ def read_graph(source) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return z["ids"], z["neighbours"], z["scores"]
     except (ValueError, KeyError, OSError) as exc:
         raise UserError(f"{path}: not a kNN graph ({exc}); rerun `dvc repro -f graph`") from None
+
+
+def read_picture_edges(source) -> PictureEdges:
+    """The pictures' neighbours of a knn.npz; none in a graph written before them."""
+    with np.load(source, allow_pickle=False) as z:
+        if "picture_pages" not in z.files:
+            return PictureEdges.none(z["neighbours"].shape[1])
+        return PictureEdges(z["picture_pages"], z["picture_neighbours"], z["picture_scores"])
 
 
 def graph_metrics(neighbours: np.ndarray, scores: np.ndarray) -> dict:

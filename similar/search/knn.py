@@ -285,3 +285,49 @@ def knn_ivf(x: np.ndarray, k: int, probes: int, progress=None):
         if progress:
             progress(len(rows))
     return cols, scores
+
+
+def queries_knn(
+    queries: np.ndarray,
+    own: np.ndarray,
+    x: np.ndarray,
+    ids,
+    k: int,
+    distance: str = "cosine",
+    block: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbours int32 Q x k, scores float32 Q x k): the k rows of `x` nearest each query,
+    never the query's `own` row; best first, ties by id, exact (one product of a block of
+    queries against every vector at a time)."""
+    n = x.shape[0]
+    k = min(k, n - 1)
+    by_id = np.argsort(np.asarray(ids), kind="stable")
+    xs = np.ascontiguousarray(np.asarray(x, dtype=np.float32)[by_id])
+    queries = np.asarray(queries, dtype=np.float32)
+    if distance == "cosine":
+        xs, queries = unit_rows(xs), unit_rows(queries)
+    position = np.empty(n, dtype=np.int64)
+    position[by_id] = np.arange(n)
+    mine = position[np.asarray(own, dtype=np.int64)]
+    neighbours = np.empty((len(queries), k), dtype=np.int32)
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    for start in range(0, len(queries), block):
+        product = queries[start : start + block] @ xs.T
+        product[np.arange(len(product)), mine[start : start + block]] = -np.inf
+        best = best_columns(product, k)
+        neighbours[start : start + block] = by_id[best]
+        scores[start : start + block] = np.take_along_axis(product, best, 1)
+    return neighbours, scores
+
+
+def best_columns(product: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k best columns, by score descending, ties by column: the best k plus a
+    margin are sorted, and a row whose k-th score ties its margin's last is sorted in full."""
+    fetch = min(k + TIE_MARGIN, product.shape[1])
+    if fetch == product.shape[1]:
+        return np.argsort(-product, axis=1, kind="stable")[:, :k]
+    cols = np.argpartition(-product, fetch - 1, axis=1)[:, :fetch]
+    cols, scores = sort_rows(np.take_along_axis(product, cols, 1), cols, fetch)
+    for row in np.flatnonzero(scores[:, k - 1] == scores[:, -1]):
+        cols[row] = np.argsort(-product[row], kind="stable")[:fetch]
+    return cols[:, :k]

@@ -31,11 +31,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .. import allocator, compute
-from ..cache import EmbedCache, content_hash
+from ..cache import EmbedCache, PictureCache, content_hash
 from ..errors import UserError
 from ..machine import cores
 from ..settings import AUTO, EmbedSettings
-from . import jpeg
+from . import jpeg, pages
 from .images import ImageEntry, open_rgb, too_large
 from .model import (
     PREPROCESS_VERSION,
@@ -45,6 +45,7 @@ from .model import (
     to_pixels,
     weights_identity,
 )
+from .pictures import Pictures
 from .screen import descreened_for_embedding
 
 # device-aware defaults of the `auto` values: (cpu, cuda)
@@ -79,6 +80,7 @@ class EmbedPlan:
     draft: bool
     max_pixels: int
     decoder: str
+    pictures: bool = False
 
 
 def default_workers(device: str) -> int:
@@ -105,6 +107,7 @@ def plan(embed: EmbedSettings) -> EmbedPlan:
         draft=embed.draft,
         max_pixels=embed.max_pixels,
         decoder=decoder,
+        pictures=embed.pictures,
     )
 
 
@@ -148,8 +151,31 @@ def check_same_identity(now: dict, built: dict, warn) -> None:
             )
 
 
+def picture_identity(p: EmbedPlan) -> dict:
+    """What changes a picture's box or vector: the vectors' identity and the rule's version."""
+    return {**identity(p), "pictures": pages.VERSION}
+
+
 def make_embedder(p: EmbedPlan) -> Embedder:
     return Embedder(p.spec, p.device, p.precision, p.batch_size)
+
+
+@dataclass
+class Caches:
+    """Where a run finds and keeps vectors, and pictures (None: not looked for)."""
+
+    vectors: EmbedCache
+    pictures: PictureCache | None
+
+    @classmethod
+    def of(cls, root, p: EmbedPlan, dim: int) -> Caches:
+        pictures = PictureCache(root, picture_identity(p), dim) if p.pictures else None
+        return cls(EmbedCache(root, identity(p), dim), pictures)
+
+    def pack(self) -> None:
+        self.vectors.pack()
+        if self.pictures is not None:
+            self.pictures.pack()
 
 
 @dataclass
@@ -160,6 +186,10 @@ class Item:
     size: tuple[int, int] = (0, 0)
     reason: str | None = None
     fresh: bool = False  # computed now (not from the cache)
+    looked: bool = False  # whether a picture on a page was looked for (or is known)
+    searched: bool = False  # looked for in this run (not known from the cache)
+    box: pages.Box | None = None  # the picture on the page, in the image's pixels
+    picture: np.ndarray | None = None  # its vector
 
 
 @dataclass
@@ -172,6 +202,9 @@ class Batch:
     order: list[int] = field(
         default_factory=list
     )  # fresh items: positions, pixels first then jpegs
+    pictures: list[tuple[int, torch.Tensor]] = field(
+        default_factory=list
+    )  # (position, uint8 pixels) of the pictures found on pages now
 
     def pin_memory(self) -> Batch:
         if self.pixels is not None:
@@ -182,10 +215,10 @@ class Batch:
 class DecodedBatches(Dataset):
     """Batch `b` of the entries: cached vectors, decoded pixels, failures with their reason."""
 
-    def __init__(self, entries: list[ImageEntry], p: EmbedPlan, cache: EmbedCache):
+    def __init__(self, entries: list[ImageEntry], p: EmbedPlan, caches: Caches):
         self.entries = entries
         self.p = p
-        self.cache = cache
+        self.caches = caches
         self.draft_size = p.spec.image_size if p.draft else None
 
     def __len__(self) -> int:
@@ -193,13 +226,19 @@ class DecodedBatches(Dataset):
 
     def __getitem__(self, b: int) -> Batch:
         start = b * self.p.batch_size
-        items, pixels, jpegs, to_decode, order = [], [], [], [], []
+        items, pixels, jpegs, to_decode, order, pictures = [], [], [], [], [], []
         for i in range(start, min(start + self.p.batch_size, len(self.entries))):
             item, data = self._read(i)
             items.append(item)
             if data is None:
                 continue
-            if self.p.decoder == "nvjpeg" and jpeg.gpu_decodable(data, self.p.max_pixels):
+            needs_vector = item.vector is None
+            if (
+                needs_vector
+                and self.p.decoder == "nvjpeg"
+                and jpeg.gpu_decodable(data, self.p.max_pixels)
+            ):
+                # decoded on the GPU: the page is not looked at for a picture
                 jpegs.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
                 to_decode.append(len(items) - 1)
                 item.size = jpeg.size_of(data)
@@ -210,13 +249,29 @@ class DecodedBatches(Dataset):
                     warnings.simplefilter("ignore")
                     img, item.size = open_rgb(io.BytesIO(data), self.p.max_pixels, self.draft_size)
             except ValueError as exc:
-                item.reason = str(exc)
+                item.reason, item.vector = str(exc), None
                 continue
-            pixels.append(to_pixels(descreened_for_embedding(img), self.p.spec.image_size))
-            order.append(len(items) - 1)
-            item.fresh = True
+            if needs_vector:
+                pixels.append(to_pixels(descreened_for_embedding(img), self.p.spec.image_size))
+                order.append(len(items) - 1)
+                item.fresh = True
+            if not item.looked:
+                found = self.picture_pixels(img, item)
+                if found is not None:
+                    pictures.append((len(items) - 1, found))
         stacked = torch.from_numpy(np.stack(pixels)) if pixels else None
-        return Batch(items, stacked, jpegs, order + to_decode)
+        return Batch(items, stacked, jpegs, order + to_decode, pictures)
+
+    def picture_pixels(self, img, item: Item) -> torch.Tensor | None:
+        """Look for a picture on the decoded page: its box goes to the item, its pixels are
+        returned (None when there is none)."""
+        item.looked = item.searched = True
+        box = pages.picture_box(img)
+        if box is None:
+            return None
+        item.box = pages.scaled(box, img.size, item.size)
+        part = descreened_for_embedding(img.crop(box))
+        return torch.from_numpy(to_pixels(part, self.p.spec.image_size))
 
     def _read(self, i: int) -> tuple[Item, bytes | None]:
         """The item, and its bytes when they still need decoding."""
@@ -225,14 +280,22 @@ class DecodedBatches(Dataset):
         except OSError as exc:
             return Item(i, reason=f"cannot read: {exc.strerror or exc}"), None
         digest = content_hash(data)
-        hit = self.cache.get(digest)
+        item = Item(i, digest=digest, looked=self.caches.pictures is None)
+        if not item.looked:
+            known = self.caches.pictures.get(digest)
+            if known is not None:
+                item.looked = True
+                item.box, item.picture = known
+        hit = self.caches.vectors.get(digest)
         if hit is None:
-            return Item(i, digest=digest), data
-        vector, size = hit
+            return item, data
+        item.vector, item.size = hit
         # the cache never overrides a limit: results must not depend on what is cached
-        if reason := too_large(size, self.p.max_pixels):
-            return Item(i, digest=digest, reason=reason), None
-        return Item(i, digest=digest, vector=vector, size=size), None
+        if reason := too_large(item.size, self.p.max_pixels):
+            item.reason, item.vector, item.box, item.picture = reason, None, None, None
+            return item, None
+        # decoded again only to look for a picture on it
+        return item, (None if item.looked else data)
 
 
 def embed_batch(embedder: Embedder, batch: Batch) -> np.ndarray:
@@ -246,19 +309,51 @@ def embed_batch(embedder: Embedder, batch: Batch) -> np.ndarray:
     return embedder.embed_pixels(pixels)
 
 
+class PicturePasses:
+    """The pictures found on pages, embedded in full passes of the model's batch size (a
+    picture's bits do not depend on the others in its pass, see Embedder): each item gets its
+    `picture` by `flush()` at the latest."""
+
+    def __init__(self, embedder: Embedder, caches: Caches, keep_new: bool):
+        self.embedder, self.caches, self.keep_new = embedder, caches, keep_new
+        self.waiting: list[tuple[Item, torch.Tensor]] = []
+        self.size = embedder.batch_size or 1
+
+    def add(self, item: Item, pixels: torch.Tensor) -> None:
+        self.waiting.append((item, pixels))
+        if len(self.waiting) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        while self.waiting:
+            now, self.waiting = self.waiting[: self.size], self.waiting[self.size :]
+            vectors = self.embedder.embed_pixels(torch.stack([pixels for _, pixels in now]))
+            for (item, _), vector in zip(now, vectors):
+                if not np.isfinite(vector).all():
+                    raise UserError(
+                        "the model gave a NaN or infinite vector for the picture on a page; "
+                        "check embed.weights and embed.precision"
+                    )
+                item.picture = vector
+                if self.keep_new:
+                    self.caches.pictures.put(item.digest, item.box, vector)
+
+
 def embedded_batches(
     entries: list[ImageEntry],
     p: EmbedPlan,
     embedder: Embedder,
-    cache: EmbedCache,
+    caches: Caches,
     num_workers: int | None = None,
     keep_new: bool = True,
 ) -> Iterator[list[Item]]:
     """Batches of items in entry order, every readable one with its vector: from the cache, or
-    computed now (and, with `keep_new`, added to the cache). Unreadable ones carry a reason."""
+    computed now (and, with `keep_new`, added to the cache). Unreadable ones carry a reason.
+    Pictures found on pages get their vectors by the time the last batch is handed over."""
     workers = p.num_workers if num_workers is None else num_workers
+    passes = PicturePasses(embedder, caches, keep_new)
     loader = DataLoader(
-        DecodedBatches(entries, p, cache),
+        DecodedBatches(entries, p, caches),
         batch_size=None,
         shuffle=False,
         num_workers=workers,
@@ -266,14 +361,22 @@ def embedded_batches(
         persistent_workers=False,
         prefetch_factor=4 if workers else None,
     )
-    for batch in loader:
-        yield finish_batch(entries, embedder, cache, batch, keep_new)
+    batches = iter(loader)
+    batch = next(batches, None)
+    while batch is not None:
+        items = finish_batch(entries, embedder, passes, batch)
+        batch = next(batches, None)
+        if batch is None:
+            passes.flush()
+        yield items
 
 
 def finish_batch(
-    entries: list[ImageEntry], embedder: Embedder, cache: EmbedCache, batch: Batch, keep_new: bool
+    entries: list[ImageEntry], embedder: Embedder, passes: PicturePasses, batch: Batch
 ) -> list[Item]:
-    """The batch's items, the fresh ones given their vectors now (and kept in the cache)."""
+    """The batch's items, the fresh ones given their vectors now (and kept in the cache), the
+    pictures found on pages handed to `passes`."""
+    keep_new, caches = passes.keep_new, passes.caches
     if batch.order:
         for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
             item = batch.items[pos]
@@ -284,7 +387,13 @@ def finish_batch(
                 )
             item.vector = vector
             if keep_new:
-                cache.put(item.digest, vector, item.size)
+                caches.vectors.put(item.digest, vector, item.size)
+    found = dict(batch.pictures)
+    for pos, item in enumerate(batch.items):
+        if pos in found and item.reason is None:
+            passes.add(item, found[pos])
+        elif keep_new and item.searched and item.box is None and item.reason is None:
+            caches.pictures.put(item.digest, None, None)
     return batch.items
 
 
@@ -300,7 +409,7 @@ class EmbedJob:
     threads: int = 1
 
 
-_WORKER: dict[int, tuple[EmbedJob, Embedder, EmbedCache]] = {}
+_WORKER: dict[int, tuple[EmbedJob, Embedder, Caches]] = {}
 
 
 def worker_setup() -> None:
@@ -318,13 +427,15 @@ def embed_task(job: EmbedJob, batches: range) -> list[Item]:
         _WORKER.clear()
         torch.set_num_threads(job.threads)
         embedder = make_embedder(job.plan)
-        cache = EmbedCache(job.cache_root, identity(job.plan), embedder.dim)
-        found = _WORKER[id(job)] = (job, embedder, cache)
-    _, embedder, cache = found
-    decoded = DecodedBatches(job.entries, job.plan, cache)
+        caches = Caches.of(job.cache_root, job.plan, embedder.dim)
+        found = _WORKER[id(job)] = (job, embedder, caches)
+    _, embedder, caches = found
+    decoded = DecodedBatches(job.entries, job.plan, caches)
+    passes = PicturePasses(embedder, caches, True)
     items: list[Item] = []
     for b in batches:
-        items += finish_batch(job.entries, embedder, cache, decoded[b], True)
+        items += finish_batch(job.entries, embedder, passes, decoded[b])
+    passes.flush()
     return items
 
 
@@ -375,11 +486,10 @@ def embed_collection(
     else:
         embedder = make_embedder(p)
         dim = embedder.dim
-        cache = EmbedCache(cache_root, identity(p), dim)
-        batches = embedded_batches(entries, p, embedder, cache)
-    index_rows, failed_rows = [], []
+        batches = embedded_batches(entries, p, embedder, Caches.of(cache_root, p, dim))
+    index_rows, failed_rows, pictured = [], [], []
     computed = reused = unpacked = 0
-    packer = EmbedCache(cache_root, identity(p), dim)
+    packer = Caches.of(cache_root, p, dim)
     first_batch_at = None
     writer = NpyRowWriter(vectors_target, dim)
     try:
@@ -402,6 +512,7 @@ def embed_collection(
                     (entries[it.index].id, entries[it.index].relpath, *it.size, it.digest)
                     for it in good
                 )
+                pictured.extend(it for it in good if it.box is not None)
         if not index_rows:
             first = failed_rows[0][1] if failed_rows else "no reason"
             raise UserError(
@@ -417,6 +528,12 @@ def embed_collection(
     return {
         "index": index_rows,
         "failed": failed_rows,
+        "pictures": Pictures.of(
+            [entries[it.index].id for it in pictured],
+            [it.box for it in pictured],
+            [it.picture for it in pictured],
+            dim,
+        ),
         "dim": dim,
         "computed": computed,
         "reused": reused,
@@ -429,6 +546,7 @@ def run_metrics(done: dict, plan: EmbedPlan) -> dict:
     return {
         "images": len(done["index"]),
         "failed": len(done["failed"]),
+        "pictures": len(done["pictures"]),
         "dim": done["dim"],
         "random_weights": plan.spec.weights == "random",
     }

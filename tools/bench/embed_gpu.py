@@ -100,8 +100,8 @@ def embed_vectors(folder: Path, model: str, weights: Path, **embed) -> np.ndarra
     plan = embedding.plan(config.embed)
     embedder = embedding.make_embedder(plan)
     entries = index_collection(folder, ["*.jpg"])
-    cache = EmbedCache(None, {}, embedder.dim)
-    batches = embedding.embedded_batches(entries, plan, embedder, cache)
+    caches = embedding.Caches(EmbedCache(None, {}, embedder.dim), None)
+    batches = embedding.embedded_batches(entries, plan, embedder, caches)
     return np.stack([item.vector for batch in batches for item in batch])
 
 
