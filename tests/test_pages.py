@@ -49,6 +49,14 @@ def test_a_drawing_pasted_into_a_page_is_found_by_its_strokes_on_the_paper():
     assert box is not None and overlap(box, strokes) > 0.9
 
 
+def test_a_yellow_drawing_no_darker_than_the_paper_is_found_by_its_colour():
+    drawing = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(drawing).regular_polygon((100, 100, 90), 5, fill=(250, 220, 0))
+    box = pages.picture_box(devset.pasted(drawing, seed=4))
+    left, top, right, bottom = placed_box(drawing, seed=4)
+    assert box is not None and overlap(box, (left, top, right, bottom)) > 0.6
+
+
 def type_only(width: int = 400, height: int = 600) -> Image.Image:
     page = Image.new("RGB", (width, height), devset.PAPER)
     draw = ImageDraw.Draw(page)

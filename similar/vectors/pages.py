@@ -6,7 +6,8 @@ nearest images of the picture's other copies. Found here, the picture is embedde
 
 The rule, on the page reduced to at most SIDE pixels: the paper is the median grey of the
 page's edges, at least PAPER (light); a row is marked where some pixel differs from it by
-more than MARK grey levels. Runs of marked rows are lines of type or pictures. A page holds
+more than MARK levels in a colour channel (a yellow star on cream paper is marked, white is
+not). Runs of marked rows are lines of type or pictures. A page holds
 a picture when at least LINES runs are no taller than 1.5 times the typical (median) run,
 and the tallest run is at least TALL times the typical one: the picture is that run, as
 wide as what is marked in it (`trimmed`: a line of type touching it is cut off where it
@@ -19,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-VERSION = 1  # of the rule: part of the cache's settings, so that a new rule finds again
+VERSION = 2  # of the rule: part of the cache's settings, so that a new rule finds again
 SIDE = 512
 MARK = 40
 PAPER = 128  # the paper is at least this light (a starry sky's black is no page)
@@ -37,19 +38,19 @@ def runs(marked: np.ndarray) -> list[tuple[int, int]]:
 
 
 def marked_pixels(img: Image.Image) -> tuple[np.ndarray | None, float]:
-    """Where the page (reduced to at most SIDE pixels) differs from its paper, and the scale
-    of that reduction; None when its edges are not light paper."""
+    """Where the page (reduced to at most SIDE pixels) differs from its paper in any colour
+    channel, and the scale of that reduction; None when its edges are not light paper."""
     scale = min(1.0, SIDE / max(img.size))
-    grey = img.convert("L")
+    rgb = img.convert("RGB")
     if scale < 1:
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        grey = grey.resize(size, Image.Resampling.BOX)
-    pixels = np.asarray(grey, dtype=np.int16)
+        rgb = rgb.resize(size, Image.Resampling.BOX)
+    pixels = np.asarray(rgb, dtype=np.int16)
     edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    paper = int(np.median(edges))
-    if paper < PAPER:
+    paper = np.median(edges, axis=0).astype(np.int16)
+    if paper.mean() < PAPER:
         return None, scale
-    return np.abs(pixels - paper) > MARK, scale
+    return (np.abs(pixels - paper) > MARK).any(axis=2), scale
 
 
 def picture_box(img: Image.Image) -> Box | None:
