@@ -99,6 +99,22 @@ def test_region_searches_for_a_detail(built, tmp_path):
     assert top["id"].startswith("rocket") and top["relation"] in ("copy", "shares_part")
 
 
+def test_a_page_searches_with_the_picture_found_on_it_too(built, tmp_path):
+    """A page with the collection's cat printed on it: the page's own neighbour and the
+    picture's are both listed (at most twice the limit), the cat checked a copy."""
+    from tools import devset
+
+    page = tmp_path / "page.png"
+    with Image.open(built.root / "images/book_a/chelsea.jpg") as img:
+        devset.pasted(img.convert("RGB"), seed=1).save(page)
+    [entry] = search(page, 1, parameters.load())
+    found = {n["id"]: n for n in entry["neighbours"]}
+    assert len(found) <= 2 and found["chelsea"]["verified"]
+    built.set("embed.pictures", False)
+    [whole] = search(page, 1, parameters.load())
+    assert [n["id"] for n in whole["neighbours"]] != ["chelsea"]  # the page alone: not the cat
+
+
 @pytest.mark.parametrize(
     "region,message",
     [

@@ -9,7 +9,8 @@ it. A folder is embedded and searched in batches. The candidates are then checke
 `verify` checks them (the method `verify.method` names, its feature cache) and re-ranked:
 copies first, then pictures that share a part, then the rest by CNN score; "no verified
 copy" says when none is a copy. `--region` searches for a detail: that rectangle of the
-image, in its pixels.
+image, in its pixels. A page with a picture printed between lines of type (vectors/pages.py)
+is searched with that picture too: its list holds both's neighbours, at most twice --limit.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from similar import parameters
-from similar.cache import EmbedCache
 from similar.errors import UserError, run, warn
 from similar.files import read_csv, read_json, require_file
 from similar.search.engine import search_mode
 from similar.search.neighbours import entry
+from similar.search.ranking import Hit, rank
 from similar.search.receipt import open_checked_store
 from similar.settings import Settings
 from similar.vectors import embedding, pca
@@ -54,11 +55,12 @@ def query_entries(target: Path, patterns) -> list[ImageEntry]:
 
 def embed_queries(
     entries: list[ImageEntry], p: embedding.EmbedPlan, cache_root
-) -> tuple[list, np.ndarray]:
-    """(entries embedded, raw vectors); unreadable files are reported and skipped."""
+) -> tuple[list, np.ndarray, dict[int, np.ndarray]]:
+    """(entries embedded, raw vectors, the raw vector of the picture found on each page among
+    them by its position); unreadable files are reported and skipped."""
     embedder = embedding.make_embedder(p)
-    caches = embedding.Caches(EmbedCache(cache_root, embedding.identity(p), embedder.dim), None)
-    done, vectors = [], []
+    caches = embedding.Caches.of(cache_root, p, embedder.dim)
+    done, vectors, pictures = [], [], {}
     for batch in embedding.embedded_batches(
         entries, p, embedder, caches, num_workers=0, keep_new=False
     ):
@@ -68,11 +70,14 @@ def embed_queries(
                     raise UserError(f"{entries[it.index].path}: {it.reason}")
                 warn(f"{entries[it.index].path}: skipped, {it.reason}")
             else:
+                if it.box is not None:
+                    pictures[len(done)] = it
                 done.append(entries[it.index])
                 vectors.append(it.vector)
     if not vectors:
         raise UserError("none of the query images could be read")
-    return done, np.stack(vectors)
+    # the pictures' vectors are all there once every batch was handed over
+    return done, np.stack(vectors), {at: it.picture for at, it in pictures.items()}
 
 
 def parse_region(text: str) -> tuple[int, int, int, int]:
@@ -160,7 +165,7 @@ def search(target: Path, limit: int, config: Settings, region=None) -> list[dict
 
 def ranked(queries: list[ImageEntry], limit: int, config: Settings, p, pca_path) -> list[dict]:
     """The queries' neighbours from the store, verified."""
-    entries, raw = embed_queries(queries, p, config.paths.embed_cache)
+    entries, raw, pictures = embed_queries(queries, p, config.paths.embed_cache)
     model = pca.load(pca_path)
     if raw.shape[1] != model.mean.shape[0]:
         raise UserError(
@@ -175,8 +180,23 @@ def ranked(queries: list[ImageEntry], limit: int, config: Settings, p, pca_path)
             results.extend(
                 store.search_vectors(reduced[start : start + BATCH], limit, exact, hnsw_ef)
             )
+        if pictures:
+            found_on_pages = model.project(np.stack(list(pictures.values())))
+            for at, hits in zip(
+                pictures, store.search_vectors(found_on_pages, limit, exact, hnsw_ef)
+            ):
+                results[at] = rank(merged(results[at], hits), 2 * limit)
     found = [entry(e.id, None, hits) for e, hits in zip(entries, results)]
     return verified_entries(found, entries, config)
+
+
+def merged(first: list[Hit], second: list[Hit]) -> list[Hit]:
+    """Both lists' images, each once with its better score."""
+    best: dict[str, Hit] = {}
+    for hit in [*first, *second]:
+        if hit.id not in best or hit.score > best[hit.id].score:
+            best[hit.id] = hit
+    return list(best.values())
 
 
 RELATION = {"copy": "copy", "shares_part": "shares a part", None: "-"}
