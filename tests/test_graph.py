@@ -222,9 +222,11 @@ def test_sampled_recall_sees_a_wrong_list():
     assert sampled_recall(wrong, x, ids) == pytest.approx(expected) and expected < 1
 
 
-@pytest.mark.parametrize("block", [7, 4096])
-def test_pictures_neighbours_are_the_brute_forces_never_their_own_page(block):
-    """Queries against the collection: (-score, id) order with ties, the page left out."""
+@pytest.mark.parametrize("block,product", [(7, 1 << 26), (4096, 1 << 26), (4096, 1600)])
+def test_pictures_neighbours_are_the_brute_forces_never_their_own_page(block, product, monkeypatch):
+    """Queries against the collection: (-score, id) order with ties, the page left out,
+    whatever the queries taken at once (`product` 1,600: three of the 500 vectors)."""
+    monkeypatch.setattr(knn, "QUERY_PRODUCT", product)
     x, ids = tied_vectors()
     rng = np.random.default_rng(1)
     queries = np.concatenate([x[[5, 40, 41]], rng.integers(-2, 3, size=(20, 8))]).astype(np.float32)

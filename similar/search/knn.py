@@ -20,6 +20,8 @@ import numpy as np
 from ..errors import UserError
 from .ranking import TIE_MARGIN
 
+QUERY_PRODUCT = 1 << 26  # scores (float32) a product of queries against every vector holds
+
 # candidates beyond k that the engines keep, so that ties at the cut are seen
 
 
@@ -298,7 +300,8 @@ def queries_knn(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours int32 Q x k, scores float32 Q x k): the k rows of `x` nearest each query,
     never the query's `own` row; best first, ties by id, exact (one product of a block of
-    queries against every vector at a time)."""
+    queries against every vector at a time, at most `block` queries and QUERY_PRODUCT scores:
+    a million images take 64 queries at a time)."""
     n = x.shape[0]
     k = min(k, n - 1)
     by_id = np.argsort(np.asarray(ids), kind="stable")
@@ -311,6 +314,7 @@ def queries_knn(
     mine = position[np.asarray(own, dtype=np.int64)]
     neighbours = np.empty((len(queries), k), dtype=np.int32)
     scores = np.empty((len(queries), k), dtype=np.float32)
+    block = max(1, min(block, QUERY_PRODUCT // n))
     for start in range(0, len(queries), block):
         product = queries[start : start + block] @ xs.T
         product[np.arange(len(product)), mine[start : start + block]] = -np.inf
