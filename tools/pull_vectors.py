@@ -6,8 +6,16 @@ from similar import parameters
 from tools.shell import sh
 
 # the vectors the store is loaded from, what bulk_query multiplies, the PCA model and
-# embedding identity that `make search` needs, the image index
-QUERY_SIDE_OUTPUTS = ("vectors", "reduced", "pca", "image_index", "embed_identity")
+# embedding identity that `make search` needs, the image index, the pictures found on pages
+# (the graph gives them neighbours)
+QUERY_SIDE_OUTPUTS = (
+    "vectors",
+    "reduced",
+    "reduced_pictures",
+    "pca",
+    "image_index",
+    "embed_identity",
+)
 
 
 def pull_vectors() -> None:

@@ -147,11 +147,14 @@ def write_index(project: Path, ids: list[str]) -> None:
 
 
 def vector_project(project: Path, n: int, seed: int, like_embeddings: bool = False) -> list[str]:
-    """A scratch project holding n synthetic reduced vectors (normal, or `structured`) and
-    their images.csv."""
+    """A scratch project holding n synthetic reduced vectors (normal, or `structured`), no
+    pictures found on pages, and their images.csv."""
+    from similar.vectors.pictures import Pictures
+
     (project / "data/reduced").mkdir(parents=True)
     ids, x = (structured if like_embeddings else synthetic)(n, seed=seed)
     np.save(project / "data/reduced/vectors.npy", x)
+    Pictures.of([], [], [], x.shape[1]).write(project / "data/reduced/pictures.npz")
     write_index(project, ids)
     return ids
 
