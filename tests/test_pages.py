@@ -92,6 +92,20 @@ def test_a_picture_covering_most_of_the_page_is_no_page():
     assert pages.picture_box(page) is None
 
 
+def test_what_is_left_once_touching_type_is_trimmed_must_be_a_picture_not_a_sliver():
+    """Lines of type as bars; a narrow mark joins two of them into one tall run: trimmed of
+    the type, 20 pixels wide under lines of 13, it is no picture."""
+    page = Image.new("RGB", (400, 400), devset.PAPER)
+    draw = ImageDraw.Draw(page)
+    for top in [10, 28, 46, 64, 82, 100, 180, 198, 216]:
+        draw.rectangle((20, top, 380, top + 12), fill=devset.INK)
+    draw.rectangle((20, 140, 380, 152), fill=devset.INK)
+    draw.rectangle((190, 113, 209, 139), fill=devset.INK)  # the run 100..152
+    assert pages.picture_box(page) is None
+    draw.rectangle((150, 113, 249, 139), fill=devset.INK)  # now as wide as 7 lines' height
+    assert pages.picture_box(page) == (150, 113, 250, 140)
+
+
 def test_runs_are_the_stretches_of_marked_rows():
     marked = np.array([0, 1, 1, 0, 0, 1, 0, 1, 1, 1], bool)
     assert pages.runs(marked) == [(1, 3), (5, 6), (7, 10)]

@@ -4,15 +4,15 @@ A page's vector is mostly its type, so a picture pasted into a page is rarely am
 nearest images of the picture's other copies. Found here, the picture is embedded on its own
 (embedding.py), and the graph stage gives it neighbours of its own (search/graph.py).
 
-The rule, on the page reduced to at most SIDE pixels: the paper is the median grey of the
+The rule, on the page reduced to at most SIDE pixels: the paper is the median colour of the
 page's edges, at least PAPER (light); a row is marked where some pixel differs from it by
 more than MARK levels in a colour channel (a yellow star on cream paper is marked, white is
-not). Runs of marked rows are lines of type or pictures. A page holds
-a picture when at least LINES runs are no taller than 1.5 times the typical (median) run,
-and the tallest run is at least TALL times the typical one: the picture is that run, as
-wide as what is marked in it (`trimmed`: a line of type touching it is cut off where it
-reaches past the picture's sides), and covers at most MOST of the page. A picture beside a
-column of type (not above or below it) is not found.
+not). Runs of marked rows are lines of type or pictures. A page holds a picture when at
+least LINES runs are no taller than 1.5 times the typical (median) run, and the tallest run
+is at least TALL times the typical one: the picture is that run, as wide as what is marked
+in it (`trimmed`: a line of type touching it is cut off where it reaches past the picture's
+sides), at least SMALLEST lines of type on each side once trimmed, and covers at most MOST
+of the page. A picture beside a column of type (not above or below it) is not found.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-VERSION = 2  # of the rule: part of the cache's settings, so that a new rule finds again
+VERSION = 3  # of the rule: part of the cache's settings, so that a new rule finds again
 SIDE = 512
 MARK = 40
 PAPER = 128  # the paper is at least this light (a starry sky's black is no page)
 LINES = 3
 TALL = 3.0
+SMALLEST = 2.0  # a picture's sides, trimmed, in lines of type at least
 MOST = 0.7
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in the image's pixels
@@ -69,6 +70,8 @@ def picture_box(img: Image.Image) -> Box | None:
     if heights[tallest] < TALL * typical or lines < LINES:
         return None
     left, top, right, bottom = trimmed(marked, *rows[tallest], round(typical))
+    if min(right - left, bottom - top) < SMALLEST * typical:
+        return None  # trimmed to a sliver: a part of a picture, or of a line of type
     if (right - left) * (bottom - top) > MOST * marked.size:
         return None
     width, height = img.size
