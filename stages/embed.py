@@ -55,8 +55,8 @@ def main() -> None:
     note = " (random weights: the vectors carry no meaning)" if random_weights else ""
     print(
         f"embed: {images} images -> {done['dim']}-d vectors ({done['computed']} computed, "
-        f"{done['reused']} from cache) on {plan.device}, {len(done['pictures'])} pictures found "
-        f"on pages, {failed} failed, {seconds:.1f}s{note}"
+        f"{done['reused']} from cache) on {plan.device}, pictures found on "
+        f"pages: {len(done['pictures'])}, {failed} failed, {seconds:.1f}s{note}"
     )
     if failed:
         warn(f"{failed} images could not be read; see {paths.failed}")

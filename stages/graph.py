@@ -60,7 +60,7 @@ def main() -> None:
         out.write_bytes(paths.reports / "graph.json", json_bytes(report))
     print(
         f"graph: {len(ids)} images x {options.k} neighbours ({engine} on {device}), "
-        f"{len(found)} pictures on pages -> {paths.graph}, {seconds:.1f}s"
+        f"pictures found on pages: {len(found)} -> {paths.graph}, {seconds:.1f}s"
     )
 
 
