@@ -309,6 +309,13 @@ def embed_batch(embedder: Embedder, batch: Batch) -> np.ndarray:
     return embedder.embed_pixels(pixels)
 
 
+def require_finite(vector: np.ndarray, said: str) -> None:
+    """A UserError saying `said` (what had a NaN or infinite vector) and the fix, when the
+    model gave one."""
+    if not np.isfinite(vector).all():
+        raise UserError(f"{said}; check embed.weights and embed.precision")
+
+
 class PicturePasses:
     """The pictures found on pages, embedded in full passes of the model's batch size (a
     picture's bits do not depend on the others in its pass, see Embedder): each item gets its
@@ -329,11 +336,9 @@ class PicturePasses:
             now, self.waiting = self.waiting[: self.size], self.waiting[self.size :]
             vectors = self.embedder.embed_pixels(torch.stack([pixels for _, pixels in now]))
             for (item, _), vector in zip(now, vectors):
-                if not np.isfinite(vector).all():
-                    raise UserError(
-                        "the model gave a NaN or infinite vector for the picture on a page; "
-                        "check embed.weights and embed.precision"
-                    )
+                require_finite(
+                    vector, "the model gave a NaN or infinite vector for the picture on a page"
+                )
                 item.picture = vector
                 if self.keep_new:
                     self.caches.pictures.put(item.digest, item.box, vector)
@@ -349,7 +354,7 @@ def embedded_batches(
 ) -> Iterator[list[Item]]:
     """Batches of items in entry order, every readable one with its vector: from the cache, or
     computed now (and, with `keep_new`, added to the cache). Unreadable ones carry a reason.
-    Pictures found on pages get their vectors by the time the last batch is handed over."""
+    Pictures found on pages have their vectors once every batch was taken."""
     workers = p.num_workers if num_workers is None else num_workers
     passes = PicturePasses(embedder, caches, keep_new)
     loader = DataLoader(
@@ -361,14 +366,9 @@ def embedded_batches(
         persistent_workers=False,
         prefetch_factor=4 if workers else None,
     )
-    batches = iter(loader)
-    batch = next(batches, None)
-    while batch is not None:
-        items = finish_batch(entries, embedder, passes, batch)
-        batch = next(batches, None)
-        if batch is None:
-            passes.flush()
-        yield items
+    for batch in loader:
+        yield finish_batch(entries, embedder, passes, batch)
+    passes.flush()
 
 
 def finish_batch(
@@ -380,11 +380,11 @@ def finish_batch(
     if batch.order:
         for pos, vector in zip(batch.order, embed_batch(embedder, batch)):
             item = batch.items[pos]
-            if not np.isfinite(vector).all():
-                raise UserError(
-                    f"{entries[item.index].path}: the model gave a NaN or infinite vector "
-                    "for this image; check embed.weights and embed.precision"
-                )
+            require_finite(
+                vector,
+                f"{entries[item.index].path}: the model gave a NaN or infinite vector for this "
+                "image",
+            )
             item.vector = vector
             if keep_new:
                 caches.vectors.put(item.digest, vector, item.size)

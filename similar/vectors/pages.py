@@ -42,7 +42,7 @@ def marked_pixels(img: Image.Image) -> tuple[np.ndarray | None, float]:
     """Where the page (reduced to at most SIDE pixels) differs from its paper in any colour
     channel, and the scale of that reduction; None when its edges are not light paper."""
     scale = min(1.0, SIDE / max(img.size))
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")  # decoded pages are RGB already
     if scale < 1:
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
         rgb = rgb.resize(size, Image.Resampling.BOX)
