@@ -3,9 +3,10 @@
 Exact search (below qdrant.hnsw_above points) is the references' matrix product over the
 vectors the store was loaded from (`bulk_query.engine: product`); HNSW search, and
 `engine: store`, ask the store, checked against the ingest receipt first. A reference is
-never its own neighbour. Ids not in the collection are warned about and listed in the
-metrics. With ground truth (`data.groups`) the metrics also say how well each reference's
-known copies come first.
+never its own neighbour. A reference that is a page with a picture printed on it is searched
+with the picture too (data/reduced/pictures.npz): its list holds both's neighbours. Ids not
+in the collection are warned about and listed in the metrics. With ground truth
+(`data.groups`) the metrics also say how well each reference's known copies come first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from similar.search import engine as search
 from similar.search import product, references
 from similar.search.neighbours import neighbours_bytes
 from similar.search.receipt import read_receipt
+from similar.vectors.pictures import Pictures
 
 
 def main() -> None:
@@ -30,7 +32,8 @@ def main() -> None:
     )
     x = product.product_matrix(paths.reduced, len(ids), receipt.get("distance", "cosine"))
     refs = references.read_references(config, ids)
-    entries, missing, mode = search.search_lists(config, x, ids, urls, refs, receipt)
+    pictures = Pictures.read(paths.reduced_pictures, "reduce")
+    entries, missing, mode = search.search_lists(config, x, ids, urls, refs, receipt, pictures)
     truth, marks = read_groups(config.data.groups), read_marks(config.data.groups)
     metrics, recall_rows = query_figures(entries, missing, x, ids, truth, options.limit, marks)
     with staged_outputs() as out:

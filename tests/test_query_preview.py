@@ -56,6 +56,29 @@ def test_all_references(pipeline):
     assert len(entries) == 12
 
 
+def test_a_page_is_searched_with_the_picture_found_on_it_too(pipeline):
+    """A reference whose page holds a picture (here: astronaut, given coffee's vector as its
+    picture's) lists its own neighbours and the picture's, coffee first, at most twice the
+    limit; the other reference's list is as it was."""
+    import numpy as np
+
+    from similar.files import read_ids_urls
+    from similar.vectors.pictures import Pictures
+
+    root = pipeline.root
+    before = json.loads((root / "data/neighbours/neighbours.json").read_text())
+    ids, _ = read_ids_urls(root / "data/vectors/vectors.jsonl")
+    x = np.load(root / "data/reduced/vectors.npy")
+    picture = Pictures.of(["astronaut"], [[0, 0, 50, 50]], [x[ids.index("coffee")]], x.shape[1])
+    picture.write(root / "data/reduced/pictures.npz")
+    run_stage("bulk_query")
+    after = json.loads((root / "data/neighbours/neighbours.json").read_text())
+    page = [n["id"] for n in after[0]["neighbours"]]
+    assert page[0] == "coffee" and len(page) <= 6 and "astronaut" not in page
+    assert set(n["id"] for n in before[0]["neighbours"]) <= set(page)
+    assert after[1] == before[1]
+
+
 def test_wiped_store_is_detected(pipeline):
     import shutil
 

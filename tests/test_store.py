@@ -126,3 +126,20 @@ def test_dot_distance(store):
     store.commit({})
     hits = store.search_ids(["d0"], 3, exact=True)["d0"][1]
     assert hits[0].score == pytest.approx(float(max(x[1:] @ x[0])), abs=1e-4)
+
+
+def test_a_picture_on_a_page_is_searched_in_the_store_as_by_the_product(store):
+    """The store's neighbours of a page's picture are the product's: never the page."""
+    from similar.search.engine import store_picture_hits
+    from similar.search.product import picture_hits
+    from similar.vectors.pictures import Pictures
+
+    ids, x = load(store)
+    pictures = Pictures.of(["img004", "img010"], [[0, 0, 9, 9]] * 2, [x[4], x[30]], x.shape[1])
+    by_store = store_picture_hits(store, pictures, 5, 1, exact=True, hnsw_ef=None)
+    by_product = picture_hits(x, ids, [None] * len(ids), pictures, 5, "cosine")
+    assert list(by_store) == ["img004", "img010"]
+    for page in by_store:
+        assert [h.id for h in by_store[page]] == [h.id for h in by_product[page]]
+        assert page not in [h.id for h in by_store[page]]
+    assert by_store["img010"][0].id == "img030"

@@ -3,7 +3,8 @@
 Exact search (below qdrant.hnsw_above points) is the references' matrix product over the
 vectors the store was loaded from (`bulk_query.engine: product`, similar.search.product); HNSW
 search, and `engine: store`, ask the store. Both give entries as `neighbours.entry` builds
-them.
+them. A reference that is a page with a picture printed on it (vectors/pages.py) is searched
+with the picture too, the way the store is (`with_pictures`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from ..errors import UserError
 from ..progress import over
 from ..settings import BulkQuerySettings
 from .neighbours import entry
-from .product import search_product
+from .product import picture_hits, search_product
+from .ranking import WITH_PICTURE, Hit, merged, rank
 
 
 def search_mode(q: BulkQuerySettings, receipt: dict) -> tuple[bool, int | None]:
@@ -45,24 +47,66 @@ def search_all(
     return entries, missing
 
 
-def search_lists(config, x, ids, urls, refs, receipt) -> tuple[list[dict], list[str], str]:
+def search_lists(
+    config, x, ids, urls, refs, receipt, pictures=None
+) -> tuple[list[dict], list[str], str]:
     """bulk_query's lists (entries, ids not in the collection, the mode in words): the product
-    for exact search with `engine: product`, else the store, checked against its receipt."""
+    for exact search with `engine: product`, else the store, checked against its receipt. With
+    `pictures` (vectors/pictures.py, projected), a reference's picture is searched too."""
     from .receipt import open_checked_store
 
     options = config.bulk_query
     exact, hnsw_ef = search_mode(options, receipt)
     mode = f"exact, {options.engine}" if exact else f"HNSW ef={hnsw_ef}"
+    if pictures is not None:
+        pictures = pictures.among(refs)
     if exact and options.engine == "product":
         entries, missing = search_product(x, ids, urls, refs, options.limit)
+        distance = receipt.get("distance", "cosine")
+        found = (
+            {}
+            if pictures is None
+            else picture_hits(x, ids, urls, pictures, options.limit, distance)
+        )
     else:
         with open_checked_store(config) as (store, _):
             entries, missing = search_all(
                 store, refs, options.limit, options.batch_size, exact, hnsw_ef
             )
+            found = {}
+            if pictures is not None:
+                found = store_picture_hits(
+                    store, pictures, options.limit, options.batch_size, exact, hnsw_ef
+                )
     if refs and not entries:
         raise UserError(
             f"{config.data.queries}: none of its {len(refs)} reference ids is in the "
             f"collection (first: {refs[0]}); list ids as images.csv names them"
         )
-    return entries, missing, mode
+    return with_pictures(entries, found, options.limit), missing, mode
+
+
+def store_picture_hits(
+    store, pictures, limit: int, batch_size: int, exact: bool, hnsw_ef: int | None
+) -> dict[str, list[Hit]]:
+    """page id -> the store's `limit` neighbours of the picture found on it, never the page."""
+    pages = [str(page) for page in pictures.ids]
+    found: dict[str, list[Hit]] = {}
+    for start in range(0, len(pages), batch_size):
+        chunk = pages[start : start + batch_size]
+        vectors = pictures.vectors[start : start + batch_size]
+        found.update(zip(chunk, store.search_vectors(vectors, limit, exact, hnsw_ef, chunk)))
+    return found
+
+
+def with_pictures(entries: list[dict], found: dict[str, list[Hit]], limit: int) -> list[dict]:
+    """The entries, each page's holding its own and its picture's neighbours (`found`), each
+    image once with its better score, ranked, at most WITH_PICTURE times `limit`."""
+    out = []
+    for e in entries:
+        page, url = e["reference"]["id"], e["reference"]["url"]
+        if page in found:
+            own = [Hit(n["id"], n["url"], n["score"]) for n in e["neighbours"]]
+            e = entry(page, url, rank(merged(own, found[page]), WITH_PICTURE * limit, page))
+        out.append(e)
+    return out

@@ -32,11 +32,18 @@ def product_matrix(reduced_path, count: int, distance: str) -> np.ndarray:
 
 
 def top_hits(
-    x: np.ndarray, rows: np.ndarray, ids: list[str], urls: list, limit: int
+    x: np.ndarray,
+    rows: np.ndarray,
+    ids: list[str],
+    urls: list,
+    limit: int,
+    queries: np.ndarray | None = None,
 ) -> Iterator[list[Hit]]:
     """Each row's `limit` best other rows as ranked Hits: `limit + TIE_MARGIN` candidates from
     faiss's blocked float32 product and heaps, scored again in float64 (so the 6 printed
-    decimals do not depend on the BLAS), then the store's own ranking (ties by id)."""
+    decimals do not depend on the BLAS), then the store's own ranking (ties by id). With
+    `queries` (one vector per row, as x's rows are scaled), each is searched with instead of
+    its row, which is only kept out of its list (the picture found on a page: never its page)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 
@@ -44,10 +51,12 @@ def top_hits(
     m = min(limit + TIE_MARGIN + 1, n)  # + 1: the row itself is among its own results
     for start in range(0, len(rows), QUERY_BLOCK):
         chunk = rows[start : start + QUERY_BLOCK]
-        _, cand = faiss.knn(x[chunk], x, m, metric=faiss.METRIC_INNER_PRODUCT)
-        for r, cols in zip(chunk, cand):
+        asked = x[chunk] if queries is None else queries[start : start + QUERY_BLOCK]
+        asked = np.ascontiguousarray(asked, dtype=np.float32)
+        _, cand = faiss.knn(asked, x, m, metric=faiss.METRIC_INNER_PRODUCT)
+        for r, vector, cols in zip(chunk, asked, cand):
             cols = cols[(cols != r) & (cols >= 0)]
-            exact = x[cols].astype(np.float64) @ x[r].astype(np.float64)
+            exact = x[cols].astype(np.float64) @ vector.astype(np.float64)
             yield rank(
                 [Hit(ids[c], urls[c], s) for c, s in zip(cols, exact)], limit, exclude=ids[r]
             )
@@ -68,6 +77,18 @@ def search_product(x: np.ndarray, ids: list[str], urls: list, refs: list[str], l
         )
     ]
     return entries, missing
+
+
+def picture_hits(
+    x: np.ndarray, ids: list[str], urls: list, pictures, limit: int, distance: str
+) -> dict[str, list[Hit]]:
+    """page id -> the `limit` nearest images of the picture found on it (vectors/pictures.py,
+    projected as x was), never the page itself."""
+    if not len(pictures):
+        return {}
+    queries = unit_rows(pictures.vectors) if distance == "cosine" else pictures.vectors
+    found = top_hits(x, pictures.rows_in(ids), ids, urls, limit, queries)
+    return dict(zip(map(str, pictures.ids), found))
 
 
 def exact_lists(vectors_file, reduced_path, distance: str, refs: list[str], top: int) -> dict:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 # extra results fetched so that ties at the cut are broken by id, not by the engine
 TIE_MARGIN = 10
+# a page searched with the picture found on it too lists at most this many times the limit
+WITH_PICTURE = 2
 
 
 @dataclass(frozen=True)
@@ -22,3 +24,13 @@ def rank(hits: Sequence[Hit], limit: int, exclude: str | None = None) -> list[Hi
     kept = [Hit(h.id, h.url, round(float(h.score), 6)) for h in hits if h.id != exclude]
     kept.sort(key=lambda h: (-h.score, h.id))
     return kept[:limit]
+
+
+def merged(first: Sequence[Hit], second: Sequence[Hit]) -> list[Hit]:
+    """Both lists' images, each once with its better score (a page's neighbours and those of
+    the picture found on it)."""
+    best: dict[str, Hit] = {}
+    for hit in [*first, *second]:
+        if hit.id not in best or hit.score > best[hit.id].score:
+            best[hit.id] = hit
+    return list(best.values())

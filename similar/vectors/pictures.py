@@ -53,6 +53,11 @@ class Pictures:
                 f"{path}: not a file of pictures ({exc}); rerun `dvc repro -f {stage}`"
             ) from None
 
+    def among(self, ids) -> Pictures:
+        """The pictures found on the pages of `ids` alone."""
+        keep = np.isin(self.ids, np.asarray(list(ids), dtype=str))
+        return Pictures(self.ids[keep], self.boxes[keep], self.vectors[keep])
+
     def rows_in(self, ids: list[str]) -> np.ndarray:
         """Each picture's page as a row of `ids` (a UserError when one is missing)."""
         row = {name: r for r, name in enumerate(ids)}
