@@ -226,6 +226,26 @@ def test_different_pictures_in_one_frame_are_never_copies_at_thumbnail_sizes(cas
     assert not copies
 
 
+@pytest.mark.parametrize(
+    "case, sides",
+    [
+        ("triangle exclamation and lightning", (48, 64)),
+        ("triangle lightning and worker", (48, 64)),
+        ("factotum R and P", (48, 96)),
+        ("deck 7 and 8", (48, 96)),
+    ],
+)
+def test_a_small_drawing_is_a_copy_of_itself_at_another_size(case, sides):
+    """Each drawing reduced to 48 pixels and to 64 or 96: the smaller one's strokes lie up to
+    half of its own pixel from the larger's, more than a pixel of its frame enlarged to be
+    compared. Within that reach each is a copy (half of them were only "shares a part" or
+    nothing)."""
+    for picture in ONE_FRAME[case]():
+        small, large = (described(longer_side(picture, side)) for side in sides)
+        found = check_pair(small, large, S, seed_of("a", "b"))
+        assert found.relation(CopyRule.of(S)) == "copy", found
+
+
 def longer_side(img: Image.Image, side: int) -> Image.Image:
     scale = side / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))

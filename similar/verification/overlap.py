@@ -37,6 +37,7 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -255,7 +256,7 @@ def agreement(
     pair = laid_pair(a_thumb, a_size, b_thumb, b_size, transform)
     if pair is None:
         return 0.0
-    laid, target, valid = at_most(*pair, AGREEMENT_SIDE)
+    laid, target, valid = at_most(pair.laid, pair.target, pair.valid, AGREEMENT_SIDE)
     lines = grid_lines(valid, GRID)
     if lines is None:
         return 0.0
@@ -364,19 +365,29 @@ def laid_onto(image: np.ndarray, onto: np.ndarray, shape) -> tuple[np.ndarray, n
     return laid, valid
 
 
+class Laid(NamedTuple):
+    """Two thumbnails in one frame (float32), where both hold pixels, and how many times the
+    frame was enlarged (1 for none)."""
+
+    laid: np.ndarray
+    target: np.ndarray
+    valid: np.ndarray
+    grow: float
+
+
 def laid_pair(
     a_thumb: np.ndarray,
     a_size: tuple[int, int],
     b_thumb: np.ndarray,
     b_size: tuple[int, int],
     transform: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The two thumbnails in one frame (float32), and where both hold pixels: the one that
-    shows the overlap with fewer pixels is the frame, so that neither is compared blurred
-    by enlargement (a strong crop shows its part at more pixels than the whole does); the
-    other is smoothed to that scale first, so that reducing it adds no aliased strokes. A
-    frame under SMALLEST_FRAME pixels (a small icon's thumbnail holds only its own) is then
-    enlarged, so that strokes are compared over cells of several pixels."""
+) -> Laid | None:
+    """The two thumbnails in one frame: the one that shows the overlap with fewer pixels is
+    the frame, so that neither is compared blurred by enlargement (a strong crop shows its
+    part at more pixels than the whole does); the other is smoothed to that scale first, so
+    that reducing it adds no aliased strokes. A frame under SMALLEST_FRAME pixels (a small
+    icon's thumbnail holds only its own) is then enlarged, so that strokes are compared over
+    cells of several pixels."""
     import cv2
 
     try:
@@ -395,7 +406,7 @@ def laid_pair(
         onto = np.diag([w / b_thumb.shape[1], h / b_thumb.shape[0], 1.0]) @ onto
         b_thumb = cv2.resize(b_thumb, (w, h), interpolation=cv2.INTER_CUBIC)
     laid, valid = laid_onto(source, onto, b_thumb.shape)
-    return laid, b_thumb.astype(np.float32), valid
+    return Laid(laid, b_thumb.astype(np.float32), valid, max(grow, 1.0))
 
 
 def gradient(grey: np.ndarray) -> np.ndarray:
@@ -424,6 +435,11 @@ EDGE = 0.03  # share of the frame's shorter side left out along the overlap's ed
 # the small floor found 44 more right candidate edges on the development collection, and
 # made a two of clubs the copy of a two of spades at 80 to 160 pixels (tests/test_one_frame.py)
 REACH = 1
+# ... and in a small picture's frame enlarged `grow` times, this share of one of its own
+# pixels (whole pixels of the frame, never under REACH): one icon rendered at 48 and 64
+# pixels draws its strokes up to half a pixel apart (0.75: the drawings' border_all and
+# border_bottom icons became copies)
+SMALL_REACH = 0.5
 UNMATCHED = 0.1  # share of a cell's strokes without counterpart that makes it differ
 MIN_STROKES = 4  # unmatched stroke pixels a differing cell holds at least
 # difference's grid is finer than agreement's, its ring thinner: a card's pips and a
@@ -445,7 +461,8 @@ def difference(
     cells of its bounding box, the outer DIFFERENCE_RING left out) where one picture draws
     what the other does not: strokes (strong gradients, against the picture's own
     strongest, so that a lighter print or other colours draw the same lines) with not even
-    a trace (a weak gradient) within REACH pixels in the other, either way. A different
+    a trace (a weak gradient) within REACH pixels in the other (a small picture's frame
+    enlarged: within SMALL_REACH of its own pixels), either way. A different
     card, letter or pictogram in one frame differs where they differ, however much of the
     frame agrees. With `ring_too`, the ring's cells are compared as well."""
     import cv2
@@ -455,14 +472,15 @@ def difference(
     pair = laid_pair(a_thumb, a_size, b_thumb, b_size, transform)
     if pair is None:
         return 1.0
-    laid, target, valid = pair
+    laid, target, valid, grow = pair
     # the overlap's edge is left out: a copy's trimmed margin, or a frame printed around it
     margin = 2 * max(2, round(EDGE * min(valid.shape))) + 1
     inner = cv2.erode(valid.astype(np.uint8), np.ones((margin, margin), np.uint8)) > 0
     lines = grid_lines(inner, DIFFERENCE_GRID)
     if lines is None:
         return 1.0
-    near = np.ones((2 * REACH + 1, 2 * REACH + 1), np.uint8)
+    reach = max(REACH, int(SMALL_REACH * grow))
+    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
     alone = np.zeros(inner.shape, bool)
     drawn = np.zeros(inner.shape, bool)
     magnitudes = [gradient(laid), gradient(target)]
