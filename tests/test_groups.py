@@ -164,10 +164,18 @@ def test_figures_per_kind_sizes_and_ceiling_hand_computed():
         "pairwise_recall": 1.0,
         "pairs_put_together": 3,
         "pairs_expected": 1,
+        # both plain: put 01 (right); expected 01
+        "pairwise_precision_within": 1.0,
+        "pairwise_recall_within": 1.0,
+        "pairs_expected_within": 1,
     }
     # frame: put 02 12 34 (34 right); expected 23 24 34
     assert by_kind["frame"]["pairwise_precision"] == round(1 / 3, 6)
     assert by_kind["frame"]["pairwise_recall"] == round(1 / 3, 6)
+    # both frame: put 34 (right); expected 23 24 34
+    assert by_kind["frame"]["pairwise_precision_within"] == 1.0
+    assert by_kind["frame"]["pairwise_recall_within"] == round(1 / 3, 6)
+    assert by_kind["frame"]["pairs_expected_within"] == 3
     assert groups.sizes(pred) == {"2": 1, "3": 1}
     a, b = np.array([0, 1, 2]), np.array([1, 2, 3])  # candidates 01 12 23: 24 and 34 missing
     assert groups.candidate_ceiling(6, a, b, truth) == round(2 / 4, 6)

@@ -388,23 +388,36 @@ def pairs_within(*labels: np.ndarray) -> int:
 
 def pairwise_by_kind(pred: np.ndarray, truth: np.ndarray, kinds, ceiling=None) -> dict:
     """Pairwise precision and recall per kind of case: over the pairs with a member of that
-    kind (put together, for precision; truly together, for recall); with `ceiling` (the
-    groups a perfect check of the candidates would find, `ceiling_labels`), the recall
-    those reach: what no check of these candidates can exceed."""
+    kind (put together, for precision; truly together, for recall), and over the pairs
+    whose both members are of it (`_within`: the same icon at its sizes, without the pairs
+    with its hard copies); with `ceiling` (the groups a perfect check of the candidates
+    would find, `ceiling_labels`), the recall those reach: what no check of these
+    candidates can exceed."""
     kinds = np.asarray(kinds)
     out = {}
     for kind in sorted(set(kinds.tolist())):
-        other = kinds != kind
+        other, same = kinds != kind, kinds == kind
 
         def mine(*labels, other=other):  # pairs with at least one member of the kind
             return pairs_within(*labels) - pairs_within(*(x[other] for x in labels))
 
+        def both(*labels, same=same):  # pairs whose two members are of the kind
+            return pairs_within(*(x[same] for x in labels))
+
         put, expected, correct = mine(pred), mine(truth), mine(pred, truth)
+        put_within, expected_within, correct_within = both(pred), both(truth), both(pred, truth)
         out[str(kind)] = {
             "pairwise_precision": round(correct / put, 6) if put else 1.0,
             "pairwise_recall": round(correct / expected, 6) if expected else 1.0,
             "pairs_put_together": put,
             "pairs_expected": expected,
+            "pairwise_precision_within": (
+                round(correct_within / put_within, 6) if put_within else 1.0
+            ),
+            "pairwise_recall_within": (
+                round(correct_within / expected_within, 6) if expected_within else 1.0
+            ),
+            "pairs_expected_within": expected_within,
         }
         if ceiling is not None:
             reached = mine(ceiling, truth)

@@ -91,7 +91,10 @@ def rows(q: dict) -> list[Row]:
                 f"quality, kind {kind or '(none)'}",
                 f"precision {figures['pairwise_precision']}, recall {figures['pairwise_recall']} "
                 f"(ceiling {figures.get('candidate_ceiling_recall', '-')}, "
-                f"{figures['pairs_expected']} pairs expected)",
+                f"{figures['pairs_expected']} pairs expected); both of the kind: "
+                f"precision {figures.get('pairwise_precision_within', '-')}, recall "
+                f"{figures.get('pairwise_recall_within', '-')} "
+                f"({figures.get('pairs_expected_within', 0)} pairs)",
             )
         )
     return out
