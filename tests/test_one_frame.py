@@ -373,6 +373,23 @@ def test_one_frame_small_on_a_page_is_compared_at_its_own_resolution(letters):
     assert kind == "copy", found
 
 
+def test_a_card_pasted_on_a_page_is_found_through_the_picture_described_on_its_own(monkeypatch):
+    """A two of clubs printed between lines of type: the page's letters hold its keypoints,
+    and the card, described at the page's scale, finds 13 inliers with its original, under
+    the copy floor. The page's picture (vectors/pages.py) described on its own is a copy of
+    it, marked as found through a denser description; the two of spades is not."""
+    from similar.verification import region
+
+    clubs, spades = ONE_FRAME["deck two of clubs and of spades"]()
+    page = devset.pasted(clubs.convert("RGB"), seed=1)
+    kind, found = checked_with_pictures(page, clubs)
+    assert kind == "copy" and found.zoomed and found.inliers >= S.min_inliers, found
+    assert checked_with_pictures(page, spades)[0] != "copy"
+    assert checked_with_pictures(clubs, page)[0] == "copy"  # the page on either side
+    monkeypatch.setattr(region, "PAGE_EVIDENCE", 10**6)  # the page's picture not looked at
+    assert checked_with_pictures(page, clubs)[0] != "copy"
+
+
 def test_a_strong_crop_is_compared_at_its_own_resolution():
     """A crop of a fifth of each side of a 600-pixel photograph spans 38 pixels of the
     whole's thumbnail, too few cells to compare (difference 1.0: a shared part); cut from

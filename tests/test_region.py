@@ -177,3 +177,32 @@ def test_frames_of_like_aspect_are_not_described_again():
     pictures = decoded(files.__getitem__, settings.max_side, 10**8)
     _, look = first_check(a, b, settings, 0, pictures)
     assert aspect_check(a, b, look.orientations, settings, 0, pictures) is None
+
+
+def test_the_picture_on_a_page_is_described_on_its_own_at_the_largest_side():
+    """A photograph printed between lines of type: its part of the page (as described, grey)
+    enlarged to `verify.max_side` and described alone, positions in the page's coordinates
+    inside the picture; the photograph itself is no page."""
+    from conftest import real_photo
+
+    from similar.verification.detail import grey_picture
+
+    settings = VerifySettings(workers=1)
+    photo = real_photo("coffee", size=200).convert("RGB")
+    page = devset.pasted(photo, seed=2)
+    data = io.BytesIO()
+    page.save(data, "PNG")
+    whole = extract(data.getvalue(), settings.max_side, settings.features, 10**8)
+    grey = grey_picture(data.getvalue(), settings.max_side, 10**8)
+    part = region.page_picture(whole, grey, settings)
+    assert part is not None and part.size == whole.size and part.count > 0
+    scale = whole.size[0] / page.width
+    left, top = (page.width - round(photo.width * 0.8)) // 2 * scale, 0.2 * page.height * scale
+    assert part.xy[:, 0].min() >= left - 2 and part.xy[:, 1].min() >= top
+    bare = io.BytesIO()
+    photo.save(bare, "PNG")
+    alone = grey_picture(bare.getvalue(), settings.max_side, 10**8)
+    assert region.page_picture(whole, alone, settings) is None
+    # the thumbnail says which is a page before either is decoded again
+    photo_features = extract(bare.getvalue(), settings.max_side, settings.features, 10**8)
+    assert whole.shows_page and not photo_features.shows_page

@@ -34,9 +34,10 @@ class PairResult:
     # laid frame on frame (similar/verification/sift.py, `framed_check`): judged as strictly
     # as a pair let in by the small floor
     framed: bool = False
-    # found with the larger picture's part described at the strong crop's scale
-    # (similar/verification/region.py): its inliers are counted over a denser description
-    # than a whole picture's, so they do not rank it against pairs of whole pictures
+    # found with the larger picture's part described at the strong crop's scale, or the
+    # picture printed on a page described on its own (similar/verification/region.py): its
+    # inliers are counted over a denser description than a whole picture's, so they do not
+    # rank it against pairs of whole pictures
     zoomed: bool = False
 
     def relation(self, rule: CopyRule) -> str | None:

@@ -264,15 +264,20 @@ def check_pair(
 ) -> PairResult:
     """`first_check`; where that finds no copy and `pictures` are given, the pair checked
     again with one picture described anew (similar/verification/region.py): the larger
-    picture's part at a strong crop's scale (`zoomed_check`), or the second picture at the
-    first's aspect (`aspect_check`)."""
+    picture's part at a strong crop's scale (`zoomed_check`), the second picture at the
+    first's aspect (`aspect_check`), or the picture printed on a page (`page_check`)."""
     checked, look = first_check(a, b, settings, seed, pictures)
     if pictures is None or checked.relation(CopyRule.of(settings)) == "copy":
         return checked
     zoomed = None
     if look.fitted is not None:
         zoomed = zoomed_check(a, b, look.fitted, settings, seed, pictures)
-    return zoomed or aspect_check(a, b, look.orientations, settings, seed, pictures) or checked
+    return (
+        zoomed
+        or aspect_check(a, b, look.orientations, settings, seed, pictures)
+        or page_check(a, b, checked, settings, seed, pictures)
+        or checked
+    )
 
 
 @dataclass(frozen=True)
@@ -347,6 +352,36 @@ def aspect_check(
     if squeezed is None:
         return None
     return copy_anew(a, b, (a, squeezed), settings, seed, pictures)
+
+
+def page_check(
+    a: Features, b: Features, checked: PairResult, settings, seed: int, pictures: Callable
+) -> PairResult | None:
+    """The pair checked again with the picture printed on either picture, where that is a
+    page of type (its thumbnail shows one: `Features.shows_page`; then the page as
+    described), described on its own (`region.page_picture`), when the first check found
+    region.PAGE_EVIDENCE inliers; its result where it is a copy (`copy_anew`), marked
+    `zoomed` (its inliers counted over a denser description), else None. A worker keeps a
+    page's picture described (`detail.decoded`'s `derived`): a page is checked against all
+    its candidates."""
+    if checked.inliers < region.PAGE_EVIDENCE:
+        return None
+    for side, whole in enumerate((a, b)):
+        if not whole.shows_page:  # the thumbnail says so, before the page is decoded
+            continue
+
+        def describe(side=side, whole=whole) -> Features | None:
+            picture = pictures(side)
+            return None if picture is None else region.page_picture(whole, picture, settings)
+
+        derived = getattr(pictures, "derived", None)
+        part = derived(side, ("page picture",), describe) if derived else describe()
+        if part is None:
+            continue
+        again = copy_anew(a, b, (part, b) if side == 0 else (a, part), settings, seed, pictures)
+        if again is not None:
+            return replace(again, zoomed=True)
+    return None
 
 
 def copy_anew(
