@@ -175,14 +175,25 @@ def finish(
     """The first k of each row's candidates by score, ties by position; a row whose k-th score
     equals its last candidate's may have more ties beyond the candidates: it is redone in full."""
     cols, scores = sort_rows(scores, cols, cols.shape[1])
-    n = x.shape[0]
     if cols.shape[1] > k:
-        for r in np.flatnonzero(scores[:, k - 1] == scores[:, -1]):
+
+        def full_row(r: int) -> np.ndarray:
             row = x @ x[r]
             row[r] = -np.inf
-            order = np.lexsort((np.arange(n), -row))[:k]
-            cols[r, :k], scores[r, :k] = order, row[order]
+            return row
+
+        redo_ties(cols, scores, k, full_row)
     return cols[:, :k], scores[:, :k]
+
+
+def redo_ties(cols: np.ndarray, scores: np.ndarray, k: int, full_row) -> None:
+    """Rows of sorted candidates whose k-th score equals their last candidate's may have more
+    ties beyond the candidates: each is ranked again from `full_row(r)` (its scores against
+    every column), ties by column, its first k in place."""
+    for r in np.flatnonzero(scores[:, k - 1] == scores[:, -1]):
+        row = full_row(r)
+        order = np.argsort(-row, kind="stable")[:k]
+        cols[r, :k], scores[r, :k] = order, row[order]
 
 
 def exact_knn(
@@ -332,6 +343,5 @@ def best_columns(product: np.ndarray, k: int) -> np.ndarray:
         return np.argsort(-product, axis=1, kind="stable")[:, :k]
     cols = np.argpartition(-product, fetch - 1, axis=1)[:, :fetch]
     cols, scores = sort_rows(np.take_along_axis(product, cols, 1), cols, fetch)
-    for row in np.flatnonzero(scores[:, k - 1] == scores[:, -1]):
-        cols[row] = np.argsort(-product[row], kind="stable")[:fetch]
+    redo_ties(cols, scores, k, product.__getitem__)
     return cols[:, :k]
