@@ -30,7 +30,7 @@ from similar.errors import UserError, run, warn
 from similar.files import read_csv, read_json, require_file
 from similar.search.engine import search_mode
 from similar.search.neighbours import entry
-from similar.search.ranking import WITH_PICTURE, merged, rank
+from similar.search.ranking import with_picture
 from similar.search.receipt import open_checked_store
 from similar.settings import Settings
 from similar.vectors import embedding, pca
@@ -185,7 +185,7 @@ def ranked(queries: list[ImageEntry], limit: int, config: Settings, p, pca_path)
             for at, hits in zip(
                 pictures, store.search_vectors(found_on_pages, limit, exact, hnsw_ef)
             ):
-                results[at] = rank(merged(results[at], hits), WITH_PICTURE * limit)
+                results[at] = with_picture(results[at], hits, limit)
     found = [entry(e.id, None, hits) for e, hits in zip(entries, results)]
     return verified_entries(found, entries, config)
 

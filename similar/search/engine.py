@@ -14,7 +14,7 @@ from ..progress import over
 from ..settings import BulkQuerySettings
 from .neighbours import entry
 from .product import picture_hits, search_product
-from .ranking import WITH_PICTURE, Hit, merged, rank
+from .ranking import Hit, with_picture
 
 
 def search_mode(q: BulkQuerySettings, receipt: dict) -> tuple[bool, int | None]:
@@ -100,13 +100,13 @@ def store_picture_hits(
 
 
 def with_pictures(entries: list[dict], found: dict[str, list[Hit]], limit: int) -> list[dict]:
-    """The entries, each page's holding its own and its picture's neighbours (`found`), each
-    image once with its better score, ranked, at most WITH_PICTURE times `limit`."""
+    """The entries, each page's holding its own and its picture's neighbours (`found`;
+    `ranking.with_picture`)."""
     out = []
     for e in entries:
         page, url = e["reference"]["id"], e["reference"]["url"]
         if page in found:
             own = [Hit(n["id"], n["url"], n["score"]) for n in e["neighbours"]]
-            e = entry(page, url, rank(merged(own, found[page]), WITH_PICTURE * limit, page))
+            e = entry(page, url, with_picture(own, found[page], limit, page))
         out.append(e)
     return out

@@ -26,11 +26,13 @@ def rank(hits: Sequence[Hit], limit: int, exclude: str | None = None) -> list[Hi
     return kept[:limit]
 
 
-def merged(first: Sequence[Hit], second: Sequence[Hit]) -> list[Hit]:
-    """Both lists' images, each once with its better score (a page's neighbours and those of
-    the picture found on it)."""
+def with_picture(
+    own: Sequence[Hit], picture: Sequence[Hit], limit: int, exclude: str | None = None
+) -> list[Hit]:
+    """A page's list: its own neighbours and those of the picture found on it, each image
+    once with its better score, ranked, at most WITH_PICTURE times `limit`."""
     best: dict[str, Hit] = {}
-    for hit in [*first, *second]:
+    for hit in [*own, *picture]:
         if hit.id not in best or hit.score > best[hit.id].score:
             best[hit.id] = hit
-    return list(best.values())
+    return rank(list(best.values()), WITH_PICTURE * limit, exclude)
