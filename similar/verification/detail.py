@@ -167,6 +167,13 @@ def decoded(read: Callable[[int], bytes], max_side: int, max_pixels: int) -> Cal
     return picture
 
 
+def made_from(pictures: Pictures, side: int, what, make: Callable):
+    """What `make()` makes from a picture, kept under `what` where `pictures` keeps what is
+    made (`decoded`'s `derived`), else made afresh."""
+    derived = getattr(pictures, "derived", None)
+    return derived(side, what, make) if derived else make()
+
+
 def grey_picture(data: bytes, max_side: int, max_pixels: int) -> np.ndarray | None:
     """The picture as it was described, grey; read-only, since later pairs may share it."""
     image = described_picture(data, max_side, max_pixels)

@@ -108,7 +108,7 @@ class Features:
 
         if not self.thumb.size:
             return False
-        return picture_box(Image.fromarray(self.thumb).convert("RGB")) is not None
+        return picture_box(Image.fromarray(self.thumb)) is not None
 
     @cached_property
     def canvas(self) -> np.ndarray:

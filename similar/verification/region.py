@@ -119,7 +119,7 @@ def page_picture(whole: Features, picture: np.ndarray, settings) -> Features | N
     holds no keypoints."""
     from PIL import Image
 
-    box = picture_box(Image.fromarray(picture).convert("RGB"))
+    box = picture_box(Image.fromarray(picture))
     if box is None:
         return None
     left, top, right, bottom = box

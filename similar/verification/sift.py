@@ -30,7 +30,7 @@ import numpy as np
 from ..cache import canonical
 from . import prefilter, region
 from .base import CopyRule, Method, PairResult
-from .detail import Pictures, closer_views, decoded
+from .detail import Pictures, closer_views, decoded, made_from
 from .distances import closeness, engine, numpy_products, passes_ratio, two_nearest
 from .features import Features, extract, pack, settings_of, unpack_entry
 from .guided import guided_matches, one_to_one
@@ -347,8 +347,7 @@ def aspect_check(
         picture = pictures(1)
         return None if picture is None else region.at_aspect(b, picture, aspect, settings)
 
-    derived = getattr(pictures, "derived", None)
-    squeezed = derived(1, ("aspect", round(aspect, 4)), describe) if derived else describe()
+    squeezed = made_from(pictures, 1, ("aspect", round(aspect, 4)), describe)
     if squeezed is None:
         return None
     return copy_anew(a, b, (a, squeezed), settings, seed, pictures)
@@ -374,8 +373,7 @@ def page_check(
             picture = pictures(side)
             return None if picture is None else region.page_picture(whole, picture, settings)
 
-        derived = getattr(pictures, "derived", None)
-        part = derived(side, ("page picture",), describe) if derived else describe()
+        part = made_from(pictures, side, ("page picture",), describe)
         if part is None:
             continue
         again = copy_anew(a, b, (part, b) if side == 0 else (a, part), settings, seed, pictures)
