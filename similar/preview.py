@@ -96,6 +96,14 @@ def pair_figures(pair: dict) -> dict:
     }
 
 
+def part_id(pair: dict, a: str, b: str) -> str:
+    """The id of the picture that lies in the other as a part of it (`part`: "a" or "b" of
+    the checked pair: groups.json's a and b, or a verified list's reference and
+    neighbour, which the badge shows as a and b)."""
+    first, second = (pair["a"], pair["b"]) if "a" in pair and "b" in pair else (a, b)
+    return first if pair["part"] == "a" else second
+
+
 class Evidence:
     """The pairs a page shows with a badge: their matched points and figures, per page."""
 
@@ -115,6 +123,8 @@ class Evidence:
             return None
         found = points_of(self.matches, a, b) or {}
         figures = pair_figures(pair)
+        if figures.get("part"):
+            figures["part"] = part_id(pair, a, b)
         kept = found.get("points", [])
         self.page.setdefault(a, {})[b] = {
             "points": shown_points(kept),

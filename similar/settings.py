@@ -548,11 +548,14 @@ class GroupsSettings:
         "link them (one for two lone images); one: connected components (one pair chains)",
         choices=("two", "one"),
     )
-    apart: bool = param(
-        False,
-        "never put two images in one group when their own checked pair only shares a part "
-        "(a group its checks contradict: a crop of what two cards share between them); off: "
-        "such a group stays whole and lists that pair among its shared parts",
+    apart: str = param(
+        "parts",
+        "which images whose own checked pair only shares a part never share a group: parts, "
+        "those that draw different things where they overlap while a third picture is a copy "
+        "of a part of each (a crop of the figure two queens of one deck share); all, every "
+        "such pair; none, no pair (a group its checks contradict stays whole and lists the "
+        "pair among its shared parts)",
+        choices=("parts", "all", "none"),
     )
 
 

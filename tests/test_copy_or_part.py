@@ -70,6 +70,24 @@ def test_a_picture_and_its_copy_are_a_copy(picture, kind):
     assert figures.contained >= 0.9, figures  # a copy lies whole inside the other picture
 
 
+@pytest.mark.parametrize(
+    "kind, part", [("crop", "b"), ("framed", "a"), ("halftone", ""), ("mirror", "")]
+)
+def test_a_copy_says_which_picture_is_a_part_of_the_other(picture, kind, part):
+    """A crop lies in its picture, the picture in its border and caption: a part of it; a
+    halftone or a mirrored copy is the whole picture again."""
+    _, figures = relation(picture, copies(picture)[kind])
+    assert figures.part == part, figures
+    assert figures.fields(CopyRule.of(S))["part"] == part
+
+
+def test_a_copy_turned_on_a_larger_blank_canvas_is_no_more_than_the_picture(picture):
+    """Turned 12 degrees on white: its frame grows, what it shows does not."""
+    turned = picture.rotate(12, Image.Resampling.BICUBIC, expand=True, fillcolor="white")
+    found, figures = relation(picture, turned)
+    assert found == "copy" and figures.part == "", figures
+
+
 def turned_within_its_frame(picture: Image.Image, degrees: float = 30) -> Image.Image:
     """Turned and cut to its own frame, the corners left a blank black canvas."""
     return picture.rotate(degrees, Image.Resampling.BICUBIC, expand=False, fillcolor="black")

@@ -8,6 +8,7 @@ from conftest import real_photo, run_stage
 
 from similar.groundtruth import read_groups
 from similar.groups import grouping as groups
+from similar.verification.base import CopyRule
 
 
 def test_components_of_a_hand_made_graph():
@@ -249,10 +250,54 @@ def test_groups_apart_keeps_a_bridged_pair_that_only_shares_a_part_in_two_groups
     edges = groups.Edges(a, b, np.full(8, 0.5, np.float32), np.full(8, 40), kept, shared=~kept)
     truth = {f"i{n}": "left" if n < 3 else "right" for n in range(6)}
     assert len(set(groups.kept_labels(ids, edges, "one").tolist())) == 1
-    labels = groups.kept_labels(ids, edges, "one", apart=True)
+    labels = groups.kept_labels(ids, edges, "one", apart="all")
     assert len(set(labels.tolist())) == 2
-    grouping = GroupsSettings(join="one", apart=True)
+    assert len(set(groups.kept_labels(ids, edges, "one", apart="parts").tolist())) == 1
+    grouping = GroupsSettings(join="one", apart="all")
     found = groups.named_groups(labels, ids)
     metrics, plot = groups.figures(ids, edges, labels, found, truth, {}, grouping)
     row = dict(zip(groups.PLOT_HEADER, plot[0]))
     assert metrics["pairwise_precision"] == 1.0 == float(row["precision"])
+
+
+def queens(part: int, contained: float, difference: float) -> groups.Edges:
+    """Two queens of one deck (0, 1), each with a copy of its own (3, 4), and a third
+    picture (2) that is a copy of each, as a part of them where `part` is PART_OF["b"] (a
+    crop of the figure both draw); the queens' own pair (0-1) only shares a part, with these
+    figures."""
+    a = np.array([0, 1, 0, 1, 2, 2, 0])
+    b = np.array([2, 2, 3, 4, 3, 4, 1])
+    kept = np.array([True] * 6 + [False])
+    fields = [{"contained": 1.0, "difference": 0.0}] * 6
+    fields.append({"contained": contained, "difference": difference})
+    rule = CopyRule(15, 0.6, 0.85, 0.0)
+    differs = ~kept & np.array([groups.differ_whole(f, rule) for f in fields])
+    parts = np.array([part, part, 0, 0, 0, 0, 0], np.int8)
+    return groups.Edges(a, b, np.full(7, 0.5), np.full(7, 40), kept, ~kept, fields, differs, parts)
+
+
+def test_a_part_of_two_pictures_that_differ_in_one_frame_does_not_join_them():
+    """`groups.apart: parts`: the queens lie whole on each other and differ there (their
+    corner indices), and the figure's crop is a part of each: two groups. Each keeps its
+    own copy; the crop joins one of them."""
+    ids = np.array([f"i{n}" for n in range(5)])
+    edges = queens(groups.PART_OF["b"], contained=1.0, difference=0.05)
+    labels = groups.kept_labels(ids, edges, "one")
+    assert labels[0] != labels[1] and labels[0] == labels[3] and labels[1] == labels[4]
+    assert len(set(groups.kept_labels(ids, edges, "one", apart="none").tolist())) == 1
+
+
+@pytest.mark.parametrize(
+    "part, contained, difference",
+    [
+        (0, 1.0, 0.05),  # the third picture is the whole picture again: no part of both
+        (2, 0.4, 0.05),  # one picture in two frames (in a border, on a page): neither whole
+        (2, 1.0, 0.0),  # their pair found no difference
+    ],
+)
+def test_a_third_picture_joins_two_pictures_where_nothing_says_they_differ(
+    part, contained, difference
+):
+    ids = np.array([f"i{n}" for n in range(5)])
+    edges = queens(part, contained, difference)
+    assert len(set(groups.kept_labels(ids, edges, "one").tolist())) == 1

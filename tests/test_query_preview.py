@@ -299,3 +299,21 @@ def test_pair_figures_are_read_from_what_the_pair_carries():
 
     pair = {"a": "x", "b": "y", "inliers": 30, "relation": "copy", "new_figure": 0.5, "no": None}
     assert pair_figures(pair) == {"inliers": 30, "relation": "copy", "new_figure": 0.5}
+
+
+def test_the_evidence_names_the_picture_that_is_a_part_of_the_other():
+    """groups.json's pair a-b shown from b's side, and a verified list's pair (reference,
+    neighbour): `part` becomes the id of the picture that lies in the other."""
+    from similar.preview import Evidence
+
+    evidence = Evidence(Points.of({}), 12)
+    crop = {"a": "crop", "b": "card", "inliers": 40, "relation": "copy", "part": "a"}
+    evidence.badge("card", "crop", crop)
+    listed = {"id": "page", "inliers": 40, "relation": "copy", "part": "b"}
+    evidence.badge("card", "page", listed)
+    whole = {"id": "halftone", "inliers": 40, "relation": "copy", "part": ""}
+    evidence.badge("card", "halftone", whole)
+    pairs = evidence.take()["pairs"]["card"]
+    assert pairs["crop"]["figures"]["part"] == "crop"
+    assert pairs["page"]["figures"]["part"] == "page"
+    assert pairs["halftone"]["figures"]["part"] == ""

@@ -273,7 +273,7 @@ def test_verify_stage_outputs(pipeline):
         assert len(ns) == 6 and all(
             set(n)
             == {"id", "url", "score", "inliers", "verified", "mirrored", "relation"}
-            | {"agreement", "contained", "coverage", "inlier_ratio", "difference"}
+            | {"agreement", "contained", "coverage", "inlier_ratio", "difference", "part"}
             for n in ns
         )
         flags = [n["verified"] for n in ns]

@@ -33,7 +33,9 @@ PLOT_HEADER = ["min_score", "precision", "recall", "f1", "cnn_precision", "cnn_r
 class Edges:
     """Candidate edges (rows a < b of the graph, each with its best score), and once checked,
     each one's inliers, whether it is kept (a copy; unchecked: `inliers` None, all kept),
-    whether it only shares a part, and the fields groups.json gives each pair."""
+    whether it only shares a part, whether such a pair lies whole in each other and draws
+    different things there (`differs`, `differ_whole`), which end is a part of the other
+    (PART_OF codes), and the fields groups.json gives each pair."""
 
     a: np.ndarray
     b: np.ndarray
@@ -42,12 +44,18 @@ class Edges:
     kept: np.ndarray = field(default=None)
     shared: np.ndarray = field(default=None)
     fields: list | None = None
+    differs: np.ndarray = field(default=None)
+    part: np.ndarray = field(default=None)
 
     def __post_init__(self):
         if self.kept is None:
             self.kept = np.ones(len(self.a), bool)
         if self.shared is None:
             self.shared = np.zeros(len(self.a), bool)
+        if self.differs is None:
+            self.differs = np.zeros(len(self.a), bool)
+        if self.part is None:
+            self.part = np.zeros(len(self.a), np.int8)
 
     @property
     def strength(self) -> np.ndarray:
@@ -122,13 +130,26 @@ def edge_pairs(ids, edges: Edges) -> list[tuple[str, str]]:
     return [(str(ids[i]), str(ids[j])) for i, j in zip(edges.a, edges.b)]
 
 
+PART_OF = {"": 0, "a": 1, "b": 2}  # Edges.part: neither end, a, or b is a part of the other
+
+
+def differ_whole(fields: dict, rule) -> bool:
+    """Whether a checked pair lies whole in each other, or one in the other
+    (`verify.min_overlap`), and draws different things there (more than
+    `verify.max_difference`): two pictures in one frame, not one picture in two."""
+    whole = fields["contained"] >= rule.min_overlap
+    return whole and fields["difference"] > rule.max_difference
+
+
 def verified(edges: Edges, results, rule) -> Edges:
     """The edges with the verifier's results of `edge_pairs`: kept when a copy."""
     inliers = np.array([r.inliers for r in results], dtype=np.int64)
     fields = [r.fields(rule) for r in results]
     kept = np.array([f["relation"] == "copy" for f in fields], dtype=bool)
     shared = np.array([f["relation"] == "shares_part" for f in fields], dtype=bool)
-    return Edges(edges.a, edges.b, edges.scores, inliers, kept, shared, fields)
+    differs = shared & np.array([differ_whole(f, rule) for f in fields], bool)
+    part = np.array([PART_OF[f["part"]] for f in fields], dtype=np.int8)
+    return Edges(edges.a, edges.b, edges.scores, inliers, kept, shared, fields, differs, part)
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,19 +210,20 @@ def threshold_curve(
     lowest: float,
     strength: np.ndarray,
     join: str,
-    shared: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
     least each threshold, and the connected components of all candidate edges at that
-    threshold (what the CNN score alone would give). With `shared` (a mask of the edges that
-    only share a part, for `groups.apart`), groups never join across those at the threshold."""
+    threshold (what the CNN score alone would give). With `held` (a mask of the pairs
+    `groups.apart` keeps apart, `apart_mask`), groups never join across those at the
+    threshold."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
         at = scores >= t
         use = at & kept
-        apart = None if shared is None else (a[at & shared], b[at & shared])
+        apart = None if held is None else (a[at & held], b[at & held])
         v = pairwise(agglomerate(n, a[use], b[use], strength[use], join, apart), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
@@ -223,17 +245,48 @@ def threshold_curve(
     return rows
 
 
-def kept_labels(ids, edges: Edges, join: str, apart: bool = False) -> np.ndarray:
-    """Each image's group label: the kept edges joined by the rule `groups.join`; with
-    `apart` (`groups.apart`), never across a pair that only shares a part."""
-    kept = edges.kept
+def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarray:
+    """Each image's group label: the kept edges joined by the rule `groups.join`, never
+    across the pairs `groups.apart` keeps apart (`apart_mask`)."""
+    kept, held = edges.kept, apart_mask(edges, apart)
     return agglomerate(
         len(ids),
         edges.a[kept],
         edges.b[kept],
         edges.strength[kept],
         join,
-        (edges.a[edges.shared], edges.b[edges.shared]) if apart else None,
+        (edges.a[held], edges.b[held]),
+    )
+
+
+def apart_mask(edges: Edges, apart: str) -> np.ndarray:
+    """The checked pairs whose two images `groups.apart` keeps in two groups: `all`, every
+    pair that only shares a part; `parts`, such a pair that lies whole in each other and
+    draws different things there (`Edges.differs`: two pictures in one frame) while a third
+    picture is a copy of each as a part of it (`part_inside_both`: a crop of the figure two
+    queens of one deck share); `none`, no pair."""
+    if apart == "all":
+        return edges.shared.copy()
+    if apart == "none":
+        return np.zeros(len(edges.a), bool)
+    return edges.differs & part_inside_both(edges)
+
+
+def part_inside_both(edges: Edges) -> np.ndarray:
+    """For each edge, whether some picture lies in both its ends as a part of each, by
+    the copy edges (`Edges.part`)."""
+    pieces: dict[int, set[int]] = {}  # picture -> the pictures that lie in it as parts
+    inside = edges.kept & (edges.part > 0)
+    for x, y, part in zip(edges.a[inside], edges.b[inside], edges.part[inside]):
+        piece, whole = (x, y) if part == PART_OF["a"] else (y, x)
+        pieces.setdefault(int(whole), set()).add(int(piece))
+    empty: set[int] = set()
+    return np.array(
+        [
+            bool(pieces.get(int(x), empty) & pieces.get(int(y), empty))
+            for x, y in zip(edges.a, edges.b)
+        ],
+        dtype=bool,
     )
 
 
@@ -296,9 +349,9 @@ def figures(
         )
     min_score = grouping.min_score
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
-    shared = edges.shared if grouping.apart else None
+    held = apart_mask(edges, grouping.apart)
     curve = threshold_curve(
-        n, a, b, edges.scores, kept, labels_true, lowest, edges.strength, grouping.join, shared
+        n, a, b, edges.scores, kept, labels_true, lowest, edges.strength, grouping.join, held
     )
     return metrics, curve
 

@@ -134,6 +134,8 @@
     left.alt = a; right.alt = b;
     var what = figs.relation === "shares_part" ? "they share a part; the shared region is outlined in both" :
       "a copy" + (found.mirrored ? ", mirrored" : "") + "; the matched region is outlined in both";
+    var piece = figs.part ? [figs.part, figs.part === a ? b : a] : null;
+    if (piece) { what += "; " + piece[0] + " lies whole in " + piece[1] + ", a part of it"; }
     document.getElementById("mv-caption").textContent = "the pair " + a + "  \u2194  " + b + ": " + what +
       "; " + (points.length ? points.length + " of " + found.matched + " matched points shown" :
       "no matched points kept for this pair");
@@ -142,7 +144,8 @@
     Object.keys(figs).forEach(function (k, i) {
       var item = document.createElement("span");
       item.dataset.figure = k;
-      item.textContent = (i ? " \u00b7 " : "") + k.replace(/_/g, " ") + " " + shown(figs[k]);
+      var value = k === "part" ? (piece ? piece[0] : "neither") : shown(figs[k]);
+      item.textContent = (i ? " \u00b7 " : "") + k.replace(/_/g, " ") + " " + value;
       list.appendChild(item);
     });
     view.classList.add("open");

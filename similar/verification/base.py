@@ -39,6 +39,9 @@ class PairResult:
     # inliers are counted over a denser description than a whole picture's, so they do not
     # rank it against pairs of whole pictures
     zoomed: bool = False
+    # "a" or "b": that picture lies whole in the other, a part of it (a crop, a picture
+    # printed on a page or in a border); "" neither (similar/verification/overlap.py, `part_of`)
+    part: str = ""
 
     def relation(self, rule: CopyRule) -> str | None:
         """`copy` (inliers enough, the pictures agree over their overlap, neither draws
@@ -73,6 +76,7 @@ class PairResult:
             "agreement": self.agreement,
             "contained": self.contained,
             "difference": self.difference,
+            "part": self.part,
         }
 
 

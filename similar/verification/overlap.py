@@ -136,6 +136,37 @@ def overlap(
     )
 
 
+WHOLE_IN = 0.85  # the share of a picture inside the overlap that lays it whole in the other
+PART = 0.8  # ... while the other holds more than this share of itself outside the overlap
+
+
+def part_of(
+    a_canvas: np.ndarray,
+    a_size: tuple[int, int],
+    b_canvas: np.ndarray,
+    b_size: tuple[int, int],
+    polygons: tuple[np.ndarray, np.ndarray] | None,
+) -> str:
+    """Which picture is a part of the other ("a", "b", or "" for neither): it lies whole
+    in the other (WHOLE_IN of what it shows inside the overlap, `polygons`), and the other
+    shows more around it (under PART of it inside): a crop of a picture, a picture printed
+    on a page or in a border, a figure drawn into a scene. What a picture shows is its
+    drawn pixels where it has a blank canvas (`drawn_share`): a copy turned on a larger
+    white canvas is no more than the picture."""
+    if polygons is None:
+        return ""
+    shares = []
+    for canvas, size, polygon in zip((a_canvas, b_canvas), (a_size, b_size), polygons):
+        drawn = drawn_share(canvas, size, polygon)
+        shares.append(area_share(polygon, size) if drawn is None else drawn)
+    a_share, b_share = shares
+    if a_share >= WHOLE_IN and b_share < PART:
+        return "a"
+    if b_share >= WHOLE_IN and a_share < PART:
+        return "b"
+    return ""
+
+
 BLANK_RANGE = 6  # grey levels a blank canvas varies by between neighbouring pixels, at most
 BLANK_SHARE = 0.01  # the share of a thumbnail that is blank before it counts
 # ... and at most: more is the ground the picture is drawn on (a pip on a card's white, an

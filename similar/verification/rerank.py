@@ -87,6 +87,7 @@ UNCHECKED = {
     "agreement": None,
     "contained": None,
     "difference": None,
+    "part": None,
 }
 
 

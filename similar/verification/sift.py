@@ -43,12 +43,14 @@ from .overlap import (
     mapped,
     overlap,
     overlap_polygons,
+    part_of,
 )
 
 MAX_STORED_MATCHES = 40  # matched points kept per verified pair, for the preview's lines
 # RANSAC's largest reprojection error, as a share of the longer side of the second image
 THRESHOLD = 0.02
 MAX_STRETCH = 3.0  # an affine fit's largest change of aspect (a re-engraving, a stretched size)
+OTHER_SIDE = ("b", "a")  # the picture that lies in side 0's or side 1's: a part of it
 WHOLE = 0.95  # the share of each picture inside the overlap that makes the two whole to whole
 CENTRAL = 0.5  # under this share of inliers inside the ring, the match is carried by the ring
 REFINE_ROUNDS = 2  # least-squares fits of a homography over its inliers
@@ -316,7 +318,9 @@ def zoomed_check(
         return None
     matched = np.array(again.matches, np.float64).reshape(-1, 4)  # shares of each picture
     crop = matched[:, 2:] if side == 0 else matched[:, :2]
-    return replace(again, zoomed=True) if hull_share(crop, (1, 1)) >= region.SPREAD else None
+    if hull_share(crop, (1, 1)) < region.SPREAD:
+        return None
+    return replace(again, zoomed=True, part=OTHER_SIDE[side])
 
 
 def aspect_check(
@@ -378,7 +382,7 @@ def page_check(
             continue
         again = copy_anew(a, b, (part, b) if side == 0 else (a, part), settings, seed, pictures)
         if again is not None:
-            return replace(again, zoomed=True)
+            return replace(again, zoomed=True, part=OTHER_SIDE[side])
     return None
 
 
@@ -514,6 +518,7 @@ def with_figures(
         found,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
+        part=part_of(fa.canvas, fa.size, b.canvas, b.size, polygons),
         contained=content_contained(
             fa.canvas, fa.size, b.canvas, b.size, polygons, figures.contained
         ),
