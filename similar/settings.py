@@ -544,8 +544,9 @@ class GroupsSettings:
     )
     join: str = param(
         "two",
-        "two: an image joins a group, or two groups join, only when two verified copy pairs "
-        "link them (one for two lone images); one: connected components (one pair chains)",
+        "two: two groups join only when two verified copy pairs link them (one for two lone "
+        "images), an image joins a group with two, or with one where it is a copy of "
+        "nothing outside the group; one: connected components (one pair chains)",
         choices=("two", "one"),
     )
     apart: str = param(

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from similar.groups.clustering import agglomerate
+from similar.groups.clustering import adopt_lone, agglomerate
 
 
 def edges(pairs):
@@ -55,3 +55,38 @@ def test_pairs_kept_apart_follow_their_groups_as_they_grow():
     strength = np.array([50, 40, 30, 20], dtype=float)
     labels = agglomerate(4, a, b, strength, rule="one", apart=edges([(0, 3)]))
     assert labels[0] == labels[1] == labels[2] != labels[3]
+
+
+def test_an_image_that_is_a_copy_of_one_group_alone_joins_it():
+    """4 is a copy of 0 only (a strong crop that the group's other copies do not match); 5
+    of 1 and of 6, whose group is 6-7: 4 joins, 5 stays a possible member of both."""
+    a, b = edges([(0, 1), (0, 2), (1, 2), (0, 4), (1, 5), (5, 6), (6, 7)])
+    labels = agglomerate(8, a, b, np.array([90, 80, 70, 60, 50, 40, 95], dtype=float))
+    assert labels[4] != labels[0]  # two members must confirm it
+    adopted = adopt_lone(labels, a, b)
+    assert adopted[4] == adopted[0] == adopted[1] == adopted[2]
+    assert len({adopted[0], adopted[5], adopted[6]}) == 3 and adopted[6] == adopted[7]
+    assert sorted(set(adopted.tolist())) == list(range(len(set(adopted.tolist()))))
+
+
+def test_an_image_that_is_a_copy_of_two_groups_joins_neither():
+    a, b = edges([(0, 1), (2, 3), (0, 4), (2, 4)])
+    labels = agglomerate(5, a, b, np.array([90, 80, 70, 60], dtype=float))
+    adopted = adopt_lone(labels, a, b)
+    assert len({adopted[0], adopted[2], adopted[4]}) == 3
+
+
+def test_an_image_is_not_taken_in_where_its_pair_with_a_member_only_shares_a_part():
+    """2 is a copy of 0, and its pair with 1 was checked and only shares a part."""
+    a, b = edges([(0, 1), (0, 2)])
+    labels = agglomerate(3, a[:1], b[:1], np.array([90.0]))
+    assert adopt_lone(labels, a, b)[2] == adopt_lone(labels, a, b)[0]
+    assert adopt_lone(labels, a, b, edges([(1, 2)]))[2] != labels[0]
+
+
+def test_two_lone_images_are_not_taken_in_through_each_other():
+    """3-4 are copies of each other, 3 of the group's 0: they stay a group of their own
+    (agglomerate joins two lone images by one pair) and no lone image is left to take in."""
+    a, b = edges([(0, 1), (1, 2), (0, 2), (0, 3), (3, 4)])
+    labels = agglomerate(5, a, b, np.array([90, 80, 70, 60, 95], dtype=float))
+    assert np.array_equal(adopt_lone(labels, a, b), labels)

@@ -9,8 +9,10 @@ pairs between them are at
 least `links(size_a, size_b)`. With `rule="two"` that is one pair for two lone images and
 two pairs otherwise: an image joins a group only when two members confirm it, and two
 groups join only when two of their pairs do. With `rule="one"` it is one pair
-(connected components). Images confirmed by only one member stay out, and are listed as
-the group's *possible* members.
+(connected components). An image confirmed by only one member then joins that group when
+it is a copy of nothing outside it and none of its pairs with a member is held apart
+(`adopt_lone`): its one link can bring in no other image. Images confirmed by one member
+and a copy of something else stay out, and are listed as the group's *possible* members.
 """
 
 from __future__ import annotations
@@ -82,6 +84,37 @@ def agglomerate(
     roots = np.array([root(x) for x in range(n)], dtype=np.int64)
     _, labels = np.unique(roots, return_inverse=True)
     return labels
+
+
+def adopt_lone(
+    labels: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    apart: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The labels with each image that is alone but a copy (edges a-b) of members of one
+    group only, of two or more, put into that group; not where a pair of `apart` lies
+    between it and a member. Decided on the labels as given, so the order of the edges does
+    not matter and an image taken in brings no other with it."""
+    sizes = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
+    reached: dict[int, set[int]] = {}  # a lone image -> the groups its copies are in
+    for x, y in zip(a.tolist(), b.tolist()):
+        for me, other in ((x, y), (y, x)):
+            if sizes[labels[me]] == 1:
+                reached.setdefault(me, set()).add(int(labels[other]))
+    refused: dict[int, set[int]] = {}
+    if apart is not None:
+        for x, y in zip(apart[0].tolist(), apart[1].tolist()):
+            refused.setdefault(x, set()).add(int(labels[y]))
+            refused.setdefault(y, set()).add(int(labels[x]))
+    out = labels.copy()
+    for me, found in reached.items():
+        if len(found) == 1:
+            (group,) = found
+            if sizes[group] >= 2 and group not in refused.get(me, ()):
+                out[me] = group
+    _, compact = np.unique(out, return_inverse=True)  # labels 0..c-1 again
+    return compact
 
 
 def triangles(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import orjson
 from ..errors import UserError
 from ..evaluation import pairwise_figures, pairwise_on_marks
 from ..files import read_json, require_file
-from .clustering import agglomerate
+from .clustering import adopt_lone, agglomerate
 
 PLOT_STEPS = 20
 NEEDS_IMAGES = (
@@ -211,20 +211,24 @@ def threshold_curve(
     strength: np.ndarray,
     join: str,
     held: np.ndarray | None = None,
+    shared: np.ndarray | None = None,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
     least each threshold, and the connected components of all candidate edges at that
     threshold (what the CNN score alone would give). With `held` (a mask of the pairs
     `groups.apart` keeps apart, `apart_mask`), groups never join across those at the
-    threshold."""
+    threshold; with `shared` (the pairs that only share a part), a lone image is never
+    taken into a group across one (`adopt_lone`)."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
         at = scores >= t
         use = at & kept
         apart = None if held is None else (a[at & held], b[at & held])
-        v = pairwise(agglomerate(n, a[use], b[use], strength[use], join, apart), truth)
+        labels = agglomerate(n, a[use], b[use], strength[use], join, apart)
+        refused = None if shared is None else (a[at & shared], b[at & shared])
+        v = pairwise(adopt_lone(labels, a[use], b[use], refused), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
             (
@@ -247,16 +251,13 @@ def threshold_curve(
 
 def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarray:
     """Each image's group label: the kept edges joined by the rule `groups.join`, never
-    across the pairs `groups.apart` keeps apart (`apart_mask`)."""
+    across the pairs `groups.apart` keeps apart (`apart_mask`); then each lone image that
+    is a copy of one group's members only joins it, where none of its pairs with them only
+    shares a part (`adopt_lone`)."""
     kept, held = edges.kept, apart_mask(edges, apart)
-    return agglomerate(
-        len(ids),
-        edges.a[kept],
-        edges.b[kept],
-        edges.strength[kept],
-        join,
-        (edges.a[held], edges.b[held]),
-    )
+    a, b = edges.a[kept], edges.b[kept]
+    labels = agglomerate(len(ids), a, b, edges.strength[kept], join, (edges.a[held], edges.b[held]))
+    return adopt_lone(labels, a, b, (edges.a[edges.shared], edges.b[edges.shared]))
 
 
 def apart_mask(edges: Edges, apart: str) -> np.ndarray:
@@ -351,7 +352,17 @@ def figures(
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
     held = apart_mask(edges, grouping.apart)
     curve = threshold_curve(
-        n, a, b, edges.scores, kept, labels_true, lowest, edges.strength, grouping.join, held
+        n,
+        a,
+        b,
+        edges.scores,
+        kept,
+        labels_true,
+        lowest,
+        edges.strength,
+        grouping.join,
+        held,
+        edges.shared,
     )
     return metrics, curve
 
