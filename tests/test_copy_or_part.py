@@ -128,3 +128,18 @@ def test_copies_are_grouped_and_shared_parts_never(picture):
     a, b, strength = (np.array(x) for x in zip(*kept))
     labels = agglomerate(len(images), a, b, strength).tolist()
     assert len(set(labels[:5])) == 1 and len(set(labels)) == 3
+
+
+def test_a_strong_crop_is_a_copy_whichever_of_the_two_comes_first():
+    """The crop's colours were laid down onto the few pixels its region spans in the
+    original's 64-pixel colour thumbnail, and a tenth of its cells changed colour: a
+    shared part with the crop first, a copy with the original first."""
+    from sklearn.datasets import load_sample_images
+
+    from tools.devset import crop
+
+    flower = Image.fromarray(load_sample_images().images[1]).resize((600, 400))
+    part = crop(flower, 0.3, seed=64)
+    first, second = relation(part, flower), relation(flower, part)
+    assert first[0] == second[0] == "copy", (first[1], second[1])
+    assert first[1].part == "a" and second[1].part == "b"

@@ -260,6 +260,9 @@ def test_groups_apart_keeps_a_bridged_pair_that_only_shares_a_part_in_two_groups
     assert metrics["pairwise_precision"] == 1.0 == float(row["precision"])
 
 
+RULE = CopyRule(15, min_agreement=0.6, min_overlap=0.85, max_difference=0.0)
+
+
 def queens(part: int, contained: float, difference: float) -> groups.Edges:
     """Two queens of one deck (0, 1), each with a copy of its own (3, 4), and a third
     picture (2) that is a copy of each, as a part of them where `part` is PART_OF["b"] (a
@@ -270,8 +273,7 @@ def queens(part: int, contained: float, difference: float) -> groups.Edges:
     kept = np.array([True] * 6 + [False])
     fields = [{"contained": 1.0, "difference": 0.0}] * 6
     fields.append({"contained": contained, "difference": difference})
-    rule = CopyRule(15, 0.6, 0.85, 0.0)
-    differs = ~kept & np.array([groups.differ_whole(f, rule) for f in fields])
+    differs = ~kept & np.array([groups.differ_whole(f, RULE) for f in fields])
     parts = np.array([part, part, 0, 0, 0, 0, 0], np.int8)
     return groups.Edges(a, b, np.full(7, 0.5), np.full(7, 40), kept, ~kept, fields, differs, parts)
 
@@ -301,3 +303,21 @@ def test_a_third_picture_joins_two_pictures_where_nothing_says_they_differ(
     ids = np.array([f"i{n}" for n in range(5)])
     edges = queens(part, contained, difference)
     assert len(set(groups.kept_labels(ids, edges, "one").tolist())) == 1
+
+
+@pytest.mark.parametrize("contained, taken_in", [(0.3, True), (1.0, False)])
+def test_a_copy_of_one_member_joins_unless_it_is_another_picture_in_a_members_frame(
+    contained, taken_in
+):
+    """3 is a copy of 0 only (a strong crop); its pair with 1 only shares a part: two crops
+    of one picture that overlap in a strip (taken in), or a picture lying whole in 1 that
+    draws something else there (kept out, a possible member)."""
+    ids = np.array([f"i{n}" for n in range(4)])
+    a, b = np.array([0, 0, 1, 0, 1]), np.array([1, 2, 2, 3, 3])
+    kept = np.array([True, True, True, True, False])
+    fields = [{"contained": 1.0, "difference": 0.0}] * 4
+    fields.append({"contained": contained, "difference": 0.1})
+    differs = ~kept & np.array([groups.differ_whole(f, RULE) for f in fields])
+    edges = groups.Edges(a, b, np.full(5, 0.5), np.full(5, 40), kept, ~kept, fields, differs)
+    labels = groups.kept_labels(ids, edges, "two")
+    assert (labels[3] == labels[0]) == taken_in and labels[0] == labels[1] == labels[2]

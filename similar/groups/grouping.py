@@ -211,15 +211,15 @@ def threshold_curve(
     strength: np.ndarray,
     join: str,
     held: np.ndarray | None = None,
-    shared: np.ndarray | None = None,
+    differs: np.ndarray | None = None,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
     least each threshold, and the connected components of all candidate edges at that
     threshold (what the CNN score alone would give). With `held` (a mask of the pairs
     `groups.apart` keeps apart, `apart_mask`), groups never join across those at the
-    threshold; with `shared` (the pairs that only share a part), a lone image is never
-    taken into a group across one (`adopt_lone`)."""
+    threshold; with `differs` (the pairs that are two pictures in one frame,
+    `Edges.differs`), a lone image is never taken into a group across one (`adopt_lone`)."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
@@ -227,7 +227,7 @@ def threshold_curve(
         use = at & kept
         apart = None if held is None else (a[at & held], b[at & held])
         labels = agglomerate(n, a[use], b[use], strength[use], join, apart)
-        refused = None if shared is None else (a[at & shared], b[at & shared])
+        refused = None if differs is None else (a[at & differs], b[at & differs])
         v = pairwise(adopt_lone(labels, a[use], b[use], refused), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
@@ -252,12 +252,12 @@ def threshold_curve(
 def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarray:
     """Each image's group label: the kept edges joined by the rule `groups.join`, never
     across the pairs `groups.apart` keeps apart (`apart_mask`); then each lone image that
-    is a copy of one group's members only joins it, where none of its pairs with them only
-    shares a part (`adopt_lone`)."""
+    is a copy of one group's members only joins it, where none of its pairs with them is
+    two pictures in one frame (`Edges.differs`, `adopt_lone`)."""
     kept, held = edges.kept, apart_mask(edges, apart)
     a, b = edges.a[kept], edges.b[kept]
     labels = agglomerate(len(ids), a, b, edges.strength[kept], join, (edges.a[held], edges.b[held]))
-    return adopt_lone(labels, a, b, (edges.a[edges.shared], edges.b[edges.shared]))
+    return adopt_lone(labels, a, b, (edges.a[edges.differs], edges.b[edges.differs]))
 
 
 def apart_mask(edges: Edges, apart: str) -> np.ndarray:
@@ -362,7 +362,7 @@ def figures(
         edges.strength,
         grouping.join,
         held,
-        edges.shared,
+        edges.differs,
     )
     return metrics, curve
 

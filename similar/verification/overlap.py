@@ -588,13 +588,20 @@ def colour_difference(
     out, and a hand-coloured copy lays colour where its print holds greys of the same
     lightness. A pair that must keep its colours (`kept`: one let in by the small inlier
     floor, whose few inliers say little) differs by any change of colour (`recoloured`),
-    toned or not: oxygen's cyan folder and its violet one, two flags' stripes in a gloss."""
+    toned or not: oxygen's cyan folder and its violet one, two flags' stripes in a gloss.
+    The two are compared in the frame of the thumbnail that shows the overlap larger, the
+    other enlarged onto it, whichever the pair names first: a strong crop laid down onto
+    the few pixels its region spans in its original's thumbnail changed colour in a tenth
+    of its cells."""
     import cv2
 
     if transform is None or not a_colour.size or not b_colour.size:
         return 0.0
     try:
         onto = between_thumbnails(a_colour.shape, a_size, b_colour.shape, b_size, transform)
+        if abs(np.linalg.det(onto[:2, :2])) < 1:  # b's thumbnail shows the overlap smaller
+            onto = np.linalg.inv(onto)
+            a_colour, b_colour = b_colour, a_colour
     except np.linalg.LinAlgError:
         return 0.0
     first, second = (
