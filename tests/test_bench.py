@@ -157,3 +157,15 @@ def test_the_drawings_section_says_how_to_build_its_collection(tmp_path):
     assert figures == {"collection": None, "build": drawings.BUILD}
     (row,) = drawings.rows(figures)
     assert "python -m tools.drawings" in str(row)
+
+
+def test_components_set_the_quality_projects_reduce_for_a_small_collection():
+    """The copy set's 188 images need fewer than params.yaml's 256 components."""
+    from tools.bench import quality
+    from tools.bench.__main__ import options
+
+    assert options(["--only", "quality", "--components", "128"]).components == 128
+    assert options(["--only", "quality"]).components == 0
+    assert quality.reduce_settings(False, 128) == {"n_components": 128}
+    assert quality.reduce_settings(False) == {}
+    assert quality.reduce_settings(True, 128) == {"n_components": quality.QUICK_COMPONENTS}

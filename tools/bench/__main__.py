@@ -59,6 +59,13 @@ def options(argv: list[str] | None) -> argparse.Namespace:
         default="data/drawings",
         help="the collection of real drawings for the drawings section (python -m tools.drawings)",
     )
+    ap.add_argument(
+        "--components",
+        type=int,
+        default=0,
+        help="reduce.n_components of the quality and drawings sections' projects (0: "
+        "params.yaml's; a collection of fewer images than that needs fewer: the copy set, 128)",
+    )
     ap.add_argument("--only", default="", help=f"comma-separated sections of {','.join(SECTIONS)}")
     args = ap.parse_args(argv)
     if args.quick:

@@ -28,7 +28,11 @@ def measure(work: Path, options) -> dict:
     if folder is None:
         return {"collection": None, "build": BUILD}
     figures = quality.measured(
-        work, f"drawings {folder}", *quality.devset_files(folder), options.quick
+        work,
+        f"drawings {folder}",
+        *quality.devset_files(folder),
+        options.quick,
+        options.components,
     )
     return {**figures, "planted_recall": planted_recall(figures["by_kind"])}
 

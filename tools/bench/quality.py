@@ -48,10 +48,26 @@ def devset_files(devset: Path) -> tuple[Path, Path, Path]:
 
 
 def measure(work: Path, options) -> dict:
-    return measured(work, *collection(work, options), options.quick)
+    return measured(work, *collection(work, options), options.quick, options.components)
 
 
-def measured(work: Path, what: str, images: Path, truth: Path, links: Path, quick: bool) -> dict:
+def reduce_settings(quick: bool, components: int = 0) -> dict:
+    """The scratch project's `reduce` keys: QUICK_COMPONENTS on `--quick`, else
+    `--components` where given, else params.yaml's."""
+    if quick:
+        return {"n_components": QUICK_COMPONENTS}
+    return {"n_components": components} if components else {}
+
+
+def measured(
+    work: Path,
+    what: str,
+    images: Path,
+    truth: Path,
+    links: Path,
+    quick: bool,
+    components: int = 0,
+) -> dict:
     """The groups' figures of a collection with its ground truth, through the stages a user
     runs, in a scratch project under `work`."""
     project = work / "project"
@@ -59,7 +75,7 @@ def measured(work: Path, what: str, images: Path, truth: Path, links: Path, quic
         project,
         data={"images": str(images), "groups": str(truth), "iiif_csv": str(links)},
         embed={"model": "efficientnet_lite0", "weights": "imagenet"},
-        reduce={"n_components": QUICK_COMPONENTS} if quick else {},
+        reduce=reduce_settings(quick, components),
     )
     seconds = sum(run_stage(stage, project)[0] for stage in STAGES)
     metrics = json.loads((project / "metrics/groups.json").read_text())
