@@ -14,6 +14,7 @@ keypoints inside the overlap unmatched, or inliers spread over a small share of 
   two tiles of one texture with a patch in common, overlap over a part of each. A picture's
   blank canvas (`blank`: one flat tone along its edge, as a rotation within the frame or a
   scan's margin adds) is no part of it (`content_contained`);
+* `part`: which picture, if either, lies whole in the other as a part of it (`part_of`);
 * `agreement`: the first image's thumbnail laid onto the second's by the transform; the
   overlap's bounding box cut into GRID x GRID cells, of which the inner CELLS x CELLS count
   (the outer RING is where frames, borders, captions and a copy's trimmed edges lie); the
@@ -54,12 +55,21 @@ AGREEMENT_SIDE = 96  # agreement compares thumbnails this long (cells of tone, n
 class Overlap:
     coverage: float
     inlier_ratio: float
-    contained: float = 0.0
-    mutual: float = 0.0  # the share of each image inside the overlap, the smaller of the two
+    shares: tuple[float, float] = (0.0, 0.0)  # the share of each image inside the overlap
     central: float = 0.0  # the share of the inliers inside the overlap's inner cells
 
+    @property
+    def contained(self) -> float:
+        """The share of each image inside the overlap, the larger of the two."""
+        return round(max(self.shares), 4)
 
-NONE = Overlap(0.0, 0.0, 0.0)
+    @property
+    def mutual(self) -> float:
+        """The share of each image inside the overlap, the smaller of the two."""
+        return round(min(self.shares), 4)
+
+
+NONE = Overlap(0.0, 0.0)
 
 
 def frame(size: tuple[int, int]) -> np.ndarray:
@@ -126,12 +136,10 @@ def overlap(
     there = min(int(inside(a_xy, in_a).sum()), int(inside(b_xy, in_b).sum()))
     ratio = min(1.0, len(ia) / there) if there else 0.0
     coverage = min(hull_share(a_xy[ia], a_size), hull_share(b_xy[ib], b_size))
-    shares = area_share(in_a, a_size), area_share(in_b, b_size)
     return Overlap(
         round(coverage, 4),
         round(ratio, 4),
-        round(max(shares), 4),
-        round(min(shares), 4),
+        (area_share(in_a, a_size), area_share(in_b, b_size)),
         round(central_share(b_xy[ib], in_b), 4),
     )
 
@@ -140,26 +148,12 @@ WHOLE_IN = 0.85  # the share of a picture inside the overlap that lays it whole 
 PART = 0.8  # ... while the other holds more than this share of itself outside the overlap
 
 
-def part_of(
-    a_canvas: np.ndarray,
-    a_size: tuple[int, int],
-    b_canvas: np.ndarray,
-    b_size: tuple[int, int],
-    polygons: tuple[np.ndarray, np.ndarray] | None,
-) -> str:
-    """Which picture is a part of the other ("a", "b", or "" for neither): it lies whole
-    in the other (WHOLE_IN of what it shows inside the overlap, `polygons`), and the other
-    shows more around it (under PART of it inside): a crop of a picture, a picture printed
-    on a page or in a border, a figure drawn into a scene. What a picture shows is its
-    drawn pixels where it has a blank canvas (`drawn_share`): a copy turned on a larger
-    white canvas is no more than the picture."""
-    if polygons is None:
-        return ""
-    shares = []
-    for canvas, size, polygon in zip((a_canvas, b_canvas), (a_size, b_size), polygons):
-        drawn = drawn_share(canvas, size, polygon)
-        shares.append(area_share(polygon, size) if drawn is None else drawn)
-    a_share, b_share = shares
+def part_of(a_share: float, b_share: float) -> str:
+    """Which picture is a part of the other ("a", "b", or "" for neither), by the share of
+    what each shows inside the overlap (`content_shares`): it lies whole in the other
+    (WHOLE_IN of it inside), and the other shows more around it (under PART of it inside):
+    a crop of a picture, a picture printed on a page or in a border, a figure drawn into a
+    scene."""
     if a_share >= WHOLE_IN and b_share < PART:
         return "a"
     if b_share >= WHOLE_IN and a_share < PART:
@@ -199,24 +193,34 @@ def blank(thumb: np.ndarray) -> np.ndarray:
     return np.isin(labels, canvas)
 
 
-def content_contained(
+def drawn_shares(
     a_canvas: np.ndarray,
     a_size: tuple[int, int],
     b_canvas: np.ndarray,
     b_size: tuple[int, int],
     polygons: tuple[np.ndarray, np.ndarray] | None,
-    contained: float,
-) -> float:
-    """`contained` with each picture's blank canvas (`blank` of its thumbnail, where it
-    covers from BLANK_SHARE to BLANK_MOST of it) left out of it: the share of its drawn
-    pixels inside the overlap (`polygons`: `overlap_polygons`). A copy rotated within its
-    frame loses its corners to the frame and gains a blank canvas there; what it shows lies
-    whole in the original."""
+) -> tuple[float | None, float | None]:
+    """Each picture's `drawn_share` inside the overlap (`polygons`: `overlap_polygons`):
+    None for one without a blank canvas to leave out (`blank` of its thumbnail, covering
+    from BLANK_SHARE to BLANK_MOST of it), and for both where there is no overlap."""
     if polygons is None:
-        return contained
+        return None, None
     in_a, in_b = polygons
-    shares = [drawn_share(a_canvas, a_size, in_a), drawn_share(b_canvas, b_size, in_b)]
-    return round(max([contained, *(share for share in shares if share is not None)]), 4)
+    return drawn_share(a_canvas, a_size, in_a), drawn_share(b_canvas, b_size, in_b)
+
+
+def content_contained(contained: float, drawn: tuple[float | None, float | None]) -> float:
+    """`contained` with each picture's blank canvas left out of it (`drawn_shares`). A copy
+    rotated within its frame loses its corners to the frame and gains a blank canvas
+    there; what it shows lies whole in the original."""
+    return round(max([contained, *(share for share in drawn if share is not None)]), 4)
+
+
+def content_shares(figures: Overlap, drawn: tuple[float | None, float | None]) -> list[float]:
+    """The share of what each picture shows inside the overlap: its drawn pixels' where it
+    has a blank canvas (`drawn_shares`: a copy turned on a larger white canvas is no more
+    than the picture), else its frame's (`Overlap.shares`)."""
+    return [area if share is None else share for area, share in zip(figures.shares, drawn)]
 
 
 def drawn_share(canvas: np.ndarray, size: tuple[int, int], polygon: np.ndarray) -> float | None:

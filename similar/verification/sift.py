@@ -38,7 +38,9 @@ from .overlap import (
     agreement,
     colour_difference,
     content_contained,
+    content_shares,
     difference,
+    drawn_shares,
     hull_share,
     mapped,
     overlap,
@@ -514,14 +516,13 @@ def with_figures(
         strict or fitted.refitted or carried.central < CENTRAL or distinctive < floor
     )
     polygons = overlap_polygons(fa.size, b.size, transform)
+    drawn = drawn_shares(fa.canvas, fa.size, b.canvas, b.size, polygons)
     return replace(
         found,
         coverage=figures.coverage,
         inlier_ratio=figures.inlier_ratio,
-        part=part_of(fa.canvas, fa.size, b.canvas, b.size, polygons),
-        contained=content_contained(
-            fa.canvas, fa.size, b.canvas, b.size, polygons, figures.contained
-        ),
+        part=part_of(*content_shares(figures, drawn)),
+        contained=content_contained(figures.contained, drawn),
         agreement=agreement(fa.thumb, fa.size, b.thumb, b.size, transform, whole),
         difference=max(
             strokes_differ(fa, b, transform, polygons, ring_too, pictures),
