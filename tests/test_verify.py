@@ -22,6 +22,7 @@ from similar.verification.runner import (
     Job,
     LastUsed,
     Verifier,
+    canonical_pairs,
     feature_cache,
     method_for,
     seed_of,
@@ -145,6 +146,25 @@ def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_p
     kept = ContentCache(cache, method_for(S).cache_key()).folder
     packs = [Pack.open(p) for p in kept.rglob("*.pack")]  # the stage packs its new entries
     assert not list(kept.rglob("*.sift")) and sum(len(p.index) for p in packs) == len(folder)
+
+
+def test_a_pair_is_checked_once_whichever_way_round_it_is_named(folder, tmp_path):
+    """The check is not symmetric, so each pair is checked lower id first and its result
+    turned round for the other order: one verdict, the matched points' ends swapped."""
+    others = [name for name in sorted(folder) if name != "orig"]
+    forward = [("orig", other) for other in others]
+    backward = [(other, "orig") for other in others]
+    found, _ = verify_pairs(forward + backward, S, folder, tmp_path / "cache", 1)
+    ahead, behind = found[: len(others)], found[len(others) :]
+    assert ahead == [r.turned() for r in behind] and behind == [r.turned() for r in ahead]
+    rule = CopyRule.of(S)
+    copies_found = [r for r in ahead if r.relation(rule) == "copy"]
+    assert len(copies_found) >= 4 and any(r.part for r in copies_found)
+    for one, other in zip(ahead, behind):
+        assert one.relation(rule) == other.relation(rule)
+        assert {one.part, other.part} in ({""}, {"a", "b"})
+    # checked once each: named both ways, the pair costs what one way costs
+    assert canonical_pairs(forward + backward) == sorted((min(a, b), max(a, b)) for a, b in forward)
 
 
 def test_both_engines_of_the_products_give_the_same_results(folder, tmp_path):

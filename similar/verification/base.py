@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Features = Any  # whatever a method's describe() returns; only that method reads it
@@ -42,6 +42,15 @@ class PairResult:
     # "a" or "b": that picture lies whole in the other, a part of it (a crop, a picture
     # printed on a page or in a border); "" neither (similar/verification/overlap.py, `part_of`)
     part: str = ""
+
+    def turned(self) -> PairResult:
+        """The result of the pair named the other way round: the matched points' ends
+        swapped, and which picture is the part."""
+        return replace(
+            self,
+            matches=tuple((x2, y2, x1, y1) for x1, y1, x2, y2 in self.matches),
+            part={"a": "b", "b": "a"}.get(self.part, self.part),
+        )
 
     def relation(self, rule: CopyRule) -> str | None:
         """`copy` (inliers enough, the pictures agree over their overlap, neither draws

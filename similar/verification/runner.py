@@ -6,6 +6,8 @@ go to one task: the method's prefilter rejects the candidates that cannot be cop
 those that pass are checked. Tasks run in a process pool here or on a Dask cluster
 (similar.compute). Results do not depend on the scheduler, the order or the number of
 workers: each pair is computed alone, and random draws (RANSAC's) are seeded by the pair.
+Nor on the order a stage names a pair in: each is checked once, its lower id first, and
+its result turned round for the other order (`canonical_pairs`).
 """
 
 from __future__ import annotations
@@ -323,7 +325,8 @@ def verify_pairs(
     """Results for `pairs` in their order, and how many images were described now. Images are
     described first (each once, in parallel), then pairs are checked in parallel tasks that
     share their first image; with a `label`, a progress bar of that name counts the pairs as
-    their tasks complete. The same results whichever scheduler and workers run them."""
+    their tasks complete. The same results whichever scheduler and workers run them, and
+    whichever way round a pair is named."""
     job = Job(
         settings, images, str(Path(cache_root).absolute()) if cache_root else None, max_pixels
     )
@@ -331,10 +334,11 @@ def verify_pairs(
         "paths.feature_cache"
     )
     needed = sorted({i for pair in pairs for i in pair})
-    tasks, positions = pair_tasks(pairs)
-    count = workers_for(workers, len(pairs), len(needed))
-    results: list[PairResult] = [NO_MATCH] * len(pairs)
-    bar = progress.bar(len(pairs), label, "pair", shown=bool(label))
+    checked = canonical_pairs(pairs)
+    tasks, positions = pair_tasks(checked)
+    count = workers_for(workers, len(checked), len(needed))
+    found_checked: list[PairResult] = [NO_MATCH] * len(checked)
+    bar = progress.bar(len(checked), label, "pair", shown=bool(label))
     preload = ("torch",) if engine(settings.products) is torch_products else ()
     with bar, compute.scheduler(scheduler, count, worker_setup, preload) as run:
         described = sum(
@@ -356,5 +360,23 @@ def verify_pairs(
     for task_found, task_where in zip(found, positions):
         for group_found, group_where in zip(task_found, task_where):
             for r, i in zip(group_found, group_where):
-                results[i] = r
-    return results, described
+                found_checked[i] = r
+    return named_as_asked(pairs, checked, found_checked), described
+
+
+def canonical_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each pair once, its lower id first: the check is not symmetric (the ratio test
+    looks for the first picture's keypoints among the second's, RANSAC's seed is the
+    pair's), so a pair is checked in one order whichever way a stage names it."""
+    return sorted({(a, b) if a <= b else (b, a) for a, b in pairs})
+
+
+def named_as_asked(
+    pairs: Sequence[tuple[str, str]],
+    checked: list[tuple[str, str]],
+    results: list[PairResult],
+) -> list[PairResult]:
+    """The results of `checked` (canonical_pairs) for `pairs` in their order, turned round
+    where a pair was named higher id first."""
+    where = {pair: result for pair, result in zip(checked, results)}
+    return [where[(a, b)] if a <= b else where[(b, a)].turned() for a, b in pairs]
