@@ -30,6 +30,16 @@ def test_an_icon_at_its_sizes_is_one_group_and_a_flag_is_its_country():
     assert devset.flag_group("fr") == "flag-fr"
 
 
+def test_an_icon_drawn_anew_for_its_size_is_told_from_one_rendered_from_the_largest():
+    largest = drawing().resize((128, 96), Image.Resampling.LANCZOS)
+    rendered = largest.resize((64, 48), Image.Resampling.LANCZOS)
+    laid_out_again = Image.new("RGB", (64, 48), (255, 255, 255))
+    laid_out_again.paste(drawing().resize((40, 30)), (20, 14))  # its parts moved and shrunk
+    assert not devset.redrawn(rendered, largest)
+    assert devset.redrawn(laid_out_again, largest)
+    assert not devset.redrawn(largest, largest)
+
+
 def test_a_transparent_render_is_cut_to_its_drawing_on_white():
     img = Image.new("RGBA", (50, 40), (0, 0, 0, 0))
     ImageDraw.Draw(img).rectangle((10, 5, 29, 24), fill=(0, 0, 0, 255))

@@ -72,7 +72,7 @@ def photographs(out: Path, rows: list, count: int | None = None) -> None:
 def distractors(collection: Path, count: int, out: Path, rows: list) -> None:
     """`count` of the development collection's cards and icons, in their groups there."""
     with open(collection / "groups.csv", encoding="utf-8", newline="") as fh:
-        found = [r for r in csv.DictReader(fh) if r["kind"] in ("card", "icon")]
+        found = [r for r in csv.DictReader(fh) if r["kind"] in ("card", "icon", "icon_redrawn")]
     by_id = {r["id"]: r for r in found}
     for key in devset.evenly(sorted(by_id), count):
         row = by_id[key]

@@ -18,7 +18,10 @@ placeholder IIIF links (`DIR/iiif.csv`):
   and differ in the corner indices' typeface, the card's outline and the ink's tint: two
   engravings of one layout, so different pictures, told apart only near the card's edge.
 * icons: oxygen's icons at ICON_SIZES, tango's scalable icons rendered at TANGO_SIZES, on
-  white; a file that is a link to another icon is that icon.
+  white; a file that is a link to another icon is that icon. Oxygen draws many of its
+  smaller sizes anew (its parts laid out again for the size, or another design): such a
+  size is of kind `icon_redrawn` (`redrawn`), so that the figures of icons rendered from
+  one drawing and of icons redrawn are told apart.
 * flags: famfamfam's 16 x 11 flags, enlarged by whole factors (FLAG_SCALES), nearest pixel.
 * hard copies of some cards and icons, the kinds a printer's copy takes (`stretched`,
   `halftone`, `crop`, `pasted`, `recoloured`), each from a fixed seed.
@@ -27,7 +30,10 @@ Ground truth, from the file names: a card's group is its deck's family and the c
 (`card-anglo-heart_7`); an icon's is its theme and name (`icon-oxygen-edit-copy`, the sizes
 together); a flag's is its country (`flag-fr`); groups whose largest images hold the same
 pixels are one (under the first name); a hard copy is in its source's group. The kind
-column says which of card, icon, flag or the hard copies' kinds an image is.
+column says which of card, icon (icon_redrawn), flag or the hard copies' kinds an image
+is. A redrawn icon stays in its name's group: the figures of kind `icon` over pairs
+whose both members are icons (`pairwise_recall_within`) are those of one drawing at its
+sizes.
 """
 
 from __future__ import annotations
@@ -61,6 +67,11 @@ SUITS = ("club", "diamond", "heart", "spade")
 RANKS = tuple(str(n) for n in range(1, 11)) + ("jack", "queen", "king")
 CARD_HEIGHT = 300
 ICON_SIZES = (48, 64, 128)
+# mean difference (grey levels, over RGB) from the largest size shrunk to its own, at which an
+# oxygen icon's smaller size is drawn anew: 134 of its 240 smaller sizes lie under 5, 7
+# between 5 and 8 (an emblem's or a page's outline retouched), 99 above (looked at: parts
+# laid out again, another book, another box)
+REDRAWN = 8.0
 TANGO_SIZES = (64, 128)
 FLAG_SCALES = (4, 8)
 HARD_KINDS = ("stretched", "halftone", "crop", "pasted", "recoloured")
@@ -176,14 +187,29 @@ def oxygen_icons(share: Path, count: int, out: Path, rows: list) -> dict[str, Pa
     made = {}
     for rel in pick:
         name = Path(rel).stem
-        for size in ICON_SIZES:
-            path = (base / f"{size}x{size}" / rel).resolve()
-            img = on_white(Image.open(path))
-            made[f"icon-oxygen-{name}-{size}"] = save(
-                img, out, "icon", f"icon-oxygen-{name}-{size}"
-            )
-            rows.append((f"icon-oxygen-{name}-{size}", icon_group("oxygen", name), "icon"))
+        drawn = {
+            size: on_white(Image.open((base / f"{size}x{size}" / rel).resolve()))
+            for size in ICON_SIZES
+        }
+        for size, img in drawn.items():
+            key = f"icon-oxygen-{name}-{size}"
+            kind = "icon_redrawn" if redrawn(img, drawn[max(ICON_SIZES)]) else "icon"
+            made[key] = save(img, out, kind, key)
+            rows.append((key, icon_group("oxygen", name), kind))
     return made
+
+
+def redrawn(small: Image.Image, largest: Image.Image) -> bool:
+    """Whether an icon's smaller size was drawn anew for its size (its parts laid out
+    again, an emblem enlarged, another design), not rendered from its largest: it differs
+    from the largest shrunk to its size by REDRAWN grey levels or more."""
+    if small.size == largest.size:
+        return False
+    shrunk = largest.convert("RGB").resize(small.size, Image.Resampling.LANCZOS)
+    difference = np.abs(
+        np.asarray(small.convert("RGB"), np.float32) - np.asarray(shrunk, np.float32)
+    )
+    return float(difference.mean()) >= REDRAWN
 
 
 def tango_icons(share: Path, count: int, out: Path, rows: list) -> dict[str, Path]:
