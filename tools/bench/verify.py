@@ -103,6 +103,7 @@ def engine_figures(check, ids: list, verify) -> dict:
     random, as a reference against its `verify.top` candidates), and whether both engines
     gave the same results."""
     from similar.compute import cores
+    from similar.verification.runner import canonical_pairs
 
     rng = np.random.default_rng(11)
     others = min(CANDIDATES, len(ids) - 1)
@@ -118,6 +119,7 @@ def engine_figures(check, ids: list, verify) -> dict:
     return {
         "pool_processes": cores(),
         "pool_pairs": len(pairs),
+        "pool_pairs_checked": len(canonical_pairs(pairs)),
         "pool_candidates": others,
         **{
             f"{name}_pool_pairs_per_second": round(len(pairs) / s, 1) for name, s in seconds.items()
@@ -159,8 +161,9 @@ def rows(v: dict) -> list[Row]:
     if "torch_pool_pairs_per_second" in v:
         out.append(
             Row(
-                f"verify, {v['pool_pairs']} pairs (each image against {v['pool_candidates']}) "
-                f"on a pool of {v['pool_processes']} processes, features cached",
+                f"verify, {v['pool_pairs']} pairs (each image against {v['pool_candidates']}; "
+                f"{v.get('pool_pairs_checked', v['pool_pairs'])} checked, a pair named both ways "
+                f"once) on a pool of {v['pool_processes']} processes, features cached",
                 f"{v['torch_pool_pairs_per_second']} pairs/s with torch's int8 products, "
                 f"{v['numpy_pool_pairs_per_second']} with numpy's float32 ones; "
                 f"same results: {v['engines_same_results']}",
