@@ -58,6 +58,7 @@ def test_quick_bench_reports_every_key(tmp_path):
     assert (
         report["verify"]["pairs_per_second"] > 0 and report["verify"]["fresh_pairs_per_second"] > 0
     )
+    assert 0 < report["verify"]["pool_pairs_checked"] < report["verify"]["pool_pairs"]
     assert report["groups"]["seconds"] > 0 and report["groups"]["groups"] > 0
     assert report["scale"]["bulk_query_store"]["seconds"] > 0
     assert report["drawings"] == {"collection": None, "build": drawings.BUILD}  # not on --quick
