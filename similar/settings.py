@@ -552,9 +552,8 @@ class GroupsSettings:
     apart: str = param(
         "parts",
         "which images whose own checked pair only shares a part never share a group: parts, "
-        "those that lie whole in each other and draw different things there while a third "
-        "picture is a copy of a part of each (a crop of the figure two queens of one deck "
-        "share); all, every "
+        "those that draw different things where they overlap while a third picture is a "
+        "copy of a part of each (a crop of the figure two queens of one deck share); all, every "
         "such pair; none, no pair (a group its checks contradict stays whole and lists the "
         "pair among its shared parts)",
         choices=("parts", "all", "none"),

@@ -293,7 +293,7 @@ def test_a_part_of_two_pictures_that_differ_in_one_frame_does_not_join_them():
     "part, contained, difference",
     [
         (0, 1.0, 0.05),  # the third picture is the whole picture again: no part of both
-        (2, 0.4, 0.05),  # one picture in two frames (in a border, on a page): neither whole
+        (2, 0.4, 0.0),  # one picture in two frames (a border, a page): the same where they meet
         (2, 1.0, 0.0),  # their pair found no difference
     ],
 )
@@ -303,6 +303,35 @@ def test_a_third_picture_joins_two_pictures_where_nothing_says_they_differ(
     ids = np.array([f"i{n}" for n in range(5)])
     edges = queens(part, contained, difference)
     assert len(set(groups.kept_labels(ids, edges, "one").tolist())) == 1
+
+
+def test_a_part_of_two_pictures_that_differ_keeps_them_apart_though_neither_is_whole():
+    """Two ensigns with other badges (0, 1) lie only partly on each other and differ where
+    they do; the Union flag alone (2) is a part of each: two groups, whatever the join."""
+    ids = np.array([f"i{n}" for n in range(5)])
+    edges = queens(groups.PART_OF["b"], contained=0.06, difference=0.23)
+    edges.draws_apart = ~edges.kept & np.array([f["difference"] > 0 for f in edges.fields])
+    labels = groups.kept_labels(ids, edges, "one")
+    assert labels[0] != labels[1] and labels[0] == labels[3] and labels[1] == labels[4]
+
+
+def test_a_lone_copy_of_one_member_is_refused_where_its_pair_with_another_is_kept_apart():
+    """0 and 1 (one ensign and the Union flag alone, a part of it) are a group of two; 2,
+    another ensign, is a copy of 1 only (1 a part of it) and shares only the flag with 0,
+    drawing another badge: it stays out, though neither ensign lies whole in the other."""
+    ids = np.array([f"i{n}" for n in range(3)])
+    a, b = np.array([0, 1, 0]), np.array([1, 2, 2])
+    kept = np.array([True, True, False])
+    fields = [{"contained": 1.0, "difference": 0.0}] * 2 + [{"contained": 0.06, "difference": 0.23}]
+    parts = np.array([groups.PART_OF["b"], groups.PART_OF["a"], 0], np.int8)
+    differs = ~kept & np.array([groups.differ_whole(f, RULE) for f in fields])
+    apart = ~kept & np.array([f["difference"] > 0 for f in fields])
+    edges = groups.Edges(
+        a, b, np.full(3, 0.5), np.full(3, 40), kept, ~kept, fields, differs, parts, apart
+    )
+    labels = groups.kept_labels(ids, edges, "two")
+    assert labels[0] == labels[1] and labels[2] != labels[0]
+    assert len(set(groups.kept_labels(ids, edges, "two", apart="none").tolist())) == 1
 
 
 @pytest.mark.parametrize("contained, taken_in", [(0.3, True), (1.0, False)])

@@ -35,7 +35,9 @@ class Edges:
     each one's inliers, whether it is kept (a copy; unchecked: `inliers` None, all kept),
     whether it only shares a part, whether such a pair lies whole in each other and draws
     different things there (`differs`, `differ_whole`), which end is a part of the other
-    (PART_OF codes), and the fields groups.json gives each pair."""
+    (PART_OF codes), whether a pair that only shares a part draws different things in the
+    overlap, whole in each other or not (`draws_apart`), and the fields groups.json gives
+    each pair."""
 
     a: np.ndarray
     b: np.ndarray
@@ -46,6 +48,7 @@ class Edges:
     fields: list | None = None
     differs: np.ndarray = field(default=None)
     part: np.ndarray = field(default=None)
+    draws_apart: np.ndarray = field(default=None)
 
     def __post_init__(self):
         if self.kept is None:
@@ -56,6 +59,8 @@ class Edges:
             self.differs = np.zeros(len(self.a), bool)
         if self.part is None:
             self.part = np.zeros(len(self.a), np.int8)
+        if self.draws_apart is None:
+            self.draws_apart = self.differs.copy()
 
     @property
     def strength(self) -> np.ndarray:
@@ -149,7 +154,10 @@ def verified(edges: Edges, results, rule) -> Edges:
     shared = np.array([f["relation"] == "shares_part" for f in fields], dtype=bool)
     differs = shared & np.array([differ_whole(f, rule) for f in fields], bool)
     part = np.array([PART_OF[f["part"]] for f in fields], dtype=np.int8)
-    return Edges(edges.a, edges.b, edges.scores, inliers, kept, shared, fields, differs, part)
+    apart = shared & np.array([f["difference"] > rule.max_difference for f in fields], bool)
+    return Edges(
+        edges.a, edges.b, edges.scores, inliers, kept, shared, fields, differs, part, apart
+    )
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -253,24 +261,27 @@ def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarra
     """Each image's group label: the kept edges joined by the rule `groups.join`, never
     across the pairs `groups.apart` keeps apart (`apart_mask`); then each lone image that
     is a copy of one group's members only joins it, where none of its pairs with them is
-    two pictures in one frame (`Edges.differs`, `adopt_lone`)."""
+    two pictures in one frame (`Edges.differs`) or kept apart (`adopt_lone`)."""
     kept, held = edges.kept, apart_mask(edges, apart)
     a, b = edges.a[kept], edges.b[kept]
     labels = agglomerate(len(ids), a, b, edges.strength[kept], join, (edges.a[held], edges.b[held]))
-    return adopt_lone(labels, a, b, (edges.a[edges.differs], edges.b[edges.differs]))
+    refused = edges.differs | held
+    return adopt_lone(labels, a, b, (edges.a[refused], edges.b[refused]))
 
 
 def apart_mask(edges: Edges, apart: str) -> np.ndarray:
     """The checked pairs whose two images `groups.apart` keeps in two groups: `all`, every
-    pair that only shares a part; `parts`, such a pair that lies whole in each other and
-    draws different things there (`Edges.differs`: two pictures in one frame) while a third
-    picture is a copy of each as a part of it (`part_inside_both`: a crop of the figure two
-    queens of one deck share); `none`, no pair."""
+    pair that only shares a part; `parts`, such a pair that draws different things in the
+    overlap (`Edges.draws_apart`: two queens of one deck, lying whole in each other; two
+    ensigns with another badge beside one flag in the canton) while a third picture is a
+    copy of each as a part of it (`part_inside_both`: a crop of the figure both queens
+    draw, the flag alone); `none`, no pair. One picture in two frames (in a border, on a
+    page) draws nothing different where the two overlap, and stays one group."""
     if apart == "all":
         return edges.shared.copy()
     if apart == "none":
         return np.zeros(len(edges.a), bool)
-    return edges.differs & part_inside_both(edges)
+    return edges.draws_apart & part_inside_both(edges)
 
 
 def part_inside_both(edges: Edges) -> np.ndarray:
