@@ -332,6 +332,14 @@ def test_a_lone_copy_of_one_member_is_refused_where_its_pair_with_another_is_kep
     labels = groups.kept_labels(ids, edges, "two")
     assert labels[0] == labels[1] and labels[2] != labels[0]
     assert len(set(groups.kept_labels(ids, edges, "two", apart="none").tolist())) == 1
+    # the threshold plot refuses it too: its rows are the groups the stage writes
+    from similar.settings import GroupsSettings
+
+    truth = {"i0": "ensign", "i1": "ensign", "i2": "other ensign"}
+    found = groups.named_groups(labels, ids)
+    metrics, plot = groups.figures(ids, edges, labels, found, truth, {}, GroupsSettings())
+    row = dict(zip(groups.PLOT_HEADER, plot[0]))
+    assert metrics["pairwise_precision"] == 1.0 == float(row["precision"])
 
 
 @pytest.mark.parametrize("contained, taken_in", [(0.3, True), (1.0, False)])

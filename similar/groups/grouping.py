@@ -138,12 +138,17 @@ def edge_pairs(ids, edges: Edges) -> list[tuple[str, str]]:
 PART_OF = {"": 0, "a": 1, "b": 2}  # Edges.part: neither end, a, or b is a part of the other
 
 
+def draws_different(fields: dict, rule) -> bool:
+    """Whether a checked pair draws different things where it overlaps (more than
+    `verify.max_difference`)."""
+    return fields["difference"] > rule.max_difference
+
+
 def differ_whole(fields: dict, rule) -> bool:
     """Whether a checked pair lies whole in each other, or one in the other
-    (`verify.min_overlap`), and draws different things there (more than
-    `verify.max_difference`): two pictures in one frame, not one picture in two."""
-    whole = fields["contained"] >= rule.min_overlap
-    return whole and fields["difference"] > rule.max_difference
+    (`verify.min_overlap`), and draws different things there (`draws_different`): two
+    pictures in one frame, not one picture in two."""
+    return fields["contained"] >= rule.min_overlap and draws_different(fields, rule)
 
 
 def verified(edges: Edges, results, rule) -> Edges:
@@ -154,7 +159,7 @@ def verified(edges: Edges, results, rule) -> Edges:
     shared = np.array([f["relation"] == "shares_part" for f in fields], dtype=bool)
     differs = shared & np.array([differ_whole(f, rule) for f in fields], bool)
     part = np.array([PART_OF[f["part"]] for f in fields], dtype=np.int8)
-    apart = shared & np.array([f["difference"] > rule.max_difference for f in fields], bool)
+    apart = shared & np.array([draws_different(f, rule) for f in fields], bool)
     return Edges(
         edges.a, edges.b, edges.scores, inliers, kept, shared, fields, differs, part, apart
     )
@@ -219,15 +224,15 @@ def threshold_curve(
     strength: np.ndarray,
     join: str,
     held: np.ndarray | None = None,
-    differs: np.ndarray | None = None,
+    refused: np.ndarray | None = None,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
     least each threshold, and the connected components of all candidate edges at that
     threshold (what the CNN score alone would give). With `held` (a mask of the pairs
     `groups.apart` keeps apart, `apart_mask`), groups never join across those at the
-    threshold; with `differs` (the pairs that are two pictures in one frame,
-    `Edges.differs`), a lone image is never taken into a group across one (`adopt_lone`)."""
+    threshold; with `refused` (`lone_refused`), a lone image is never taken into a group
+    across one of those (`adopt_lone`)."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
@@ -235,8 +240,8 @@ def threshold_curve(
         use = at & kept
         apart = None if held is None else (a[at & held], b[at & held])
         labels = agglomerate(n, a[use], b[use], strength[use], join, apart)
-        refused = None if differs is None else (a[at & differs], b[at & differs])
-        v = pairwise(adopt_lone(labels, a[use], b[use], refused), truth)
+        across = None if refused is None else (a[at & refused], b[at & refused])
+        v = pairwise(adopt_lone(labels, a[use], b[use], across), truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
             (
@@ -265,8 +270,14 @@ def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarra
     kept, held = edges.kept, apart_mask(edges, apart)
     a, b = edges.a[kept], edges.b[kept]
     labels = agglomerate(len(ids), a, b, edges.strength[kept], join, (edges.a[held], edges.b[held]))
-    refused = edges.differs | held
+    refused = lone_refused(edges, held)
     return adopt_lone(labels, a, b, (edges.a[refused], edges.b[refused]))
+
+
+def lone_refused(edges: Edges, held: np.ndarray) -> np.ndarray:
+    """The pairs across which a lone copy of one member is not taken into a group: two
+    pictures in one frame (`Edges.differs`), and the pairs kept apart (`held`)."""
+    return edges.differs | held
 
 
 def apart_mask(edges: Edges, apart: str) -> np.ndarray:
@@ -373,7 +384,7 @@ def figures(
         edges.strength,
         grouping.join,
         held,
-        edges.differs,
+        lone_refused(edges, held),
     )
     return metrics, curve
 
