@@ -546,7 +546,9 @@ class GroupsSettings:
         "two",
         "two: two groups join only when two verified copy pairs link them (one for two lone "
         "images), an image joins a group with two, or with one where it is a copy of "
-        "nothing outside the group; one: connected components (one pair chains)",
+        "nothing outside the group, and a group of crops joins, on one pair, the group whose "
+        "picture they lie in where they lie in nothing else; one: connected components (one "
+        "pair chains)",
         choices=("two", "one"),
     )
     apart: str = param(

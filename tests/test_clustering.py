@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from similar.groups.clustering import adopt_lone, agglomerate
+from similar.groups.clustering import adopt_lone, adopt_pieces, agglomerate
 
 
 def edges(pairs):
@@ -90,3 +90,45 @@ def test_two_lone_images_are_not_taken_in_through_each_other():
     a, b = edges([(0, 1), (1, 2), (0, 2), (0, 3), (3, 4)])
     labels = agglomerate(5, a, b, np.array([90, 80, 70, 60, 95], dtype=float))
     assert np.array_equal(adopt_lone(labels, a, b), labels)
+
+
+PART_A, PART_B = 1, 2  # Edges.part: a lies in b as a part of it, or b in a
+
+
+def test_crops_of_one_picture_join_it_through_the_larger_crop():
+    """0 is a picture, 1 and 2 crops of two places in it, 3 a small crop inside crop 2:
+    0-1 and 2-3 pair first, 2 lies in 0, and the two crops only share a part (no copy
+    pair). One link joins them: the pieces lie in that group's picture and in nothing
+    else."""
+    a, b = edges([(0, 1), (2, 3), (2, 0)])
+    part = np.array([PART_B, PART_B, PART_A])
+    labels = agglomerate(4, a, b, np.array([90, 80, 40], dtype=float))
+    assert labels.tolist() == [0, 0, 1, 1]  # one pair between two groups: no join
+    assert adopt_pieces(labels, a, b, part).tolist() == [0, 0, 0, 0]
+    # whole pictures linked once stay apart: no part lies in the other group
+    assert adopt_pieces(labels, a, b, np.zeros(3, np.int8)).tolist() == [0, 0, 1, 1]
+    # nor where a pair between the two was checked and is kept apart
+    assert adopt_pieces(labels, a, b, part, edges([(1, 2)])).tolist() == [0, 0, 1, 1]
+
+
+def test_a_piece_that_lies_in_two_groups_pictures_joins_neither():
+    """4-5: a frame at two sizes, lying in 0 (group 0-1) and in 2 (group 2-3)."""
+    a, b = edges([(0, 1), (2, 3), (4, 5), (4, 0), (5, 2)])
+    part = np.array([0, 0, 0, PART_A, PART_A])
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    assert adopt_pieces(labels, a, b, part).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_the_pieces_join_the_group_that_holds_them_and_two_that_hold_each_others_join():
+    a, b = edges([(0, 1), (2, 3), (2, 0)])
+    # 0 lies in 2: the group 0-1 is the pieces, and it joins 2-3 (labels kept compact)
+    assert adopt_pieces(np.array([0, 0, 1, 1]), a, b, np.array([0, 0, PART_B])).tolist() == [
+        0,
+        0,
+        0,
+        0,
+    ]
+    # 0 lies in 2 and 3 lies in 1: each group holds a piece of the other, one group
+    a, b = edges([(0, 1), (2, 3), (0, 2), (3, 1)])
+    part = np.array([0, 0, PART_A, PART_A])
+    assert adopt_pieces(np.array([0, 0, 1, 1]), a, b, part).tolist() == [0, 0, 0, 0]

@@ -13,6 +13,8 @@ groups join only when two of their pairs do. With `rule="one"` it is one pair
 it is a copy of nothing outside it and none of its pairs with a member is held apart
 (`adopt_lone`): its one link can bring in no other image. Images confirmed by one member
 and a copy of something else stay out, and are listed as the group's *possible* members.
+A group of pieces (crops) whose copy pairs outside it all reach one group, where one of
+them lies in a member as a part, joins that group on that pair (`adopt_pieces`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,54 @@ def adopt_lone(
             if sizes[group] >= 2 and group not in refused.get(me, ()):
                 out[me] = group
     _, compact = np.unique(out, return_inverse=True)  # labels 0..c-1 again
+    return compact
+
+
+def adopt_pieces(
+    labels: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    part: np.ndarray,
+    apart: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The labels with each group whose copy pairs outside it all reach one other group,
+    at least one of them a member of it lying in that group's member as a part (`part`:
+    1 where a is a part of b, 2 where b is of a), put into that group; not where a pair of
+    `apart` lies between the two. Crops of one picture are found in the whole, and a small
+    crop in a larger one, but two crops of different places only share a part: the larger
+    crop's one link to the whole is all that ties them, and a crop lies in nothing else. A
+    piece that lies in several groups' pictures (a frame, a pictogram) joins none. Decided
+    on the labels as given, so the order of the edges does not matter."""
+    reached: dict[int, set[int]] = {}  # group -> the groups its copy pairs reach
+    lies_in: dict[int, set[int]] = {}  # group -> the groups holding one of its members
+    for x, y, piece in zip(a.tolist(), b.tolist(), np.asarray(part).tolist()):
+        one, other = int(labels[x]), int(labels[y])
+        if one == other:
+            continue
+        reached.setdefault(one, set()).add(other)
+        reached.setdefault(other, set()).add(one)
+        if piece:
+            inner, outer = (one, other) if piece == 1 else (other, one)
+            lies_in.setdefault(inner, set()).add(outer)
+    refused: set[tuple[int, int]] = set()
+    if apart is not None:
+        for x, y in zip(apart[0].tolist(), apart[1].tolist()):
+            refused |= {(int(labels[x]), int(labels[y])), (int(labels[y]), int(labels[x]))}
+    moves = {
+        group: next(iter(found))
+        for group, found in reached.items()
+        if len(found) == 1
+        and found <= lies_in.get(group, set())
+        and (group, next(iter(found))) not in refused
+    }
+    target = np.arange(int(labels.max()) + 1 if len(labels) else 0)
+    for group, whole in moves.items():
+        # a whole group reaches others too and stays; two that reach only each other join
+        if moves.get(whole) == group:
+            target[max(group, whole)] = min(group, whole)
+        else:
+            target[group] = whole
+    _, compact = np.unique(target[labels], return_inverse=True)
     return compact
 
 

@@ -20,7 +20,7 @@ import orjson
 from ..errors import UserError
 from ..evaluation import pairwise_figures, pairwise_on_marks
 from ..files import read_json, require_file
-from .clustering import adopt_lone, agglomerate
+from .clustering import adopt_lone, adopt_pieces, agglomerate
 
 PLOT_STEPS = 20
 NEEDS_IMAGES = (
@@ -225,23 +225,25 @@ def threshold_curve(
     join: str,
     held: np.ndarray | None = None,
     refused: np.ndarray | None = None,
+    part: np.ndarray | None = None,
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
     the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
     least each threshold, and the connected components of all candidate edges at that
     threshold (what the CNN score alone would give). With `held` (a mask of the pairs
     `groups.apart` keeps apart, `apart_mask`), groups never join across those at the
-    threshold; with `refused` (`lone_refused`), a lone image is never taken into a group
-    across one of those (`adopt_lone`)."""
+    threshold; with `refused` (`lone_refused`), a lone image or a group of pieces is never
+    taken into a group across one of those (`joined`); `part`: `Edges.part`."""
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
         at = scores >= t
         use = at & kept
         apart = None if held is None else (a[at & held], b[at & held])
-        labels = agglomerate(n, a[use], b[use], strength[use], join, apart)
         across = None if refused is None else (a[at & refused], b[at & refused])
-        v = pairwise(adopt_lone(labels, a[use], b[use], across), truth)
+        pieces = np.zeros(int(use.sum()), np.int8) if part is None else part[use]
+        labels = joined(n, a[use], b[use], strength[use], pieces, join, apart, across)
+        v = pairwise(labels, truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
             (
@@ -268,10 +270,27 @@ def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarra
     is a copy of one group's members only joins it, where none of its pairs with them is
     two pictures in one frame (`Edges.differs`) or kept apart (`adopt_lone`)."""
     kept, held = edges.kept, apart_mask(edges, apart)
-    a, b = edges.a[kept], edges.b[kept]
-    labels = agglomerate(len(ids), a, b, edges.strength[kept], join, (edges.a[held], edges.b[held]))
     refused = lone_refused(edges, held)
-    return adopt_lone(labels, a, b, (edges.a[refused], edges.b[refused]))
+    return joined(
+        len(ids),
+        edges.a[kept],
+        edges.b[kept],
+        edges.strength[kept],
+        edges.part[kept],
+        join,
+        (edges.a[held], edges.b[held]),
+        (edges.a[refused], edges.b[refused]),
+    )
+
+
+def joined(n: int, a, b, strength, part, join: str, apart, refused) -> np.ndarray:
+    """The copy edges a-b joined by the rule `join` never across the pairs `apart`
+    (`agglomerate`); then each lone image that is a copy of one group's members only
+    (`adopt_lone`), and each group of pieces of one group's pictures only (`adopt_pieces`),
+    taken into that group, never across the pairs `refused`."""
+    labels = agglomerate(n, a, b, strength, join, apart)
+    labels = adopt_lone(labels, a, b, refused)
+    return adopt_pieces(labels, a, b, part, refused)
 
 
 def lone_refused(edges: Edges, held: np.ndarray) -> np.ndarray:
@@ -385,6 +404,7 @@ def figures(
         grouping.join,
         held,
         lone_refused(edges, held),
+        edges.part,
     )
     return metrics, curve
 
