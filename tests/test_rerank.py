@@ -89,4 +89,12 @@ def test_metrics_count_pairs_and_measure_against_the_ceiling():
     truth = {"a": "g", "a1": "g"}
     m = rerank.metrics(verified, lists, truth, 2)
     assert m["pairs"] == 2 and m["verified_pairs"] == 1 and m["mirrored_matches"] == 0
+    assert m["distinct_pairs"] == 2
+    # a1 lists a back: the pair is listed twice and checked once
+    back = entry("a1", 0.9)
+    back["neighbours"][0]["id"] = "a"
+    both = verified + [rerank.rerank(back, [copy(20)], RULE)]
+    counted = rerank.metrics(both, lists + [back], truth, 2)
+    assert counted["pairs"] == 3 and counted["distinct_pairs"] == 2
+    assert "3 pairs listed (2 checked" in rerank.summary(counted, 3, 1.0, "out")
     assert m["recall@1"] == 1.0 and m["mAP"] == 1.0 and m["candidate_recall"] == 1.0

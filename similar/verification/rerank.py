@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from ..evaluation import MARKED, RECALL_KS, ranking
 from .base import CopyRule, PairResult
 from .points import point_record
-from .runner import verify_pairs
+from .runner import canonical_pairs, verify_pairs
 
 
 def extend_lists(
@@ -129,11 +129,17 @@ def metrics(
     each reference's copies that are among its candidates at all. Against review marks
     (`marks`), over the pairs they cover only, and how many that is."""
     lists = {e["reference"]["id"]: [n["id"] for n in e["neighbours"]] for e in verified}
-    pairs = sum(1 for e in verified for n in e["neighbours"] if n["inliers"] is not None)
+    checked = [
+        (e["reference"]["id"], n["id"])
+        for e in verified
+        for n in e["neighbours"]
+        if n["inliers"] is not None
+    ]
     out = {
         "references": len(verified),
         "top": top,
-        "pairs": pairs,
+        "pairs": len(checked),
+        "distinct_pairs": len(canonical_pairs(checked)),
         "verified_pairs": sum(n["verified"] for e in verified for n in e["neighbours"]),
         "shared_part_pairs": sum(
             n["relation"] == "shares_part" for e in verified for n in e["neighbours"]
@@ -160,6 +166,7 @@ def report(m: dict, described: int, seconds: float) -> dict:
     """reports/verify.json: the run's timings beside the deterministic figures."""
     return {
         "pairs": m["pairs"],
+        "distinct_pairs": m["distinct_pairs"],
         "images_described": described,
         "seconds": round(seconds, 3),
         "pairs_per_second": round(m["pairs"] / seconds, 1) if m["pairs"] else None,
@@ -172,7 +179,8 @@ def summary(m: dict, described: int, seconds: float, target) -> str:
     if "marked_pairs" in m:
         quality += f" over the {m['marked_pairs']} pairs the review marks cover"
     return (
-        f"verify: {m['pairs']} pairs checked, {m['verified_pairs']} copies "
+        f"verify: {m['pairs']} pairs listed ({m['distinct_pairs']} checked: a pair two lists "
+        f"name is checked once), {m['verified_pairs']} copies "
         f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
         f"{described} images described, {seconds:.1f}s"
         f"{quality} -> {target}"
