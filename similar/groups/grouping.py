@@ -267,8 +267,9 @@ def threshold_curve(
 def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarray:
     """Each image's group label: the kept edges joined by the rule `groups.join`, never
     across the pairs `groups.apart` keeps apart (`apart_mask`); then each lone image that
-    is a copy of one group's members only joins it, where none of its pairs with them is
-    two pictures in one frame (`Edges.differs`) or kept apart (`adopt_lone`)."""
+    is a copy of one group's members only joins it, and so does a group of pieces that lie
+    in that group's pictures and in nothing else, where none of their pairs with it is two
+    pictures in one frame (`Edges.differs`) or kept apart (`joined`)."""
     kept, held = edges.kept, apart_mask(edges, apart)
     refused = lone_refused(edges, held)
     return joined(
