@@ -214,35 +214,26 @@ def truth_labels(ids, groups: dict[str, str]) -> np.ndarray:
 
 
 def threshold_curve(
-    n: int,
-    a: np.ndarray,
-    b: np.ndarray,
-    scores: np.ndarray,
-    kept: np.ndarray,
-    truth: np.ndarray,
-    lowest: float,
-    strength: np.ndarray,
-    join: str,
-    held: np.ndarray | None = None,
-    refused: np.ndarray | None = None,
-    part: np.ndarray | None = None,
+    n: int, edges: Edges, truth: np.ndarray, lowest: float, join: str, held: np.ndarray
 ) -> list[tuple]:
     """Rows of (min_score, precision, recall, f1, cnn_precision, cnn_recall, cnn_f1): groups
-    the stage would write (the kept edges joined by `groups.join`) from the edges scoring at
-    least each threshold, and the connected components of all candidate edges at that
-    threshold (what the CNN score alone would give). With `held` (a mask of the pairs
-    `groups.apart` keeps apart, `apart_mask`), groups never join across those at the
-    threshold; with `refused` (`lone_refused`), a lone image or a group of pieces is never
-    taken into a group across one of those (`joined`); `part`: `Edges.part`."""
+    the stage would write (`joined`: the kept edges joined by `groups.join`, never across
+    the pairs `held` apart, `apart_mask`, lone copies and pieces refused across
+    `joins_refused`) from the edges scoring at least each threshold, and the connected
+    components of all candidate edges at that threshold (what the CNN score alone would
+    give)."""
+    a, b, scores, kept = edges.a, edges.b, edges.scores, edges.kept
+    refused = joins_refused(edges, held)
     top = float(scores.max()) if len(scores) else 1.0
     rows = []
     for t in np.linspace(lowest, max(lowest, top), PLOT_STEPS):
         at = scores >= t
         use = at & kept
-        apart = None if held is None else (a[at & held], b[at & held])
-        across = None if refused is None else (a[at & refused], b[at & refused])
-        pieces = np.zeros(int(use.sum()), np.int8) if part is None else part[use]
-        labels = joined(n, a[use], b[use], strength[use], pieces, join, apart, across)
+        apart = a[at & held], b[at & held]
+        across = a[at & refused], b[at & refused]
+        labels = joined(
+            n, a[use], b[use], edges.strength[use], edges.part[use], join, apart, across
+        )
         v = pairwise(labels, truth)
         c = pairwise(components(n, a[at], b[at]), truth)
         rows.append(
@@ -271,7 +262,7 @@ def kept_labels(ids, edges: Edges, join: str, apart: str = "parts") -> np.ndarra
     in that group's pictures and in nothing else, where none of their pairs with it is two
     pictures in one frame (`Edges.differs`) or kept apart (`joined`)."""
     kept, held = edges.kept, apart_mask(edges, apart)
-    refused = lone_refused(edges, held)
+    refused = joins_refused(edges, held)
     return joined(
         len(ids),
         edges.a[kept],
@@ -294,9 +285,10 @@ def joined(n: int, a, b, strength, part, join: str, apart, refused) -> np.ndarra
     return adopt_pieces(labels, a, b, part, refused)
 
 
-def lone_refused(edges: Edges, held: np.ndarray) -> np.ndarray:
-    """The pairs across which a lone copy of one member is not taken into a group: two
-    pictures in one frame (`Edges.differs`), and the pairs kept apart (`held`)."""
+def joins_refused(edges: Edges, held: np.ndarray) -> np.ndarray:
+    """The pairs across which a lone copy of one member or a group of pieces is not taken
+    into a group (`joined`): two pictures in one frame (`Edges.differs`), and the pairs
+    kept apart (`held`)."""
     return edges.differs | held
 
 
@@ -393,20 +385,7 @@ def figures(
     min_score = grouping.min_score
     lowest = max(min_score, float(edges.scores.min())) if len(edges.scores) else min_score
     held = apart_mask(edges, grouping.apart)
-    curve = threshold_curve(
-        n,
-        a,
-        b,
-        edges.scores,
-        kept,
-        labels_true,
-        lowest,
-        edges.strength,
-        grouping.join,
-        held,
-        lone_refused(edges, held),
-        edges.part,
-    )
+    curve = threshold_curve(n, edges, labels_true, lowest, grouping.join, held)
     return metrics, curve
 
 
