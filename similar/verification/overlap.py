@@ -130,7 +130,21 @@ def overlap(
 ) -> Overlap:
     """The figures of inlier matches a_xy[ia] -> b_xy[ib] under `transform` (a to b)."""
     polygons = None if len(ia) < 3 else overlap_polygons(a_size, b_size, transform)
-    if polygons is None:
+    return overlap_within(a_xy, a_size, b_xy, b_size, ia, ib, polygons)
+
+
+def overlap_within(
+    a_xy: np.ndarray,
+    a_size: tuple[int, int],
+    b_xy: np.ndarray,
+    b_size: tuple[int, int],
+    ia: np.ndarray,
+    ib: np.ndarray,
+    polygons: tuple[np.ndarray, np.ndarray] | None,
+) -> Overlap:
+    """`overlap` over the overlap its transform gives (`polygons`: `overlap_polygons`),
+    worked out once by a caller that needs it besides."""
+    if polygons is None or len(ia) < 3:
         return NONE
     in_a, in_b = polygons
     there = min(int(inside(a_xy, in_a).sum()), int(inside(b_xy, in_b).sum()))

@@ -45,6 +45,7 @@ from .overlap import (
     mapped,
     overlap,
     overlap_polygons,
+    overlap_within,
     part_of,
 )
 
@@ -504,18 +505,18 @@ def with_figures(
     where a thumbnail shows the overlap under-resolved and `pictures` are given
     (`strokes_differ`)."""
     transform = fitted.transform
-    figures = overlap(fa.xy, fa.size, b.xy, b.size, fitted.a, fitted.b, transform)
+    polygons = overlap_polygons(fa.size, b.size, transform)
+    figures = overlap_within(fa.xy, fa.size, b.xy, b.size, fitted.a, fitted.b, polygons)
     whole = figures.mutual >= WHOLE
     distinctive = len(fitted.distinctive_a)
     carried = figures
     if fitted.guided:
-        carried = overlap(
-            fa.xy, fa.size, b.xy, b.size, fitted.distinctive_a, fitted.distinctive_b, transform
+        carried = overlap_within(
+            fa.xy, fa.size, b.xy, b.size, fitted.distinctive_a, fitted.distinctive_b, polygons
         )
     ring_too = whole and (
         strict or fitted.refitted or carried.central < CENTRAL or distinctive < floor
     )
-    polygons = overlap_polygons(fa.size, b.size, transform)
     drawn = drawn_shares(fa.canvas, fa.size, b.canvas, b.size, polygons)
     return replace(
         found,
