@@ -149,13 +149,13 @@ def adopt_pieces(
     if apart is not None:
         for x, y in zip(apart[0].tolist(), apart[1].tolist()):
             refused |= {(int(labels[x]), int(labels[y])), (int(labels[y]), int(labels[x]))}
-    moves = {
-        group: next(iter(found))
-        for group, found in reached.items()
-        if len(found) == 1
-        and found <= lies_in.get(group, set())
-        and (group, next(iter(found))) not in refused
-    }
+    moves: dict[int, int] = {}  # a group of pieces -> the group it joins
+    for group, found in reached.items():
+        if len(found) != 1:
+            continue
+        (whole,) = found
+        if whole in lies_in.get(group, ()) and (group, whole) not in refused:
+            moves[group] = whole
     target = np.arange(int(labels.max()) + 1 if len(labels) else 0)
     for group, whole in moves.items():
         # a whole group reaches others too and stays; two that reach only each other join
