@@ -245,7 +245,9 @@ def list_pages(entries: list[dict], per_page: int, min_score: float, unverified:
 
 def group_card(g: dict, number: int, ctx: Context) -> dict:
     """One group as the page shows it: its members by date, each with the badge of one named
-    pair; its possible members; the pictures sharing a part with a member, once each."""
+    pair and of each member it only shares a part with (crops of two places of one picture,
+    joined through the whole); its possible members; the pictures outside it sharing a part
+    with a member, once each."""
     head = g["group"]
     members = {m["id"]: m for m in g["members"]}
     pairs: dict[str, list[dict]] = {}
@@ -258,6 +260,17 @@ def group_card(g: dict, number: int, ctx: Context) -> dict:
         with_head = [e for e in mine if head in (e["a"], e["b"])]
         return max(with_head or mine, key=lambda e: e.get("inliers") or 0, default=None)
 
+    within: dict[str, list[dict]] = {}  # a member -> its shared-part pairs with members
+    for e in g.get("shared_parts", []):
+        if e["a"] in members and e["b"] in members:
+            within.setdefault(e["a"], []).append(e)
+            within.setdefault(e["b"], []).append(e)
+
+    def parts_badges(iid: str) -> list[dict]:
+        es = sorted(within.get(iid, []), key=lambda e: (-(e.get("inliers") or 0), e["a"], e["b"]))
+        others = [e["b"] if e["a"] == iid else e["a"] for e in es]
+        return [ctx.evidence.badge(other, iid, e, other) for e, other in zip(es, others)]
+
     shown_members = []
     for iid in sorted((m for m in members if m != head), key=ctx.date_key):
         e = strongest(iid)
@@ -265,11 +278,22 @@ def group_card(g: dict, number: int, ctx: Context) -> dict:
         if e is not None:
             other = e["b"] if e["a"] == iid else e["a"]
             badge = ctx.evidence.badge(other, iid, e, other)
-        shown_members.append({**ctx.card(members[iid]), "reference": head, "badge": badge})
+        shown_members.append(
+            {
+                **ctx.card(members[iid]),
+                "reference": head,
+                "badge": badge,
+                "parts": [b for b in parts_badges(iid) if b],
+            }
+        )
 
     def outside(key: str) -> list[dict]:
+        """The pictures outside the group in `key`'s pairs with a member (two members that
+        share a part are shown on their own cards, not here)."""
         found: dict[str, list[dict]] = {}
         for e in g.get(key, []):
+            if e["a"] in members and e["b"] in members:
+                continue
             other, member = (e["b"], e["a"]) if e["a"] in members else (e["a"], e["b"])
             found.setdefault(other, []).append({**e, "member": member})
         cards = []

@@ -222,6 +222,41 @@ def test_group_cards_show_members_by_date_then_possible_members_and_shared_parts
     assert set(page["views"]) == {"a", "b", "c", "d", "e"}
 
 
+def test_two_members_that_only_share_a_part_show_it_on_their_cards_not_as_outsiders():
+    from similar.preview import Context, Evidence, group_card
+
+    def pair(a, b, inliers, relation, part=""):
+        return {"a": a, "b": b, "inliers": inliers, "relation": relation, "part": part}
+
+    # two crops of one picture, from two places: each a copy of the whole, the two only
+    # sharing a part, and an outsider sharing a part with one of them
+    found = {
+        "group": "whole",
+        "size": 3,
+        "members": [{"id": i, "url": None} for i in ("whole", "crop-left", "crop-right")],
+        "edges": [
+            pair("whole", "crop-left", 78, "copy", "b"),
+            pair("whole", "crop-right", 37, "copy", "b"),
+        ],
+        "possible": [],
+        "shared_parts": [
+            pair("crop-left", "crop-right", 59, "shares_part"),
+            pair("crop-left", "frame", 20, "shares_part"),
+        ],
+    }
+    g = group_card(found, 1, Context(evidence=Evidence(Points.of({}), 12)))
+    assert [s["id"] for s in g["shared"]] == ["frame"]  # no member shown again as an outsider
+    parts = {m["id"]: [(b["a"], b["b"], b["relation"]) for b in m["parts"]] for m in g["members"]}
+    assert parts == {
+        "crop-left": [("crop-right", "crop-left", "shares_part")],
+        "crop-right": [("crop-left", "crop-right", "shares_part")],
+    }
+    assert {m["id"]: m["badge"]["relation"] for m in g["members"]} == {
+        "crop-left": "copy",
+        "crop-right": "copy",
+    }
+
+
 def test_overview_counts_the_groups_each_pair_of_books_shares():
     from similar.preview import book_matrix
 
