@@ -40,6 +40,21 @@ def test_copies_take_the_kinds_in_turn_and_join_their_photograph(tmp_path):
     assert [r["id"] for r in links] == sorted(r["id"] for r in rows)
 
 
+def test_a_shift_gives_each_photograph_the_next_kinds(tmp_path):
+    collection = small_devset(tmp_path / "devset")
+    kinds = list(copy_set.copy_kinds())
+    for shift in (0, 1, len(kinds) + 2):
+        folder = tmp_path / f"shift-{shift}"
+        copy_set.build(folder, collection, count=0, photos=2, shift=shift)
+        rows = list(csv.DictReader(open(folder / "groups.csv", encoding="utf-8")))
+        photos = [r["id"] for r in rows if r["kind"] == "photo"]
+        assert len(photos) == 2
+        for i, photo in enumerate(sorted(photos, key=[r["id"] for r in rows].index)):
+            given = sorted(r["kind"] for r in rows if r["group"] == photo and r["id"] != photo)
+            turns = range(copy_set.COPIES * i + shift, copy_set.COPIES * (i + 1) + shift)
+            assert given == sorted(kinds[turn % len(kinds)] for turn in turns), (shift, photo)
+
+
 def test_distractors_keep_their_groups_and_are_chosen_evenly(tmp_path):
     collection = small_devset(tmp_path / "devset")
     copy_set.build(tmp_path / "set", collection, count=2, photos=1)

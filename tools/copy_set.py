@@ -1,6 +1,6 @@
 """A set of photographs with a printer's hard copies among distractors: never committed.
 
-`python -m tools.copy_set --out DIR [--devset data/devset]` writes `DIR/images/<kind>/<id>.png`,
+`python -m tools.copy_set --out DIR [--devset data/devset] [--shift N]` writes `DIR/images/<kind>/<id>.png`,
 `DIR/groups.csv` (`id,group,kind`) and placeholder IIIF links (`DIR/iiif.csv`), as
 `tools.devset` does, for the pipeline to group (docs/performance.md gives its figures):
 
@@ -9,7 +9,9 @@
 * COPIES hard copies of each, of the kinds `tools.bench.hard_copies.kinds` makes and one
   mirrored and turned (MIRROR_TURN degrees), taken in turn over the photographs: the copy
   `j` of the photograph `i` is of kind `COPIES * i + j` (modulo the number of kinds), made
-  with that number as its seed; its kind is its folder;
+  with that number as its seed; its kind is its folder. `--shift N` adds N to that number
+  (each photograph's copies of other kinds, made with other seeds: the same measure on
+  another draw);
 * DISTRACTORS cards and icons of the development collection (`tools.devset`), evenly over
   their sorted ids, kind `distractor`, in their own groups there.
 
@@ -50,9 +52,9 @@ def folder_name(kind: str) -> str:
     return kind.replace(" ", "_").replace("%", "pc")
 
 
-def photographs(out: Path, rows: list, count: int | None = None) -> None:
+def photographs(out: Path, rows: list, count: int | None = None, shift: int = 0) -> None:
     """The photographs (the first `count`; all by default) and their hard copies, their
-    kinds in turn."""
+    kinds in turn from the `shift`-th."""
     from .bench import hard_copies
 
     kinds = copy_kinds()
@@ -63,7 +65,7 @@ def photographs(out: Path, rows: list, count: int | None = None) -> None:
         devset.save(img.convert("RGB"), out, "photo", name)
         rows.append((name, group, "photo"))
         for j in range(COPIES):
-            turn = COPIES * i + j
+            turn = COPIES * i + j + shift
             kind = names[turn % len(names)]
             devset.save(kinds[kind](img, turn).convert("RGB"), out, kind, f"{name}-{kind}")
             rows.append((f"{name}-{kind}", group, kind))
@@ -81,8 +83,15 @@ def distractors(collection: Path, count: int, out: Path, rows: list) -> None:
         rows.append((key, row["group"], "distractor"))
 
 
-def build(out: Path, collection: Path, count: int = DISTRACTORS, photos: int | None = None) -> int:
-    """The set under `out` (`photos` photographs, all by default); the number of images."""
+def build(
+    out: Path,
+    collection: Path,
+    count: int = DISTRACTORS,
+    photos: int | None = None,
+    shift: int = 0,
+) -> int:
+    """The set under `out` (`photos` photographs, all by default, their copies' kinds and
+    seeds shifted by `shift`); the number of images."""
     if not (collection / "groups.csv").is_file():
         raise UserError(
             f"{collection / 'groups.csv'} not found: build the development collection first "
@@ -90,7 +99,7 @@ def build(out: Path, collection: Path, count: int = DISTRACTORS, photos: int | N
         )
     rows: list = []
     images = out / "images"
-    photographs(images, rows, photos)
+    photographs(images, rows, photos, shift)
     distractors(collection, count, images, rows)
     devset.write_truth(out, rows)
     return len(rows)
@@ -103,8 +112,16 @@ def main(argv=None) -> None:
         "--devset", type=Path, default=Path("data/devset"), help="the development collection"
     )
     parser.add_argument("--distractors", type=int, default=DISTRACTORS)
+    parser.add_argument(
+        "--shift",
+        type=int,
+        default=0,
+        help="shift each photograph's copies to the next kinds and seeds (another draw)",
+    )
     args = parser.parse_args(argv)
-    n = build(args.out, args.devset, args.distractors)
+    if args.shift < 0:
+        raise UserError(f"--shift must be 0 or more, got {args.shift}")
+    n = build(args.out, args.devset, args.distractors, shift=args.shift)
     print(f"copy set: {n} images in {args.out / 'images'}, ground truth {args.out / 'groups.csv'}")
 
 
