@@ -1,8 +1,9 @@
 """A set of photographs with a printer's hard copies among distractors: never committed.
 
-`python -m tools.copy_set --out DIR [--devset data/devset] [--shift N]` writes `DIR/images/<kind>/<id>.png`,
-`DIR/groups.csv` (`id,group,kind`) and placeholder IIIF links (`DIR/iiif.csv`), as
-`tools.devset` does, for the pipeline to group (docs/performance.md gives its figures):
+`python -m tools.copy_set --out DIR [--devset data/devset] [--shift N]` writes
+`DIR/images/<kind>/<id>.png`, `DIR/groups.csv` (`id,group,kind`) and placeholder IIIF
+links (`DIR/iiif.csv`), as `tools.devset` does, for the pipeline to group
+(docs/performance.md gives its figures):
 
 * the photographs that scikit-image and scikit-learn ship (`tools.bench.hard_copies`), 600
   pixels on the longer side, kind `photo`;
