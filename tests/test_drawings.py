@@ -72,3 +72,17 @@ def test_a_library_without_drawings_is_one_line(tmp_path):
     (tmp_path / "png").mkdir()
     with pytest.raises(UserError, match="holds no drawings"):
         drawings.collect(tmp_path / "png", tmp_path / "out")
+
+
+def test_a_shift_plants_the_copies_on_the_next_drawings_the_kinds_moved_on(tmp_path):
+    plain, shifted, png = tmp_path / "plain", tmp_path / "shifted", library(tmp_path / "png")
+    drawings.collect(png, plain, count=1)
+    drawings.collect(png, shifted, count=1, shift=1)
+
+    def copies(out):
+        return {key: kind for key, (_, kind) in truth(out).items() if kind != "drawing"}
+
+    # the large drawings, sorted: recreation-games-piece_01, shapes-jigsaw-piece_01, ..._02
+    kinds = drawings.devset.HARD_KINDS
+    assert copies(plain) == {f"{kinds[0]}-oc-recreation-games-piece_01": kinds[0]}
+    assert copies(shifted) == {f"{kinds[1]}-oc-shapes-jigsaw-piece_01": kinds[1]}

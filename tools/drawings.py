@@ -13,6 +13,8 @@ and placeholder IIIF links (`DIR/iiif.csv`), as `tools.devset` does:
   signs (different pictograms in one triangle), jigsaw pieces, arrows, flags, icon themes.
 * hard copies of PLANTED drawings (at least MIN_SIDE pixels), one each, of the kinds a
   printer's copy takes (`tools.devset.HARD_KINDS` in turn), each from a fixed seed.
+  `--shift N` draws them again: each chosen drawing's Nth successor among the sorted ids,
+  the kinds and seeds N on.
 
 Ground truth, from the file names alone: every file is its own picture, except that files
 holding the same pixels are one (the library files one drawing under several folders); a
@@ -78,19 +80,22 @@ def drawings(library: Path, out: Path, rows: list) -> dict[str, tuple[Path, tupl
     return found
 
 
-def planted(sources: dict, groups: dict[str, str], count: int, out: Path, rows):
+def planted(sources: dict, groups: dict[str, str], count: int, out: Path, rows, shift: int = 0):
     """One hard copy of each of `count` drawings (evenly over the sorted ids of those at
-    least MIN_SIDE pixels each way; `sources`: id -> path and size), the kinds in turn."""
+    least MIN_SIDE pixels each way, each moved `shift` ids on; `sources`: id -> path and
+    size), the kinds in turn from the `shift`-th."""
     large = sorted(key for key, (_, size) in sources.items() if min(size) >= MIN_SIDE)
     if not large:
         return
-    for seed, key in enumerate(devset.evenly(large, count)):
+    places = devset.evenly(list(range(len(large))), count)
+    for seed, place in enumerate(places, start=shift):
+        key = large[(place + shift) % len(large)]
         kind = devset.HARD_KINDS[seed % len(devset.HARD_KINDS)]
         with Image.open(sources[key][0]) as img:
             devset.save_copy(img.convert("RGB"), kind, key, seed, groups[key], out, rows)
 
 
-def collect(library: Path, out: Path, count: int = PLANTED) -> int:
+def collect(library: Path, out: Path, count: int = PLANTED, shift: int = 0) -> int:
     """The collection under `out` from the library's png folder; the number of images."""
     images = out / "images"
     rows: list = []
@@ -98,25 +103,33 @@ def collect(library: Path, out: Path, count: int = PLANTED) -> int:
     if not sources:
         raise UserError(f"{library} holds no drawings (PNG files)")
     rows = devset.merge_identical(rows, images)
-    planted(sources, {r[0]: r[1] for r in rows}, count, images, rows)
+    planted(sources, {r[0]: r[1] for r in rows}, count, images, rows, shift)
     devset.write_truth(out, rows)
     return len(rows)
 
 
-def build(out: Path, count: int = PLANTED) -> int:
+def build(out: Path, count: int = PLANTED, shift: int = 0) -> int:
     debs = devset.download(out / "debs", (PACKAGE,))
     with tempfile.TemporaryDirectory() as tmp:
         share = devset.unpack(debs, Path(tmp))
-        return collect(share / "openclipart/png", out, count)
+        return collect(share / "openclipart/png", out, count, shift)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--planted", type=int, default=PLANTED, help="drawings given a copy")
+    parser.add_argument(
+        "--shift",
+        type=int,
+        default=0,
+        help="plant the copies on other drawings, of other kinds and seeds (another draw)",
+    )
     args = parser.parse_args(argv)
+    if args.shift < 0:
+        raise UserError(f"--shift must be 0 or more, got {args.shift}")
     devset.require_commands(("apt-get", "dpkg-deb"), "drawings")
-    n = build(args.out, args.planted)
+    n = build(args.out, args.planted, args.shift)
     print(f"drawings: {n} images in {args.out / 'images'}, ground truth {args.out / 'groups.csv'}")
 
 
