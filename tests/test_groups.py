@@ -310,7 +310,9 @@ def test_a_part_of_two_pictures_that_differ_keeps_them_apart_though_neither_is_w
     they do; the Union flag alone (2) is a part of each: two groups, whatever the join."""
     ids = np.array([f"i{n}" for n in range(5)])
     edges = queens(groups.PART_OF["b"], contained=0.06, difference=0.23)
-    edges.draws_apart = ~edges.kept & np.array([f["difference"] > 0 for f in edges.fields])
+    edges.draws_apart = ~edges.kept & np.array(
+        [groups.draws_different(f, RULE) for f in edges.fields]
+    )
     labels = groups.kept_labels(ids, edges, "one")
     assert labels[0] != labels[1] and labels[0] == labels[3] and labels[1] == labels[4]
 
@@ -325,7 +327,7 @@ def test_a_lone_copy_of_one_member_is_refused_where_its_pair_with_another_is_kep
     fields = [{"contained": 1.0, "difference": 0.0}] * 2 + [{"contained": 0.06, "difference": 0.23}]
     parts = np.array([groups.PART_OF["b"], groups.PART_OF["a"], 0], np.int8)
     differs = ~kept & np.array([groups.differ_whole(f, RULE) for f in fields])
-    apart = ~kept & np.array([f["difference"] > 0 for f in fields])
+    apart = ~kept & np.array([groups.draws_different(f, RULE) for f in fields])
     edges = groups.Edges(
         a, b, np.full(3, 0.5), np.full(3, 40), kept, ~kept, fields, differs, parts, apart
     )
