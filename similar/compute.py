@@ -44,6 +44,9 @@ CONNECT_TIMEOUT = 10  # seconds to reach an existing cluster before giving up
 CONNECT_GRACE = 2  # seconds more for Dask to give its own reason before we give ours
 NO_WORKERS_TIMEOUT = 120  # seconds a cluster may have no worker while tasks wait
 ASK_WORKERS_EVERY = 1.0  # seconds between asking the scheduler for its workers while waiting
+# seconds a client is given to notice that its scheduler is gone, once a connection to it
+# failed mid-run: the failure reaches the caller first, the client's status follows
+SCHEDULER_GRACE = 5.0
 
 
 def kind_of(spec: str, key: str = KEY) -> tuple[str, str]:
@@ -253,7 +256,7 @@ class Dask:
                 f" ({exc}); the workers may be out of memory: give them more, or fewer threads"
             ) from None
         except (CancelledError, OSError):
-            if self.client.status == "running":
+            if not self._scheduler_gone():
                 raise
             raise self._lost(label(tasks[min(left)] if left else tasks[0])) from None
         finally:
@@ -271,6 +274,17 @@ class Dask:
                 return future.result(timeout=ASK_WORKERS_EVERY)
             except TimeoutError:
                 self._check_alive(doing)
+
+    def _scheduler_gone(self) -> bool:
+        """Whether the scheduler is gone, after a connection failed: the client notices a
+        scheduler killed a moment after the failure reaches the caller (a loaded machine
+        makes that moment longer), so it is given SCHEDULER_GRACE seconds to."""
+        deadline = time.monotonic() + SCHEDULER_GRACE
+        while self.client.status == "running":
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _lost(self, doing: str) -> UserError:
         return UserError(
