@@ -104,16 +104,12 @@ def adopt_lone(
         for me, other in ((x, y), (y, x)):
             if sizes[labels[me]] == 1:
                 reached.setdefault(me, set()).add(int(labels[other]))
-    refused: dict[int, set[int]] = {}
-    if apart is not None:
-        for x, y in zip(apart[0].tolist(), apart[1].tolist()):
-            refused.setdefault(x, set()).add(int(labels[y]))
-            refused.setdefault(y, set()).add(int(labels[x]))
+    refused = groups_between(labels, apart)
     out = labels.copy()
     for me, found in reached.items():
         if len(found) == 1:
             (group,) = found
-            if sizes[group] >= 2 and group not in refused.get(me, ()):
+            if sizes[group] >= 2 and (int(labels[me]), group) not in refused:
                 out[me] = group
     _, compact = np.unique(out, return_inverse=True)  # labels 0..c-1 again
     return compact
@@ -145,10 +141,7 @@ def adopt_pieces(
         if piece:
             inner, outer = (one, other) if piece == 1 else (other, one)
             lies_in.setdefault(inner, set()).add(outer)
-    refused: set[tuple[int, int]] = set()
-    if apart is not None:
-        for x, y in zip(apart[0].tolist(), apart[1].tolist()):
-            refused |= {(int(labels[x]), int(labels[y])), (int(labels[y]), int(labels[x]))}
+    refused = groups_between(labels, apart)
     moves: dict[int, int] = {}  # a group of pieces -> the group it joins
     for group, found in reached.items():
         if len(found) != 1:
@@ -165,6 +158,19 @@ def adopt_pieces(
             target[group] = whole
     _, compact = np.unique(target[labels], return_inverse=True)
     return compact
+
+
+def groups_between(
+    labels: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None
+) -> set[tuple[int, int]]:
+    """The pairs of group labels, both ways round, that the image pairs `pairs` lie
+    between (none for None)."""
+    found: set[tuple[int, int]] = set()
+    if pairs is not None:
+        for x, y in zip(pairs[0].tolist(), pairs[1].tolist()):
+            one, other = int(labels[x]), int(labels[y])
+            found |= {(one, other), (other, one)}
+    return found
 
 
 def triangles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
