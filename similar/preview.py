@@ -269,7 +269,8 @@ def group_card(g: dict, number: int, ctx: Context) -> dict:
     def parts_badges(iid: str) -> list[dict]:
         es = sorted(within.get(iid, []), key=lambda e: (-(e.get("inliers") or 0), e["a"], e["b"]))
         others = [e["b"] if e["a"] == iid else e["a"] for e in es]
-        return [ctx.evidence.badge(other, iid, e, other) for e, other in zip(es, others)]
+        badges = [ctx.evidence.badge(other, iid, e, other) for e, other in zip(es, others)]
+        return [b for b in badges if b]
 
     shown_members = []
     for iid in sorted((m for m in members if m != head), key=ctx.date_key):
@@ -283,7 +284,7 @@ def group_card(g: dict, number: int, ctx: Context) -> dict:
                 **ctx.card(members[iid]),
                 "reference": head,
                 "badge": badge,
-                "parts": [b for b in parts_badges(iid) if b],
+                "parts": parts_badges(iid),
             }
         )
 
