@@ -54,6 +54,18 @@ def settings_key(settings: dict | str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def with_format(settings: dict | str) -> dict:
+    """A cache's settings (a dict, or its `canonical` text) with the entry format they are
+    stored in."""
+    plain = json.loads(settings) if isinstance(settings, str) else settings
+    return {**plain, "entry_format": ENTRY_FORMAT}
+
+
+def folder_of(root: str | os.PathLike, settings: dict | str) -> Path:
+    """The folder a ContentCache of these settings keeps its entries in under `root`."""
+    return Path(root) / settings_key(with_format(settings))
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -68,9 +80,8 @@ class ContentCache:
     suffix = ".bin"
 
     def __init__(self, root: str | os.PathLike | None, settings: dict | str):
-        plain = json.loads(settings) if isinstance(settings, str) else settings
-        settings = {**plain, "entry_format": ENTRY_FORMAT}
-        self.folder = Path(root) / settings_key(settings) if root else None
+        settings = with_format(settings)
+        self.folder = folder_of(root, settings) if root else None
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
             about = self.folder / "settings.json"
