@@ -7,12 +7,16 @@ those that pass are checked. Tasks run in a process pool here or on a Dask clust
 (similar.compute). Results do not depend on the scheduler, the order or the number of
 workers: each pair is computed alone, and random draws (RANSAC's) are seeded by the pair.
 Nor on the order a stage names a pair in: each is checked once, its lower id first, and
-its result turned round for the other order (`canonical_pairs`).
+its result turned round for the other order (`canonical_pairs`). Each task's results are
+kept until the run ends (similar/verification/journal.py): a stopped run started again over
+the same pairs checks only the tasks it had not finished.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +30,7 @@ from ..cache import ContentCache, content_hash
 from ..errors import UserError
 from .base import Method, PairResult
 from .distances import engine, single_threaded, torch_products
+from .journal import Journal, journal_settings, task_key
 from .registry import METHODS
 
 # unpacked features a worker keeps, by their arrays' bytes (about 0.5 MB an image at 1000
@@ -76,6 +81,7 @@ class Job:
     images: dict[str, ImageRef]
     cache_root: str | None
     max_pixels: int | None = None
+    journal: str = ""  # journal_settings: where finished tasks are kept ("" keeps none)
 
 
 def feature_cache(method: Method, root) -> ContentCache:
@@ -91,6 +97,7 @@ class Verifier:
         self.job = job
         self.method = method_for(job.settings, job.max_pixels)
         self.cache = feature_cache(self.method, job.cache_root)
+        self.journal = Journal(job.cache_root, job.journal)
         self._memo = LastUsed(MEMO_BYTES)
         self.pictures = LastUsed(PICTURES_BYTES)  # decoded again for a closer look, by SHA-256
 
@@ -268,8 +275,14 @@ def describe_task(job: Job, ids: list[str]) -> int:
 
 
 def check_task(job: Job, groups: list[tuple[str, list[str]]]) -> list[list[PairResult]]:
+    """The results of a task, read from the journal when a stopped run finished it."""
     v = verifier_for(job)
-    return [v.check_many(a, others) for a, others in groups]
+    key = task_key(groups, job.images)
+    found = v.journal.get(key)
+    if found is None:
+        found = [v.check_many(a, others) for a, others in groups]
+        v.journal.put(key, found)
+    return found
 
 
 def pair_tasks(pairs: Sequence[tuple[str, str]]) -> tuple[list, list]:
@@ -327,8 +340,13 @@ def verify_pairs(
     share their first image; with a `label`, a progress bar of that name counts the pairs as
     their tasks complete. The same results whichever scheduler and workers run them, and
     whichever way round a pair is named."""
+    started = time.time()
     job = Job(
-        settings, images, str(Path(cache_root).absolute()) if cache_root else None, max_pixels
+        settings,
+        images,
+        str(Path(cache_root).absolute()) if cache_root else None,
+        max_pixels,
+        journal_settings(settings, max_pixels) if cache_root else "",
     )
     feature_cache(method_for(settings, max_pixels), job.cache_root).check_writable(
         "paths.feature_cache"
@@ -338,6 +356,8 @@ def verify_pairs(
     tasks, positions = pair_tasks(checked)
     count = workers_for(workers, len(checked), len(needed))
     found_checked: list[PairResult] = [NO_MATCH] * len(checked)
+    journal, keys = Journal(job.cache_root, job.journal), [task_key(t, images) for t in tasks]
+    said_resumed(journal, keys, tasks, len(checked))
     bar = progress.bar(len(checked), label, "pair", shown=bool(label))
     preload = ("torch",) if engine(settings.products) is torch_products else ()
     with bar, compute.scheduler(scheduler, count, worker_setup, preload) as run:
@@ -357,11 +377,25 @@ def verify_pairs(
             label=lambda task: f"checking the pairs of {task[0][0]} to {task[-1][0]}",
         )
     feature_cache(method_for(settings, max_pixels), job.cache_root).pack()
+    journal.forget(keys, started)
     for task_found, task_where in zip(found, positions):
         for group_found, group_where in zip(task_found, task_where):
             for r, i in zip(group_found, group_where):
                 found_checked[i] = r
     return named_as_asked(pairs, checked, found_checked), described
+
+
+def said_resumed(journal: Journal, keys: list[str], tasks: list, pairs: int) -> None:
+    """One line on standard error when a stopped run's journal holds some of the tasks."""
+    held = sum(
+        len(others) for key, task in zip(keys, tasks) if journal.holds(key) for _, others in task
+    )
+    if held:
+        print(
+            f"resuming: {held} of {pairs} pairs were checked by a run that was stopped; "
+            "they are read back, the rest checked",
+            file=sys.stderr,
+        )
 
 
 def canonical_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
