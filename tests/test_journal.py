@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import real_photo
+from conftest import real_photo, run_stage
 from PIL import Image, ImageOps
 
 from similar import settings
@@ -175,3 +175,31 @@ def test_a_run_that_ends_removes_what_a_stopped_run_left_before_it_began(images,
     verify_pairs(every_pair(images), S, images, cache, 1)
     assert [p.name for p in entries(cache)] == [f"{beside}.pairs"]
     assert journal.get(beside) == [[runner.NO_MATCH]]
+
+
+def test_a_groups_run_stopped_by_ctrl_c_resumes_to_the_same_bytes(
+    pipeline, small_tasks, monkeypatch, capsys
+):
+    """Ctrl-C while groups checks its pairs (in process, as `verify.workers: 1` runs them):
+    the tasks that ended stay in the journal, the stage started again says so, checks the
+    rest, writes what the uninterrupted run wrote, and leaves no journal."""
+    outputs = [pipeline.root / "data/groups" / name for name in ("groups.csv", "groups.json")]
+    uninterrupted = [path.read_bytes() for path in outputs]
+    checked, check_many = [], Verifier.check_many
+
+    def stopped_at_the_sixth(self, a, others):
+        if len(checked) == 5:
+            raise KeyboardInterrupt
+        checked.append(a)
+        return check_many(self, a, others)
+
+    monkeypatch.setattr(Verifier, "check_many", stopped_at_the_sixth)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("groups")
+    assert entries(pipeline.root / ".cache/features")  # a task of at most 4 groups ended
+    monkeypatch.setattr(Verifier, "check_many", check_many)
+    capsys.readouterr()
+    run_stage("groups")
+    assert "pairs were checked by a run that was stopped" in capsys.readouterr().err
+    assert [path.read_bytes() for path in outputs] == uninterrupted
+    assert entries(pipeline.root / ".cache/features") == []
