@@ -166,8 +166,12 @@ def test_a_run_that_ends_removes_what_a_stopped_run_left_before_it_began(images,
     left, beside = "1" * 64, "2" * 64
     journal.put(left, [[runner.NO_MATCH]])  # a stopped run's task that no run resumes
     os.utime(journal.folder / left[:2] / f"{left}.pairs", (1, 1))
+    half_written = journal.folder / left[:2] / f".{left}.pairs.99999.abc.tmp"  # a killed worker's
+    half_written.write_bytes(b"half")
+    os.utime(half_written, (1, 1))
     started = os.stat(journal.folder / left[:2] / f"{left}.pairs").st_mtime + 10
     journal.forget([], started)
+    assert not journal.folder.exists()
     assert entries(cache) == []
     journal.put(beside, [[runner.NO_MATCH]])  # a run beside this one, written meanwhile
     later = time.time() + 3600

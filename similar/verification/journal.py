@@ -172,14 +172,16 @@ class Journal:
 
     def forget(self, keys: Sequence[str], before: float) -> None:
         """Remove the entries of `keys`, and those written before `before` (a time.time()):
-        left by a stopped run that no run resumed. The folder goes once it is empty."""
+        left by a stopped run that no run resumed, or half-written by a killed worker. The
+        folder goes once it is empty."""
         if self.folder is None or not self.folder.is_dir():
             return
         for key in keys:
             with contextlib.suppress(OSError):
                 self._file(key).unlink()
         for shard in (p for p in self.folder.iterdir() if p.is_dir()):
-            for entry in shard.glob(f"*{SUFFIX}"):
+            # and the half-written entries of a process killed before `before`
+            for entry in [*shard.glob(f"*{SUFFIX}"), *shard.glob("*.tmp")]:
                 with contextlib.suppress(OSError):
                     if entry.stat().st_mtime < before:
                         entry.unlink()
