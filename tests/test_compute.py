@@ -273,6 +273,33 @@ def test_the_verifier_through_a_real_cluster_matches_the_pool_byte_for_byte(clus
     assert any(r.inliers >= verify.min_inliers and r.mirrored for r in local)
 
 
+@pytest.mark.e2e
+def test_a_run_stopped_in_process_resumes_on_a_cluster(cluster, tmp_path, monkeypatch, capsys):
+    """The journal a stopped run left under the feature cache is read by the cluster's
+    workers: the tasks it holds are not checked again, and the results are the pool's."""
+    from similar import settings
+    from similar.verification import runner
+    from similar.verification.journal import journal_settings
+
+    monkeypatch.setattr(runner, "PAIRS_PER_TASK", 2)
+    images = four_pictures(tmp_path)
+    pairs = [(a, b) for a in images for b in images if a != b]
+    verify = settings.VerifySettings()
+    local, _ = runner.verify_pairs(pairs, verify, images, tmp_path / "pool", 1)
+    cache = tmp_path / "dask"
+    tasks, _ = runner.pair_tasks(runner.canonical_pairs(pairs))
+    stopped = runner.Job(verify, images, str(cache), None, journal_settings(verify, None))
+    runner.check_task(stopped, tasks[0])  # the one task the stopped run ended
+    capsys.readouterr()
+    remote, _ = runner.verify_pairs(pairs, verify, images, cache, 2, scheduler=cluster.address)
+    assert each_pickled(remote) == each_pickled(local)
+    held = sum(len(others) for _, others in tasks[0])
+    assert f"resuming: {held} of {len(runner.canonical_pairs(pairs))} pairs" in (
+        capsys.readouterr().err
+    )
+    assert not list(cache.rglob("*.pairs"))
+
+
 def each_pickled(results: list) -> list[bytes]:
     import pickle
 
