@@ -133,8 +133,8 @@ class Journal:
         self._cache: ContentCache | None = None
 
     def _entries(self) -> ContentCache:
-        """The folder's cache, made at the first entry written or read: a run that is
-        never stopped leaves nothing behind."""
+        """The folder's cache, made when it is first used (a run without a feature cache
+        makes none; a run that ends removes it once empty)."""
         if self._cache is None:
             self._cache = ContentCache(self.folder.parent, self.settings)
             self._cache.suffix = SUFFIX
