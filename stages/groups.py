@@ -38,7 +38,7 @@ def main() -> None:
     index = read_csv(require_file(paths.image_index, "image index", "run `dvc repro embed`"))
     groups.check_index(ids, index, paths.graph, paths.image_index)
     edges = edge_checks.candidate_edges(neighbours, scores, grouping, paths.graph)
-    edges, described, results = edge_checks.verify_edges(config, ids, index, edges)
+    edges, described, resumed, results = edge_checks.verify_edges(config, ids, index, edges)
     labels = groups.kept_labels(ids, edges, grouping.join, grouping.apart)
     found = groups.named_groups(labels, ids)
     listed = edge_checks.listed_pairs(ids, edges, found, results)
@@ -50,7 +50,7 @@ def main() -> None:
     marks = read_marks(config.data.groups)
     if marks is not None:  # a partial review: count only the pairs it judged
         metrics.update(groups.marked_figures(ids, edges, labels, marks))
-    report = groups.report(ids, edges, described, seconds)
+    report = groups.report(ids, edges, described, seconds, resumed)
     with staged_outputs() as out:
         out.write_bytes(
             paths.groups_csv, csv_bytes(["id", "group"], groups.membership_rows(ids, found))
@@ -60,7 +60,7 @@ def main() -> None:
         out.write_bytes(paths.groups_metrics, json_bytes(metrics))
         out.write_bytes(paths.groups_plot, csv_bytes(groups.PLOT_HEADER, plot))
         out.write_bytes(paths.reports / "groups.json", json_bytes(report))
-    line = groups.summary(metrics, edges, seconds)
+    line = groups.summary(metrics, edges, seconds, resumed)
     if marks is not None:
         line += f", over the {metrics['marked_pairs']} pairs the review marks cover"
     print(line)

@@ -29,7 +29,8 @@ def main() -> None:
     started = time.perf_counter()
     neighbours = require_file(paths.neighbours, "neighbours.json", "run `dvc repro bulk_query`")
     candidates = read_json(neighbours)
-    verified, matches, described = [rerank.passed_through(e) for e in candidates], {}, 0
+    verified, matches = [rerank.passed_through(e) for e in candidates], {}
+    described = resumed = 0
     if method_for(verify).verifies:
         require_images(config.data.images, "verify needs them; `make pull` fetches its results")
         vectors = require_file(paths.vectors, "vectors.jsonl", "run `dvc repro attach_iiif`")
@@ -37,7 +38,7 @@ def main() -> None:
         more = partial(product.exact_lists, vectors, paths.reduced, config.qdrant.distance)
         candidates = rerank.extend_lists(candidates, verify.top, more)
         images = image_refs(index, config.data.images)
-        verified, matches, described = rerank.verify_lists(
+        verified, matches, described, resumed = rerank.verify_lists(
             candidates,
             verify,
             images,
@@ -48,13 +49,13 @@ def main() -> None:
     seconds = time.perf_counter() - started
     truth, marks = read_groups(config.data.groups), read_marks(config.data.groups)
     m = rerank.metrics(verified, candidates, truth, verify.top, marks)
-    report = rerank.report(m, described, seconds)
+    report = rerank.report(m, described, seconds, resumed)
     with staged_outputs() as out:
         out.write_bytes(paths.verified, neighbours_bytes(verified))
         out.write_bytes(paths.matches, records_bytes(matches))
         out.write_bytes(paths.verify_metrics, json_bytes(m))
         out.write_bytes(paths.reports / "verify.json", json_bytes(report))
-    print(rerank.summary(m, described, seconds, paths.verified))
+    print(rerank.summary(m, described, seconds, paths.verified, resumed))
 
 
 if __name__ == "__main__":

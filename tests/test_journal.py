@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import json
 import os
 import time
 
@@ -26,6 +27,7 @@ from similar.verification.runner import (
     canonical_pairs,
     check_task,
     pair_tasks,
+    read_back,
     verify_pairs,
 )
 
@@ -109,9 +111,11 @@ def test_a_stopped_run_resumes_checking_only_what_it_had_not(
         check_task(job, task)
     assert len(entries(cache)) == 2
     checked = counted_checks(monkeypatch)
+    done = sum(len(others) for task in tasks[:2] for _, others in task)
+    assert read_back(pairs, S, images, cache) == done
+    assert read_back(pairs, S, images, cache, 10_000) == 0  # another pixel limit: another journal
     resumed, _ = verify_pairs(pairs, S, images, cache, 1)
     assert resumed == uninterrupted
-    done = sum(len(others) for task in tasks[:2] for _, others in task)
     said = capsys.readouterr().err
     assert f"resuming: {done} of {len(pairs)} pairs were checked by a run that was stopped" in said
     assert checked == [a for task in tasks[2:] for a, _ in task]  # the first two were read
@@ -204,6 +208,25 @@ def test_a_groups_run_stopped_by_ctrl_c_resumes_to_the_same_bytes(
     monkeypatch.setattr(Verifier, "check_many", check_many)
     capsys.readouterr()
     run_stage("groups")
-    assert "pairs were checked by a run that was stopped" in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert "pairs were checked by a run that was stopped" in said.err
     assert [path.read_bytes() for path in outputs] == uninterrupted
     assert entries(pipeline.root / ".cache/features") == []
+    report = json.loads((pipeline.root / "reports/groups.json").read_text())
+    assert report["pairs_read_back"] > 0 and report["pairs_per_second"] is None
+    assert f"({report['pairs_read_back']} pairs read back from a stopped run)" in said.out
+    run_stage("groups")  # nothing left to read back: the stage's own rate again
+    report = json.loads((pipeline.root / "reports/groups.json").read_text())
+    assert report["pairs_read_back"] == 0 and report["pairs_per_second"] > 0
+
+
+def test_a_run_that_read_pairs_back_gives_no_rate_of_its_own():
+    from similar.verification import rerank
+
+    figures = {"pairs": 10, "distinct_pairs": 8, "verified_pairs": 2, "mirrored_matches": 0}
+    figures["shared_part_pairs"] = 1
+    whole, resumed = rerank.report(figures, 3, 2.0), rerank.report(figures, 0, 1.0, 6)
+    assert whole["pairs_per_second"] == 5.0 and whole["pairs_read_back"] == 0
+    assert resumed["pairs_per_second"] is None and resumed["pairs_read_back"] == 6
+    assert "(6 pairs read back from a stopped run)" in rerank.summary(figures, 0, 1.0, "out", 6)
+    assert "read back" not in rerank.summary(figures, 3, 2.0, "out")

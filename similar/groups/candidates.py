@@ -12,7 +12,7 @@ from ..errors import warn
 from ..search.graph import read_picture_edges
 from ..vectors.images import require_images
 from ..verification.base import CopyRule
-from ..verification.runner import image_refs, method_for, verify_pairs
+from ..verification.runner import image_refs, method_for, read_back, verify_pairs
 from . import grouping as groups
 
 
@@ -28,26 +28,30 @@ def candidate_edges(neighbours: np.ndarray, scores: np.ndarray, grouping, graph_
     return groups.candidates(neighbours, scores, grouping, read_picture_edges(graph_path))
 
 
-def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges, int, list]:
+def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges, int, int, list]:
     """The edges with the verifier's results (kept when a copy), how many images were
-    described now, and each edge's result; the edges unchanged (and no results) when
-    `groups.verify` is off or the method checks nothing."""
+    described now, how many pairs were read back from a stopped run's journal, and each
+    edge's result; the edges unchanged (and no results) when `groups.verify` is off or the
+    method checks nothing."""
     verify = config.verify
     if not (config.groups.verify and method_for(verify).verifies):
-        return edges, 0, []
+        return edges, 0, 0, []
     require_images(config.data.images, groups.NEEDS_IMAGES)
     images = image_refs(index, config.data.images)
+    pairs = groups.edge_pairs(ids, edges)
+    where = {"max_pixels": config.embed.max_pixels}
+    resumed = read_back(pairs, verify, images, config.paths.feature_cache, **where)
     results, described = verify_pairs(
-        groups.edge_pairs(ids, edges),
+        pairs,
         verify,
         images,
         config.paths.feature_cache,
         verify.workers,
         "groups",
-        max_pixels=config.embed.max_pixels,
         scheduler=config.compute.scheduler,
+        **where,
     )
-    return groups.verified(edges, results, CopyRule.of(verify)), described, results
+    return groups.verified(edges, results, CopyRule.of(verify)), described, resumed, results
 
 
 def listed_pairs(ids, edges: groups.Edges, found, results) -> list[tuple[str, str, object]]:

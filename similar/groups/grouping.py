@@ -20,6 +20,7 @@ import orjson
 from ..errors import UserError
 from ..evaluation import pairwise_figures, pairwise_on_marks
 from ..files import read_json, require_file
+from ..verification.journal import read_back_said
 from .clustering import adopt_lone, adopt_pieces, agglomerate
 
 PLOT_STEPS = 20
@@ -435,19 +436,21 @@ def read_groups_json(path) -> list[dict]:
     return read_json(require_file(path, "groups", "run `dvc repro groups`"))
 
 
-def report(ids, edges: Edges, described: int, seconds: float) -> dict:
-    """reports/groups.json: the run's timings."""
+def report(ids, edges: Edges, described: int, seconds: float, resumed: int = 0) -> dict:
+    """reports/groups.json: the run's timings (no rate for a run that read pairs back from
+    a stopped run's journal: it is not the stage's)."""
     rate = round(len(edges.a) / seconds, 1) if edges.checked and seconds else None
     return {
         "images": len(ids),
         "edges_checked": int(len(edges.a)) if edges.checked else 0,
         "images_described": described,
+        "pairs_read_back": resumed,
         "seconds": round(seconds, 3),
-        "pairs_per_second": rate,
+        "pairs_per_second": None if resumed else rate,
     }
 
 
-def summary(metrics: dict, edges: Edges, seconds: float) -> str:
+def summary(metrics: dict, edges: Edges, seconds: float, resumed: int = 0) -> str:
     """The groups stage's one line."""
     quality = (
         f", pairwise precision {metrics['pairwise_precision']:.3f} recall "
@@ -457,6 +460,8 @@ def summary(metrics: dict, edges: Edges, seconds: float) -> str:
         else ""
     )
     rate = f" ({len(edges.a) / seconds:.0f} pairs/s)" if edges.checked and seconds else ""
+    if resumed:
+        rate = read_back_said(resumed)
     return (
         f"groups: {metrics['groups']} groups of {metrics['grouped_images']} images, largest "
         f"{metrics['largest_group']}, {metrics['edges_verified']} of {len(edges.a)} candidate "

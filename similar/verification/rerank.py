@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 
 from ..evaluation import MARKED, RECALL_KS, ranking
 from .base import CopyRule, PairResult
+from .journal import read_back_said
 from .points import point_record
-from .runner import canonical_pairs, verify_pairs
+from .runner import canonical_pairs, read_back, verify_pairs
 
 
 def extend_lists(
@@ -63,15 +64,18 @@ def rerank_lists(
 
 
 def verify_lists(candidates: list[dict], settings, images: dict, cache_root, **where) -> tuple:
-    """(re-ranked lists, matched points, images described now): each reference's first
+    """(re-ranked lists, matched points, images described now, pairs read back from a
+    stopped run's journal): each reference's first
     `verify.top` candidates checked by the method `verify.method` names (`where`: verify_pairs'
     max_pixels and scheduler)."""
     pairs = pair_layout(candidates, settings.top)
+    limit = where.get("max_pixels")
+    resumed = read_back(pairs, settings, images, cache_root, limit)
     results, described = verify_pairs(
         pairs, settings, images, cache_root, settings.workers, "verify", **where
     )
     verified, matches = rerank_lists(candidates, results, settings.top, CopyRule.of(settings))
-    return verified, matches, described
+    return verified, matches, described, resumed
 
 
 RANK = {"copy": 0, "shares_part": 1, None: 2}
@@ -162,18 +166,20 @@ def metrics(
     return out
 
 
-def report(m: dict, described: int, seconds: float) -> dict:
-    """reports/verify.json: the run's timings beside the deterministic figures."""
+def report(m: dict, described: int, seconds: float, resumed: int = 0) -> dict:
+    """reports/verify.json: the run's timings beside the deterministic figures (no rate for
+    a run that read pairs back from a stopped run's journal: it is not the stage's)."""
     return {
         "pairs": m["pairs"],
         "distinct_pairs": m["distinct_pairs"],
         "images_described": described,
+        "pairs_read_back": resumed,
         "seconds": round(seconds, 3),
-        "pairs_per_second": round(m["pairs"] / seconds, 1) if m["pairs"] else None,
+        "pairs_per_second": round(m["pairs"] / seconds, 1) if m["pairs"] and not resumed else None,
     }
 
 
-def summary(m: dict, described: int, seconds: float, target) -> str:
+def summary(m: dict, described: int, seconds: float, target, resumed: int = 0) -> str:
     """The verify stage's one line."""
     quality = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
     if "marked_pairs" in m:
@@ -182,6 +188,6 @@ def summary(m: dict, described: int, seconds: float, target) -> str:
         f"verify: {m['pairs']} pairs listed ({m['distinct_pairs']} checked: a pair two lists "
         f"name is checked once), {m['verified_pairs']} copies "
         f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
-        f"{described} images described, {seconds:.1f}s"
+        f"{described} images described, {seconds:.1f}s{read_back_said(resumed)}"
         f"{quality} -> {target}"
     )

@@ -385,14 +385,29 @@ def verify_pairs(
     return named_as_asked(pairs, checked, found_checked), described
 
 
-def said_resumed(journal: Journal, keys: list[str], tasks: list, pairs: int) -> None:
-    """One line on standard error when a stopped run's journal holds some of the tasks."""
-    held = sum(
+def read_back(pairs, settings, images: dict[str, ImageRef], cache_root, max_pixels=None) -> int:
+    """How many of `pairs` (each once, whichever way round named) a stopped run's journal
+    holds: verify_pairs over the same pairs reads them back instead of checking them."""
+    if not cache_root:
+        return 0
+    journal = Journal(Path(cache_root).absolute(), journal_settings(settings, max_pixels))
+    tasks, _ = pair_tasks(canonical_pairs(pairs))
+    return held(journal, [task_key(task, images) for task in tasks], tasks)
+
+
+def held(journal: Journal, keys: list[str], tasks: list) -> int:
+    """The pairs of the tasks (named by `keys`) that `journal` holds."""
+    return sum(
         len(others) for key, task in zip(keys, tasks) if journal.holds(key) for _, others in task
     )
-    if held:
+
+
+def said_resumed(journal: Journal, keys: list[str], tasks: list, pairs: int) -> None:
+    """One line on standard error when a stopped run's journal holds some of the tasks."""
+    count = held(journal, keys, tasks)
+    if count:
         print(
-            f"resuming: {held} of {pairs} pairs were checked by a run that was stopped; "
+            f"resuming: {count} of {pairs} pairs were checked by a run that was stopped; "
             "they are read back, the rest checked",
             file=sys.stderr,
         )
