@@ -20,7 +20,6 @@ import orjson
 from ..errors import UserError
 from ..evaluation import pairwise_figures, pairwise_on_marks
 from ..files import read_json, require_file
-from ..verification.journal import read_back_said
 from .clustering import adopt_lone, adopt_pieces, agglomerate
 
 PLOT_STEPS = 20
@@ -460,8 +459,8 @@ def summary(metrics: dict, edges: Edges, seconds: float, resumed: int = 0) -> st
         else ""
     )
     rate = f" ({len(edges.a) / seconds:.0f} pairs/s)" if edges.checked and seconds else ""
-    if resumed:
-        rate = read_back_said(resumed)
+    if resumed:  # a part run's rate is not the stage's
+        rate = f" ({resumed} pairs read back from a stopped run)"
     return (
         f"groups: {metrics['groups']} groups of {metrics['grouped_images']} images, largest "
         f"{metrics['largest_group']}, {metrics['edges_verified']} of {len(edges.a)} candidate "

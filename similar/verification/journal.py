@@ -124,11 +124,6 @@ def result_of(fields: dict) -> PairResult:
     return PairResult(**{"inliers": 0, **fields})
 
 
-def read_back_said(resumed: int) -> str:
-    """What a stage's line adds when it read pairs back from a stopped run's journal."""
-    return f" ({resumed} pairs read back from a stopped run)" if resumed else ""
-
-
 class Journal:
     """The entries of one journal folder (none when `root` is None or settings are "")."""
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 from ..evaluation import MARKED, RECALL_KS, ranking
 from .base import CopyRule, PairResult
-from .journal import read_back_said
 from .points import point_record
 from .runner import canonical_pairs, read_back, verify_pairs
 
@@ -184,10 +183,11 @@ def summary(m: dict, described: int, seconds: float, target, resumed: int = 0) -
     quality = f", mAP {m['mAP']:.3f} (ceiling {m['candidate_recall']:.3f})" if "mAP" in m else ""
     if "marked_pairs" in m:
         quality += f" over the {m['marked_pairs']} pairs the review marks cover"
+    back = f" ({resumed} pairs read back from a stopped run)" if resumed else ""
     return (
         f"verify: {m['pairs']} pairs listed ({m['distinct_pairs']} checked: a pair two lists "
         f"name is checked once), {m['verified_pairs']} copies "
         f"({m['mirrored_matches']} mirrored), {m['shared_part_pairs']} share a part, "
-        f"{described} images described, {seconds:.1f}s{read_back_said(resumed)}"
+        f"{described} images described, {seconds:.1f}s{back}"
         f"{quality} -> {target}"
     )
