@@ -264,8 +264,8 @@ def test_the_verifier_through_a_real_cluster_matches_the_pool_byte_for_byte(clus
     images = four_pictures(tmp_path)
     pairs = [(a, b) for a in images for b in images if a != b] * 30
     verify = settings.VerifySettings()
-    local, _ = verify_pairs(pairs, verify, images, tmp_path / "pool", 2)
-    remote, described = verify_pairs(
+    local, _, _ = verify_pairs(pairs, verify, images, tmp_path / "pool", 2)
+    remote, described, _ = verify_pairs(
         pairs, verify, images, tmp_path / "dask", 2, scheduler=cluster.address
     )
     # each result's bytes: a pair the prefilter stops is one shared object in a worker's batch
@@ -285,13 +285,13 @@ def test_a_run_stopped_in_process_resumes_on_a_cluster(cluster, tmp_path, monkey
     images = four_pictures(tmp_path)
     pairs = [(a, b) for a in images for b in images if a != b]
     verify = settings.VerifySettings()
-    local, _ = runner.verify_pairs(pairs, verify, images, tmp_path / "pool", 1)
+    local, _, _ = runner.verify_pairs(pairs, verify, images, tmp_path / "pool", 1)
     cache = tmp_path / "dask"
     tasks, _ = runner.pair_tasks(runner.canonical_pairs(pairs))
     stopped = runner.Job(verify, images, str(cache), None, journal_settings(verify, None))
     runner.check_task(stopped, tasks[0])  # the one task the stopped run ended
     capsys.readouterr()
-    remote, _ = runner.verify_pairs(pairs, verify, images, cache, 2, scheduler=cluster.address)
+    remote, _, _ = runner.verify_pairs(pairs, verify, images, cache, 2, scheduler=cluster.address)
     assert each_pickled(remote) == each_pickled(local)
     held = sum(len(others) for _, others in tasks[0])
     assert f"resuming: {held} of {len(runner.canonical_pairs(pairs))} pairs" in (
@@ -350,8 +350,8 @@ def test_a_cluster_started_without_the_project_on_its_path_runs_the_verifier(tmp
         images = four_pictures(tmp_path)
         pairs = [(a, b) for a in images for b in images if a != b]
         verify = settings.VerifySettings()
-        local, _ = verify_pairs(pairs, verify, images, tmp_path / "pool", 2)
-        remote, _ = verify_pairs(
+        local, _, _ = verify_pairs(pairs, verify, images, tmp_path / "pool", 2)
+        remote, _, _ = verify_pairs(
             pairs, verify, images, tmp_path / "dask", 2, scheduler=bare.address
         )
         assert each_pickled(remote) == each_pickled(local)

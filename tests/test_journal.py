@@ -27,7 +27,6 @@ from similar.verification.runner import (
     canonical_pairs,
     check_task,
     pair_tasks,
-    read_back,
     verify_pairs,
 )
 
@@ -88,7 +87,7 @@ def counted_checks(monkeypatch) -> list:
 
 
 def test_results_read_back_equal_to_the_last_bit(images, tmp_path):
-    found, _ = verify_pairs(every_pair(images), S, images, tmp_path / "cache", 1)
+    found, _, _ = verify_pairs(every_pair(images), S, images, tmp_path / "cache", 1)
     assert any(r.matches and r.part for r in found)  # copies, with points and a part
     assert decoded(encoded([found])) == [found]
     copy = next(r for r in found if r.matches)
@@ -101,7 +100,7 @@ def test_a_stopped_run_resumes_checking_only_what_it_had_not(
     images, tmp_path, small_tasks, monkeypatch, capsys
 ):
     pairs = every_pair(images)
-    uninterrupted, _ = verify_pairs(pairs, S, images, tmp_path / "fresh", 1)
+    uninterrupted, _, _ = verify_pairs(pairs, S, images, tmp_path / "fresh", 1)
     cache = tmp_path / "cache"
     tasks, _ = pair_tasks(canonical_pairs(pairs))
     assert len(tasks) >= 4
@@ -112,10 +111,12 @@ def test_a_stopped_run_resumes_checking_only_what_it_had_not(
     assert len(entries(cache)) == 2
     checked = counted_checks(monkeypatch)
     done = sum(len(others) for task in tasks[:2] for _, others in task)
-    assert read_back(pairs, S, images, cache) == done
-    assert read_back(pairs, S, images, cache, 10_000) == 0  # another pixel limit: another journal
-    resumed, _ = verify_pairs(pairs, S, images, cache, 1)
-    assert resumed == uninterrupted
+    other_limit = Journal(
+        cache, journal_settings(S, 10_000)
+    )  # another pixel limit: another journal
+    assert not any(other_limit.holds(task_key(task, images)) for task in tasks)
+    resumed, _, read_back = verify_pairs(pairs, S, images, cache, 1)
+    assert resumed == uninterrupted and read_back == done
     said = capsys.readouterr().err
     assert f"resuming: {done} of {len(pairs)} pairs were checked by a run that was stopped" in said
     assert checked == [a for task in tasks[2:] for a, _ in task]  # the first two were read
@@ -152,7 +153,7 @@ def test_a_damaged_entry_is_checked_again_with_a_warning(
 ):
     pairs = every_pair(images)
     cache = tmp_path / "cache"
-    uninterrupted, _ = verify_pairs(pairs, S, images, cache, 1)
+    uninterrupted, _, _ = verify_pairs(pairs, S, images, cache, 1)
     tasks, _ = pair_tasks(canonical_pairs(pairs))
     job = Job(S, images, str(cache), None, journal_settings(S, None))
     check_task(job, tasks[0])

@@ -414,7 +414,7 @@ def test_verify_reads_the_pictures_again_for_a_closer_look(tmp_path):
         (tmp_path / f"{name}.png").write_bytes(data)
         images[name] = ImageRef(str(tmp_path / f"{name}.png"), hashlib.sha256(data).hexdigest())
     pairs = [("page", "other"), ("page", "same")]
-    results, _ = verify_pairs(pairs, S, images, tmp_path / "cache", 1)
+    results, _, _ = verify_pairs(pairs, S, images, tmp_path / "cache", 1)
     rule = CopyRule.of(S)
     assert [r.relation(rule) for r in results] == ["shares_part", "copy"]
 

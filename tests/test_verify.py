@@ -134,9 +134,9 @@ def folder(tmp_path, original):
 def test_parallel_and_serial_results_agree_and_the_cache_is_reused(folder, tmp_path):
     pairs = [("orig", other) for other in sorted(folder) if other != "orig"] * 12
     cache = tmp_path / "cache"
-    serial, described = verify_pairs(pairs, S, folder, cache, 1)
+    serial, described, _ = verify_pairs(pairs, S, folder, cache, 1)
     assert described == len(folder)
-    parallel, again = verify_pairs(pairs, S, folder, cache, 2)
+    parallel, again, _ = verify_pairs(pairs, S, folder, cache, 2)
     assert parallel == serial and again == 0
     by_name = dict(zip([p[1] for p in pairs], serial))
     assert by_name["broken"].inliers == 0 and by_name["coffee"].inliers < S.min_inliers
@@ -154,7 +154,7 @@ def test_a_pair_is_checked_once_whichever_way_round_it_is_named(folder, tmp_path
     others = [name for name in sorted(folder) if name != "orig"]
     forward = [("orig", other) for other in others]
     backward = [(other, "orig") for other in others]
-    found, _ = verify_pairs(forward + backward, S, folder, tmp_path / "cache", 1)
+    found, _, _ = verify_pairs(forward + backward, S, folder, tmp_path / "cache", 1)
     ahead, behind = found[: len(others)], found[len(others) :]
     assert ahead == [r.turned() for r in behind] and behind == [r.turned() for r in ahead]
     rule = CopyRule.of(S)
@@ -225,8 +225,8 @@ def test_adding_images_describes_only_the_new_ones(folder, tmp_path, original):
 def test_the_prefilter_loses_no_copy_and_rejects_unrelated_pairs(folder, tmp_path):
     pairs = [("orig", other) for other in sorted(folder) if other != "orig"]
     cache = tmp_path / "cache"
-    checked, _ = verify_pairs(pairs, dataclasses.replace(S, prefilter=0), folder, cache, 1)
-    filtered, _ = verify_pairs(pairs, S, folder, cache, 1)
+    checked, _, _ = verify_pairs(pairs, dataclasses.replace(S, prefilter=0), folder, cache, 1)
+    filtered, _, _ = verify_pairs(pairs, S, folder, cache, 1)
     rule = CopyRule.of(S)  # what the lists hold: a pair it rejects had no inliers to lose
     assert [r.fields(rule) for r in filtered] == [r.fields(rule) for r in checked]
     v = Verifier(Job(S, folder, str(cache)))
@@ -250,7 +250,7 @@ def test_a_damaged_feature_entry_is_described_again_with_a_warning(
 ):
     pairs = [("orig", "crop"), ("orig", "mirror")]
     cache = tmp_path / "cache"
-    good, _ = verify_pairs(pairs, S, folder, cache, 1)
+    good, _, _ = verify_pairs(pairs, S, folder, cache, 1)
     store = feature_cache(method_for(S), cache)
     entry = store._file(folder["crop"].sha256)
     # the stage packed it: a loose copy of the entry, damaged, is read first
@@ -264,7 +264,7 @@ def test_a_damaged_feature_entry_is_described_again_with_a_warning(
     else:
         raw = raw[:-40]
     entry.write_bytes(bytes(raw))
-    again, described = verify_pairs(pairs, S, folder, cache, 1)
+    again, described, _ = verify_pairs(pairs, S, folder, cache, 1)
     assert again == good and described == 1
     assert f"cache entry {entry} is damaged" in capsys.readouterr().err
 

@@ -125,7 +125,7 @@ def verified_entries(entries: list[dict], queries: list[ImageEntry], config: Set
         images[name] = ImageRef(str(q.path), digest)
         names[q.id] = name
     pairs = [(names[e["reference"]["id"]], n["id"]) for e in entries for n in e["neighbours"]]
-    results, _ = verify_pairs(
+    results, _, _ = verify_pairs(
         pairs,
         checks,
         images,

@@ -12,7 +12,7 @@ from ..errors import warn
 from ..search.graph import read_picture_edges
 from ..vectors.images import require_images
 from ..verification.base import CopyRule
-from ..verification.runner import image_refs, method_for, read_back, verify_pairs
+from ..verification.runner import image_refs, method_for, verify_pairs
 from . import grouping as groups
 
 
@@ -38,18 +38,15 @@ def verify_edges(config, ids, index, edges: groups.Edges) -> tuple[groups.Edges,
         return edges, 0, 0, []
     require_images(config.data.images, groups.NEEDS_IMAGES)
     images = image_refs(index, config.data.images)
-    pairs = groups.edge_pairs(ids, edges)
-    where = {"max_pixels": config.embed.max_pixels}
-    resumed = read_back(pairs, verify, images, config.paths.feature_cache, **where)
-    results, described = verify_pairs(
-        pairs,
+    results, described, resumed = verify_pairs(
+        groups.edge_pairs(ids, edges),
         verify,
         images,
         config.paths.feature_cache,
         verify.workers,
         "groups",
+        max_pixels=config.embed.max_pixels,
         scheduler=config.compute.scheduler,
-        **where,
     )
     return groups.verified(edges, results, CopyRule.of(verify)), described, resumed, results
 

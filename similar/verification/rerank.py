@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from ..evaluation import MARKED, RECALL_KS, ranking
 from .base import CopyRule, PairResult
 from .points import point_record
-from .runner import canonical_pairs, read_back, verify_pairs
+from .runner import canonical_pairs, verify_pairs
 
 
 def extend_lists(
@@ -64,13 +64,10 @@ def rerank_lists(
 
 def verify_lists(candidates: list[dict], settings, images: dict, cache_root, **where) -> tuple:
     """(re-ranked lists, matched points, images described now, pairs read back from a
-    stopped run's journal): each reference's first
-    `verify.top` candidates checked by the method `verify.method` names (`where`: verify_pairs'
-    max_pixels and scheduler)."""
+    stopped run's journal): each reference's first `verify.top` candidates checked by the
+    method `verify.method` names (`where`: verify_pairs' max_pixels and scheduler)."""
     pairs = pair_layout(candidates, settings.top)
-    limit = where.get("max_pixels")
-    resumed = read_back(pairs, settings, images, cache_root, limit)
-    results, described = verify_pairs(
+    results, described, resumed = verify_pairs(
         pairs, settings, images, cache_root, settings.workers, "verify", **where
     )
     verified, matches = rerank_lists(candidates, results, settings.top, CopyRule.of(settings))

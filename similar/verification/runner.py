@@ -334,8 +334,9 @@ def verify_pairs(
     *,
     max_pixels: int | None = None,
     scheduler: str = "",
-) -> tuple[list[PairResult], int]:
-    """Results for `pairs` in their order, and how many images were described now. Images are
+) -> tuple[list[PairResult], int, int]:
+    """Results for `pairs` in their order, how many images were described now, and how many
+    pairs were read back from a stopped run's journal instead of checked. Images are
     described first (each once, in parallel), then pairs are checked in parallel tasks that
     share their first image; with a `label`, a progress bar of that name counts the pairs as
     their tasks complete. The same results whichever scheduler and workers run them, and
@@ -357,7 +358,8 @@ def verify_pairs(
     count = workers_for(workers, len(checked), len(needed))
     found_checked: list[PairResult] = [NO_MATCH] * len(checked)
     journal, keys = Journal(job.cache_root, job.journal), [task_key(t, images) for t in tasks]
-    said_resumed(journal, keys, tasks, len(checked))
+    resumed = held(journal, keys, tasks)
+    said_resumed(resumed, len(checked))
     bar = progress.bar(len(checked), label, "pair", shown=bool(label))
     preload = ("torch",) if engine(settings.products) is torch_products else ()
     with bar, compute.scheduler(scheduler, count, worker_setup, preload) as run:
@@ -382,17 +384,7 @@ def verify_pairs(
         for group_found, group_where in zip(task_found, task_where):
             for r, i in zip(group_found, group_where):
                 found_checked[i] = r
-    return named_as_asked(pairs, checked, found_checked), described
-
-
-def read_back(pairs, settings, images: dict[str, ImageRef], cache_root, max_pixels=None) -> int:
-    """How many of `pairs` (each once, whichever way round named) a stopped run's journal
-    holds: verify_pairs over the same pairs reads them back instead of checking them."""
-    if not cache_root:
-        return 0
-    journal = Journal(Path(cache_root).absolute(), journal_settings(settings, max_pixels))
-    tasks, _ = pair_tasks(canonical_pairs(pairs))
-    return held(journal, [task_key(task, images) for task in tasks], tasks)
+    return named_as_asked(pairs, checked, found_checked), described, resumed
 
 
 def held(journal: Journal, keys: list[str], tasks: list) -> int:
@@ -402,12 +394,11 @@ def held(journal: Journal, keys: list[str], tasks: list) -> int:
     )
 
 
-def said_resumed(journal: Journal, keys: list[str], tasks: list, pairs: int) -> None:
-    """One line on standard error when a stopped run's journal holds some of the tasks."""
-    count = held(journal, keys, tasks)
-    if count:
+def said_resumed(resumed: int, pairs: int) -> None:
+    """One line on standard error when a stopped run's journal holds some of the pairs."""
+    if resumed:
         print(
-            f"resuming: {count} of {pairs} pairs were checked by a run that was stopped; "
+            f"resuming: {resumed} of {pairs} pairs were checked by a run that was stopped; "
             "they are read back, the rest checked",
             file=sys.stderr,
         )
